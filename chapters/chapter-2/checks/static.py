@@ -1,0 +1,61 @@
+"""Chapter 2's static checks: each one reads like a step of the lesson."""
+
+from grader.static import (
+    all_of,
+    assignment,
+    check,
+    defined_after,
+    failed,
+    function,
+    imported,
+    is_generator,
+    module_functions,
+    yields_inside,
+)
+
+# Spellings of "open a session on the module's engine" that all do the same thing.
+OPEN_SESSION = ("sqlmodel.Session(engine, ...)", "sqlmodel.Session(bind=engine, **_)")
+SESSION_DEP = "typing.Annotated[sqlmodel.Session, fastapi.Depends(get_session)]"
+
+
+@check("imports")
+def imports(src):
+    return all_of(
+        imported(src, "sqlmodel.Session"),
+        imported(src, "typing.Annotated"),
+        imported(src, "fastapi.Depends"),
+    )
+
+
+@check("get-session-defined")
+def get_session_defined(src):
+    found = function(src, "get_session")
+    if found.ok or found.diagnosis != "missing":
+        return found
+    # The right generator under another name is a common slip: say which function it is.
+    for name, fn in module_functions(src).items():
+        if yields_inside(src, fn, OPEN_SESSION).ok:
+            return failed(f"`{name}` looks like the session generator, but it must be called `get_session`: "
+                          "that is the name the endpoints import", line=src.line(fn), diagnosis="misnamed")
+    return found.otherwise("no function `get_session` is defined at the top level of database.py: "
+                           "add `def get_session():` below `create_db_and_tables`")
+
+
+@check("get-session-yields")
+def get_session_yields(src):
+    return is_generator(src, function(src, "get_session").node)
+
+
+@check("yield-inside-with")
+def yield_inside_with(src):
+    return yields_inside(src, function(src, "get_session").node, OPEN_SESSION)
+
+
+@check("sessiondep-defined")
+def sessiondep_defined(src):
+    shape = assignment(src, "SessionDep", SESSION_DEP)
+    if shape.diagnosis == "called-not-passed":
+        shape = shape.otherwise("{message}. `Depends` wants the function so that FastAPI can call it once per "
+                                "request; `get_session()` would run it once, now, and hand over a generator",
+                                diagnosis="depends-called")
+    return all_of(shape, defined_after(src, "SessionDep", "get_session"))

@@ -1,0 +1,24 @@
+# mistake: Session imported from sqlalchemy.orm instead of sqlmodel
+# fails: imports (imported-from-elsewhere), yield-inside-with (opener-mismatch), generator-yields-session (wrong-type)
+from typing import Annotated
+
+from fastapi import Depends
+from sqlalchemy.orm import Session
+from sqlmodel import SQLModel, create_engine
+
+sqlite_file_name = "database.db"
+sqlite_url = f"sqlite:///{sqlite_file_name}"
+connect_args = {"check_same_thread": False}
+engine = create_engine(sqlite_url, connect_args=connect_args)
+
+
+def create_db_and_tables() -> None:
+    SQLModel.metadata.create_all(engine)
+
+
+def get_session():
+    with Session(engine) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]

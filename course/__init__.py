@@ -1,0 +1,1 @@
+"""The learner's and instructor's command line: `grade` and `course`."""

@@ -1,0 +1,58 @@
+"""`course ...`: the learner's companion commands around `grade`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+app = typer.Typer(add_completion=False, rich_markup_mode=None, pretty_exceptions_enable=False,
+                  no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]},
+                  help="The FastAPI sessions course: start chapters, then `grade chapter-N`.")
+
+@app.callback()
+def _group() -> None:
+    """The FastAPI sessions course: start chapters, then `grade chapter-N`."""
+
+
+WorkspaceOption = Annotated[Optional[Path], typer.Option("--workspace", help="Your workspace folder (or set COURSE_WORKSPACE).")]
+
+
+@app.command(epilog="Example:\n\n  course start chapter-2")
+def start(
+    chapter: Annotated[str, typer.Argument(help="The chapter to start, e.g. chapter-2.")],
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Copy a chapter's starter files into your workspace (never overwriting yours)."""
+    from rich.console import Console
+
+    from course.chapters import UnknownChapter, find_chapter
+    from course.workspace import resolve_workspace, start_chapter
+    from grader.manifest import ContentError
+
+    console = Console(highlight=False, soft_wrap=True)
+    try:
+        loaded = find_chapter(chapter)
+    except (UnknownChapter, ContentError) as exc:
+        Console(stderr=True, soft_wrap=True).print(f"error: {exc}", markup=False)
+        raise typer.Exit(2) from None
+    started = start_chapter(resolve_workspace(workspace), loaded)
+    console.print(f"{loaded.id} · {loaded.title}", markup=False)
+    if loaded.continues_from:
+        console.print(f"This chapter continues from the solution of {loaded.continues_from}.", markup=False)
+    for name in started.created:
+        console.print(f"  created {started.folder / name}", markup=False)
+    for name in started.kept:
+        console.print(f"  kept    {started.folder / name} (yours, not overwritten)", markup=False)
+    console.print("Edit: " + ", ".join(str(started.folder / name) for name in loaded.files), markup=False)
+    console.print(f"Then run: grade {loaded.id}", markup=False)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.stderr.write("\ninterrupted\n")
+        sys.exit(130)

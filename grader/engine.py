@@ -1,0 +1,108 @@
+"""Grade one submission: files -> static checks (parent) -> behavioural checks (child) -> Report."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from grader import __version__
+from grader.behave import Sandbox, build_job, interpret
+from grader.limits import Limits
+from grader.manifest import FILES_CHECK, FILES_TITLE, Chapter, CheckSpec
+from grader.report import CheckResult, Report, overall_status
+from grader.submission import Submission, checks_fingerprint
+from grader.workerproc import Worker, WorkerDied
+
+
+def grade(chapter: Chapter, submission: Submission, *, worker: Worker | None = None,
+          limits: Limits | None = None) -> Report:
+    """Grade `submission`. Without a `worker`, a fresh one is started at once, so it imports the
+    heavy libraries while the static stage runs here."""
+    started = time.perf_counter()
+    ordered = chapter.ordered_checks()
+    behavioural = [c for c in ordered if c.kind == "behaviour"]
+    own = Worker(chapter.preload) if behavioural and worker is None else None
+    try:
+        # libcst is imported only now, while the worker process starts and imports its libraries.
+        from grader.static.source import load_sources
+        from grader.staticstage import files_verdict, run_static
+
+        sources, problems = load_sources(submission.edited)
+        verdicts: dict[str, dict[str, Any]] = {FILES_CHECK: files_verdict(chapter, problems)}
+        outcome = {FILES_CHECK: verdicts[FILES_CHECK]["status"]}
+        verdicts.update(run_static(chapter, [c for c in ordered if c.kind == "static"], sources, problems, outcome))
+        runnable = _runnable(chapter, behavioural, outcome, verdicts)
+        notes: list[str] = []
+        if runnable:
+            verdicts.update(_behave(chapter, submission, runnable, own or worker, limits, notes))
+        elif own is not None:
+            own.kill()
+    finally:
+        if own is not None:
+            own.close()
+    return _report(chapter, submission, verdicts, notes, time.perf_counter() - started)
+
+
+def _runnable(chapter: Chapter, behavioural: list[CheckSpec], outcome: dict[str, str],
+              verdicts: dict[str, dict[str, Any]]) -> list[CheckSpec]:
+    """Behavioural checks whose static prerequisites passed; the rest are skipped here."""
+    from grader.staticstage import skipped
+
+    runnable: list[CheckSpec] = []
+    planned: set[str] = set()
+    for spec in behavioural:
+        if outcome.get(FILES_CHECK) != "pass":
+            verdicts[spec.id] = skipped(chapter, FILES_CHECK)
+            outcome[spec.id] = "skip"
+            continue
+        blocked = next((d for d in spec.depends if d not in planned and outcome.get(d) != "pass"), None)
+        if blocked is not None:
+            verdicts[spec.id] = skipped(chapter, blocked)
+            outcome[spec.id] = "skip"
+        else:
+            runnable.append(spec)
+            planned.add(spec.id)
+    return runnable
+
+
+def _behave(chapter: Chapter, submission: Submission, specs: list[CheckSpec], worker: Worker,
+            limits: Limits | None, notes: list[str]) -> dict[str, dict[str, Any]]:
+    box = Sandbox.create(submission)
+    try:
+        job = build_job(chapter, box, specs, limits)
+        try:
+            result = worker.run(job)
+        except WorkerDied as exc:
+            notes.append(str(exc))
+            return {s.id: {"status": "error", "message": "the grader's test process failed; this is not your "
+                           "code's fault:\n" + str(exc)} for s in specs}
+        if result.get("timed_out"):
+            notes.append(f"the behavioural checks were stopped at the {chapter.timeout:g} s time limit")
+        if result.get("output_bytes", 0) > len(result.get("output", "")):
+            notes.append(f"your code printed {result['output_bytes']:,} bytes; only the start was kept")
+        return interpret(specs, result, chapter.timeout, str(box.work))
+    finally:
+        box.remove()
+
+
+def _report(chapter: Chapter, submission: Submission, verdicts: dict[str, dict[str, Any]],
+            notes: list[str], duration: float) -> Report:
+    specs: list[tuple[str, str, str, float, tuple[str, ...]]] = [(FILES_CHECK, FILES_TITLE, "files", 0, ())]
+    specs += [(c.id, c.title, c.kind, c.points, c.hints) for c in chapter.checks]
+    checks = []
+    for check_id, title, kind, points, hints in specs:
+        v = verdicts.get(check_id, {"status": "error", "message": "the grader produced no verdict"})
+        status = v["status"]
+        checks.append(CheckResult(
+            id=check_id, title=title, kind=kind, status=status, message=v.get("message") or "",
+            file=v.get("file"), line=v.get("line"), column=v.get("column"), diagnosis=v.get("diagnosis"),
+            hint=hints[0] if hints and status == "fail" else None, points=points,
+            score=points if status == "pass" else 0, duration=float(v.get("duration") or 0),
+            output=v.get("output") or "",
+        ))
+    return Report(
+        chapter=chapter.id, title=chapter.title, status=overall_status(checks), checks=checks,
+        score=sum(c.score for c in checks), max_score=sum(c.points for c in checks),
+        submission=str(submission.origin), duration=round(duration, 3), grader_version=__version__,
+        checks_hash=checks_fingerprint(chapter), submission_hash=submission.fingerprint(), notes=notes,
+    )

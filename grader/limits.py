@@ -1,0 +1,40 @@
+"""Resource limits for the child that runs learner code."""
+
+from __future__ import annotations
+
+import resource
+import signal
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class Limits:
+    cpu_seconds: int = 20
+    memory_mb: int = 1536
+    """Address space; the child with fastapi and sqlmodel loaded uses about a third of it."""
+    file_mb: int = 64
+    open_files: int = 256
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def apply(limits: dict[str, int]) -> None:
+    """Set the limits on this process (and what it forks); called in the child only."""
+    mb = 1024 * 1024
+    _set(resource.RLIMIT_CPU, limits["cpu_seconds"], limits["cpu_seconds"] + 1)
+    _set(resource.RLIMIT_AS, limits["memory_mb"] * mb)
+    _set(resource.RLIMIT_FSIZE, limits["file_mb"] * mb)
+    _set(resource.RLIMIT_NOFILE, limits["open_files"])
+    _set(resource.RLIMIT_CORE, 0)
+    # Writing past the file-size limit raises OSError(EFBIG) instead of killing the child.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+
+def _set(which: int, soft: int, hard: int | None = None) -> None:
+    current_soft, current_hard = resource.getrlimit(which)
+    hard = soft if hard is None else hard
+    if current_hard != resource.RLIM_INFINITY:
+        hard = min(hard, current_hard)
+        soft = min(soft, hard)
+    resource.setrlimit(which, (soft, hard))

@@ -1,0 +1,1 @@
+"""Renderers: turn a Report into text for people or data for machines."""

@@ -1,0 +1,73 @@
+"""The one result object every renderer and exporter reads."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+CheckStatus = Literal["pass", "fail", "skip", "error"]
+ReportStatus = Literal["pass", "fail", "error"]
+
+EXIT_PASS, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
+
+
+class CheckResult(BaseModel):
+    """The verdict on one check.
+
+    `fail` and `skip` are the submission's doing; `error` means the grader or the course
+    content broke on this check (not the learner's fault).
+    """
+
+    id: str
+    title: str
+    kind: Literal["files", "static", "behaviour"]
+    status: CheckStatus
+    message: str = ""
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+    diagnosis: str | None = None
+    """A known mistake this failure matches (e.g. `depends-called`), for fixtures and analytics."""
+    hint: str | None = None
+    points: float = 1
+    score: float = 0
+    duration: float = 0
+    output: str = ""
+    """Captured output of the learner's code during this check (capped)."""
+
+
+class Report(BaseModel):
+    chapter: str
+    title: str
+    status: ReportStatus
+    checks: list[CheckResult]
+    score: float
+    max_score: float
+    submission: str
+    """Where the graded files came from (a folder or a file)."""
+    duration: float = 0
+    grader_version: str
+    checks_hash: str
+    submission_hash: str
+    notes: list[str] = Field(default_factory=list)
+    """Things about the run itself, e.g. a timeout or a process that died."""
+
+    @property
+    def exit_code(self) -> int:
+        return {"pass": EXIT_PASS, "fail": EXIT_FAIL, "error": EXIT_ERROR}[self.status]
+
+    def counts(self) -> dict[str, int]:
+        out = {"pass": 0, "fail": 0, "skip": 0, "error": 0}
+        for c in self.checks:
+            out[c.status] += 1
+        return out
+
+
+def overall_status(checks: list[CheckResult]) -> ReportStatus:
+    """`error` when the grader broke on some check, else `pass` only if every check passed."""
+    if any(c.status == "error" for c in checks):
+        return "error"
+    if all(c.status == "pass" for c in checks):
+        return "pass"
+    return "fail"

@@ -1,0 +1,29 @@
+"""Building blocks for static checks, on libcst metadata.
+
+A chapter's `checks/static.py` reads like the lesson's instructions::
+
+    from grader.static import check, imported, all_of
+
+    @check("imports")
+    def imports(src):
+        return all_of(imported(src, "sqlmodel.Session"), imported(src, "typing.Annotated"))
+
+Every block returns a :class:`Finding` (ok, message, line, diagnosis, node); use
+``finding.otherwise("your message")`` to replace the default failure message.
+"""
+
+from grader.static.assignments import assignment, bindings, defined_after
+from grader.static.calls import called, calls_to, not_called
+from grader.static.context import display, yields_inside
+from grader.static.finding import Finding, all_of, failed, passed
+from grader.static.functions import function, is_async, is_generator, yields
+from grader.static.imports import imported, module_imports
+from grader.static.patterns import alternatives, find_mismatch, matches, refers_to
+from grader.static.registry import check
+from grader.static.source import Source, module_functions, walk
+
+__all__ = [
+    "Finding", "Source", "all_of", "assignment", "bindings", "called", "calls_to", "check", "defined_after",
+    "alternatives", "display", "failed", "find_mismatch", "function", "imported", "is_async", "is_generator", "matches",
+    "module_functions", "module_imports", "not_called", "passed", "refers_to", "walk", "yields", "yields_inside",
+]

@@ -1,0 +1,135 @@
+"""Building block: a generator yields a resource while it is still open."""
+
+from __future__ import annotations
+
+import re
+
+import libcst as cst
+
+from grader.static.finding import Finding, failed, passed
+from grader.static.functions import yields
+from grader.static.patterns import Patterns, alternatives, compile_pattern, find_mismatch, refers_to
+from grader.static.source import Source, walk
+
+
+def display(pattern: str) -> str:
+    """How a pattern reads in a message: `sqlmodel.Session(engine, ...)` -> `Session(engine)`."""
+    text = re.sub(r"(?:[A-Za-z_]\w*\.)+([A-Za-z_]\w*)", r"\1", pattern)
+    text = re.sub(r",\s*\.\.\.", "", text)
+    return re.sub(r"\(\s*\.\.\.\s*\)", "()", text)
+
+
+def _closes(node: cst.CSTNode, name: str) -> list[cst.Call]:
+    out = []
+    for n in walk(node):
+        if (isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute) and n.func.attr.value == "close"
+                and isinstance(n.func.value, cst.Name) and n.func.value.value == name):
+            out.append(n)
+    return out
+
+
+def yields_inside(src: Source, fn: cst.FunctionDef, opener: Patterns, *, finally_close: bool = True) -> Finding:
+    """`fn` yields what `opener` opens while it is open.
+
+    `opener` is a pattern (see `grader.static.patterns`) such as ``"sqlmodel.Session(engine, ...)"``,
+    or a tuple of accepted spellings.
+    Passes for ``with <opener> as x: ... yield x`` (also ``async with``), and, with
+    `finally_close`, for ``x = <opener>`` followed by ``try: yield x`` / ``finally: x.close()``.
+
+    Diagnoses: ``yield-outside-with``, ``yields-other-name``, ``close-without-finally``,
+    ``never-closed``, ``opener-mismatch`` (right callable, wrong arguments), ``not-opened``.
+    """
+    shown = display(alternatives(opener)[0])
+    ys = yields(src, fn)
+    managed: list[tuple[str, cst.With]] = []
+    unnamed: list[cst.With] = []
+    near_misses: list[cst.CSTNode] = []
+    callee = compile_pattern(alternatives(opener)[0])
+    callee_func = callee.func if isinstance(callee, cst.Call) else None
+    for w in (n for n in walk(fn.body, into_nested=False) if isinstance(n, cst.With)):
+        for item in w.items:
+            if find_mismatch(src, item.item, opener) is None:
+                if item.asname is not None and isinstance(item.asname.name, cst.Name):
+                    managed.append((item.asname.name.value, w))
+                else:
+                    unnamed.append(w)
+            elif callee_func is not None and isinstance(item.item, cst.Call) and _same_callee(src, item.item, callee_func):
+                near_misses.append(item.item)
+    opened: dict[str, cst.CSTNode] = {}
+    for n in walk(fn.body, into_nested=False):
+        if isinstance(n, cst.Assign) and len(n.targets) == 1 and isinstance(n.targets[0].target, cst.Name):
+            value = n.value.expression if isinstance(n.value, cst.Await) else n.value
+            if find_mismatch(src, value, opener) is None:
+                opened[n.targets[0].target.value] = n
+            elif callee_func is not None and isinstance(value, cst.Call) and _same_callee(src, value, callee_func):
+                near_misses.append(value)
+
+    for y in ys:
+        name = y.value.value if isinstance(y.value, cst.Name) else None
+        chain = list(src.ancestors(y))
+        for managed_name, w in managed:
+            if w in chain and name == managed_name:
+                return passed(f"yields `{name}` inside `with {shown} as {name}:`", node=y, line=src.line(y))
+        if finally_close and name in opened:
+            for t in chain:
+                if isinstance(t, cst.Try) and t.body in chain and t.finalbody and _closes(t.finalbody, name):
+                    return passed(f"yields `{name}` in a try whose finally closes it", node=y, line=src.line(y))
+
+    for y in ys:
+        if y.value is not None and find_mismatch(src, y.value, opener) is None:
+            return failed(f"`{src.code(y)}` hands over a new session that nothing ever closes; open it with "
+                          f"`with {shown} as session:` and `yield session` inside the block",
+                          line=src.line(y), diagnosis="never-closed", node=y)
+    first = ys[0] if ys else fn
+    for managed_name, w in managed:
+        inside = [y for y in ys if w in list(src.ancestors(y))]
+        if inside:
+            y = inside[0]
+            got = src.code(y.value) if y.value is not None else "nothing"
+            return failed(f"inside `with {shown} as {managed_name}:` the function yields `{got}`; "
+                          f"yield `{managed_name}`, the session the with block opened",
+                          line=src.line(y), diagnosis="yields-other-name", node=y)
+        return failed(f"`{src.code(first)}` (line {src.line(first)}) is outside the `with {shown} as {managed_name}:` "
+                      f"block (line {src.line(w)}): by then the block has closed the session; indent the yield "
+                      "into the block", line=src.line(first), diagnosis="yield-outside-with", node=first)
+    if unnamed:
+        w = unnamed[0]
+        return failed(f"`with {shown}:` on line {src.line(w)} has no `as` name, so there is nothing to yield; "
+                      f"write `with {shown} as session:` and `yield session`",
+                      line=src.line(w), diagnosis="yields-other-name", node=w)
+    for name, assign in opened.items():
+        closes = _closes(fn.body, name)
+        if closes:
+            return failed(f"`{name}.close()` (line {src.line(closes[0])}) only runs when the request succeeds: "
+                          f"if the endpoint raises, the generator stops at the yield and `{name}` stays open; "
+                          f"put the yield in `try:` and the close in `finally:`, or use `with {shown} as {name}:`",
+                          line=src.line(closes[0]), diagnosis="close-without-finally", node=closes[0])
+        return failed(f"`{name}` is opened on line {src.line(assign)} but never closed; use `with {shown} as {name}:`",
+                      line=src.line(assign), diagnosis="never-closed", node=assign)
+    if near_misses:
+        call = near_misses[0]
+        miss = find_mismatch(src, call, opener)
+        detail = miss.describe() if miss else ""
+        return failed(f"`{src.code(call)}` (line {src.line(call)}) does not open the right thing: {detail}",
+                      line=src.line(call), column=src.column(call), diagnosis="opener-mismatch", node=call)
+    return failed(f"`{fn.name.value}` never opens `{shown}`: write `with {shown} as session:` and yield inside it",
+                  line=src.line(fn), diagnosis="not-opened", node=fn)
+
+
+def _same_callee(src: Source, call: cst.Call, func: cst.CSTNode) -> bool:
+    """The call is to the pattern's callable, or to one with the same short name (e.g. another `Session`)."""
+    dotted = _dotted_name(func)
+    if dotted is None:
+        return False
+    short = dotted.rsplit(".", 1)[-1]
+    return refers_to(src, call.func, dotted) or _dotted_name(call.func) in {short, dotted} or (
+        _dotted_name(call.func) or "").endswith("." + short)
+
+
+def _dotted_name(node: cst.CSTNode) -> str | None:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        base = _dotted_name(node.value)
+        return f"{base}.{node.attr.value}" if base else None
+    return None

@@ -1,0 +1,58 @@
+"""The value every building block returns."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+
+import libcst as cst
+
+
+@dataclass(frozen=True)
+class Finding:
+    """The outcome of one building block: ok or not, why, and where.
+
+    `node` is what the block found (e.g. the `FunctionDef`), so blocks can be chained.
+    """
+
+    ok: bool
+    message: str
+    line: int | None = None
+    column: int | None = None
+    diagnosis: str | None = None
+    """A known mistake this failure matches, e.g. ``"depends-called"``."""
+    node: cst.CSTNode | None = field(default=None, compare=False, repr=False)
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def otherwise(self, message: str | None = None, *, diagnosis: str | None = None) -> Finding:
+        """This finding with the author's message (and diagnosis) if it failed; unchanged if ok.
+
+        The message may use ``{message}`` for the block's own text and ``{line}``.
+        """
+        if self.ok:
+            return self
+        text = self.message if message is None else message.format(message=self.message, line=self.line)
+        return replace(self, message=text, diagnosis=diagnosis or self.diagnosis)
+
+
+def passed(message: str = "", node: cst.CSTNode | None = None, line: int | None = None) -> Finding:
+    return Finding(True, message, line=line, node=node)
+
+
+def failed(message: str, *, line: int | None = None, column: int | None = None,
+           diagnosis: str | None = None, node: cst.CSTNode | None = None) -> Finding:
+    return Finding(False, message, line=line, column=column, diagnosis=diagnosis, node=node)
+
+
+def all_of(*findings: Finding | Iterable[Finding]) -> Finding:
+    """Ok if every finding is; otherwise the failures' messages joined, at the first failure's line."""
+    flat: list[Finding] = []
+    for f in findings:
+        flat.extend([f] if isinstance(f, Finding) else f)
+    failures = [f for f in flat if not f.ok]
+    if not failures:
+        return passed("; ".join(f.message for f in flat if f.message))
+    first = failures[0]
+    return replace(first, message="\n".join(f.message for f in failures))

@@ -1,0 +1,76 @@
+"""The static stage: parse the learner's files, run the chapter's `checks/static.py` in the parent."""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any
+
+from grader.manifest import FILES_CHECK, FILES_TITLE, Chapter, CheckSpec, ContentError
+from grader.static.finding import Finding, all_of
+from grader.static.registry import load_static_checks
+from grader.static.source import Source, SyntaxProblem
+
+
+def files_verdict(chapter: Chapter, problems: dict[str, SyntaxProblem]) -> dict[str, Any]:
+    """The engine's own first check: every graded file exists, is non-empty text and parses."""
+    if not problems:
+        return {"status": "pass", "message": ""}
+    first = next(problems[name] for name in chapter.files if name in problems)
+    lines = []
+    for name in chapter.files:
+        p = problems.get(name)
+        if p:
+            where = f"{name}:{p.line}:{p.column}" if p.line and p.column else f"{name}:{p.line}" if p.line else name
+            lines.append(f"{where}: {p.message}")
+            if p.caret():
+                lines.append(p.caret())
+    return {"status": "fail", "message": "\n".join(lines), "file": first.file, "line": first.line,
+            "column": first.column, "diagnosis": "syntax-error" if first.line and first.column else "bad-file"}
+
+
+def run_static(chapter: Chapter, specs: list[CheckSpec], sources: dict[str, Source],
+               problems: dict[str, SyntaxProblem], outcome: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """Verdicts of the static checks in `specs` (dependency order), given earlier outcomes."""
+    if not specs:
+        return {}
+    path = chapter.checks_dir / "static.py"
+    if not path.is_file():
+        raise ContentError("the manifest declares static checks but checks/static.py is missing", path)
+    try:
+        impls = load_static_checks(path, f"_course_static_{chapter.id.replace('-', '_')}")
+    except Exception as exc:  # noqa: BLE001 - any failure here is the content's
+        raise ContentError(f"checks/static.py cannot be loaded: {type(exc).__name__}: {exc}", path) from None
+    results: dict[str, dict[str, Any]] = {}
+    for spec in specs:
+        name = chapter.file_of(spec)
+        blocked = next((d for d in spec.depends if outcome.get(d) != "pass"), None)
+        if blocked is not None:
+            results[spec.id] = skipped(chapter, blocked)
+        elif name in problems:
+            results[spec.id] = {"status": "skip", "message": f"skipped: fix {name} first (see “{FILES_TITLE}”)"}
+        elif spec.id not in impls:
+            results[spec.id] = {"status": "error", "message": "checks/static.py has no @check for this id "
+                                "(course content error)"}
+        else:
+            results[spec.id] = _run_one(impls[spec.id], sources[name], name)
+        outcome[spec.id] = results[spec.id]["status"]
+    return results
+
+
+def skipped(chapter: Chapter, dep: str) -> dict[str, Any]:
+    title = FILES_TITLE if dep == FILES_CHECK else chapter.check(dep).title
+    return {"status": "skip", "message": f"skipped: needs “{title}” to pass first"}
+
+
+def _run_one(fn, src: Source, name: str) -> dict[str, Any]:
+    try:
+        value = fn(src)
+        finding = value if isinstance(value, Finding) else all_of(*value)
+    except Exception as exc:  # noqa: BLE001 - a crashing check is the course's bug, not the learner's
+        return {"status": "error", "file": name,
+                "message": f"the grader crashed on this check ({type(exc).__name__}: {exc}); "
+                           "this is a bug in the course, not in your code",
+                "output": traceback.format_exc()[-3000:]}
+    return {"status": "pass" if finding.ok else "fail", "message": "" if finding.ok else finding.message,
+            "file": name, "line": finding.line, "column": finding.column,
+            "diagnosis": None if finding.ok else finding.diagnosis}

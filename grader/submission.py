@@ -1,0 +1,87 @@
+"""Find the files of a submission and fingerprint them."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader.content import starter_dir
+from grader.manifest import Chapter
+
+
+class SubmissionError(Exception):
+    """The path given does not hold a submission (a usage error: exit code 2)."""
+
+
+@dataclass(frozen=True)
+class Submission:
+    origin: Path
+    """What was graded: a folder, or a single file."""
+    folder: Path
+    """The folder the learner's files live in (for `path:line` in reports)."""
+    edited: dict[str, Path]
+    """The chapter's graded files, by name (a path may not exist: that fails the `files` check)."""
+    files: dict[str, Path]
+    """Everything copied into the sandbox: the graded files plus support files."""
+
+    def fingerprint(self) -> str:
+        return hash_files(self.files)
+
+
+def _starter_support(chapter: Chapter) -> dict[str, Path]:
+    root = starter_dir(chapter.id, chapter.dir.parent.parent)
+    if not root.is_dir():
+        return {}
+    return {
+        p.relative_to(root).as_posix(): p
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts and p.relative_to(root).as_posix() not in chapter.files
+    }
+
+
+def locate(chapter: Chapter, path: Path) -> Submission:
+    """The submission at `path`: a folder with the chapter's files, or one file for a one-file chapter."""
+    path = path.expanduser()
+    if not path.exists():
+        raise SubmissionError(f"{path} does not exist")
+    support = _starter_support(chapter)
+    if path.is_file():
+        if len(chapter.files) == 1:
+            edited = {chapter.files[0]: path}
+        elif path.name in chapter.files:
+            edited = {name: path.parent / name for name in chapter.files}
+        else:
+            raise SubmissionError(f"{chapter.id} grades {', '.join(chapter.files)}; {path.name} is none of them "
+                                  "(pass the folder instead)")
+        folder = path.parent
+    else:
+        folder = path
+        edited = {name: path / name for name in chapter.files}
+    files = dict(edited)
+    for name, starter_file in support.items():
+        own = folder / name
+        files[name] = own if own.is_file() and path.is_dir() else starter_file
+    return Submission(origin=path.resolve(), folder=folder.resolve(), edited=edited, files=files)
+
+
+def hash_files(files: dict[str, Path]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0")
+        try:
+            digest.update(files[name].read_bytes())
+        except OSError:
+            digest.update(b"<missing>")
+        digest.update(b"\0")
+    return "sha256:" + digest.hexdigest()[:16]
+
+
+def checks_fingerprint(chapter: Chapter) -> str:
+    """A hash of everything that decides the verdict: the manifest and the checks folder."""
+    files = {"chapter.toml": chapter.dir / "chapter.toml"}
+    if chapter.checks_dir.is_dir():
+        for p in sorted(chapter.checks_dir.rglob("*")):
+            if p.is_file() and "__pycache__" not in p.parts:
+                files["checks/" + p.relative_to(chapter.checks_dir).as_posix()] = p
+    return hash_files(files)

@@ -1,0 +1,163 @@
+"""A warm worker: imports the heavy libraries once, then runs every job in a fresh forked child.
+
+The worker never imports learner code, so each child starts clean: the learner's modules are
+imported after the fork, in the child's own temp directory, under its limits.
+
+Protocol: one JSON job per line on stdin; one JSON outcome per line on the original stdout.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import select
+import signal
+import sys
+import time
+from typing import Any
+
+CURRENT_CHILD: int | None = None
+DUMP_WAIT = 0.3
+"""Seconds a timed-out child gets to dump its stack (faulthandler, on SIGUSR1) before it is killed."""
+
+PRELOAD = ("fastapi", "fastapi.testclient", "sqlmodel", "sqlalchemy", "pytest", "grader.plugin", "grader.testing")
+RECORDS_CAP = 4 * 1024 * 1024
+OUTPUT_CAP = 64 * 1024
+
+
+def preload(extra: list[str]) -> None:
+    for name in (*PRELOAD, *extra):
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - a missing optional module only costs speed
+            pass
+
+
+def run_job(job: dict[str, Any]) -> dict[str, Any]:
+    """Fork a child for `job`, enforce its wall-clock timeout, collect what it reported."""
+    rec_r, rec_w = os.pipe()
+    out_r, out_w = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    global CURRENT_CHILD
+    start = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        os.close(rec_r)
+        os.close(out_r)
+        from grader.child import run
+        run(job, rec_w, out_w)
+    CURRENT_CHILD = pid
+    os.close(rec_w)
+    os.close(out_w)
+    try:
+        outcome = supervise(pid, rec_r, out_r, start + float(job["timeout"]))
+    finally:
+        CURRENT_CHILD = None
+    outcome["elapsed"] = round(time.monotonic() - start, 4)
+    return outcome
+
+
+def supervise(pid: int, rec_r: int, out_r: int, deadline: float) -> dict[str, Any]:
+    records = bytearray()
+    output = bytearray()
+    output_total = 0
+    open_fds = {rec_r, out_r}
+    timed_out = False
+    status: int | None = None
+    while open_fds or status is None:
+        if status is None:
+            done, st = os.waitpid(pid, os.WNOHANG)
+            if done:
+                status = st
+                _kill_group(pid)  # anything it left behind
+                deadline = min(deadline, time.monotonic() + 0.5)  # drain what is buffered
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            if status is None and not timed_out:
+                # Ask for a stack dump (see grader.child), so the report can say where it was stuck.
+                timed_out = True
+                try:
+                    os.kill(pid, signal.SIGUSR1)
+                except ProcessLookupError:
+                    pass
+                deadline = time.monotonic() + DUMP_WAIT
+                continue
+            if status is None:
+                _kill_group(pid)
+                _, status = os.waitpid(pid, 0)
+            break
+        if not open_fds:
+            time.sleep(min(remaining, 0.005))
+            continue
+        ready, _, _ = select.select(list(open_fds), [], [], min(remaining, 0.05))
+        for fd in ready:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                open_fds.discard(fd)
+            elif fd == rec_r:
+                if len(records) < RECORDS_CAP:
+                    records.extend(chunk)
+            else:
+                output_total += len(chunk)
+                if len(output) < OUTPUT_CAP:
+                    output.extend(chunk[: OUTPUT_CAP - len(output)])
+    os.close(rec_r)
+    os.close(out_r)
+    return {
+        "records": _parse(records),
+        "exit_code": os.WEXITSTATUS(status) if status is not None and os.WIFEXITED(status) else None,
+        "signal": os.WTERMSIG(status) if status is not None and os.WIFSIGNALED(status) else None,
+        "timed_out": timed_out,
+        "output": output.decode("utf-8", "replace"),
+        "output_bytes": output_total,
+    }
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _parse(data: bytes) -> list[dict[str, Any]]:
+    """JSON records; other lines (a faulthandler stack dump) become one `stack` record."""
+    out: list[dict[str, Any]] = []
+    stack: list[str] = []
+    for line in data.decode("utf-8", "replace").splitlines():
+        try:
+            value = json.loads(line)
+        except ValueError:
+            stack.append(line)
+            continue
+        if isinstance(value, dict):
+            out.append(value)
+    if stack:
+        out.append({"type": "stack", "text": "\n".join(stack)[-8000:]})
+    return out
+
+
+def _terminate(signum: int, frame: object) -> None:
+    """Stop now, taking the current child (and its group) down too."""
+    if CURRENT_CHILD is not None:
+        _kill_group(CURRENT_CHILD)
+    os._exit(0)
+
+
+def main() -> None:
+    channel = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)  # stray prints from imports must not corrupt the protocol
+    signal.signal(signal.SIGTERM, _terminate)
+    preload(sys.argv[1:])
+    channel.write(json.dumps({"ready": True}) + "\n")
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        outcome = run_job(json.loads(line))
+        channel.write(json.dumps(outcome) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,24 @@
+# mistake: one session for the whole module, shared by every request
+# fails: yield-inside-with (not-opened), closes-when-done (not-closed), closes-on-error (close-without-finally)
+from typing import Annotated
+
+from fastapi import Depends
+from sqlmodel import Session, SQLModel, create_engine
+
+sqlite_file_name = "database.db"
+sqlite_url = f"sqlite:///{sqlite_file_name}"
+connect_args = {"check_same_thread": False}
+engine = create_engine(sqlite_url, connect_args=connect_args)
+
+
+def create_db_and_tables() -> None:
+    SQLModel.metadata.create_all(engine)
+
+session = Session(engine)
+
+
+def get_session():
+    yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]

@@ -1,0 +1,26 @@
+# mistake: get_session is defined inside another function
+# fails: get-session-defined (not-module-level)
+from typing import Annotated
+
+from fastapi import Depends
+from sqlmodel import Session, SQLModel, create_engine
+
+sqlite_file_name = "database.db"
+sqlite_url = f"sqlite:///{sqlite_file_name}"
+connect_args = {"check_same_thread": False}
+engine = create_engine(sqlite_url, connect_args=connect_args)
+
+
+def create_db_and_tables() -> None:
+    SQLModel.metadata.create_all(engine)
+
+
+def make_dependency():
+    def get_session():
+        with Session(engine) as session:
+            yield session
+
+    return get_session
+
+
+SessionDep = Annotated[Session, Depends(make_dependency())]

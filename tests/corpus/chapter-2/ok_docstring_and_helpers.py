@@ -1,0 +1,27 @@
+# A docstring, a helper function and a star import of sqlmodel.
+from typing import Annotated
+
+from fastapi import Depends
+from sqlmodel import *
+
+sqlite_file_name = "database.db"
+sqlite_url = f"sqlite:///{sqlite_file_name}"
+connect_args = {"check_same_thread": False}
+engine = create_engine(sqlite_url, connect_args=connect_args)
+
+
+def create_db_and_tables() -> None:
+    SQLModel.metadata.create_all(engine)
+
+
+def describe() -> str:
+    return "one session per request"
+
+
+def get_session():
+    """Yield a session that is closed when the request is over."""
+    with Session(engine) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
