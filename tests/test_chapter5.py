@@ -120,3 +120,13 @@ def test_the_learners_own_app_files_are_not_what_is_tested(grade_files):
     main = (ROOT / "solutions" / "chapter-3" / "main.py").read_text().replace("status_code=404", "status_code=410")
     report = grade_files("chapter-5", {TESTS: text, "main.py": main})
     assert by_id(report)["tests-pass"].status == "fail"
+
+
+def test_the_quiz_and_hints_are_complete():
+    from grader.quiz import load_quiz
+
+    chapter = load_chapter("chapter-5")
+    quiz = load_quiz(chapter.quiz_path)
+    assert len(quiz.questions) >= 4 and len({q.answer for q in quiz.questions}) >= 3
+    assert all(len(c.hints) >= 3 for c in chapter.checks)
+    assert chapter.lesson_path.read_text().count("```python") >= 3
