@@ -7,7 +7,7 @@ import filecmp
 from pathlib import Path
 
 from conftest import CORPUS, ROOT
-from grader.expectations import Expectation, read_expectation, read_expectation_files
+from grader.expectations import Expectation, disagreements, read_expectation, read_expectation_files
 from grader.manifest import load_chapter
 from grader.quiz import load_quiz
 
@@ -51,3 +51,23 @@ def assert_content_complete(chapter_id: str) -> None:
     assert all(q.explanation for q in quiz.questions)
     assert all(len(c.hints) >= 3 for c in chapter.checks)
     assert chapter.lesson_path.read_text().count("```python") >= 2
+
+
+def assert_declared_verdict(grade_path, chapter_id: str, path: Path) -> None:
+    """The submission fails exactly the checks (and diagnoses) its header declares, or passes everything."""
+    expected = expectation(path)
+    report = grade_path(chapter_id, path)
+    assert disagreements(expected, report) == []
+    assert report.status == ("fail" if expected.fails else "pass")
+    assert report.exit_code == (1 if expected.fails else 0)
+
+
+def assert_solution_passes(grade_path, chapter_id: str) -> None:
+    report = grade_path(chapter_id, ROOT / "solutions" / chapter_id)
+    assert [c.id for c in report.checks if c.status != "pass"] == []
+
+
+def assert_starter_fails_through_checks(grade_path, chapter_id: str) -> None:
+    report = grade_path(chapter_id, ROOT / "starter" / chapter_id)
+    assert report.status == "fail" and "error" not in {c.status for c in report.checks}
+    assert {c.id: c.status for c in report.checks}["files"] == "pass"

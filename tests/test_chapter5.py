@@ -11,13 +11,20 @@ import filecmp
 
 import pytest
 
-from conftest import CORPUS, ROOT
-from grader.expectations import disagreements, read_expectation
+from chapter_corpus import (
+    assert_content_complete,
+    assert_declared_verdict,
+    assert_mixed,
+    assert_solution_passes,
+    assert_starter_fails_through_checks,
+    submissions,
+)
+from conftest import ROOT
 from grader.manifest import load_chapter
 from grader.mutation import apply, assemble, load_mutants
 
 CHAPTER = ROOT / "chapters" / "chapter-5"
-SUBMISSIONS = sorted((CHAPTER / "mistakes").glob("*.py")) + sorted((CORPUS / "chapter-5").glob("*.py"))
+SUBMISSIONS = submissions("chapter-5")
 TESTS = "tests/test_heroes.py"
 
 
@@ -26,29 +33,20 @@ def by_id(report):
 
 
 def test_the_corpus_is_large_and_mixed():
-    expectations = [read_expectation(p.read_text()) for p in SUBMISSIONS]
-    assert len(list((CHAPTER / "mistakes").glob("*.py"))) >= 4
-    assert sum(not e.fails for e in expectations) >= 4 and sum(bool(e.fails) for e in expectations) >= 12
+    assert_mixed("chapter-5")
 
 
 @pytest.mark.parametrize("path", SUBMISSIONS, ids=[p.stem for p in SUBMISSIONS])
 def test_submission_gets_the_declared_verdict(path, grade_path):
-    expectation = read_expectation(path.read_text())
-    report = grade_path("chapter-5", path)
-    assert disagreements(expectation, report) == []
-    assert report.status == ("fail" if expectation.fails else "pass")
+    assert_declared_verdict(grade_path, "chapter-5", path)
 
 
 def test_the_solution_passes_every_check(grade_path):
-    report = grade_path("chapter-5", ROOT / "solutions" / "chapter-5")
-    assert [c.id for c in report.checks if c.status != "pass"] == []
+    assert_solution_passes(grade_path, "chapter-5")
 
 
 def test_the_starter_fails_through_checks_not_errors(grade_path):
-    report = grade_path("chapter-5", ROOT / "starter" / "chapter-5")
-    statuses = {c.status for c in report.checks}
-    assert report.status == "fail" and "error" not in statuses
-    assert by_id(report)["files"].status == "pass"
+    assert_starter_fails_through_checks(grade_path, "chapter-5")
 
 
 def test_the_starter_continues_from_the_chapter_3_solution():
@@ -122,11 +120,5 @@ def test_the_learners_own_app_files_are_not_what_is_tested(grade_files):
     assert by_id(report)["tests-pass"].status == "fail"
 
 
-def test_the_quiz_and_hints_are_complete():
-    from grader.quiz import load_quiz
-
-    chapter = load_chapter("chapter-5")
-    quiz = load_quiz(chapter.quiz_path)
-    assert len(quiz.questions) >= 4 and len({q.answer for q in quiz.questions}) >= 3
-    assert all(len(c.hints) >= 3 for c in chapter.checks)
-    assert chapter.lesson_path.read_text().count("```python") >= 3
+def test_the_quiz_hints_and_lesson_are_complete():
+    assert_content_complete("chapter-5")

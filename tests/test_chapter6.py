@@ -8,9 +8,16 @@ from __future__ import annotations
 
 import pytest
 
-from chapter_corpus import assert_content_complete, assert_continues, assert_mixed, expectation, submissions
+from chapter_corpus import (
+    assert_content_complete,
+    assert_continues,
+    assert_declared_verdict,
+    assert_mixed,
+    assert_solution_passes,
+    assert_starter_fails_through_checks,
+    submissions,
+)
 from conftest import ROOT
-from grader.expectations import disagreements
 from grader.manifest import load_chapter
 
 SUBMISSIONS = submissions("chapter-6")
@@ -26,20 +33,15 @@ def test_the_corpus_is_large_and_mixed():
 
 @pytest.mark.parametrize("path", SUBMISSIONS, ids=[p.name for p in SUBMISSIONS])
 def test_submission_gets_the_declared_verdict(path, grade_path):
-    expected = expectation(path)
-    report = grade_path("chapter-6", path)
-    assert disagreements(expected, report) == []
-    assert report.status == ("fail" if expected.fails else "pass")
+    assert_declared_verdict(grade_path, "chapter-6", path)
 
 
 def test_the_solution_passes_every_check(grade_path):
-    report = grade_path("chapter-6", ROOT / "solutions" / "chapter-6")
-    assert [c.id for c in report.checks if c.status != "pass"] == []
+    assert_solution_passes(grade_path, "chapter-6")
 
 
 def test_the_starter_fails_through_checks_not_errors(grade_path):
-    report = grade_path("chapter-6", ROOT / "starter" / "chapter-6")
-    assert report.status == "fail" and "error" not in {c.status for c in report.checks}
+    assert_starter_fails_through_checks(grade_path, "chapter-6")
 
 
 def test_the_starter_continues_from_the_chapter_5_solution():
