@@ -48,8 +48,11 @@ def test_the_starter_fails_through_checks_not_errors(grade_path):
 def test_the_starter_continues_from_the_chapter_6_solution():
     assert load_chapter("chapter-7").continues_from == "chapter-6"
     assert_continues("chapter-7")
+    # events.py is new in this chapter (the analytics model), so only the starter and solution have it.
     assert sorted(p.name for p in (ROOT / "starter" / "chapter-7").glob("*.py")) == [
-        "database.py", "main.py", "models.py"]
+        "database.py", "events.py", "main.py", "models.py"]
+    assert (ROOT / "starter" / "chapter-7" / "events.py").read_bytes() == (
+        ROOT / "solutions" / "chapter-7" / "events.py").read_bytes()
 
 
 def test_the_quiz_hints_and_lesson_are_complete():

@@ -23,10 +23,3 @@ class HeroUpdate(SQLModel):
     name: str | None = None
     secret_name: str | None = None
     age: int | None = None
-
-
-class Event(SQLModel, table=True):
-    """Something that happened, recorded in the analytics database."""
-
-    id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(index=True)

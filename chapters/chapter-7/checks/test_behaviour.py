@@ -130,7 +130,7 @@ def created(monkeypatch, database):
 
 @check("module-imports")
 def test_module_imports(learner):
-    for name in ("database", "models", "main"):
+    for name in ("database", "models", "events", "main"):
         learner.module(name)
 
 
@@ -292,11 +292,7 @@ def request(app, method, path, **kwargs):
 def test_stats_reads_both(learner, database, models):
     main = learner.module("main")
     primary, analytics = dependency(database), dependency(database, "analytics")
-    hero = models.Hero
-    event = getattr(models, "Event", None)
-    if event is None:
-        fail("models.py has no `Event` model: add `class Event(SQLModel, table=True)` with an `id` and a `name`",
-             diagnosis="no-event-model")
+    hero, event = models.Hero, learner.module("events").Event
 
     async def prepare():
         # Heroes live in primary and events in analytics; one decoy of each in the other database.

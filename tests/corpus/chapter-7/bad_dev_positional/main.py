@@ -5,7 +5,8 @@ from fastapi import FastAPI, HTTPException, Query
 from sqlmodel import func, select
 
 from database import AnalyticsSessionDep, PrimarySessionDep, create_db_and_tables, dispose_engines
-from models import Event, Hero, HeroCreate, HeroPublic, HeroUpdate
+from events import Event
+from models import Hero, HeroCreate, HeroPublic, HeroUpdate
 
 
 @asynccontextmanager

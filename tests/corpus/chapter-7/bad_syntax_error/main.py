@@ -1,3 +1,6 @@
+# mistake: a missing colon in main.py
+# fails: files (syntax-error)
+
 from contextlib import asynccontextmanager
 from typing import Annotated
 
@@ -5,7 +8,8 @@ from fastapi import FastAPI, HTTPException, Query
 from sqlmodel import func, select
 
 from database import AnalyticsSessionDep, PrimarySessionDep, create_db_and_tables, dispose_engines
-from models import Event, Hero, HeroCreate, HeroPublic, HeroUpdate
+from events import Event
+from models import Hero, HeroCreate, HeroPublic, HeroUpdate
 
 
 @asynccontextmanager
@@ -62,7 +66,7 @@ async def delete_hero(hero_id: int, session: PrimarySessionDep):
 
 
 @app.get("/stats")
-async def read_stats(primary: PrimarySessionDep, analytics: AnalyticsSessionDep) -> dict[str, int]:
+async def read_stats(primary: PrimarySessionDep, analytics: AnalyticsSessionDep) -> dict[str, int]
     """Counts from both databases, in one request."""
     heroes = await primary.exec(select(func.count()).select_from(Hero))
     events = await analytics.exec(select(func.count()).select_from(Event))

@@ -6,7 +6,8 @@ from sqlmodel import func, select
 
 import database
 from database import AnalyticsSessionDep as Analytics, PrimarySessionDep
-from models import Event, Hero, HeroCreate, HeroPublic, HeroUpdate
+from events import Event
+from models import Hero, HeroCreate, HeroPublic, HeroUpdate
 
 
 @asynccontextmanager
