@@ -329,6 +329,9 @@ def run_tests(folder: Path, paths: Iterable[str], *, isolate: bool = True) -> Te
         except Exception as exc:  # noqa: BLE001 - pytest itself broke on the learner's file
             collector.run.crashed = f"pytest could not run the tests: {type(exc).__name__}: {exc}"
             return collector.run
-    if int(code) in (3, 4) and not collector.run.collect_errors:  # internal or usage error
-        collector.run.crashed = f"pytest could not run the tests (exit status {int(code)})"
+    stopped = {pytest.ExitCode.INTERRUPTED: "the tests stopped the run early (pytest.exit?)",
+               pytest.ExitCode.INTERNAL_ERROR: "pytest itself failed (did the test file raise SystemExit?)",
+               pytest.ExitCode.USAGE_ERROR: "pytest could not start"}
+    if code in stopped and not collector.run.collect_errors:
+        collector.run.crashed = f"{stopped[code]} (pytest exit status {int(code)})"
     return collector.run

@@ -158,3 +158,16 @@ def test_run_tests_counts_a_fixture_error_as_a_failure(tmp_path):
     run = run_tests(make(tmp_path, tests=tests), ["tests/test_app.py"])
     assert run.caught and "(in setup) RuntimeError: boom" in run.failures[0].message
     assert run.failures[0].line == 5
+
+
+def test_a_run_the_tests_stop_early_does_not_pass(tmp_path):
+    tests = "import pytest\n\ndef test_a():\n    pass\n\ndef test_b():\n    pytest.exit('bye')\n\n" \
+            "def test_c():\n    assert False\n"
+    run = run_tests(make(tmp_path, tests=tests), ["tests/test_app.py"])
+    assert not run.all_passed and run.caught and "stopped the run early" in run.describe()
+
+
+def test_a_test_file_that_exits_at_import_does_not_pass(tmp_path):
+    run = run_tests(make(tmp_path, tests="import sys\nsys.exit(0)\n\ndef test_a():\n    pass\n"),
+                    ["tests/test_app.py"])
+    assert not run.all_passed and run.caught
