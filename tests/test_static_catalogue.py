@@ -153,9 +153,10 @@ BLOCKS = [
         "import sqlmodel\ndef get_engine(url):\n    return sqlmodel.create_engine(url)",
         "from sqlmodel import create_engine as ce\ndef get_engine(url):\n    engine = ce(url)\n    return engine",
         "from sqlmodel import *\ndef get_engine(url):\n    return create_engine(url)",
+        "from sqlalchemy import create_engine\ndef get_engine(url):\n    return create_engine(url)",  # the same object
     ], [
-        ("from sqlalchemy import create_engine\ndef get_engine(url):\n    return create_engine(url)",
-         "not-called", 2),
+        ("from sqlalchemy.ext.asyncio import create_async_engine as create_engine\ndef get_engine(url):\n"
+         "    return create_engine(url)", "not-called", 2),
         ("from sqlmodel import create_engine\nengine = create_engine('x')\n\n\ndef get_engine(url):\n"
          "    return engine", "not-called", 5),
         ("from sqlmodel import create_engine\nengine = create_engine('x')", "missing", 2),
@@ -174,12 +175,13 @@ BLOCKS = [
         "from sqlmodel import create_engine\nengine = create_engine(url, connect_args={'check_same_thread': False})",
         "import sqlmodel\nengine = sqlmodel.create_engine(\n    'sqlite://',\n"
         "    connect_args={\"check_same_thread\": False},\n)",
+        "from sqlalchemy import create_engine as ce\nengine = ce(url, connect_args={'check_same_thread': False})",
     ], [
         ("from sqlmodel import create_engine\nengine = create_engine(url)", "pattern-mismatch", 2),
         ("from sqlmodel import create_engine\nengine = create_engine(url, connect_args={'check_same_thread': True})",
          "pattern-mismatch", 2),
-        ("from sqlalchemy import create_engine\nengine = create_engine(url, connect_args={'check_same_thread': False})",
-         "pattern-mismatch", 2),
+        ("import sqlalchemy.ext.asyncio as aio\nengine = aio.create_async_engine(url, connect_args="
+         "{'check_same_thread': False})", "pattern-mismatch", 2),
     ]),
     Block("all_of", lambda s: all_of(imported(s, "typing.Annotated"), imported(s, "fastapi.Depends")), [
         "from typing import Annotated\nfrom fastapi import Depends",
@@ -231,6 +233,13 @@ def test_calls_to_lists_every_call_in_order_and_skips_functions_that_do_not_exis
 def test_called_names_the_function_it_looked_in():
     s = src("from sqlmodel import create_engine\ndef get_engine():\n    pass\n")
     assert "never called in `get_engine`" in called(s, "sqlmodel.create_engine", within="get_engine").message
+
+
+def test_call_blocks_accept_alternatives():
+    s = src("import sqlite3\ndef connect():\n    return sqlite3.connect(':memory:')\n")
+    assert called(s, ("sqlmodel.create_engine", "sqlite3.connect"), within="connect")
+    found = not_called(s, ("sqlmodel.create_engine", "sqlite3.connect"))
+    assert not found and found.line == 3
 
 
 def test_a_bare_target_is_the_learners_own_function():

@@ -5,7 +5,7 @@
 
 `target` is a name as in patterns: dotted names are qualified and match every import
 spelling (``sqlmodel.Session`` matches ``Session(...)``, ``S(...)`` and ``sqlmodel.Session(...)``);
-a bare name is the learner's own (``get_session``). `within` narrows the search to some
+a bare name is the learner's own (``get_session``); a tuple of names accepts any of them. `within` narrows the search to some
 functions, given by name (module-level functions) or as nodes; ``None`` searches the whole file.
 Calls inside nested functions and lambdas of `within` count.
 """
@@ -19,7 +19,7 @@ import libcst as cst
 from grader.static.context import display
 from grader.static.finding import Finding, failed, passed
 from grader.static.functions import function
-from grader.static.patterns import refers_to
+from grader.static.patterns import Patterns, alternatives, refers_to
 from grader.static.source import Source, walk
 
 Within = cst.CSTNode | str | Iterable[cst.CSTNode | str] | None
@@ -44,22 +44,28 @@ def _roots(src: Source, within: Within) -> tuple[list[cst.CSTNode], list[Finding
     return roots, missing
 
 
+def _shown(target: Patterns) -> str:
+    return display(alternatives(target)[0])
+
+
 def _where(roots: list[cst.CSTNode]) -> str:
     names = [f"`{r.name.value}`" for r in roots if isinstance(r, (cst.FunctionDef, cst.ClassDef))]
     return f" in {' or '.join(names)}" if names else ""
 
 
-def _calls(src: Source, target: str, roots: list[cst.CSTNode]) -> list[cst.Call]:
-    return [n for root in roots for n in walk(root) if isinstance(n, cst.Call) and refers_to(src, n.func, target)]
+def _calls(src: Source, target: Patterns, roots: list[cst.CSTNode]) -> list[cst.Call]:
+    names = alternatives(target)
+    return [n for root in roots for n in walk(root)
+            if isinstance(n, cst.Call) and any(refers_to(src, n.func, name) for name in names)]
 
 
-def calls_to(src: Source, target: str, within: Within = None) -> list[cst.Call]:
+def calls_to(src: Source, target: Patterns, within: Within = None) -> list[cst.Call]:
     """Calls whose callee refers to `target`, in source order (functions named in `within` that do not exist are
     skipped)."""
     return _calls(src, target, _roots(src, within)[0])
 
 
-def called(src: Source, target: str, within: Within = None) -> Finding:
+def called(src: Source, target: Patterns, within: Within = None) -> Finding:
     """At least one call to `target` (inside `within`, if given); the finding's node is the first call.
 
     Diagnoses: ``not-called`` (at the line of the first `within` function, else the file's last line),
@@ -70,19 +76,19 @@ def called(src: Source, target: str, within: Within = None) -> Finding:
         return missing[0]
     found = _calls(src, target, roots)
     if found:
-        return passed(f"`{display(target)}()` is called", node=found[0], line=src.line(found[0]))
+        return passed(f"`{_shown(target)}()` is called", node=found[0], line=src.line(found[0]))
     line = src.line(roots[0]) if within is not None and roots else src.last_line
-    return failed(f"`{display(target)}()` is never called{_where(roots)}", line=line, diagnosis="not-called")
+    return failed(f"`{_shown(target)}()` is never called{_where(roots)}", line=line, diagnosis="not-called")
 
 
-def not_called(src: Source, target: str, within: Within = None) -> Finding:
+def not_called(src: Source, target: Patterns, within: Within = None) -> Finding:
     """No call to `target` (inside `within`, if given; named functions that do not exist are skipped).
 
     Fails at the first such call, naming the function it is in. Diagnosis: ``forbidden-call``.
     """
     found = calls_to(src, target, within)
     if not found:
-        return passed(f"`{display(target)}()` is not called")
+        return passed(f"`{_shown(target)}()` is not called")
     call = found[0]
     owner = next((a for a in src.ancestors(call) if isinstance(a, cst.FunctionDef)), None)
     where = f" in `{owner.name.value}`" if owner is not None else ""
