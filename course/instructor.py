@@ -5,7 +5,6 @@ Exit status: 0 done / every chapter clean, 1 `course check` found a problem, 2 u
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from rich.text import Text
 from course.content_check import CheckRun, Problem, chapter_folders, check_chapters
 from course.scaffold import ScaffoldError, chapter_name, new_chapter
 from grader.content import content_root
+from grader.render.text import shown_path
 
 STATUS_STYLE = {"ok": "green", "problem": "bold red", "skipped": "yellow"}
 
@@ -90,11 +90,5 @@ def render(run: CheckRun, console: Console, root: Path) -> None:
 
 def location(problem: Problem, root: Path) -> str:
     """`path:line`, relative to the current directory when that is shorter."""
-    path = root / problem.path
-    try:
-        shown = os.path.relpath(path)
-    except ValueError:
-        shown = str(path)
-    if shown.startswith(".."):
-        shown = str(path)
+    shown = shown_path(root / problem.path)
     return f"{shown}:{problem.line}" if problem.line else shown

@@ -4,15 +4,13 @@ with what is missing, fill the files in with the guide's own blocks, and see `co
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
 
 import grader.static
-from authoring_example import CHAPTER, GUIDE, guide_command, guide_files, write_example
+from authoring import CHAPTER, GUIDE, guide_command, guide_files, run_course, write_example
 
-COURSE = [sys.executable, "-c", "from course.cli import main; main()"]
 EXPECTED_FILES = {
     f"chapters/{CHAPTER}/chapter.toml", f"chapters/{CHAPTER}/lesson.md", f"chapters/{CHAPTER}/quiz.toml",
     f"chapters/{CHAPTER}/checks/static.py", f"chapters/{CHAPTER}/checks/test_behaviour.py",
@@ -20,10 +18,6 @@ EXPECTED_FILES = {
     f"starter/{CHAPTER}/database.py", f"solutions/{CHAPTER}/database.py",
 }
 
-
-def course(args: list[str], content, cwd) -> subprocess.CompletedProcess:
-    env = {**os.environ, "COURSE_CONTENT": str(content), "NO_COLOR": "1"}
-    return subprocess.run([*COURSE, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
 def test_the_guide_shows_every_file_of_its_chapter():
@@ -34,11 +28,11 @@ def test_following_the_guide_gives_a_chapter_that_passes_course_check(tmp_path):
     content = tmp_path / "content"
     content.mkdir()
     new = guide_command("course new ")
-    created = course(new[1:], content, tmp_path)
+    created = run_course(new[1:], content, tmp_path)
     assert created.returncode == 0, created.stderr
     assert f"chapters/{CHAPTER}/chapter.toml" in created.stdout
 
-    before = course(["check", CHAPTER, "--format", "json"], content, tmp_path)
+    before = run_course(["check", CHAPTER, "--format", "json"], content, tmp_path)
     assert before.returncode == 1, before.stderr
     rules = {r["rule"]: r for r in json.loads(before.stdout)["chapters"][0]["rules"]}
     messages = [f"{p['path']}:{p['line']}: {p['message']}" for r in rules.values() for p in r["problems"]]
@@ -50,13 +44,13 @@ def test_following_the_guide_gives_a_chapter_that_passes_course_check(tmp_path):
     assert rules["solution"]["status"] == "skipped" and "first" in rules["solution"]["note"]
 
     write_example(content)
-    after = course(["check", CHAPTER], content, tmp_path)
+    after = run_course(["check", CHAPTER], content, tmp_path)
     assert after.returncode == 0, after.stdout + after.stderr
     assert f"{CHAPTER}: ok" in after.stdout
     for rule in ("manifest", "implementations", "solution", "starter", "mistakes", "coverage"):
         assert re.search(rf"^{rule}\s.*\sok\s*$", after.stdout, re.M), after.stdout
 
-    graded = course(["check", "--format", "json"], content, tmp_path)  # all chapters: here, just this one
+    graded = run_course(["check", "--format", "json"], content, tmp_path)  # all chapters: here, just this one
     report = json.loads(graded.stdout)
     assert graded.returncode == 0 and report["status"] == "ok" and report["problems"] == 0
     assert [c["chapter"] for c in report["chapters"]] == [CHAPTER]

@@ -4,20 +4,16 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from authoring_example import CHAPTER, write_example
+from authoring import CHAPTER, run_course, write_example
 from conftest import ROOT
 from course.content_check import GRADED, RULES, ChapterResult, Inspection, check_chapters
 from grader.pool import WorkerPool
 
-COURSE = [sys.executable, "-c", "from course.cli import main; main()"]
 CHECK_LINE = 17
 """The `id = "one-shared-database"` line of the guide's chapter.toml."""
 
@@ -421,20 +417,16 @@ def test_several_chapters_share_one_pool(root, pool):
     assert run.status == "problem" and run.problems == 1
 
 
-def course(args: list[str], content: Path, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "COURSE_CONTENT": str(content), "NO_COLOR": "1"}
-    return subprocess.run([*COURSE, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
-
 
 def test_the_command_reports_problems_at_path_line_and_exits_1(chapter, root, tmp_path):
     edit(chapter / "checks" / "test_behaviour.py", "    if isinstance(seen[0], Exception):", "    if False:")
-    result = course(["check"], root, tmp_path)
+    result = run_course(["check"], root, tmp_path)
     assert result.returncode == 1, result.stderr
     assert (f"content/chapters/{CHAPTER}/mistakes/same-thread-only.py:2: should fail 'one-shared-database' but it is "
             "pass") in result.stdout
     assert f"{CHAPTER}: 1 problem" in result.stdout
 
-    as_json = course(["check", "8", "--format", "json"], root, tmp_path)
+    as_json = run_course(["check", "8", "--format", "json"], root, tmp_path)
     report = json.loads(as_json.stdout)
     assert as_json.returncode == 1 and report["format"] == 1 and report["status"] == "problem"
     assert set(report) == {"format", "status", "root", "problems", "duration", "chapters"}
@@ -453,5 +445,5 @@ def test_the_command_reports_problems_at_path_line_and_exits_1(chapter, root, tm
     (["check", "--jobs", "0"], "--jobs"),
 ])
 def test_usage_errors_exit_2(root, tmp_path, args, says):
-    result = course(args, root, tmp_path)
+    result = run_course(args, root, tmp_path)
     assert result.returncode == 2 and says in result.stderr and "Traceback" not in result.stderr

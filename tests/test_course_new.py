@@ -3,14 +3,12 @@ solution with --from, and fails `course check` with messages that say what is mi
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from authoring import run_course
 from conftest import ROOT
 from course.content_check import Inspection
 from course.scaffold import ScaffoldError, new_chapter
@@ -18,7 +16,6 @@ from grader.manifest import load_chapter
 from grader.quiz import load_quiz
 from grader.static.registry import load_static_checks
 
-COURSE = [sys.executable, "-c", "from course.cli import main; main()"]
 
 
 @pytest.fixture
@@ -33,10 +30,6 @@ def root(tmp_path) -> Path:
 def snapshot(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
-
-def course(args: list[str], content: Path, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "COURSE_CONTENT": str(content), "NO_COLOR": "1"}
-    return subprocess.run([*COURSE, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
 
 
 def test_the_scaffold_has_every_part_and_loads(root):
@@ -122,13 +115,13 @@ def test_an_existing_chapter_is_never_overwritten(root, existing):
 ])
 def test_usage_errors_exit_2_and_write_nothing(root, tmp_path, args, says):
     before = snapshot(root)
-    result = course(args, root, tmp_path)
+    result = run_course(args, root, tmp_path)
     assert result.returncode == 2 and says in result.stderr and "Traceback" not in result.stderr
     assert snapshot(root) == before
 
 
 def test_the_command_lists_what_it_created(root, tmp_path):
-    result = course(["new", "chapter-9", "--title", "Nine", "--from", "chapter-2"], root, tmp_path)
+    result = run_course(["new", "chapter-9", "--title", "Nine", "--from", "chapter-2"], root, tmp_path)
     assert result.returncode == 0, result.stderr
     assert "chapters/chapter-9/chapter.toml" in result.stdout and "starter/chapter-9/models.py" in result.stdout
     assert "course check chapter-9" in result.stdout

@@ -1,13 +1,18 @@
-"""The example chapter of docs/AUTHORING.md, read from the guide itself (its fenced blocks titled with a path)."""
+"""Helpers for the instructor-tool tests: the `course` command, and the example chapter of docs/AUTHORING.md
+read from the guide itself (its fenced blocks titled with a path)."""
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 GUIDE = Path(__file__).resolve().parent.parent / "docs" / "AUTHORING.md"
 CHAPTER = "chapter-8"
+COURSE = [sys.executable, "-c", "from course.cli import main; main()"]
 
 _BLOCK = re.compile(r'^(?P<fence>`{3,})\w+ title="(?P<path>[^"]+)"\n(?P<body>.*?)\n(?P=fence)$', re.M | re.S)
 
@@ -32,3 +37,9 @@ def write_example(root: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     return root
+
+
+def run_course(args: list[str], content: Path, cwd: Path) -> subprocess.CompletedProcess:
+    """Run `course ARGS` on the content root `content`, from `cwd`, without colours."""
+    env = {**os.environ, "COURSE_CONTENT": str(content), "NO_COLOR": "1"}
+    return subprocess.run([*COURSE, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
