@@ -188,9 +188,10 @@ class Inspection:
     def problem(self, path: Path, message: str, line: int | None = None) -> Problem:
         return Problem(path=self.rel(path), line=line, message=message)
 
-    def check_line(self, check_id: str, key: str = "id") -> int | None:
+    def check_line(self, check_id: str) -> int | None:
+        """The line of a manifest check's `id = ...`."""
         ids = [c.id for c in self.chapter.checks] if self.chapter else []
-        return self.lines.line("checks", ids.index(check_id), key) if check_id in ids else None
+        return self.lines.line("checks", ids.index(check_id), "id") if check_id in ids else None
 
     def record(self, rule: str, problems: list[Problem], note: str = "") -> None:
         self.results[rule] = RuleResult(rule=rule, title=RULES[rule], status="problem" if problems else "ok",
@@ -368,14 +369,19 @@ def implementations_rule(ins: Inspection) -> list[Problem]:
     problems: list[Problem] = []
     static_path = chapter.checks_dir / "static.py"
     found: dict[str, dict[str, list[tuple[Path, int]]]] = {"static": {}, "behaviour": {}}
+    unreadable: set[str] = set()  # kinds whose files do not parse: their missing implementations are unknown
     if static_path.is_file():
         found["static"], syntax = _check_markers(static_path)
         problems += [ins.problem(static_path, message, line) for line, message in syntax]
-        if not syntax:
+        if syntax:
+            unreadable.add("static")
+        else:
             problems += _static_import_problems(ins, static_path, found["static"])
     for test in sorted(chapter.checks_dir.glob("test_*.py")):
         markers, syntax = _check_markers(test)
         problems += [ins.problem(test, message, line) for line, message in syntax]
+        if syntax:
+            unreadable.add("behaviour")
         for check_id, places in markers.items():
             found["behaviour"].setdefault(check_id, []).extend(places)
 
@@ -386,7 +392,7 @@ def implementations_rule(ins: Inspection) -> list[Problem]:
         if other:
             problems.append(ins.problem(ins.manifest, f"check {spec.id!r} has kind = {spec.kind!r}, but "
                                         f"{_places(ins, other)} implements it as a {other_kind} check", line))
-        elif not own:
+        elif not own and spec.kind not in unreadable:
             if spec.kind == "static":
                 missing = ("checks/static.py does not exist" if not static_path.is_file()
                            else f"checks/static.py has no @check({spec.id!r})")
@@ -577,8 +583,9 @@ def _describe(err: Any, data: dict[str, Any]) -> str:
     while loc:
         key = loc.pop(0)
         if isinstance(key, int) and parts:
-            item = data.get(parts[-1]) if len(parts) == 1 else None
-            name = item[key].get("id") if isinstance(item, list) and key < len(item) and isinstance(item[key], dict) else None
+            table = data.get(parts[-1]) if len(parts) == 1 else None
+            item = table[key] if isinstance(table, list) and key < len(table) else None
+            name = item.get("id") if isinstance(item, dict) else None
             parts[-1] += f"[{key}]" + (f" ({name!r})" if name else "")
         else:
             parts.append(str(key))
@@ -594,28 +601,26 @@ def _key_line(lines: TomlLines, err: Any) -> int | None:
 
 
 def _validation_problem(ins: Inspection, path: Path, err: Any, data: dict[str, Any]) -> Problem:
-    """One manifest validation error, at the line of the key it is about (or of the check it names)."""
-    line = _key_line(ins.lines, err) if err["loc"] else None
+    """One manifest validation error, at the line of the key it is about (or of what its message names)."""
     message = err["msg"].removeprefix("Value error, ")
-    if line is None:
-        checks = data.get("checks") if isinstance(data.get("checks"), list) else []
-        ids = [c.get("id") if isinstance(c, dict) else None for c in checks]
-        named = re.findall(r"'([a-z0-9-]+)'", message) + re.findall(r"[a-z0-9]+(?:-[a-z0-9]+)*", message)
-        key = "depends" if "depends" in message or "cycle" in message else "file" if "examines" in message else "id"
-        repeated = "repeated" in message  # point at the second use of the id
-
-        def index_of(name: str) -> int | None:
-            if name not in ids:
-                return None
-            return len(ids) - 1 - ids[::-1].index(name) if repeated else ids.index(name)
-
-        index = next((i for i in map(index_of, named) if i is not None), None)
-        first_word = message.split(" ", 1)[0]
-        if index is not None:
-            line = ins.lines.line("checks", index, key)
-        elif first_word in data:
-            line = ins.lines.line(first_word)
+    line = _key_line(ins.lines, err) if err["loc"] else _named_line(ins.lines, message, data)
     return ins.problem(path, f"invalid manifest: {_describe(err, data)}", line)
+
+
+def _named_line(lines: TomlLines, message: str, data: dict[str, Any]) -> int | None:
+    """For an error about the whole manifest: the line of the first check its message names (its `depends` or
+    `file` when the error is about those; the second use of a repeated id), else of the key it starts with."""
+    checks = data.get("checks") if isinstance(data.get("checks"), list) else []
+    ids = [c.get("id") if isinstance(c, dict) else None for c in checks]
+    order = list(reversed(range(len(ids)))) if "repeated" in message else list(range(len(ids)))
+    named = re.findall(r"'([a-z0-9-]+)'", message) + re.findall(r"[a-z0-9]+(?:-[a-z0-9]+)*", message)
+    key = "depends" if "depends" in message or "cycle" in message else "file" if "examines" in message else "id"
+    for name in named:
+        index = next((i for i in order if ids[i] == name), None)
+        if index is not None:
+            return lines.line("checks", index, key)
+    first_word = message.split(" ", 1)[0]
+    return lines.line(first_word) if first_word in data else None
 
 
 def _check_markers(path: Path) -> tuple[dict[str, list[tuple[Path, int]]], list[tuple[int | None, str]]]:

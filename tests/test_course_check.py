@@ -239,6 +239,14 @@ def test_static_checks_that_cannot_be_imported(chapter, root):
                                                    "cannot be imported: ImportError")
 
 
+def test_checks_files_with_a_syntax_error(chapter, root):
+    edit(chapter / "checks" / "test_behaviour.py", "def test_one_shared_database(learner):",
+         "def test_one_shared_database(learner)")
+    line = line_of(chapter / "checks" / "test_behaviour.py", "def test_one_shared_database")
+    assert structural(root, "implementations") == [
+        f"chapters/{CHAPTER}/checks/test_behaviour.py:{line}: test_behaviour.py has a syntax error: expected ':'"]
+
+
 def test_without_implementations_the_graded_rules_are_skipped(chapter, root, pool):
     (chapter / "checks" / "static.py").unlink()
     result = check(root, pool)

@@ -5,9 +5,9 @@
 
 `target` is a name as in patterns: dotted names are qualified and match every import
 spelling (``sqlmodel.Session`` matches ``Session(...)``, ``S(...)`` and ``sqlmodel.Session(...)``);
-a bare name is the learner's own (``get_session``); a tuple of names accepts any of them. `within` narrows the search to some
-functions, given by name (module-level functions) or as nodes; ``None`` searches the whole file.
-Calls inside nested functions and lambdas of `within` count.
+a bare name is the learner's own (``get_session``); a tuple of names accepts any of them.
+`within` narrows the search to some functions, given by name (module-level functions) or as
+nodes; ``None`` searches the whole file. Calls inside nested functions and lambdas of `within` count.
 """
 
 from __future__ import annotations

@@ -118,7 +118,7 @@ def yields_inside(src: Source, fn: FunctionRef, opener: Patterns, *, finally_clo
         if closes:
             close = closes[0]
             if any(isinstance(a, cst.ExceptHandler) for a in src.ancestors(close)):
-                when = (f"only runs when the endpoint raises: after a request that succeeds, `{name}` stays open")
+                when = f"only runs when the endpoint raises: after a request that succeeds, `{name}` stays open"
             else:
                 when = (f"only runs when the request succeeds: if the endpoint raises, the generator stops at the "
                         f"yield and `{name}` stays open")
