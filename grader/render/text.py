@@ -15,17 +15,20 @@ from grader.report import CheckResult, Report
 SYMBOLS = {"pass": ("✓", "green"), "fail": ("✗", "red"), "skip": ("–", "yellow"), "error": ("!", "magenta")}
 
 
+def shown_path(path: Path) -> str:
+    """`path` relative to the current directory, unless that climbs out of it."""
+    try:
+        shown = os.path.relpath(path)
+    except ValueError:
+        return str(path)
+    return str(path) if shown.startswith("..") else shown
+
+
 def location(check: CheckResult, folder: Path | None) -> str | None:
     """`path:line[:col]` an editor can jump to (relative to the current directory when shorter)."""
     if not check.file:
         return None
-    path = (folder / check.file) if folder else Path(check.file)
-    try:
-        shown = os.path.relpath(path)
-    except ValueError:
-        shown = str(path)
-    if shown.startswith(".."):
-        shown = str(path)
+    shown = shown_path((folder / check.file) if folder else Path(check.file))
     if check.line:
         shown += f":{check.line}"
         if check.column:
