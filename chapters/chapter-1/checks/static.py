@@ -1,5 +1,7 @@
 """Chapter 1's static checks: the models, the engine, create_db_and_tables and the lifespan."""
 
+from dataclasses import replace
+
 import libcst as cst
 
 from grader.static import (
@@ -25,7 +27,7 @@ SCHEMAS = ("HeroCreate", "HeroPublic", "HeroUpdate")
 CREATE_ENGINE = ("sqlmodel.create_engine(...)", "sqlalchemy.create_engine(...)")
 CREATE_ALL = ("sqlmodel.SQLModel.metadata.create_all(engine, **_)",
               "sqlmodel.SQLModel.metadata.create_all(bind=engine, **_)")
-CREATES_TABLES = ("database.create_db_and_tables", "sqlmodel.SQLModel.metadata.create_all")
+CREATES_TABLES = ("create_db_and_tables", "sqlmodel.SQLModel.metadata.create_all")
 
 
 # -- models.py ------------------------------------------------------------------------------
@@ -150,7 +152,7 @@ def create_tables_defined(src):
     if not calls:
         return failed("`create_db_and_tables` never calls `SQLModel.metadata.create_all(engine)`",
                       line=found.line, diagnosis="no-create-all")
-    early = module_level_calls(src, "create_db_and_tables") + module_level_calls(src, CREATES_TABLES[1])
+    early = [c for target in CREATES_TABLES for c in module_level_calls(src, target)]
     if early:
         return called_at_import(src, early[0])
     return matches(src, calls[0], CREATE_ALL, what="the create_all call")
@@ -164,49 +166,65 @@ def the_app(src):
 
 
 def lifespan_function(src):
-    """The function given as `FastAPI(lifespan=...)`, else one named `lifespan`."""
+    """(file, function) given as `FastAPI(lifespan=...)`, in main.py or imported from another graded
+    file; else a function of main.py named `lifespan`; (None, None) if there is none."""
     functions = module_functions(src)
     app = the_app(src)
     given = keyword(app, "lifespan") if app is not None else None
-    if isinstance(given, cst.Name) and given.value in functions:
-        return functions[given.value]
-    return functions.get("lifespan")
+    if isinstance(given, cst.Name):
+        if given.value in functions:
+            return src, functions[given.value]
+        for qualified in src.qualified_names(given):
+            module, _, name = qualified.rpartition(".")
+            other = src.sibling(f"{module}.py")
+            if other is not None and name in module_functions(other):
+                return other, module_functions(other)[name]
+    return (src, functions["lifespan"]) if "lifespan" in functions else (None, None)
+
+
+def located(finding, owner, src):
+    """A failure found in another file than the check's: name that file, drop the line."""
+    if finding.ok or owner is src:
+        return finding
+    return replace(finding, message=f"in {owner.name}, line {finding.line}: {finding.message}", line=None)
 
 
 @check("lifespan-defined")
 def lifespan_defined(src):
-    fn = lifespan_function(src)
+    owner, fn = lifespan_function(src)
     if fn is None:
         return failed("main.py has no lifespan function: write `@asynccontextmanager` and "
                       "`async def lifespan(app: FastAPI):` above `app = FastAPI(...)`", diagnosis="missing")
     decorators = [d.decorator for d in fn.decorators]
-    if not any(refers_to(src, d, "contextlib.asynccontextmanager") for d in decorators):
-        sync = any(refers_to(src, d, "contextlib.contextmanager") for d in decorators)
-        return failed(f"`{fn.name.value}` (line {src.line(fn)}) is decorated with `@contextmanager`; a lifespan must "
-                      "be an async context manager: `@asynccontextmanager` on `async def`" if sync else
-                      f"`{fn.name.value}` (line {src.line(fn)}) is not decorated with `@asynccontextmanager` "
-                      "(from contextlib): FastAPI needs an async context manager",
-                      line=src.line(fn), diagnosis="sync-contextmanager" if sync else "no-asynccontextmanager")
-    return all_of(is_async(src, fn), is_generator(src, fn))
+    if not any(refers_to(owner, d, "contextlib.asynccontextmanager") for d in decorators):
+        sync = any(refers_to(owner, d, "contextlib.contextmanager") for d in decorators)
+        return located(failed(
+            f"`{fn.name.value}` (line {owner.line(fn)}) is decorated with `@contextmanager`; a lifespan must be an "
+            "async context manager: `@asynccontextmanager` on `async def`" if sync else
+            f"`{fn.name.value}` (line {owner.line(fn)}) is not decorated with `@asynccontextmanager` "
+            "(from contextlib): FastAPI needs an async context manager",
+            line=owner.line(fn), diagnosis="sync-contextmanager" if sync else "no-asynccontextmanager"), owner, src)
+    return located(all_of(is_async(owner, fn), is_generator(owner, fn)), owner, src)
 
 
 @check("lifespan-creates-tables")
 def lifespan_creates_tables(src):
-    fn = lifespan_function(src)
+    owner, fn = lifespan_function(src)
     early = [c for target in CREATES_TABLES for c in module_level_calls(src, target)]
     if early:
         return called_at_import(src, early[0])
-    calls = [c for target in CREATES_TABLES for c in calls_to(src, target, within=fn)]
+    calls = [c for target in CREATES_TABLES for c in calls_to(owner, target, within=fn)]
     if not calls:
-        return failed(f"`{fn.name.value}` (line {src.line(fn)}) never calls `create_db_and_tables()`: call it before "
-                      "the yield, so the tables exist before the first request", line=src.line(fn),
-                      diagnosis="not-called")
-    first_yield = yields(src, fn)[0]
+        return located(failed(f"`{fn.name.value}` (line {owner.line(fn)}) never calls `create_db_and_tables()`: "
+                              "call it before the yield, so the tables exist before the first request",
+                              line=owner.line(fn), diagnosis="not-called"), owner, src)
+    first_yield = yields(owner, fn)[0]
     call = calls[0]
-    if src.line(call) > src.line(first_yield):
-        return failed(f"`{src.code(call)}` (line {src.line(call)}) comes after the yield, so it runs when the app "
-                      "shuts down; move it above the yield", line=src.line(call), diagnosis="after-yield")
-    return passed("the lifespan creates the tables at startup", line=src.line(call))
+    if owner.line(call) > owner.line(first_yield):
+        return located(failed(f"`{owner.code(call)}` (line {owner.line(call)}) comes after the yield, so it runs "
+                              "when the app shuts down; move it above the yield", line=owner.line(call),
+                              diagnosis="after-yield"), owner, src)
+    return passed("the lifespan creates the tables at startup")
 
 
 @check("app-uses-lifespan")
@@ -221,7 +239,7 @@ def app_uses_lifespan(src):
     if app is None:
         return failed("main.py never creates `app = FastAPI(...)`", diagnosis="no-app")
     given = keyword(app, "lifespan")
-    fn = lifespan_function(src)
+    _owner, fn = lifespan_function(src)
     if given is None or fn is None or not refers_to(src, given, fn.name.value):
         return failed(f"`{src.code(app)}` (line {src.line(app)}) is not given the lifespan: write "
                       "`app = FastAPI(lifespan=lifespan)`", line=src.line(app), diagnosis="no-lifespan-arg")
