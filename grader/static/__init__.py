@@ -28,3 +28,10 @@ __all__ = [
     "alternatives", "display", "failed", "find_mismatch", "function", "imported", "is_async", "is_generator", "matches",
     "module_functions", "module_imports", "not_called", "passed", "refers_to", "walk", "yields", "yields_inside",
 ]
+
+from grader.static.endpoints import (
+    Endpoint, app_objects, endpoints, parameter, parameters, resolve_alias, resolved, resolves_to,
+)
+
+__all__ += ["Endpoint", "app_objects", "endpoints", "parameter", "parameters", "resolve_alias", "resolved",
+            "resolves_to"]
