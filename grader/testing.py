@@ -63,6 +63,8 @@ def where(obj: Any) -> tuple[str | None, int | None]:
 
 def learner_relative(path: Path | str) -> str | None:
     """`path` relative to the submission folder, or None if it is not the learner's file."""
+    if str(path).startswith("<"):  # code compiled from a string: `<string>`, `<sqlalchemy generated ...>`
+        return None
     try:
         return Path(path).resolve().relative_to(Path.cwd().resolve()).as_posix()
     except ValueError:
@@ -86,6 +88,20 @@ def learner_traceback(exc: BaseException, limit: int = 4000) -> str:
         f.filename = learner_relative(f.filename) or f.filename
     text = "".join(traceback.format_list(frames)) + "".join(traceback.format_exception_only(type(exc), exc))
     return text[:limit]
+
+
+def request(client: Any, method: str, url: str, *, diagnosis: str = "server-error", advice: str = "",
+            **kwargs: Any) -> Any:
+    """`client.request(method, url, **kwargs)` on a TestClient that re-raises server errors; an
+    exception from the learner's app fails the check at the learner's line, with `advice` appended."""
+    try:
+        return client.request(method, url, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - the learner's app may raise anything
+        file, line = learner_frame(exc.__traceback__)
+        at = f" ({file}, line {line})" if file else ""
+        raise CheckFailed(f"{method} {url} crashed with {type(exc).__name__}: {str(exc)[:400]}{at}"
+                          + (f". {advice}" if advice else ""), file=file, line=line, diagnosis=diagnosis,
+                          details=learner_traceback(exc)) from None
 
 
 class Learner:

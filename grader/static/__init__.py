@@ -10,6 +10,7 @@ A chapter's `checks/static.py` reads like the lesson's instructions::
 
 Every block returns a :class:`Finding` (ok, message, line, diagnosis, node); use
 ``finding.otherwise("your message")`` to replace the default failure message.
+The catalogue, with the pattern language, is in docs/AUTHORING.md ("Static checks").
 """
 
 from grader.static.assignments import assignment, bindings, defined_after
@@ -27,3 +28,10 @@ __all__ = [
     "alternatives", "display", "failed", "find_mismatch", "function", "imported", "is_async", "is_generator", "matches",
     "module_functions", "module_imports", "not_called", "passed", "refers_to", "walk", "yields", "yields_inside",
 ]
+
+from grader.static.endpoints import (
+    Endpoint, app_objects, endpoints, parameter, parameters, resolve_alias, resolved, resolves_to,
+)
+
+__all__ += ["Endpoint", "app_objects", "endpoints", "parameter", "parameters", "resolve_alias", "resolved",
+            "resolves_to"]

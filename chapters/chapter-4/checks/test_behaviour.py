@@ -1,0 +1,286 @@
+"""Chapter 4's behavioural checks: drive get_db the way FastAPI does, then through real apps.
+
+No `from __future__ import annotations` here: FastAPI must see the real SessionDep annotation.
+"""
+
+import inspect
+import typing
+
+import pytest
+import sqlalchemy.orm
+import sqlmodel
+from fastapi import FastAPI, HTTPException
+from fastapi.params import Depends
+from fastapi.testclient import TestClient
+from sqlalchemy import delete, text
+from sqlmodel import Session, select
+
+from grader.testing import check, fail, learner_frame, request
+
+
+@pytest.fixture(scope="module")
+def database(learner):
+    return learner.module("database")
+
+
+@pytest.fixture(scope="module")
+def main(learner, database):
+    return learner.module("main")
+
+
+@pytest.fixture(scope="module")
+def hero_model(learner, database):
+    models = learner.module("models")
+    database.create_db_and_tables()
+    return models.Hero
+
+
+@pytest.fixture
+def closed(monkeypatch):
+    """Every session closed while the test runs."""
+    sessions = []
+    original = sqlalchemy.orm.Session.close
+
+    def close(self, *args, **kwargs):
+        sessions.append(self)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(sqlalchemy.orm.Session, "close", close)
+    return sessions
+
+
+@pytest.fixture
+def heroes(database, hero_model):
+    """The hero table, emptied before the test; `heroes()` lists the names saved in it."""
+    empty(database, hero_model)
+
+    def saved():
+        with Session(database.engine) as session:
+            return sorted(h.name for h in session.exec(select(hero_model)))
+
+    yield saved
+    # A session the learner's code left open (even one nothing refers to any more) would keep its
+    # transaction, and a write lock on the file, until garbage collection: close them all now.
+    sqlalchemy.orm.close_all_sessions()
+
+
+def empty(database, hero_model):
+    with Session(database.engine) as session:
+        session.execute(delete(hero_model))
+        session.commit()
+
+
+def is_closed(session, closed):
+    return any(s is session for s in closed)
+
+
+def start(database):
+    """Start get_db() as FastAPI does: (generator, the session it yields)."""
+    get_db = database.get_db
+    if not inspect.isgeneratorfunction(get_db):
+        fail("get_db is not a generator function: hand the session over with `yield db`", obj=get_db,
+             diagnosis="return-not-yield")
+    generator = get_db()
+    try:
+        session = next(generator)
+    except StopIteration:
+        fail("get_db() finished without yielding a session", obj=get_db, diagnosis="no-yield")
+    except Exception as exc:  # noqa: BLE001 - the learner's code may raise anything
+        file, line = learner_frame(exc.__traceback__)
+        autocommit = "autocommit" in str(exc)
+        fail(f"get_db() raised {type(exc).__name__} before yielding: {exc}"
+             + (". SQLAlchemy 2 only accepts `autocommit=False` (or leave it out)" if autocommit else ""),
+             file=file, line=line, diagnosis="autocommit-true" if autocommit else "raised-before-yield")
+    return generator, session
+
+
+def release(session, closed):
+    """Close a session the learner's code left open, so its transaction does not lock the file."""
+    if not is_closed(session, closed):
+        sqlalchemy.orm.Session.close(session)
+
+
+def dependency_of(database):
+    """(dependency function, scope) that SessionDep declares, or (None, None)."""
+    metadata = typing.get_args(getattr(database, "SessionDep", None))[1:]
+    found = next((m for m in metadata if isinstance(m, Depends)), None)
+    return (found.dependency, getattr(found, "scope", None)) if found else (None, None)
+
+
+@check("modules-import")
+def test_modules_import(database, main):
+    assert database is not None and main is not None
+
+
+@check("get-db-yields-session")
+def test_get_db_yields_session(database, closed):
+    generator, session = start(database)
+    try:
+        if not isinstance(session, sqlmodel.Session):
+            fail(f"get_db() yielded a {type(session).__module__}.{type(session).__qualname__}, not a SQLModel "
+                 "Session: pass `class_=Session` (from sqlmodel) to sessionmaker", obj=database.get_db,
+                 diagnosis="wrong-type")
+        if session.get_bind() is not database.engine:
+            fail("the session is not bound to the module's `engine`: create SessionLocal with `bind=engine`",
+                 obj=database.get_db, diagnosis="wrong-engine")
+        if is_closed(session, closed):
+            fail("the session was already closed when get_db yielded it", obj=database.get_db,
+                 diagnosis="closed-before-yield")
+        session.execute(text("select 1"))
+    finally:
+        generator.close()
+        release(session, closed)
+
+
+@check("commits-on-success")
+def test_commits_on_success(database, hero_model, heroes, closed):
+    generator, session = start(database)
+    session.add(hero_model(name="Saved", secret_name="s"))
+    try:
+        next(generator)
+    except StopIteration:
+        pass
+    else:
+        generator.close()
+        release(session, closed)
+        fail("get_db yielded a second time: a dependency yields exactly once", obj=database.get_db,
+             diagnosis="yields-twice")
+    was_closed = is_closed(session, closed)
+    release(session, closed)
+    if heroes() != ["Saved"]:
+        fail("the endpoint finished without an error, but its new hero was not saved: call `db.commit()` right "
+             "after `yield db`", obj=database.get_db, diagnosis="not-committed")
+    if not was_closed:
+        fail("the session was still open after get_db finished: close it in `finally:`", obj=database.get_db,
+             diagnosis="not-closed")
+
+
+class EndpointFailed(Exception):
+    """What the grader throws into get_db, as FastAPI does when an endpoint raises."""
+
+
+@check("rolls-back-on-error")
+def test_rolls_back_on_error(database, hero_model, heroes, closed):
+    generator, session = start(database)
+    session.add(hero_model(name="Half-done", secret_name="h"))
+    session.flush()
+    outcome = "propagated"
+    try:
+        generator.throw(EndpointFailed("the endpoint raised"))
+    except EndpointFailed:
+        pass
+    except StopIteration:
+        outcome = "swallowed"
+    else:
+        outcome = "yielded"
+        generator.close()
+    was_closed = is_closed(session, closed)
+    release(session, closed)
+    saved = heroes()
+    if saved:
+        fail("the endpoint raised, yet its hero was saved: never commit in `finally:` (or `except`); roll back "
+             "instead", obj=database.get_db, diagnosis="committed-on-error")
+    if outcome == "swallowed":
+        fail("get_db caught the endpoint's exception and finished normally: re-raise it with `raise` after the "
+             "rollback, so FastAPI can answer with the error", obj=database.get_db, diagnosis="swallowed-error")
+    if outcome == "yielded":
+        fail("get_db yielded again after the endpoint failed: a dependency yields exactly once",
+             obj=database.get_db, diagnosis="yields-twice")
+    if not was_closed:
+        fail("the session stayed open after the endpoint raised: code below the yield does not run then; "
+             "close the session in `finally:`", obj=database.get_db, diagnosis="not-closed")
+
+
+def probe_app(database, hero_model):
+    """An app whose endpoints use the learner's SessionDep: one 404s, one fails halfway, one clashes."""
+    app = FastAPI()
+
+    @app.get("/missing")
+    def missing(session: database.SessionDep):
+        raise HTTPException(status_code=404, detail="Hero not found")
+
+    @app.post("/halfway")
+    def halfway(session: database.SessionDep):
+        session.add(hero_model(name="Half-done", secret_name="h"))
+        session.flush()
+        raise RuntimeError("the endpoint failed halfway")
+
+    @app.post("/clash")
+    def clash(session: database.SessionDep):
+        session.add(hero_model(id=1, name="Clash", secret_name="c"))  # id 1 exists: the commit must fail
+        return {"saved": True}
+
+    return app
+
+
+@check("errors-reach-client")
+def test_errors_reach_client(database, hero_model, heroes):
+    with TestClient(probe_app(database, hero_model), raise_server_exceptions=False) as client:
+        missing = client.get("/missing")
+        halfway = client.post("/halfway")
+    sqlalchemy.orm.close_all_sessions()
+    if missing.status_code != 404:
+        fail(f"an endpoint raised HTTPException(404), but the client got {missing.status_code}: get_db caught the "
+             "exception and did not re-raise it", obj=database.get_db, diagnosis="swallowed-error")
+    if heroes():
+        fail("an endpoint added a hero and then crashed, yet the hero was saved: roll back on error, and commit "
+             "only after the yield", obj=database.get_db, diagnosis="committed-on-error")
+    if halfway.status_code != 500:
+        fail(f"an endpoint crashed, but the client got {halfway.status_code} instead of 500: get_db swallowed the "
+             "error", obj=database.get_db, diagnosis="swallowed-error")
+
+
+@check("failed-commit-is-error")
+def test_failed_commit_is_error(database, hero_model, heroes):
+    with Session(database.engine) as session:
+        session.add(hero_model(id=1, name="Original", secret_name="o"))
+        session.commit()
+    with TestClient(probe_app(database, hero_model), raise_server_exceptions=False) as client:
+        response = client.post("/clash")
+    sqlalchemy.orm.close_all_sessions()
+    if response.status_code < 500:
+        dependency, scope = dependency_of(database)
+        if dependency is not database.get_db:
+            fail(f"the commit was never attempted and the client got {response.status_code}: SessionDep must "
+                 "depend on get_db", obj=database.get_db, diagnosis="not-get-db")
+        if scope != "function":
+            fail(f"the commit failed, but the client had already received {response.status_code}: with the default "
+                 "scope FastAPI runs get_db's commit after sending the response; use "
+                 "`Depends(get_db, scope=\"function\")`", obj=database.get_db, diagnosis="commit-after-response")
+        fail(f"the commit failed, but the client got {response.status_code}: get_db caught the error and did not "
+             "re-raise it", obj=database.get_db, diagnosis="swallowed-error")
+    if heroes() != ["Original"]:
+        fail("after the failed commit the hero table changed", obj=database.get_db, diagnosis="committed-on-error")
+
+
+@check("app-persists")
+def test_app_persists(main, database, hero_model, heroes):
+    advice = "If the endpoint no longer commits, it must `session.flush()` before `session.refresh(...)`"
+    with TestClient(main.app) as client:
+        def send(method, url, **kwargs):
+            response = request(client, method, url, advice=advice, **kwargs)
+            if response.status_code != 200:
+                fail(f"{method} {url} answered {response.status_code}: {response.text[:300]}",
+                     diagnosis=f"status-{response.status_code}")
+            return response.json()
+
+        def stored(what):
+            with Session(database.engine) as session:
+                return [(h.name, h.age) for h in session.exec(select(hero_model))], what
+
+        created = send("POST", "/heroes/", json={"name": "Kept", "secret_name": "k", "age": 30})
+        rows, what = stored("POST /heroes/")
+        if rows != [("Kept", 30)]:
+            fail(f"{what} answered 200 with {created!r}, but the database holds {rows}: the change was never "
+                 "committed; get_db must commit after the yield", obj=database.get_db, diagnosis="not-persisted")
+        send("PATCH", f"/heroes/{created['id']}", json={"age": 31})
+        rows, what = stored("PATCH")
+        if rows != [("Kept", 31)]:
+            fail(f"{what} answered 200, but the database holds {rows}", obj=database.get_db, diagnosis="not-persisted")
+        send("GET", f"/heroes/{created['id']}")
+        send("GET", "/heroes/")
+        send("DELETE", f"/heroes/{created['id']}")
+        rows, what = stored("DELETE")
+        if rows:
+            fail(f"{what} answered 200, but the database still holds {rows}", obj=database.get_db,
+                 diagnosis="not-persisted")

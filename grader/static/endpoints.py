@@ -1,0 +1,177 @@
+"""Building blocks about a FastAPI app's endpoints (path operations) and their parameters.
+
+An endpoint is a function decorated with ``@app.get(...)``, ``.post``, ``.put``, ``.patch``,
+``.delete`` (also ``.head``, ``.options``, ``.trace``, ``.api_route(..., methods=[...])``) where
+``app`` is a name bound at module level to ``FastAPI(...)`` or ``APIRouter(...)``, however
+those were imported (``from fastapi import FastAPI as F``, ``import fastapi``). An app imported
+from another module is not recognised: its decorators are not endpoints of this file::
+
+    for endpoint in endpoints(src):
+        found = parameter(src, endpoint.node, annotation="database.SessionDep")
+        if not found:
+            return found.otherwise(f"{endpoint.label} takes no session")
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from weakref import WeakKeyDictionary
+
+import libcst as cst
+
+from grader.static.assignments import bindings
+from grader.static.context import display
+from grader.static.finding import Finding, failed, passed
+from grader.static.imports import module_imports
+from grader.static.patterns import Patterns, alternatives, find_mismatch
+from grader.static.source import Source, walk
+
+HTTP_METHODS = ("get", "post", "put", "patch", "delete", "head", "options", "trace")
+APP_CLASSES = ("fastapi.FastAPI", "fastapi.APIRouter", "fastapi.routing.APIRouter")
+"""What an app object is made from (qualified names; `fastapi.applications.FastAPI` is canonical already)."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A path operation function and what its decorator says."""
+
+    name: str
+    methods: tuple[str, ...]
+    """Upper case, e.g. ``("POST",)``."""
+    path: str | None
+    """The path when the decorator gives it as a plain string, else None."""
+    app: str
+    """The name of the FastAPI or APIRouter object the decorator uses."""
+    node: cst.FunctionDef
+
+    @property
+    def label(self) -> str:
+        """How a message names it: ``POST /heroes/ (`create_hero`)``."""
+        route = " ".join(filter(None, ("/".join(self.methods), self.path)))
+        return f"{route} (`{self.name}`)" if route else f"`{self.name}`"
+
+
+_BINDINGS: WeakKeyDictionary[Source, dict] = WeakKeyDictionary()
+_ENDPOINTS: WeakKeyDictionary[Source, list[Endpoint]] = WeakKeyDictionary()
+
+
+def module_bindings(src: Source) -> dict:
+    """`bindings(src)`, computed once per parsed file (walking a libcst tree is slow)."""
+    if src not in _BINDINGS:
+        _BINDINGS[src] = bindings(src)
+    return _BINDINGS[src]
+
+
+def app_objects(src: Source) -> dict[str, cst.Call]:
+    """Module-level names bound to ``FastAPI(...)`` or ``APIRouter(...)`` (``=`` or ``app: FastAPI = ...``)."""
+    found: dict[str, cst.Call] = {}
+    for name, entries in module_bindings(src).items():
+        for _stmt, value in entries:
+            if isinstance(value, cst.Call) and find_mismatch(src, value.func, APP_CLASSES) is None:
+                found[name] = value
+    return found
+
+
+def endpoints(src: Source) -> list[Endpoint]:
+    """Every function decorated as a path operation of an app or router of this file, in source order."""
+    if src not in _ENDPOINTS:
+        _ENDPOINTS[src] = _find_endpoints(src)
+    return list(_ENDPOINTS[src])
+
+
+def _find_endpoints(src: Source) -> list[Endpoint]:
+    apps = app_objects(src)
+    out: list[Endpoint] = []
+    for fn in (n for n in walk(src.module) if isinstance(n, cst.FunctionDef)):
+        for decorator in fn.decorators:
+            route = _route(decorator.decorator, apps)
+            if route is not None:
+                app, methods, path = route
+                out.append(Endpoint(fn.name.value, methods, path, app, fn))
+                break
+    return out
+
+
+def _route(expr: cst.BaseExpression, apps: dict[str, cst.Call]) -> tuple[str, tuple[str, ...], str | None] | None:
+    """(app name, methods, path) if `expr` is ``app.<method>(...)`` on a known app, else None."""
+    if not (isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute)
+            and isinstance(expr.func.value, cst.Name) and expr.func.value.value in apps):
+        return None
+    verb = expr.func.attr.value
+    if verb in HTTP_METHODS:
+        methods: tuple[str, ...] = (verb.upper(),)
+    elif verb == "api_route":
+        methods = _api_route_methods(expr)
+    else:
+        return None
+    path_arg = next((a.value for a in expr.args if a.keyword is None or a.keyword.value == "path"), None)
+    path = path_arg.evaluated_value if isinstance(path_arg, cst.SimpleString) else None
+    return expr.func.value.value, methods, path if isinstance(path, str) else None
+
+
+def _api_route_methods(call: cst.Call) -> tuple[str, ...]:
+    given = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == "methods"), None)
+    if not isinstance(given, (cst.List, cst.Tuple, cst.Set)):
+        return ("GET",) if given is None else ()
+    return tuple(e.value.evaluated_value.upper() for e in given.elements
+                 if isinstance(e.value, cst.SimpleString) and isinstance(e.value.evaluated_value, str))
+
+
+def resolve_alias(src: Source, node: cst.BaseExpression) -> cst.BaseExpression | None:
+    """What a name stands for when its last module-level binding is an assignment
+    (``Dep = Annotated[...]``, ``Dep: TypeAlias = ...``, ``type Dep = ...``); None for an imported
+    name, a local variable or parameter, or a name the file never assigns."""
+    if not isinstance(node, cst.Name) or any("<locals>" in q for q in src.qualified_names(node)):
+        return None
+    assigned = [(src.line(stmt), value) for stmt, value in module_bindings(src).get(node.value, [])
+                if value is not None]
+    imported = [src.line(stmt) for bound, _qualified, stmt in module_imports(src) if bound == node.value]
+    if not assigned or (imported and max(imported) > max(line for line, _ in assigned)):
+        return None
+    return max(assigned, key=lambda pair: pair[0])[1]
+
+
+def resolved(src: Source, node: cst.BaseExpression, *, depth: int = 4) -> cst.BaseExpression:
+    """The expression behind a chain of module-level aliases (`node` itself if it is no alias)."""
+    for _ in range(depth):
+        alias = resolve_alias(src, node)
+        if alias is None:
+            break
+        node = alias
+    return node
+
+
+def resolves_to(src: Source, node: cst.BaseExpression, pattern: Patterns) -> bool:
+    """`node` matches `pattern`, looking through module-level aliases: a name the file assigns is
+    compared by its value (``Dep = Annotated[...]``), any other node as written."""
+    return find_mismatch(src, resolved(src, node), pattern) is None
+
+
+def parameters(fn: cst.FunctionDef) -> list[cst.Param]:
+    """Every named parameter of `fn`: positional-only, ordinary and keyword-only."""
+    p = fn.params
+    return [*p.posonly_params, *p.params, *p.kwonly_params]
+
+
+def parameter(src: Source, fn: cst.FunctionDef, *, annotation: Patterns | None = None,
+              default: Patterns | None = None) -> Finding:
+    """`fn` has a parameter whose annotation matches `annotation` and whose default matches
+    `default` (each only if given). Patterns follow `grader.static.patterns`; names bound at
+    module level are looked through, so ``Dep = Annotated[Session, Depends(f)]`` then ``s: Dep``
+    matches ``typing.Annotated[sqlmodel.Session, fastapi.Depends(f)]``. The finding's node is the
+    parameter.
+
+    Diagnosis: ``no-matching-parameter`` (at the function's line).
+    """
+    for param in parameters(fn):
+        hint = param.annotation.annotation if param.annotation is not None else None
+        if annotation is not None and (hint is None or not resolves_to(src, hint, annotation)):
+            continue
+        if default is not None and (param.default is None or not resolves_to(src, param.default, default)):
+            continue
+        return passed(f"`{fn.name.value}` takes `{src.code(param).rstrip(',').strip()}`", node=param,
+                      line=src.line(param))
+    hint_text = f": {display(alternatives(annotation)[0])}" if annotation is not None else ""
+    default_text = f" = {display(alternatives(default)[0])}" if default is not None else ""
+    return failed(f"`{fn.name.value}` (line {src.line(fn)}) has no parameter `name{hint_text}{default_text}`",
+                  line=src.line(fn), diagnosis="no-matching-parameter", node=fn)
