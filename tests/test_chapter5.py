@@ -75,11 +75,14 @@ def test_every_mutant_applies_to_the_pinned_app(tmp_path):
         assert (folder / "main.py").read_text() != before
 
 
-def test_every_mutant_has_a_check_in_the_manifest():
+def test_every_mutant_has_a_check_that_runs_it():
     mutants = load_mutants(CHAPTER / "checks" / "mutants.toml")
     checks = {c.id: c for c in load_chapter("chapter-5").checks}
     assert {f"catches-{m}" for m in mutants} == {c for c in checks if c.startswith("catches-")}
     assert all(checks[f"catches-{m}"].depends == ("tests-pass",) for m in mutants)
+    source = (CHAPTER / "checks" / "test_behaviour.py").read_text()
+    for mutant_id in mutants:
+        assert f'@check("catches-{mutant_id}")' in source and f'catches("{mutant_id}", ' in source
 
 
 def test_a_surviving_mutant_is_named_with_what_is_untested(grade_path):

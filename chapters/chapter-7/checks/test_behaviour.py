@@ -170,8 +170,11 @@ def test_names_get_own_engines(database):
     primary, analytics = dependency(database), dependency(database, "analytics")
     engines = run(lambda: asyncio.gather(engine_of(primary), engine_of(analytics)))
     if engines[0] is engines[1]:
-        fail("`primary` and `analytics` got the same engine: key the cache by the database's URL, not by anything "
-             "they share", obj=database.get_session, diagnosis="one-engine-for-all")
+        urls = [database.DATABASES[name]["url"] for name in ("primary", "analytics")]
+        why = (f"DATABASES gives both the URL {urls[0]!r}: each database needs its own" if urls[0] == urls[1] else
+               "key the cache by the database's URL, not by anything they share")
+        fail(f"`primary` and `analytics` got the same engine: {why}", obj=database.get_session,
+             diagnosis="one-engine-for-all")
     for name, engine in zip(("primary", "analytics"), engines):
         expected = make_url(database.DATABASES[name]["url"]).database
         if engine.url.database != expected:
