@@ -11,11 +11,15 @@ from rich.table import Table
 from rich.text import Text
 
 from course import progress
+from course.terminal import print_hanging
 from course.workspace import chapter_folder
 from grader.manifest import ContentError, chapter_ids, load_chapter
 
 NOT_STARTED, IN_PROGRESS, PASSED = "not started", "in progress", "passed"
 BAR_WIDTH = 24
+WIDE = 72
+"""Terminals at least this wide get the list as a table; narrower ones, two lines per chapter."""
+STYLES = {PASSED: "green", IN_PROGRESS: "yellow", NOT_STARTED: "dim"}
 
 
 @dataclass
@@ -85,18 +89,24 @@ def show(console: Console, workspace: Path) -> ChapterState | None:
     nxt = to_continue(states)
     console.print(Text.assemble(("FastAPI sessions course", "bold"), f" · {passed} of {len(states)} chapters passed"))
     console.print(f"{bar(passed, len(states))} {round(100 * passed / len(states))}%")
-    table = Table.grid(padding=(0, 1))
-    for _ in range(5):
-        table.add_column()
-    style = {PASSED: "green", IN_PROGRESS: "yellow", NOT_STARTED: "dim"}
+    rows = []
     for s in states:
-        marker = "▶" if nxt is s else " "
         checks = f"{s.passed}/{s.total} checks" if s.graded else f"–/{s.total} checks"
         if s.quiz:
             checks += f" · quiz {s.quiz['best']}/{s.quiz['total']}"
-        state = Text(s.state if not s.broken else "broken", style=style[s.state] if not s.broken else "magenta")
-        table.add_row(Text(marker, style="bold cyan"), Text(s.id, style="bold"), s.title, state, checks)
-    console.print(table)
+        state = Text(s.state if not s.broken else "broken", style=STYLES[s.state] if not s.broken else "magenta")
+        rows.append(("▶" if nxt is s else " ", s.id, s.title, state, checks))
+    if console.width >= WIDE:
+        table = Table.grid(padding=(0, 1))
+        for _ in range(5):
+            table.add_column()
+        for marker, chapter_id, title, state, checks in rows:
+            table.add_row(Text(marker, style="bold cyan"), Text(chapter_id, style="bold"), title, state, checks)
+        console.print(table)
+    else:  # narrow: a chapter on two lines, each wrapped between words
+        for marker, chapter_id, title, state, checks in rows:
+            print_hanging(console, f"{marker} {chapter_id} ", title)
+            print_hanging(console, "    ", f"{state.plain} · {checks}", style=str(state.style))
     for s in states:
         if s.broken:
             console.print(Text(f"{s.id}: {s.broken}", style="magenta"))

@@ -68,7 +68,7 @@ def interactive(console: Console, quiz: Quiz) -> int | None:
         last = LETTERS[len(question.choices) - 1]
         while True:
             try:
-                typed = console.input(f"Your answer (a-{last}): ")
+                typed = console.input(f"Your answer (a-{last}): ", markup=False)
             except EOFError:
                 console.print()
                 return None

@@ -90,7 +90,7 @@ def run(console: Console, workspace: Path, chapter: Chapter, *, yes: bool) -> in
             raise NeedsConfirmation("course reset replaces your files, so it asks first, and there is no terminal "
                                     "to ask on; run it again with --yes to go ahead")
         try:
-            answer = console.input("Reset? [y/N] ")
+            answer = console.input("Reset? [y/N] ", markup=False)
         except EOFError:
             answer = ""
         if answer.strip().lower() not in ("y", "yes"):

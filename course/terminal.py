@@ -1,5 +1,9 @@
 """Terminal manners shared by the `course` commands: plain text when piped or with NO_COLOR,
-wrapping to the terminal's width, a pager for long text."""
+wrapping to the terminal's width, a pager for long text.
+
+The consoles read no rich markup: text from the course (titles like `Annotated[Session, ...]`)
+is printed as it is, and styles are given with `rich.text.Text`.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +26,7 @@ def make_console(stderr: bool = False) -> Console:
     """
     stream = sys.stderr if stderr else sys.stdout
     terminal = stream.isatty()
-    return Console(stderr=stderr, highlight=False, soft_wrap=not terminal,
+    return Console(stderr=stderr, highlight=False, markup=False, soft_wrap=not terminal,
                    **({"color_system": None} if plain_wanted() else {}))
 
 

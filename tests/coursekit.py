@@ -76,7 +76,8 @@ class Tmux:
         script = self.tmp / "pane.sh"
         exports = "".join(f"export {k}={_quote(v)}\n" for k, v in env.items())
         # The trap keeps this shell alive after a Ctrl-C meant for the command (and is reset for it).
-        script.write_text(f"trap 'echo' INT\n{exports}cd {_quote(str(cwd))}\n{' '.join(_quote(a) for a in argv)}\n"
+        # COLUMNS/LINES from the test's environment would override the terminal's real size.
+        script.write_text(f"trap 'echo' INT\nunset COLUMNS LINES\n{exports}cd {_quote(str(cwd))}\n{' '.join(_quote(a) for a in argv)}\n"
                           f'echo "[exit $?]"\nstty -a > {_quote(str(self.stty_file))}\nsleep 600\n')
         self.tmux("-f", "/dev/null", "new-session", "-d", "-s", "main", "-x", str(self.width), "-y",
                   str(self.height), f"sh {_quote(str(script))}")
