@@ -89,14 +89,15 @@ def _grade(chapter, path: Path | None, solution: bool, fmt: Format, workspace: P
         if fmt is Format.text:
             edit = ", ".join(str(started.folder / name) for name in chapter.files)
             err.print(f"Grading {edit}", markup=False)
-    report = run_grade(chapter, locate(chapter, target))
+    submission = locate(chapter, target)
+    report = run_grade(chapter, submission)
     if own_workspace:
         progress.record_grade(resolve_workspace(workspace), report)
     if fmt is Format.json:
         sys.stdout.write(report.model_dump_json(indent=2) + "\n")
     else:
-        folder = locate(chapter, target).folder
-        render(report, console, folder=folder, hint_command=f"course hint {chapter.id}" if own_workspace else None)
+        render(report, console, folder=submission.folder, files=submission.edited,
+               hint_command=f"course hint {chapter.id}" if own_workspace else None)
     return report.exit_code
 
 
