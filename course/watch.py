@@ -7,6 +7,7 @@ main thread grades and draws. A save during a grade is picked up right after it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import re
@@ -23,7 +24,7 @@ from rich.text import Text
 from course import progress
 from course.hints import show_hint
 from course.listing import bar, chapter_states, show as show_list
-from course.workspace import Started, chapter_folder, start_chapter
+from course.workspace import Started, chapter_folder, start_chapter, starter_files
 from grader.manifest import Chapter, ContentError, chapter_ids, load_chapter
 
 DEBOUNCE_MS = 1600
@@ -169,14 +170,8 @@ class Watch:
         """Watch until q, end of input or Ctrl-C; 1 if files cannot be watched."""
         restore = _exit_on_hangup()
         try:
-            keys = Keys(self.events) if self.reads_keys else None
-            if keys is not None:
-                keys.__enter__()
-            try:
+            with Keys(self.events) if self.reads_keys else contextlib.nullcontext():
                 return self._loop()
-            finally:
-                if keys is not None:
-                    keys.__exit__()
         except KeyboardInterrupt:
             self.console.print("\nStopped watching.")
             return 130
@@ -187,7 +182,7 @@ class Watch:
             restore()
 
     def _loop(self) -> int:
-        self._open(self.chapter, notes=[])
+        self._open(self.chapter)
         while True:
             try:
                 event = self.events.get(timeout=0.5)
@@ -245,11 +240,11 @@ class Watch:
             try:
                 chapter = load_chapter(following)
             except ContentError as exc:
-                self.console.print(Text(f"{following} cannot be opened: {exc}", style="magenta"), markup=False)
+                self.console.print(Text(f"{following} cannot be opened: {exc}", style="magenta"))
                 return
-            self._open(chapter, notes=[])
+            self._open(chapter)
 
-    def _open(self, chapter: Chapter, notes: list[str]) -> None:
+    def _open(self, chapter: Chapter) -> None:
         """Start (if needed) and watch `chapter`, then grade it."""
         if self.watcher is not None:
             self.watcher.stop()
@@ -257,10 +252,8 @@ class Watch:
         self.chapter = chapter
         self.last_hash = None
         started = start_chapter(self.workspace, chapter)
-        self.notes = _start_notes(started) + notes
+        self.notes = _start_notes(started)
         if not self.manual:
-            from course.workspace import starter_files
-
             names = set(chapter.files) | set(starter_files(chapter))
             self.watcher = FileWatcher(self.folder, names, self.events)
             self.watcher.start()

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from coursekit import COURSE, ROOT, SOLUTION_2, STARTER_2, Tmux, copy_content, course, grade
+from coursekit import COURSE, ROOT, SOLUTION_2, STARTER_2, Tmux, copy_content, course, grade, run
 
 COMMANDS = ["list", "lesson", "start", "hint", "watch", "reset", "solution", "quiz"]
 QUIZ_KEY = "b,a,c,d,c"
@@ -19,6 +19,14 @@ needs_tmux = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux
 @pytest.fixture
 def workspace(tmp_path):
     return tmp_path / "ws"
+
+
+@pytest.fixture
+def graded(workspace):
+    """A workspace whose chapter 2 is the starter, graded once (2 of 12 checks pass)."""
+    course("start", "chapter-2", workspace=workspace)
+    grade("chapter-2", workspace=workspace)
+    return workspace
 
 
 def passed_workspace(workspace, text=SOLUTION_2):
@@ -75,18 +83,15 @@ def test_a_missing_chapter_argument_is_a_usage_error(workspace):
     assert result.returncode == 2 and "Missing argument" in result.stderr
 
 
-def test_the_learner_commands_stay_light(workspace):
+def test_the_learner_commands_stay_light(graded):
     """No FastAPI, SQLModel or libcst on the paths learners run all the time."""
+    workspace = graded
     probe = ("import atexit, sys\n"
              "atexit.register(lambda: print('HEAVY', sorted({m.split('.')[0] for m in sys.modules} & "
              "{'fastapi', 'sqlmodel', 'sqlalchemy', 'libcst', 'starlette'}), file=sys.stderr))\n"
              "from {module} import main\nsys.argv = {argv!r}\nmain()\n")
-    course("start", "chapter-2", workspace=workspace)
-    grade("chapter-2", workspace=workspace)
     for module, argv in (("course.cli", ["course", "list"]), ("course.cli", ["course", "hint", "2"]),
                          ("course.cli", ["course", "lesson", "2"]), ("course.grade_cli", ["grade", "--help"])):
-        from coursekit import run
-
         result = run([sys.executable, "-c", probe.replace("{module}", module).replace("{argv!r}", repr(argv))],
                      workspace=workspace)
         assert "HEAVY []" in result.stderr, (argv, result.stderr)
@@ -155,9 +160,8 @@ def test_hint_before_any_grade_says_what_to_do(workspace):
     assert "no grade of chapter-2 yet" in result.stdout and "grade chapter-2" in result.stdout
 
 
-def test_hints_are_progressive_for_the_first_failing_check(workspace):
-    course("start", "chapter-2", workspace=workspace)
-    grade("chapter-2", workspace=workspace)
+def test_hints_are_progressive_for_the_first_failing_check(graded):
+    workspace = graded
     first = course("hint", "chapter-2", workspace=workspace)
     assert first.returncode == 0
     assert "Hint 2 of 3 for “Session, Annotated and Depends are imported” (imports)" in first.stdout
@@ -248,9 +252,8 @@ def test_reset_asks_in_a_terminal(tmp_path, workspace):
 
 # --- solution -------------------------------------------------------------------------------------
 
-def test_solution_is_refused_before_a_pass(workspace):
-    course("start", "chapter-2", workspace=workspace)
-    grade("chapter-2", workspace=workspace)
+def test_solution_is_refused_before_a_pass(graded):
+    workspace = graded
     result = course("solution", "chapter-2", workspace=workspace)
     assert result.returncode == 1
     assert "opens once your own version has passed" in result.stdout
@@ -317,9 +320,8 @@ def test_quiz_stopped_early_records_nothing(workspace):
 # --- terminal manners -----------------------------------------------------------------------------
 
 @needs_tmux
-def test_no_color_in_a_terminal_is_plain_and_colour_is_used_otherwise(tmp_path, workspace):
-    course("start", "chapter-2", workspace=workspace)
-    grade("chapter-2", workspace=workspace)
+def test_no_color_in_a_terminal_is_plain_and_colour_is_used_otherwise(tmp_path, graded):
+    workspace = graded
     env = {"COURSE_WORKSPACE": str(workspace)}
     coloured = in_terminal(tmp_path, ["hint", "chapter-2"], env=env)
     assert "\x1b[" in coloured
@@ -328,9 +330,8 @@ def test_no_color_in_a_terminal_is_plain_and_colour_is_used_otherwise(tmp_path, 
 
 
 @needs_tmux
-def test_a_narrow_terminal_wraps_cleanly(tmp_path, workspace):
-    course("start", "chapter-2", workspace=workspace)
-    grade("chapter-2", workspace=workspace)
+def test_a_narrow_terminal_wraps_cleanly(tmp_path, graded):
+    workspace = graded
     env = {"COURSE_WORKSPACE": str(workspace), "NO_COLOR": "1"}
     course("hint", "chapter-2", workspace=workspace)  # from now on every call shows hint 3 of 3: comparable
     for argv in (["hint", "chapter-2"], ["list"], ["quiz", "2", "--answers", QUIZ_KEY]):
