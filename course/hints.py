@@ -23,7 +23,7 @@ FILES_HINTS = (
 
 
 def _hints(chapter: Chapter, check_id: str) -> tuple[str, tuple[str, ...]]:
-    """The title and hints of a check (None-safe for the engine's own check)."""
+    """The title and hints of a check, the engine's own `files` check included (KeyError if unknown)."""
     if check_id == FILES_CHECK:
         from grader.manifest import FILES_TITLE
 
