@@ -26,6 +26,30 @@ def write_atomic(path: Path, data: str | bytes) -> None:
         raise
 
 
+def create_atomic(path: Path, data: bytes) -> bool:
+    """Create `path` with `data` unless it exists (then return False): complete or absent, never partial."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(tmp, path)  # fails if `path` exists, even one made a moment ago
+        except FileExistsError:
+            return False
+        except OSError:  # a file system without hard links
+            with open(path, "xb") as handle:
+                handle.write(data)
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
 @contextlib.contextmanager
 def locked(path: Path) -> Iterator[None]:
     """Hold an exclusive lock on `path` (a lock file) for a read-modify-write."""

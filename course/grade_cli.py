@@ -84,6 +84,8 @@ def _grade(chapter, path: Path | None, solution: bool, fmt: Format, workspace: P
         if started.created:
             err.print(f"Created {', '.join(started.created)} in {started.folder} from the chapter's starter.",
                       markup=False)
+        for note in started.update_notes():
+            err.print(note, markup=False)
         if fmt is Format.text:
             edit = ", ".join(str(started.folder / name) for name in chapter.files)
             err.print(f"Grading {edit}", markup=False)

@@ -2,15 +2,24 @@
 
 Location, first match wins: the `--workspace` option, the `COURSE_WORKSPACE` environment
 variable, `<repo>/workspace` in a source checkout, `~/fastapi-sessions-course` otherwise.
+
+Layout:
+
+    <workspace>/chapter-N/                 the learner's files
+    <workspace>/progress.json              progress (course.progress)
+    <workspace>/backups/chapter-N-<time>/  what `course reset` replaced
+    <workspace>/.course/starter/chapter-N/ the starter files as last copied, to tell an edited
+                                           file from an unedited one when the starter changes
 """
 
 from __future__ import annotations
 
+import difflib
 import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from course.atomic import create_atomic, write_atomic
 from grader.content import content_root, starter_dir
 from grader.manifest import Chapter
 
@@ -37,34 +46,98 @@ def chapter_folder(workspace: Path, chapter_id: str) -> Path:
     return workspace / chapter_id
 
 
+def pristine_folder(workspace: Path, chapter_id: str) -> Path:
+    """Where the starter files are remembered as they were when copied."""
+    return workspace / ".course" / "starter" / chapter_id
+
+
+def starter_files(chapter: Chapter) -> dict[str, Path]:
+    """Every file of the chapter's starter, by its name relative to the starter folder."""
+    source = starter_dir(chapter.id, chapter.dir.parent.parent)
+    if not source.is_dir():
+        return {}
+    return {p.relative_to(source).as_posix(): p for p in sorted(source.rglob("*"))
+            if p.is_file() and "__pycache__" not in p.parts}
+
+
+def remember_starter(workspace: Path, chapter_id: str, name: str, data: bytes) -> None:
+    write_atomic(pristine_folder(workspace, chapter_id) / name, data)
+
+
 @dataclass
 class Started:
     folder: Path
     created: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
+    """Files that were already there (yours): not touched."""
+    updated: list[str] = field(default_factory=list)
+    """Files you had not edited, replaced by a newer version of the starter."""
+    diverged: dict[str, str] = field(default_factory=dict)
+    """Files you edited whose starter changed since: name -> the starter's change as a diff."""
+
+    def update_notes(self) -> list[str]:
+        """What a new version of the starter changed, for the learner."""
+        notes = []
+        if self.updated:
+            notes.append(f"The course has a new version of this chapter's starter: updated {', '.join(self.updated)} "
+                         f"in {self.folder} (you had not edited {'it' if len(self.updated) == 1 else 'them'}).")
+        for name, diff in self.diverged.items():
+            notes.append(f"The starter's {name} changed since you started; you edited {self.folder / name}, "
+                         f"so it was kept as it is. The starter's change, to apply by hand if you want it:\n{diff}")
+        return notes
 
 
 def start_chapter(workspace: Path, chapter: Chapter) -> Started:
-    """Copy the chapter's starter files that are not in the workspace yet; never overwrite one."""
-    source = starter_dir(chapter.id, chapter.dir.parent.parent)
+    """Copy the chapter's starter files that are not in the workspace yet; never overwrite an edited file.
+
+    A file identical to the starter it was copied from is brought up to date when the starter
+    changes; an edited one is kept, and the starter's change is described instead.
+    """
+    from course import progress
+
     folder = chapter_folder(workspace, chapter.id)
+    pristine = pristine_folder(workspace, chapter.id)
     result = Started(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    for path in sorted(source.rglob("*")) if source.is_dir() else []:
-        if not path.is_file() or "__pycache__" in path.parts:
-            continue
-        name = path.relative_to(source).as_posix()
+    for name, path in starter_files(chapter).items():
+        new = path.read_bytes()
         dest = folder / name
-        if dest.exists():
-            result.kept.append(name)
+        if create_atomic(dest, new):
+            result.created.append(name)
+            remember_starter(workspace, chapter.id, name, new)
             continue
-        dest.parent.mkdir(parents=True, exist_ok=True)
         try:
-            with open(dest, "xb") as handle:  # "x": fails rather than overwrite a file made meanwhile
-                with open(path, "rb") as src:
-                    shutil.copyfileobj(src, handle)
-        except FileExistsError:
+            base: bytes | None = (pristine / name).read_bytes()
+        except OSError:
+            base = None
+        if base != new:
+            _follow_starter(result, name, dest, base, new)
+            remember_starter(workspace, chapter.id, name, new)
+        if name not in result.updated:
             result.kept.append(name)
-            continue
-        result.created.append(name)
+    if result.created:
+        progress.record_start(workspace, chapter.id)
     return result
+
+
+def _follow_starter(result: Started, name: str, dest: Path, base: bytes | None, new: bytes) -> None:
+    """The starter of `name` is now `new`; it was `base` when copied (None: not known)."""
+    if base is None:
+        return  # copied before versions were remembered: an edited file cannot be told apart, so keep it
+    try:
+        mine = dest.read_bytes()
+    except OSError:
+        return
+    if mine == base:
+        write_atomic(dest, new)
+        result.updated.append(name)
+    elif mine != new:
+        result.diverged[name] = unified_diff(base, new, f"starter before/{name}", f"starter now/{name}")
+
+
+def unified_diff(old: bytes | str, new: bytes | str, old_name: str, new_name: str) -> str:
+    def lines(text: bytes | str) -> list[str]:
+        return (text.decode("utf-8", "replace") if isinstance(text, bytes) else text).splitlines(keepends=True)
+
+    diff = "".join(difflib.unified_diff(lines(old), lines(new), old_name, new_name))
+    return diff if diff.endswith("\n") or not diff else diff + "\n"
