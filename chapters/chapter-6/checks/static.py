@@ -10,12 +10,14 @@ from grader.static import (
     calls_to,
     check,
     defined_after,
+    endpoints,
     failed,
     find_mismatch,
     function,
     imported,
     is_async,
     is_generator,
+    parameters,
     passed,
     refers_to,
     walk,
@@ -29,7 +31,6 @@ SESSION_DEP = tuple(f"typing.Annotated[{s}, fastapi.Depends(get_session)]" for s
 # Session methods that talk to the database: on an AsyncSession they are coroutines.
 AWAITED = {"commit", "refresh", "get", "exec", "execute", "delete", "rollback", "flush", "scalar", "scalars",
            "close", "merge", "stream"}
-ROUTES = {"get", "post", "put", "patch", "delete", "head", "options", "api_route"}
 
 
 @check("async-imports")
@@ -165,41 +166,29 @@ def sessiondep_defined(src):
 
 # -- main.py ------------------------------------------------------------------------------
 
-def endpoints(src):
-    """Functions decorated with `@app.get(...)`, `@app.post(...)`, ... in main.py."""
-    def is_route(decorator):
-        call = decorator.decorator
-        return isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.func.attr.value in ROUTES
-
-    return [node for node in walk(src.module, into_nested=False)
-            if isinstance(node, cst.FunctionDef) and any(is_route(d) for d in node.decorators)]
-
-
 @check("endpoints-async")
 def endpoints_async(src):
     found = endpoints(src)
     if not found:
         return failed("main.py has no path operations (`@app.get(...)` and friends)", diagnosis="no-endpoints")
-    for fn in found:
+    for endpoint in found:
+        fn = endpoint.node
         if fn.asynchronous is None:
-            return failed(f"`{fn.name.value}` (line {src.line(fn)}) is a plain `def`: with an async session it must be "
+            return failed(f"{endpoint.label} (line {src.line(fn)}) is a plain `def`: with an async session it must be "
                           f"`async def {fn.name.value}(...)` so it can `await` the session",
                           line=src.line(fn), diagnosis="sync-endpoint", node=fn)
     return passed("every endpoint is async")
 
 
 def session_names(src, fn):
-    names = set()
-    for param in [*fn.params.params, *fn.params.kwonly_params]:
-        annotation = param.annotation.annotation if param.annotation else None
-        if annotation is not None and refers_to(src, annotation, "database.SessionDep"):
-            names.add(param.name.value)
+    names = {p.name.value for p in parameters(fn)
+             if p.annotation is not None and refers_to(src, p.annotation.annotation, "database.SessionDep")}
     return names or {"session"}
 
 
 @check("calls-awaited")
 def calls_awaited(src):
-    for fn in endpoints(src):
+    for fn in (endpoint.node for endpoint in endpoints(src)):
         names = session_names(src, fn)
         for call in (n for n in walk(fn.body) if isinstance(n, cst.Call)):
             func = call.func

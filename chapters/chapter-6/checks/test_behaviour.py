@@ -16,7 +16,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import SQLModel
 
-from grader.testing import check, fail, learner_frame, where
+from grader.testing import check, fail, request, where
 
 CONCURRENT = 5
 HOLD = 0.5
@@ -277,15 +277,8 @@ def test_crud_works(learner):
 
     def call(http, method, path, expected, route, **kwargs):
         endpoint = endpoint_at(main.app, method, route)
-        try:
-            response = http.request(method, path, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - the learner's endpoint raised
-            file, line = learner_frame(exc.__traceback__)
-            if file is None and endpoint is not None:
-                file, line = where(endpoint)
-            fail(f"{method} {path} raised {cause(exc)}. Is every session call awaited, and does the session "
-                 "factory keep objects readable after commit?",
-                 file=file, line=line, diagnosis="endpoint-error")
+        response = request(http, method, path, diagnosis="endpoint-error", advice="Is every session call awaited, "
+                           "and does the session factory keep objects readable after commit?", **kwargs)
         if response.status_code != expected:
             file, line = where(endpoint) if endpoint is not None else (None, None)
             fail(f"{method} {path} answered {response.status_code} (expected {expected}): {response.text[:200]}",

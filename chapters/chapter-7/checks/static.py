@@ -11,9 +11,11 @@ from grader.static import (
     calls_to,
     check,
     defined_after,
+    endpoints,
     failed,
     find_mismatch,
     function,
+    parameter,
     passed,
     refers_to,
     walk,
@@ -172,23 +174,15 @@ def aliases_defined(src):
 
 # -- main.py ------------------------------------------------------------------------------
 
-def annotations_of(src, fn):
-    return [p.annotation.annotation for p in [*fn.params.params, *fn.params.kwonly_params] if p.annotation]
-
-
 @check("stats-endpoint")
 def stats_endpoint(src):
-    for fn in (n for n in walk(src.module, into_nested=False) if isinstance(n, cst.FunctionDef)):
-        for decorator in fn.decorators:
-            call = decorator.decorator
-            if (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.func.attr.value == "get"
-                    and call.args and src.code(call.args[0].value).strip("'\"") == "/stats"):
-                kinds = {alias for alias in ALIASES for a in annotations_of(src, fn)
-                         if refers_to(src, a, f"database.{alias}")}
-                if kinds == set(ALIASES):
-                    return passed("GET /stats takes both sessions", node=fn, line=src.line(fn))
-                missing = sorted(set(ALIASES) - kinds)
-                return failed(f"`{fn.name.value}` (line {src.line(fn)}) must take one parameter of each alias; it has "
-                              f"no {' and no '.join(missing)}", line=src.line(fn), diagnosis="one-database", node=fn)
-    return failed('main.py has no `@app.get("/stats")` endpoint: add one that takes a `PrimarySessionDep` and an '
-                  "`AnalyticsSessionDep`", diagnosis="no-stats")
+    stats = [e for e in endpoints(src) if e.path == "/stats" and "GET" in e.methods]
+    if not stats:
+        return failed('main.py has no `@app.get("/stats")` endpoint: add one that takes a `PrimarySessionDep` and an '
+                      "`AnalyticsSessionDep`", diagnosis="no-stats")
+    fn = stats[0].node
+    missing = [alias for alias in ALIASES if not parameter(src, fn, annotation=f"database.{alias}").ok]
+    if missing:
+        return failed(f"{stats[0].label} (line {src.line(fn)}) must take one parameter of each alias; it has no "
+                      f"{' and no '.join(missing)}", line=src.line(fn), diagnosis="one-database", node=fn)
+    return passed("GET /stats takes both sessions", node=fn, line=src.line(fn))

@@ -19,7 +19,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import SQLModel
 
-from grader.testing import check, fail, learner_frame
+from grader.testing import check, fail, learner_frame, request
 
 REAL_CREATE = sqlalchemy.ext.asyncio.create_async_engine
 THREADS = 4
@@ -280,15 +280,10 @@ async def count(dep, model):
     return total
 
 
-def request(app, method, path, **kwargs):
-    """One request through the learner's app (its lifespan included); an exception becomes a failure."""
-    try:
-        with TestClient(app) as client:
-            return client.request(method, path, **kwargs)
-    except Exception as exc:  # noqa: BLE001 - the learner's code raised
-        file, line = learner_frame(exc.__traceback__)
-        fail(f"{method} {path} raised {type(exc).__name__}: {str(exc)[:400]}", file=file, line=line,
-             diagnosis="endpoint-error")
+def one_request(app, method, path, **kwargs):
+    """One request through the learner's app, its lifespan included."""
+    with TestClient(app) as client:
+        return request(client, method, path, diagnosis="endpoint-error", **kwargs)
 
 
 @check("stats-reads-both")
@@ -305,7 +300,7 @@ def test_stats_reads_both(learner, database, models):
         return await count(primary, hero), await count(analytics, event)
 
     heroes, events = run(prepare)
-    response = request(main.app, "GET", "/stats")
+    response = one_request(main.app, "GET", "/stats")
     if response.status_code != 200:
         fail(f"GET /stats answered {response.status_code}: {response.text[:300]}", file="main.py",
              diagnosis="stats-error")
@@ -320,7 +315,7 @@ def test_stats_reads_both(learner, database, models):
 def test_heroes_in_primary(learner, database, models):
     main = learner.module("main")
     name = f"hero-{uuid.uuid4().hex[:8]}"
-    response = request(main.app, "POST", "/heroes/", json={"name": name, "secret_name": "x"})
+    response = one_request(main.app, "POST", "/heroes/", json={"name": name, "secret_name": "x"})
     if response.status_code != 200:
         fail(f"POST /heroes/ answered {response.status_code}: {response.text[:300]}", diagnosis="endpoint-error")
 
