@@ -45,12 +45,12 @@ def user_tasks(uid: int) -> int:
         if not name.isdigit():
             continue
         try:
-            with open(f"/proc/{name}/status", encoding="ascii", errors="replace") as status:
-                fields = dict(line.split(":", 1) for line in status if ":" in line)
+            with open(f"/proc/{name}/status", "rb") as status:
+                fields = dict(line.split(b":", 1) for line in status if b":" in line)
         except OSError:
             continue  # it ended meanwhile
-        if int(fields.get("Uid", "-1").split()[0]) == uid:
-            total += int(fields.get("Threads", "1"))
+        if int(fields.get(b"Uid", b"-1").split()[0]) == uid:
+            total += int(fields.get(b"Threads", b"1"))
     return total
 
 
