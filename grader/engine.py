@@ -84,10 +84,12 @@ def _behave(chapter: Chapter, submission: Submission, specs: list[CheckSpec], wo
         try:
             result = worker.run(job)
         except WorkerDied as exc:
-            notes.append(str(exc))
-            return {s.id: {"status": "error", "message": "the grader's test process failed; this is not your "
-                           "code's fault:\n" + str(exc)} for s in specs}
+            return _grader_failed(specs, str(exc), notes)
         result = authentic(result, job["key"])
+        if not any(r.get("type") != "stack" for r in result["records"]):
+            # Learner code runs only after the harness's first record: without one, the harness never started.
+            return _grader_failed(specs, "the test process ended before any check started:\n"
+                                  + result.get("output", "")[-1500:], notes)
         notes.extend(refusal_notes(result))
         if result.get("timed_out"):
             notes.append(f"the behavioural checks were stopped at the {chapter.timeout:g} s time limit")
@@ -96,6 +98,12 @@ def _behave(chapter: Chapter, submission: Submission, specs: list[CheckSpec], wo
         return interpret(specs, result, chapter.timeout, str(box.work))
     finally:
         box.remove()
+
+
+def _grader_failed(specs: list[CheckSpec], why: str, notes: list[str]) -> dict[str, dict[str, Any]]:
+    notes.append(why)
+    return {s.id: {"status": "error", "message": "the grader's test process failed; this is not your code's "
+                   "fault:\n" + why} for s in specs}
 
 
 def _report(chapter: Chapter, submission: Submission, verdicts: dict[str, dict[str, Any]],

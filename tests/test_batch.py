@@ -22,6 +22,7 @@ from grader.engine import grade
 from grader.expectations import Expectation, disagreements, read_expectation
 from grader.manifest import load_chapter, load_chapter_dir
 from grader.submission import locate
+from test_hostile import hostile_source
 
 HOSTILE = ROOT / "tests" / "hostile" / "chapter-2"
 KNOWN = sorted((ROOT / "chapters" / "chapter-2" / "mistakes").glob("*.py")) + sorted(CORPUS.joinpath("chapter-2").glob("*.py"))
@@ -42,9 +43,8 @@ def zip_folder(zip_path: Path, files: dict[str, str]) -> None:
             zf.writestr(name, text)
 
 
-def add_student(folder: Path, student: str, source: Path, form: str) -> None:
-    """Put `source` in the class folder as a .py file, a folder, or a zip (with a top folder)."""
-    text = source.read_text()
+def add_student(folder: Path, student: str, text: str, form: str) -> None:
+    """Put a submission in the class folder as a .py file, a folder, or a zip (with a top folder)."""
     if form == "py":
         (folder / f"{student}.py").write_text(text)
     elif form == "folder":
@@ -61,11 +61,11 @@ def classroom(tmp_path_factory):
     expected: dict[str, Expectation] = {}
     for number, path in enumerate(KNOWN):
         student = f"s{number:02d}-{path.stem}"
-        add_student(folder, student, path, ("py", "folder", "zip")[number % 3])
+        add_student(folder, student, path.read_text(), ("py", "folder", "zip")[number % 3])
         expected[student] = read_expectation(path.read_text())
     for number, name in enumerate(HOSTILE_IN_CLASS):
         student = f"h{number:02d}-{name}"
-        add_student(folder, student, HOSTILE / f"{name}.py", ("py", "folder", "zip")[number % 3])
+        add_student(folder, student, hostile_source(HOSTILE / f"{name}.py"), ("py", "folder", "zip")[number % 3])
         expected[student] = read_expectation((HOSTILE / f"{name}.py").read_text())
     zip_folder(folder / "x-traversal.zip", {"../../outside.py": "x = 1\n"})
     (folder / "x-symlink").mkdir()

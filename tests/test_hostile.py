@@ -28,6 +28,25 @@ from grader.workerproc import Worker
 
 HOSTILE = sorted((ROOT / "tests" / "hostile" / "chapter-2").glob("*.py"))
 SOLUTION = (ROOT / "solutions" / "chapter-2" / "database.py").read_text()
+
+
+def hostile_source(path: Path) -> str:
+    """The submission a hostile file stands for: the reference solution with the attack appended
+    (a file that defines its own get_session is a whole submission). See tests/hostile/README.md."""
+    attack = path.read_text()
+    return attack if "def get_session" in attack else SOLUTION + "\n\n" + attack
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    """Each hostile submission as a database.py of its own: {name: folder}."""
+    base = tmp_path_factory.mktemp("hostile")
+    folders = {}
+    for path in HOSTILE:
+        (base / path.stem).mkdir()
+        (base / path.stem / "database.py").write_text(hostile_source(path))
+        folders[path.stem] = base / path.stem
+    return folders
 ESCAPES = [Path("/tmp/grade-hostile-escape.txt"), Path("/tmp/grade-hostile-escape.db")]
 VICTIM = Path("/tmp/grade-hostile-victim")
 NO_BWRAP = unavailable()
@@ -65,9 +84,9 @@ def test_the_hostile_corpus_covers_the_issue():
 
 
 @pytest.mark.parametrize("path", HOSTILE, ids=[p.stem for p in HOSTILE])
-def test_hostile_submission_fails_cleanly(path, chapter, target_worker, bystanders):
+def test_hostile_submission_fails_cleanly(path, hostile, chapter, target_worker, bystanders):
     expectation = read_expectation(path.read_text())
-    report = grade(chapter, locate(chapter, path), worker=target_worker)
+    report = grade(chapter, locate(chapter, hostile[path.stem]), worker=target_worker)
     assert disagreements(expectation, report) == []
     assert report.status == "fail" and report.exit_code == 1  # the learner's failure, never a grader error
     assert target_worker.alive
@@ -76,12 +95,11 @@ def test_hostile_submission_fails_cleanly(path, chapter, target_worker, bystande
         assert any(note.endswith("the grader refused") for note in report.notes), report.notes
 
 
-def test_a_refusal_names_what_was_refused(chapter, target_worker, bystanders):
-    report = grade(chapter, locate(chapter, ROOT / "tests" / "hostile" / "chapter-2" / "write_outside.py"),
-                   worker=target_worker)
+def test_a_refusal_names_what_was_refused(hostile, chapter, target_worker, bystanders):
+    report = grade(chapter, locate(chapter, hostile["write_outside"]), worker=target_worker)
     check = next(c for c in report.checks if c.id == "module-imports")
     assert "/tmp/grade-hostile-escape.txt" in check.message and "outside its own folder" in check.message
-    lines = (ROOT / "tests" / "hostile" / "chapter-2" / "write_outside.py").read_text().splitlines()
+    lines = (hostile["write_outside"] / "database.py").read_text().splitlines()
     assert check.file == "database.py" and check.line == lines.index('with open("/tmp/grade-hostile-escape.txt", '
                                                                      '"w") as handle:') + 1
 
@@ -199,13 +217,13 @@ bwrap_only = pytest.mark.skipif(NO_BWRAP is not None, reason=f"no bubblewrap her
 
 
 @bwrap_only
-def test_bwrap_mode_grades_like_the_default(chapter, bystanders):
+def test_bwrap_mode_grades_like_the_default(hostile, chapter, bystanders):
     runner = BwrapRunner()
     assert grade(chapter, locate(chapter, ROOT / "solutions" / "chapter-2"), worker=runner).status == "pass"
     for name in ("write_outside", "kill_the_worker", "infinite_loop", "forged_records_swallow"):
-        path = ROOT / "tests" / "hostile" / "chapter-2" / f"{name}.py"
-        report = grade(chapter, locate(chapter, path), worker=runner)
-        assert disagreements(read_expectation(path.read_text()), report) == [], name
+        report = grade(chapter, locate(chapter, hostile[name]), worker=runner)
+        expectation = read_expectation((ROOT / "tests" / "hostile" / "chapter-2" / f"{name}.py").read_text())
+        assert disagreements(expectation, report) == [], name
 
 
 TAMPER = """
@@ -267,3 +285,30 @@ def test_bwrap_hides_other_submissions_and_the_host(chapter, tmp_path):
     assert found is False
     assert processes <= 3  # bwrap's init and the child: the grader's processes are out of sight
     assert json.loads(report.model_dump_json())["status"] == "fail"
+
+
+def test_a_test_process_that_never_starts_is_the_graders_problem(tmp_path, target_worker):
+    """Learner code runs only after the harness's first record, so no record at all is never the learner's fault."""
+    for part in ("chapters", "starter"):
+        shutil.copytree(ROOT / part / "chapter-2", tmp_path / part / "chapter-2")
+    (tmp_path / "chapters" / "chapter-2" / "checks" / "conftest.py").write_text("import os\nos._exit(3)\n")
+    chapter = load_chapter_dir(tmp_path / "chapters" / "chapter-2")
+    report = grade(chapter, locate(chapter, ROOT / "solutions" / "chapter-2"), worker=target_worker)
+    behavioural = [c for c in report.checks if c.kind == "behaviour"]
+    assert all(c.status == "error" and "not your code's fault" in c.message for c in behavioural)
+    assert report.status == "error" and report.exit_code == 2
+
+
+def test_asking_for_bwrap_where_there_is_none_is_a_usage_error(tmp_path):
+    result = subprocess.run([sys.executable, "-c", "from course.grade_cli import main; main()", "chapter-2",
+                             "--solution", "--sandbox", "bwrap"], capture_output=True, text=True, timeout=60,
+                            cwd=tmp_path, env={**os.environ, "PATH": str(tmp_path)})
+    assert result.returncode == 2 and "bubblewrap is not installed" in result.stderr
+
+
+@bwrap_only
+def test_grade_with_the_bwrap_sandbox(tmp_path):
+    result = subprocess.run([sys.executable, "-c", "from course.grade_cli import main; main()", "chapter-2",
+                             "--solution", "--sandbox", "bwrap"], capture_output=True, text=True, timeout=120,
+                            cwd=tmp_path, env={**os.environ, "NO_COLOR": "1"})
+    assert result.returncode == 0 and "All 12 checks passed" in result.stdout, result.stdout + result.stderr
