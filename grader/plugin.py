@@ -7,15 +7,13 @@ Records are JSON lines written to a pipe the worker reads (never stdout), throug
 
 from __future__ import annotations
 
-import errno
 import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from grader.guard import Refused
-from grader.testing import CheckFailed, learner_frame, learner_traceback
+from grader.testing import CheckFailed, learner_frame, learner_traceback, stopped_by_grader
 
 OUTPUT_CAP = 4000
 MESSAGE_CAP = 2000
@@ -35,14 +33,10 @@ def explain(exc: BaseException) -> dict[str, Any]:
     if isinstance(exc, SystemExit):
         return {"message": f"your code called `sys.exit({exc.code!r})`{at}; the check could not finish",
                 "file": file, "line": line, "diagnosis": "sys-exit"}
-    if isinstance(exc, MemoryError):
-        return {"message": f"your code ran out of memory{at} (the limit is set by the grader)",
-                "file": file, "line": line, "diagnosis": "memory"}
-    if isinstance(exc, Refused):
-        return {"message": f"{exc}{at}", "file": file, "line": line, "diagnosis": "refused"}
-    if isinstance(exc, OSError) and exc.errno == errno.EFBIG:
-        return {"message": f"your code wrote more than the grader allows{at} (output or file size limit)",
-                "file": file, "line": line, "diagnosis": "file-size"}
+    stopped = stopped_by_grader(exc)
+    if stopped:
+        what, diagnosis = stopped
+        return {"message": f"your code {what}{at}", "file": file, "line": line, "diagnosis": diagnosis}
     origin = "your code" if file else "the check"
     return {"message": f"{origin} raised {type(exc).__name__}: {exc}{at}", "file": file, "line": line,
             "output": learner_traceback(exc) if file else ""}

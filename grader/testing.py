@@ -25,6 +25,8 @@ from typing import Any, NoReturn
 
 import pytest
 
+from grader.guard import Refused
+
 
 def check(check_id: str) -> pytest.MarkDecorator:
     """Mark a test as the implementation of the manifest's behavioural check `check_id`."""
@@ -124,7 +126,7 @@ class Learner:
                                "when it is imported", file=file, line=line, diagnosis="exit-at-import")
         if isinstance(exc, ModuleNotFoundError) and exc.name and exc.name.split(".")[0] == name:
             return CheckFailed(f"there is no {name}.py in the submission", diagnosis="missing-module")
-        stopped = _stopped_by_grader(exc)
+        stopped = stopped_by_grader(exc)
         if stopped:
             what, diagnosis = stopped
             return CheckFailed(f"importing {name}.py {what}{at}", file=file, line=line, diagnosis=diagnosis,
@@ -133,10 +135,8 @@ class Learner:
                            file=file, line=line, diagnosis="import-error", details=learner_traceback(exc))
 
 
-def _stopped_by_grader(exc: BaseException) -> tuple[str, str] | None:
+def stopped_by_grader(exc: BaseException) -> tuple[str, str] | None:
     """(what happened, diagnosis) when the exception comes from the grader's limits or sandbox."""
-    from grader.guard import Refused
-
     if isinstance(exc, Refused):
         return f"was stopped: {exc}", "refused"
     if isinstance(exc, MemoryError):

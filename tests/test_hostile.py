@@ -312,3 +312,12 @@ def test_grade_with_the_bwrap_sandbox(tmp_path):
                              "--solution", "--sandbox", "bwrap"], capture_output=True, text=True, timeout=120,
                             cwd=tmp_path, env={**os.environ, "NO_COLOR": "1"})
     assert result.returncode == 0 and "All 12 checks passed" in result.stdout, result.stdout + result.stderr
+
+
+def test_a_refusal_inside_a_check_fails_that_check(grade_files):
+    text = SOLUTION.replace("import Annotated", "import Annotated\nimport os").replace(
+        "        yield session", "        os.system('echo hi')\n        yield session")
+    check = next(c for c in grade_files("chapter-2", text).checks if c.id == "generator-yields-session")
+    assert check.status == "fail" and check.diagnosis == "refused"
+    assert check.message.startswith("your code was stopped: the grader does not let submissions start another "
+                                    "process (os.system)") and check.file == "database.py"
