@@ -58,6 +58,38 @@ def main() -> None:
         sys.exit(130)
 
 
+# -- Instructor commands (issue 6): thin wrappers; the work is in course/scaffold.py, course/content_check.py
+# -- and course/instructor.py. Exit status: 0 clean, 1 `course check` found problems, 2 usage error.
+from course.grade_cli import Format  # noqa: E402
+
+
+@app.command("new", epilog='Example:\n\n  course new chapter-8 --title "One engine factory" --file database.py')
+def new(
+    chapter: Annotated[str, typer.Argument(help="The chapter to create, e.g. chapter-8.")],
+    title: Annotated[str, typer.Option("--title", help="Its title, as learners will see it.")],
+    from_chapter: Annotated[Optional[str], typer.Option(
+        "--from", help="Start from this chapter's solution (copied to starter and solution; sets continues_from).")] = None,
+    files: Annotated[Optional[list[str]], typer.Option(
+        "--file", help="A file the learner edits (repeat for several; default: those of --from, else main.py).")] = None,
+) -> None:
+    """Scaffold a chapter: manifest, lesson, checks, mistakes/ and quiz, with its starter and solution."""
+    from course.instructor import new_command
+
+    raise typer.Exit(new_command(chapter, title, from_chapter, files or []))
+
+
+@app.command("check", epilog="Examples:\n\n  course check\n\n  course check chapter-2 --format json")
+def check(
+    chapters: Annotated[Optional[list[str]], typer.Argument(help="Chapters to check (default: all).")] = None,
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.text,
+    jobs: Annotated[int, typer.Option("--jobs", min=1, help="Warm grading workers to run in parallel.")] = 2,
+) -> None:
+    """Author QA: manifests, implementations, lessons, quizzes, and solution, starter and mistakes graded."""
+    from course.instructor import check_command
+
+    raise typer.Exit(check_command(chapters or [], fmt.value, jobs))
+
+
 # -- instructor: exports to other platforms (issue 7) ------------------------------------------
 
 export_app = typer.Typer(no_args_is_help=True, help="Package the grader for other platforms.")

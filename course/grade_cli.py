@@ -31,6 +31,13 @@ With --batch: 0 once the gradebook is written, 2 usage or course content error.
 class Format(str, Enum):
     text = "text"
     json = "json"
+
+
+class GradeFormat(str, Enum):
+    """`grade --format`: the checklist, the report as JSON, or another platform's results format."""
+
+    text = "text"
+    json = "json"
     exercism = "exercism"
     gradescope = "gradescope"
     junit = "junit"
@@ -49,7 +56,7 @@ def grade(
     chapter: Annotated[str, typer.Argument(help="The chapter to grade, e.g. chapter-2 (or just 2).")],
     path: Annotated[Optional[Path], typer.Option("--path", help="Grade this file or folder instead of your workspace.")] = None,
     solution: Annotated[bool, typer.Option("--solution", help="Grade the chapter's reference solution.")] = False,
-    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.text,
+    fmt: Annotated[GradeFormat, typer.Option("--format", help="Output format.")] = GradeFormat.text,
     workspace: Annotated[Optional[Path], typer.Option("--workspace", help="Your workspace folder (or set COURSE_WORKSPACE).")] = None,
     batch: Annotated[Optional[Path], typer.Option("--batch", help="Grade every submission in this folder (one folder, .py or .zip per student) and write a gradebook.")] = None,
     jobs: Annotated[Optional[int], typer.Option("--jobs", min=1, help="With --batch: submissions graded at once (default: the number of cores).")] = None,
@@ -85,7 +92,7 @@ def grade(
     raise typer.Exit(code)
 
 
-def _batch_usage(batch: Path | None, path: Path | None, solution: bool, fmt: Format, workspace: Path | None,
+def _batch_usage(batch: Path | None, path: Path | None, solution: bool, fmt: GradeFormat, workspace: Path | None,
                  jobs: int | None, force: bool, out: Path | None) -> str | None:
     """What is wrong with the batch options, if anything."""
     if batch is None:
@@ -94,7 +101,7 @@ def _batch_usage(batch: Path | None, path: Path | None, solution: bool, fmt: For
         return None
     if path is not None or solution or workspace is not None:
         return "--batch grades a folder of submissions; leave out --path, --solution and --workspace"
-    if fmt is not Format.text:
+    if fmt is not GradeFormat.text:
         return "--batch writes a gradebook (CSV, JSON lines, summary); --format is for one submission"
     return None
 
@@ -107,7 +114,7 @@ def _sandbox_problem(sandbox: SandboxMode) -> str | None:
     return None
 
 
-def _grade(chapter, path: Path | None, solution: bool, fmt: Format, workspace: Path | None,
+def _grade(chapter, path: Path | None, solution: bool, fmt: GradeFormat, workspace: Path | None,
            sandbox: SandboxMode = SandboxMode.process) -> int:
     from rich.console import Console
 
@@ -134,18 +141,19 @@ def _grade(chapter, path: Path | None, solution: bool, fmt: Format, workspace: P
         if started.created:
             err.print(f"Created {', '.join(started.created)} in {started.folder} from the chapter's starter.",
                       markup=False)
-        if fmt is Format.text:
+        if fmt is GradeFormat.text:
             edit = ", ".join(str(started.folder / name) for name in chapter.files)
             err.print(f"Grading {edit}", markup=False)
+    submission = locate(chapter, target)
     worker = runner("bwrap", chapter.preload) if sandbox is SandboxMode.bwrap else None
-    report = run_grade(chapter, locate(chapter, target), worker=worker)
+    report = run_grade(chapter, submission, worker=worker)
     if own_workspace:
         progress.record_grade(resolve_workspace(workspace), report)
-    if fmt is not Format.text:
+    if fmt is not GradeFormat.text:
         sys.stdout.write(render_data(report, fmt.value))
     else:
-        folder = locate(chapter, target).folder
-        render(report, console, folder=folder, hint_command=f"course hint {chapter.id}" if own_workspace else None)
+        render(report, console, folder=submission.folder, files=submission.edited,
+               hint_command=f"course hint {chapter.id}" if own_workspace else None)
     return report.exit_code
 
 

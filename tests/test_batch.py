@@ -170,7 +170,7 @@ def test_local_and_batch_results_carry_the_same_stamps(classroom, graded):
     folder, _ = classroom
     result, _ = graded
     chapter = chapter2()
-    for student in ("s00-alias-before-function", "s01-close-without-finally", "s02-depends-called"):
+    for student in (f"s{n:02d}-{KNOWN[n].stem}" for n in range(3)):  # a .py file, a folder and a zip
         entry = next(e for e in discover(folder)[0] if e.student == student)
         local = grade(chapter, prepare(chapter, entry, folder.parent))
         assert (local.submission_hash, local.checks_hash, local.grader_version) == (
@@ -186,7 +186,7 @@ def test_points_from_the_manifest_flow_into_the_gradebook(tmp_path):
     folder = tmp_path / "w"
     folder.mkdir()
     shutil.copy(ROOT / "solutions" / "chapter-2" / "database.py", folder / "ann.py")
-    shutil.copy(CORPUS / "chapter-2" / "bad_cached_session.py", folder / "ben.py")
+    shutil.copy(ROOT / "chapters" / "chapter-2" / "mistakes" / "cached-session.py", folder / "ben.py")
     result = run_batch(weighted, folder, jobs=1)
     assert (result.reports["ann"].score, result.reports["ann"].max_score) == (13, 13)
     assert result.reports["ben"].score == 13 - 3 - 1  # per-request-sessions (3) and yield-inside-with (1)

@@ -115,3 +115,11 @@ def test_an_invalid_manifest_is_a_content_error_exit_2(tmp_path):
 def test_help_has_an_example(tmp_path):
     result = run("--help", cwd=tmp_path)
     assert result.returncode == 0 and "grade chapter-2" in result.stdout
+
+
+def test_a_single_file_submission_is_located_by_its_own_name(tmp_path):
+    mine = tmp_path / "my_attempt.py"
+    mine.write_text((ROOT / "chapters" / "chapter-2" / "mistakes" / "depends-called.py").read_text())
+    result = run("chapter-2", "--path", str(mine), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "my_attempt.py:23:" in result.stdout and "database.py:23" not in result.stdout

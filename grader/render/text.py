@@ -15,17 +15,26 @@ from grader.report import CheckResult, Report
 SYMBOLS = {"pass": ("✓", "green"), "fail": ("✗", "red"), "skip": ("–", "yellow"), "error": ("!", "magenta")}
 
 
-def location(check: CheckResult, folder: Path | None) -> str | None:
-    """`path:line[:col]` an editor can jump to (relative to the current directory when shorter)."""
-    if not check.file:
-        return None
-    path = (folder / check.file) if folder else Path(check.file)
+def shown_path(path: Path) -> str:
+    """`path` relative to the current directory, unless that climbs out of it."""
     try:
         shown = os.path.relpath(path)
     except ValueError:
-        shown = str(path)
-    if shown.startswith(".."):
-        shown = str(path)
+        return str(path)
+    return str(path) if shown.startswith("..") else shown
+
+
+def location(check: CheckResult, folder: Path | None, files: dict[str, Path] | None = None) -> str | None:
+    """`path:line[:col]` an editor can jump to (relative to the current directory when shorter).
+
+    `files` maps a chapter file name to the file actually graded (e.g. `--path mine.py`)."""
+    if not check.file:
+        return None
+    if files and check.file in files:
+        path = files[check.file]
+    else:
+        path = (folder / check.file) if folder else Path(check.file)
+    shown = shown_path(path)
     if check.line:
         shown += f":{check.line}"
         if check.column:
@@ -33,7 +42,8 @@ def location(check: CheckResult, folder: Path | None) -> str | None:
     return shown
 
 
-def render(report: Report, console: Console, *, folder: Path | None = None, hint_command: str | None = None) -> None:
+def render(report: Report, console: Console, *, folder: Path | None = None, files: dict[str, Path] | None = None,
+           hint_command: str | None = None) -> None:
     console.print(Text.assemble((report.chapter, "bold"), " · ", report.title))
     for check in report.checks:
         symbol, style = SYMBOLS[check.status]
@@ -41,7 +51,7 @@ def render(report: Report, console: Console, *, folder: Path | None = None, hint
         console.print(Text.assemble(" ", (symbol, f"bold {style}"), " ", title), soft_wrap=True)
         if check.status == "pass":
             continue
-        where = location(check, folder)
+        where = location(check, folder, files)
         body = check.message or ""
         if where and check.status in ("fail", "error"):
             body = f"{where}: {body}" if body else where

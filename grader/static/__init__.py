@@ -10,6 +10,7 @@ A chapter's `checks/static.py` reads like the lesson's instructions::
 
 Every block returns a :class:`Finding` (ok, message, line, diagnosis, node); use
 ``finding.otherwise("your message")`` to replace the default failure message.
+The catalogue, with the pattern language, is in docs/AUTHORING.md ("Static checks").
 """
 
 from grader.static.assignments import assignment, bindings, defined_after

@@ -1,4 +1,11 @@
-"""Building blocks about module-level names: an assignment's shape, definition order."""
+"""Building blocks about module-level names: an assignment's shape, definition order.
+
+    assignment(src, "SessionDep", "typing.Annotated[sqlmodel.Session, fastapi.Depends(get_session)]")
+    defined_after(src, "SessionDep", "get_session")
+
+A module-level name is bound by ``=``, an annotated ``name: T = ...``, ``type name = ...``,
+``def`` or ``class`` (also inside a module-level ``if``/``try``); imports are not bindings here.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +14,7 @@ import difflib
 import libcst as cst
 
 from grader.static.finding import Finding, failed, passed
-from grader.static.patterns import matches
+from grader.static.patterns import Patterns, matches
 from grader.static.source import Source, walk
 
 
@@ -33,16 +40,18 @@ def bindings(src: Source, *, module_level: bool = True) -> dict[str, list[tuple[
     return out
 
 
-def assignment(src: Source, name: str, pattern: str | None = None) -> Finding:
+def assignment(src: Source, name: str, pattern: Patterns | None = None) -> Finding:
     """`name` is assigned at module level (`=`, annotated `: TypeAlias =`, or `type name =`),
-    and its value matches `pattern` if given. The finding's node is the assigned value.
+    and its value matches `pattern` (or one of several) if given. The finding's node is the assigned value.
+
+    With several assignments, the last one is examined (it is the value the name keeps).
 
     Diagnoses: ``not-module-level``, ``misnamed``, ``missing``, and the pattern's
-    ``called-not-passed`` / ``pattern-mismatch``.
+    ``called-not-passed`` / ``pattern-mismatch`` (at the first difference).
     """
     found = {k: v for k, v in bindings(src).items() if any(val is not None for _, val in v)}
     if name not in found:
-        nested = bindings(src, module_level=False).get(name)
+        nested = [b for b in bindings(src, module_level=False).get(name, []) if b[1] is not None]
         if nested:
             stmt = nested[-1][0]
             return failed(f"`{name}` is assigned inside a function or class; assign it at the top level of {src.name}",
@@ -52,7 +61,8 @@ def assignment(src: Source, name: str, pattern: str | None = None) -> Finding:
             stmt = found[close[0]][-1][0]
             return failed(f"there is no `{name}`, but there is `{close[0]}`: check the spelling",
                           line=src.line(stmt), diagnosis="misnamed", node=stmt)
-        return failed(f"`{name}` is not defined at the top level of {src.name}", diagnosis="missing")
+        return failed(f"`{name}` is not defined at the top level of {src.name}", line=src.last_line,
+                      diagnosis="missing")
     stmt, value = [b for b in found[name] if b[1] is not None][-1]
     if pattern is None:
         return passed(f"`{name}` is defined", node=value, line=src.line(stmt))
@@ -62,12 +72,13 @@ def assignment(src: Source, name: str, pattern: str | None = None) -> Finding:
 def defined_after(src: Source, later: str, earlier: str) -> Finding:
     """`later` is first bound below `earlier`'s first binding (Python runs a module top to bottom).
 
-    Diagnosis: ``defined-too-early``.
+    Diagnoses: ``defined-too-early`` (at `later`'s line), ``missing``.
     """
     table = bindings(src)
     if later not in table or earlier not in table:
         missing = later if later not in table else earlier
-        return failed(f"`{missing}` is not defined at the top level of {src.name}", diagnosis="missing")
+        return failed(f"`{missing}` is not defined at the top level of {src.name}", line=src.last_line,
+                      diagnosis="missing")
     late_stmt = table[later][0][0]
     early_stmt = table[earlier][0][0]
     if src.line(late_stmt) > src.line(early_stmt):

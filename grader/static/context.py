@@ -1,4 +1,11 @@
-"""Building block: a generator yields a resource while it is still open."""
+"""Building block: a generator yields a resource while it is still open.
+
+    yields_inside(src, "get_session", "sqlmodel.Session(engine, ...)")
+
+passes for ``with Session(engine) as session: yield session`` (also ``async with``, extra
+context managers, nested blocks) and for the try/finally spelling
+``session = Session(engine)`` / ``try: yield session`` / ``finally: session.close()``.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +14,20 @@ import re
 import libcst as cst
 
 from grader.static.finding import Finding, failed, passed
-from grader.static.functions import yields
+from grader.static.functions import FunctionRef, resolve, yields
 from grader.static.patterns import Patterns, alternatives, compile_pattern, find_mismatch, refers_to
 from grader.static.source import Source, walk
 
 
 def display(pattern: str) -> str:
-    """How a pattern reads in a message: `sqlmodel.Session(engine, ...)` -> `Session(engine)`."""
+    """How a pattern reads in a message: `sqlmodel.Session(bind=engine, **_)` -> `Session(bind=engine)`."""
     text = re.sub(r"(?:[A-Za-z_]\w*\.)+([A-Za-z_]\w*)", r"\1", pattern)
-    text = re.sub(r",\s*\.\.\.", "", text)
-    return re.sub(r"\(\s*\.\.\.\s*\)", "()", text)
+    while True:  # drop trailing wildcards: `, ...`, `, *_`, `, **_`
+        shorter = re.sub(r",\s*(?:\.\.\.|\*{1,2}_)(?=\s*[)\]])", "", text)
+        if shorter == text:
+            break
+        text = shorter
+    return re.sub(r"\(\s*(?:\.\.\.|\*{1,2}_)\s*\)", "()", text)
 
 
 def _closes(node: cst.CSTNode, name: str) -> list[cst.Call]:
@@ -28,8 +39,8 @@ def _closes(node: cst.CSTNode, name: str) -> list[cst.Call]:
     return out
 
 
-def yields_inside(src: Source, fn: cst.FunctionDef, opener: Patterns, *, finally_close: bool = True) -> Finding:
-    """`fn` yields what `opener` opens while it is open.
+def yields_inside(src: Source, fn: FunctionRef, opener: Patterns, *, finally_close: bool = True) -> Finding:
+    """`fn` (a name or a node) yields what `opener` opens while it is open.
 
     `opener` is a pattern (see `grader.static.patterns`) such as ``"sqlmodel.Session(engine, ...)"``,
     or a tuple of accepted spellings.
@@ -37,8 +48,12 @@ def yields_inside(src: Source, fn: cst.FunctionDef, opener: Patterns, *, finally
     `finally_close`, for ``x = <opener>`` followed by ``try: yield x`` / ``finally: x.close()``.
 
     Diagnoses: ``yield-outside-with``, ``yields-other-name``, ``close-without-finally``,
-    ``never-closed``, ``opener-mismatch`` (right callable, wrong arguments), ``not-opened``.
+    ``never-closed``, ``opener-mismatch`` (right callable, wrong arguments), ``not-opened``,
+    ``missing`` (no such function).
     """
+    fn, missing = resolve(src, fn)
+    if fn is None:
+        return missing  # type: ignore[return-value]
     shown = display(alternatives(opener)[0])
     ys = yields(src, fn)
     managed: list[tuple[str, cst.With]] = []
@@ -57,10 +72,11 @@ def yields_inside(src: Source, fn: cst.FunctionDef, opener: Patterns, *, finally
                 near_misses.append(item.item)
     opened: dict[str, cst.CSTNode] = {}
     for n in walk(fn.body, into_nested=False):
-        if isinstance(n, cst.Assign) and len(n.targets) == 1 and isinstance(n.targets[0].target, cst.Name):
-            value = n.value.expression if isinstance(n.value, cst.Await) else n.value
+        target = _single_target(n)
+        if target is not None and n.value is not None:  # type: ignore[attr-defined]
+            value = n.value.expression if isinstance(n.value, cst.Await) else n.value  # type: ignore[attr-defined]
             if find_mismatch(src, value, opener) is None:
-                opened[n.targets[0].target.value] = n
+                opened[target] = n
             elif callee_func is not None and isinstance(value, cst.Call) and _same_callee(src, value, callee_func):
                 near_misses.append(value)
 
@@ -100,10 +116,15 @@ def yields_inside(src: Source, fn: cst.FunctionDef, opener: Patterns, *, finally
     for name, assign in opened.items():
         closes = _closes(fn.body, name)
         if closes:
-            return failed(f"`{name}.close()` (line {src.line(closes[0])}) only runs when the request succeeds: "
-                          f"if the endpoint raises, the generator stops at the yield and `{name}` stays open; "
-                          f"put the yield in `try:` and the close in `finally:`, or use `with {shown} as {name}:`",
-                          line=src.line(closes[0]), diagnosis="close-without-finally", node=closes[0])
+            close = closes[0]
+            if any(isinstance(a, cst.ExceptHandler) for a in src.ancestors(close)):
+                when = f"only runs when the endpoint raises: after a request that succeeds, `{name}` stays open"
+            else:
+                when = (f"only runs when the request succeeds: if the endpoint raises, the generator stops at the "
+                        f"yield and `{name}` stays open")
+            return failed(f"`{name}.close()` (line {src.line(close)}) {when}; put the yield in `try:` and the close "
+                          f"in `finally:`, or use `with {shown} as {name}:`",
+                          line=src.line(close), diagnosis="close-without-finally", node=close)
         return failed(f"`{name}` is opened on line {src.line(assign)} but never closed; use `with {shown} as {name}:`",
                       line=src.line(assign), diagnosis="never-closed", node=assign)
     if near_misses:
@@ -114,6 +135,15 @@ def yields_inside(src: Source, fn: cst.FunctionDef, opener: Patterns, *, finally
                       line=src.line(call), column=src.column(call), diagnosis="opener-mismatch", node=call)
     return failed(f"`{fn.name.value}` never opens `{shown}`: write `with {shown} as session:` and yield inside it",
                   line=src.line(fn), diagnosis="not-opened", node=fn)
+
+
+def _single_target(node: cst.CSTNode) -> str | None:
+    """The name a plain `x = ...` or annotated `x: T = ...` statement binds."""
+    if isinstance(node, cst.Assign) and len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
+        return node.targets[0].target.value
+    if isinstance(node, cst.AnnAssign) and isinstance(node.target, cst.Name):
+        return node.target.value
+    return None
 
 
 def _same_callee(src: Source, call: cst.Call, func: cst.CSTNode) -> bool:

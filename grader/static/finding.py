@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
@@ -29,12 +30,19 @@ class Finding:
     def otherwise(self, message: str | None = None, *, diagnosis: str | None = None) -> Finding:
         """This finding with the author's message (and diagnosis) if it failed; unchanged if ok.
 
-        The message may use ``{message}`` for the block's own text and ``{line}``.
+        The message may use ``{message}`` for the block's own text and ``{line}``; any other
+        braces are kept as written, so messages can quote code such as ``{"check_same_thread": False}``.
         """
         if self.ok:
             return self
-        text = self.message if message is None else message.format(message=self.message, line=self.line)
+        if message is None:
+            return replace(self, diagnosis=diagnosis or self.diagnosis)
+        fields = {"message": self.message, "line": "?" if self.line is None else str(self.line)}
+        text = _FIELD.sub(lambda m: fields[m.group(1)], message)
         return replace(self, message=text, diagnosis=diagnosis or self.diagnosis)
+
+
+_FIELD = re.compile(r"\{(message|line)\}")
 
 
 def passed(message: str = "", node: cst.CSTNode | None = None, line: int | None = None) -> Finding:

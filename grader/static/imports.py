@@ -1,4 +1,10 @@
-"""Building block: a name is imported from a module, in any spelling."""
+"""Building block: a name is imported from a module, in any spelling.
+
+    imported(src, "sqlmodel.Session")
+
+Only module-level imports count (also inside a module-level ``if`` or ``try``); an import inside
+a function does not make the name available to the rest of the file.
+"""
 
 from __future__ import annotations
 
@@ -46,31 +52,40 @@ def imported(src: Source, target: str, *, also: Iterable[str] = ()) -> Finding:
     """`target` (e.g. ``"sqlmodel.Session"``) is importable at module level, in any spelling.
 
     Passes for ``from sqlmodel import Session``, ``... as S``, ``import sqlmodel``,
-    ``from sqlmodel import *`` and known re-exports (``typing_extensions.Annotated``);
-    `also` lists other accepted paths.
-    Fails with diagnosis ``imported-from-elsewhere`` when a same-named object comes from
-    another module, else ``missing-import``.
+    ``from sqlmodel import *`` and known re-exports (``from typing_extensions import Annotated``,
+    ``import typing_extensions``); `also` lists other accepted paths.
+    Fails with diagnosis ``imported-from-elsewhere`` (at that import's line) when the short name
+    is bound to an object of another module, even if a module import would also provide the right
+    one (the bare name is what the learner will use); else ``missing-import`` (line 1).
     """
     accepted = tuple(canonical(t) for t in (target, *also))
     short = target.rsplit(".", 1)[-1]
     module = target.rsplit(".", 1)[0]
 
     def provides(qualified: str) -> bool:
-        qualified = canonical(qualified)
+        """Does an import of `qualified` (an object, a module, or `module.*`) make the target usable?"""
+        if qualified.endswith(".*"):
+            star = qualified[:-2]
+            return any(canonical(f"{star}.{want.rsplit('.', 1)[-1]}") == want for want in accepted)
         return any(
-            qualified == want or want.startswith(qualified + ".") or qualified == want.rsplit(".", 1)[0] + ".*"
+            canonical(qualified) == want or want.startswith(qualified + ".")
+            or canonical(f"{qualified}.{want.rsplit('.', 1)[-1]}") == want
             for want in accepted
         )
 
-    last: dict[str, tuple[str, cst.CSTNode]] = {}  # bound name -> its last import
+    bound_to: dict[str, tuple[str, cst.CSTNode]] = {}  # local name -> its last import, in file order
     for bound, qualified, node in module_imports(src):
-        key = f"*{qualified}" if bound == "*" else bound
-        last[key] = (qualified, node)
-    good = [(q, n) for q, n in last.values() if provides(q)]
-    if good:
+        if bound != "*":
+            bound_to[bound] = (qualified, node)
+        elif provides(qualified):  # a star import of the right module (re)binds the short name
+            bound_to[short] = (qualified, node)
+    shadow = bound_to.get(short)
+    wrong = [shadow] if shadow and not provides(shadow[0]) else []
+    good = [(q, n) for q, n in bound_to.values() if provides(q)]
+    if good and not wrong:
         node = good[0][1]
         return passed(f"`{short}` is imported", node=node, line=src.line(node))
-    wrong = [(q, n) for b, (q, n) in last.items() if b == short or q.rsplit(".", 1)[-1] == short]
+    wrong = wrong or [(q, n) for q, n in bound_to.values() if q.rsplit(".", 1)[-1] == short]
     if wrong:
         qualified, node = wrong[-1]
         origin = qualified.rsplit(".", 1)[0]

@@ -6,12 +6,18 @@ Pattern language:
   that object, however it was imported (``Session``, ``sqlmodel.Session``, an ``as`` alias,
   a known re-export such as ``typing_extensions.Annotated``);
 * a bare name (``engine``, ``get_session``) matches a name that refers to an object of that
-  name in the learner's own code (``get_session`` or ``database.get_session``);
+  name in the learner's own code (``get_session`` or ``database.get_session``): a module-level
+  name, not a function's parameter or local variable (use ``_`` for those);
 * ``_`` matches any expression;
 * ``...`` as the last argument of a call or subscript matches any further arguments
   (and allows extra keyword arguments); in a call, ``*_`` allows further positional
   arguments and ``**_`` further keyword arguments (``Session(bind=engine, **_)``);
-* anything else (literals, operators) matches the same code, whatever the formatting.
+* anything else (literals, operators) matches the same code, whatever the formatting
+  (literals are compared by value: ``{"a": False}`` matches ``{'a': False}``).
+
+A learner's ``*args`` / ``**kwargs`` in a call only match a pattern open on that side.
+Names bound by plain assignment (``S = sqlmodel.Session``) are not followed: ``S(...)`` does
+not match ``sqlmodel.Session(...)``; import aliases (``from sqlmodel import Session as S``) are.
 
 Where a block takes a pattern it also takes a tuple of patterns: any of them may match.
 """
@@ -183,6 +189,10 @@ def _compare_args(src: Source, pat: cst.Call, node: cst.Call) -> Mismatch | None
     s_pos = [a.value for a in node.args if a.keyword is None and not a.star]
     s_kw = {a.keyword.value: a.value for a in node.args if a.keyword is not None}
     whole = _code(pat)
+    # The learner's `*args` / `**kwargs` may hold anything: only an open pattern accepts them.
+    if (any(a.star == "*" for a in node.args) and not pos_open) or (any(a.star == "**" for a in node.args)
+                                                                     and not kw_open):
+        return Mismatch(node, whole, src.code(node))
     if len(s_pos) < len(p_pos) or (not pos_open and len(s_pos) != len(p_pos)):
         return Mismatch(node, whole, src.code(node))
     for p, s in zip(p_pos, s_pos):

@@ -1,4 +1,10 @@
-"""Names that are the same object under two import paths, so either spelling counts."""
+"""Names that are the same object under two import paths, so either spelling counts.
+
+Add a pair here (the longer path -> the public one) when a library re-exports an object; every
+block compares names through :func:`canonical`. Check it first: ``a.X is b.X`` on the installed
+versions (``sqlmodel.create_engine is sqlalchemy.create_engine``, but ``sqlmodel.Session`` is its
+own class, not ``sqlalchemy.orm.Session``).
+"""
 
 from __future__ import annotations
 
@@ -17,6 +23,9 @@ CANONICAL = {
     "sqlalchemy.ext.asyncio.session.async_sessionmaker": "sqlalchemy.ext.asyncio.async_sessionmaker",
     "sqlalchemy.ext.asyncio.engine.create_async_engine": "sqlalchemy.ext.asyncio.create_async_engine",
     "sqlalchemy.pool.impl.StaticPool": "sqlalchemy.pool.StaticPool",
+    "sqlmodel.create_engine": "sqlalchemy.create_engine",
+    "sqlalchemy.engine.create_engine": "sqlalchemy.create_engine",
+    "sqlalchemy.engine.create.create_engine": "sqlalchemy.create_engine",
 }
 
 

@@ -1,4 +1,11 @@
-"""A learner's file parsed with libcst, with the metadata the building blocks need."""
+"""A learner's file parsed with libcst, with the metadata the building blocks need.
+
+A check function receives a :class:`Source`. Blocks use its metadata: ``src.line(node)``,
+``src.column(node)``, ``src.parent(node)`` / ``src.ancestors(node)``, ``src.scope(node)``,
+``src.qualified_names(node)`` (what a name refers to through imports), ``src.code(node)``;
+``src.sibling("models.py")`` is another file of the same submission. :func:`walk` and
+:func:`module_functions` are the traversals the blocks share.
+"""
 
 from __future__ import annotations
 
@@ -91,6 +98,11 @@ class Source:
 
     def code(self, node: cst.CSTNode) -> str:
         return self.module.code_for_node(node).strip()
+
+    @property
+    def last_line(self) -> int:
+        """The last non-blank line: where a missing definition would go (the line of "not found" findings)."""
+        return max(1, len(self.text.rstrip().splitlines()))
 
     @property
     def star_imports(self) -> set[str]:

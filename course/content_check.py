@@ -1,0 +1,679 @@
+"""`course check`: author QA of chapters, rule by rule, every problem at `path:line`.
+
+The rules, in report order, are :data:`RULES`. The structural ones read the chapter's files
+here; the graded ones (:data:`GRADED`) grade the solution, the starter and every `mistakes/`
+fixture through the real engine, on the warm workers of a :class:`grader.pool.WorkerPool`
+(the jobs of all chapters share one pool). They need a manifest that loads and checks that
+all have an implementation; otherwise they are `skipped`, and the reason says what to fix first.
+
+The result is a :class:`CheckRun` (pydantic): ``model_dump_json()`` is the `--format json`
+output documented in docs/AUTHORING.md.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+import time
+import traceback
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError
+
+from course.toml_lines import TomlLines
+from grader.content import chapters_dir, solution_dir, starter_dir
+from grader.expectations import Expectation, disagreements, read_expectation
+from grader.manifest import FILES_CHECK, Chapter, ContentError
+from grader.pool import WorkerPool
+from grader.quiz import Quiz
+from grader.report import Report
+from grader.submission import SubmissionError, locate
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+PLACEHOLDER = "TODO(author)"
+"""What `course new` writes wherever the author has something to fill in."""
+MIN_HINTS = 3
+"""Hints per check: gentle first, explicit last (the chapter format asks for at least three)."""
+
+RULES: dict[str, str] = {
+    "manifest": "chapter.toml is valid",
+    "files": "the starter and the solution hold the chapter's files",
+    "continuity": "the starter continues the previous chapter's solution",
+    "implementations": "every check has exactly one implementation",
+    "lesson": "the lesson names the files the learner edits",
+    "quiz": "the quiz is valid",
+    "placeholders": "no template placeholder is left",
+    "solution": "the solution passes every check",
+    "starter": "the starter fails, through checks",
+    "mistakes": "every mistake fails exactly the checks it declares",
+    "coverage": "every check is failed by the starter or a mistake",
+}
+GRADED = ("solution", "starter", "mistakes", "coverage")
+
+RuleStatus = Literal["ok", "problem", "skipped"]
+
+
+class Problem(BaseModel):
+    path: str
+    """Relative to the content root, with forward slashes."""
+    line: int | None = None
+    message: str
+
+    def where(self) -> str:
+        return f"{self.path}:{self.line}" if self.line else self.path
+
+
+class RuleResult(BaseModel):
+    rule: str
+    title: str
+    status: RuleStatus
+    note: str = ""
+    """Why the rule was skipped, or a remark on an ok rule."""
+    problems: list[Problem] = Field(default_factory=list)
+
+
+class ChapterResult(BaseModel):
+    chapter: str
+    title: str = ""
+    status: Literal["ok", "problem"]
+    problems: int
+    rules: list[RuleResult]
+
+
+class CheckRun(BaseModel):
+    format: int = 1
+    status: Literal["ok", "problem"]
+    root: str
+    problems: int
+    duration: float
+    chapters: list[ChapterResult]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One submission to grade for a chapter."""
+
+    chapter: str
+    role: Literal["solution", "starter", "mistake"]
+    path: Path
+
+
+@dataclass
+class Fixture:
+    path: Path
+    """The mistake: a file, or a folder holding the chapter's files."""
+    header: Path
+    """The file whose `# mistake:` / `# fails:` lines declare it."""
+    expectation: Expectation
+    gradable: bool
+
+
+Outcome = Report | ContentError | SubmissionError
+
+
+# -- running --------------------------------------------------------------------------------------------------------
+def chapter_folders(root: Path) -> list[str]:
+    """Every `chapters/chapter-N` folder (with or without a manifest), in chapter order."""
+    base = chapters_dir(root)
+    found = [p.name for p in base.glob("chapter-*") if p.is_dir() and re.fullmatch(r"chapter-\d+", p.name)]
+    return sorted(found, key=lambda name: int(name.split("-")[1]))
+
+
+def check_chapters(chapter_ids: Iterable[str], root: Path, *, pool: WorkerPool | None = None,
+                   jobs: int = 2) -> CheckRun:
+    """Run every rule on each chapter. Grading shares `pool`, or a pool of `jobs` workers started here."""
+    started = time.perf_counter()
+    inspections = [Inspection.of(root, chapter_id) for chapter_id in chapter_ids]
+    work = [job for ins in inspections for job in ins.jobs()]
+    outcomes: dict[Job, Outcome] = {}
+    if work:
+        chapters = {ins.id: ins.chapter for ins in inspections if ins.chapter is not None}
+
+        def grade(worker_pool: WorkerPool, job: Job) -> Outcome:
+            chapter = chapters[job.chapter]
+            try:
+                return worker_pool.grade(chapter, locate(chapter, job.path))
+            except (ContentError, SubmissionError) as exc:
+                return exc
+
+        preload = tuple(sorted({name for c in chapters.values() for name in c.preload}))
+        own = pool is None
+        active = WorkerPool(min(max(1, jobs), len(work)), preload) if pool is None else pool
+        try:
+            outcomes = dict(active.map_unordered(grade, work))  # type: ignore[arg-type]
+        finally:
+            if own:
+                active.close()
+    results = [ins.finish(outcomes) for ins in inspections]
+    total = sum(r.problems for r in results)
+    return CheckRun(status="problem" if total else "ok", root=str(root), problems=total,
+                    duration=round(time.perf_counter() - started, 2), chapters=results)
+
+
+# -- one chapter ------------------------------------------------------------------------------------------------------
+@dataclass
+class Inspection:
+    """One chapter on its way through the rules."""
+
+    id: str
+    root: Path
+    chapter: Chapter | None = None
+    lines: TomlLines = field(default_factory=lambda: TomlLines(""))
+    """Positions in chapter.toml."""
+    results: dict[str, RuleResult] = field(default_factory=dict)
+    fixtures: list[Fixture] = field(default_factory=list)
+
+    @property
+    def folder(self) -> Path:
+        return chapters_dir(self.root) / self.id
+
+    @property
+    def manifest(self) -> Path:
+        return self.folder / "chapter.toml"
+
+    def rel(self, path: Path) -> str:
+        try:
+            return path.resolve().relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            return str(path)
+
+    def problem(self, path: Path, message: str, line: int | None = None) -> Problem:
+        return Problem(path=self.rel(path), line=line, message=message)
+
+    def check_line(self, check_id: str) -> int | None:
+        """The line of a manifest check's `id = ...`."""
+        ids = [c.id for c in self.chapter.checks] if self.chapter else []
+        return self.lines.line("checks", ids.index(check_id), "id") if check_id in ids else None
+
+    def record(self, rule: str, problems: list[Problem], note: str = "") -> None:
+        self.results[rule] = RuleResult(rule=rule, title=RULES[rule], status="problem" if problems else "ok",
+                                        note=note, problems=problems)
+
+    def skip(self, rule: str, why: str, problems: list[Problem] | None = None) -> None:
+        self.results[rule] = RuleResult(rule=rule, title=RULES[rule], status="problem" if problems else "skipped",
+                                        note=why, problems=problems or [])
+
+    @classmethod
+    def of(cls, root: Path, chapter_id: str) -> Inspection:
+        """Run the structural rules now; the graded ones wait for :meth:`finish`."""
+        ins = cls(chapter_id, root)
+        ins.chapter, problems = manifest_rule(ins)
+        ins.record("manifest", problems)
+        ins.record("quiz", quiz_rule(ins))
+        ins.record("placeholders", placeholders_rule(ins))
+        if ins.chapter is None:
+            for rule in ("files", "continuity", "implementations", "lesson", *GRADED):
+                ins.skip(rule, "needs a chapter.toml that loads")
+            return ins
+        ins.record("files", files_rule(ins))
+        continuity, note = continuity_rule(ins)
+        ins.record("continuity", continuity, note)
+        ins.record("implementations", implementations_rule(ins))
+        ins.record("lesson", lesson_rule(ins))
+        ins.fixtures, fixture_problems = read_fixtures(ins)
+        ins.results["mistakes"] = RuleResult(rule="mistakes", title=RULES["mistakes"], status="ok",
+                                             problems=fixture_problems)
+        return ins
+
+    def jobs(self) -> list[Job]:
+        if self.chapter is None or self.results["implementations"].status != "ok":
+            return []
+        return [Job(self.id, "solution", solution_dir(self.id, self.root)),
+                Job(self.id, "starter", starter_dir(self.id, self.root)),
+                *(Job(self.id, "mistake", f.path) for f in self.fixtures if f.gradable)]
+
+    def finish(self, outcomes: dict[Job, Outcome]) -> ChapterResult:
+        if self.chapter is not None:
+            jobs = self.jobs()
+            if jobs:
+                self.record("solution", solution_rule(self, outcomes[jobs[0]]))
+                self.record("starter", starter_rule(self, outcomes[jobs[1]]))
+                self.record("mistakes", self.results["mistakes"].problems + mistakes_rule(self, outcomes))
+                self.record("coverage", coverage_rule(self, [outcomes[j] for j in jobs[1:]]))
+            else:
+                why = f"fix “{RULES['implementations']}” first"
+                for rule in GRADED:
+                    self.skip(rule, why, self.results["mistakes"].problems if rule == "mistakes" else None)
+        rules = [self.results[rule] for rule in RULES]
+        count = sum(len(r.problems) for r in rules)
+        return ChapterResult(chapter=self.id, title=self.chapter.title if self.chapter else "",
+                             status="problem" if count else "ok", problems=count, rules=rules)
+
+
+# -- structural rules --------------------------------------------------------------------------------------------
+def manifest_rule(ins: Inspection) -> tuple[Chapter | None, list[Problem]]:
+    """chapter.toml parses and validates (format version, unique ids, known dependencies, no cycle, ...),
+    and every check has enough hints."""
+    path = ins.manifest
+    if not path.is_file():
+        return None, [ins.problem(path, "there is no chapter.toml: every chapter starts with its manifest")]
+    text = path.read_text(encoding="utf-8", errors="replace")
+    ins.lines = TomlLines(text)
+    data, problem = _load_toml(ins, path, text)
+    if problem is not None:
+        return None, [problem]
+    data.setdefault("id", ins.id)
+    try:
+        chapter = Chapter(dir=ins.folder, **data)
+    except ValidationError as exc:
+        return None, [_validation_problem(ins, path, err, data) for err in exc.errors()]
+    except TypeError as exc:
+        return None, [ins.problem(path, f"invalid manifest: {exc}")]
+    problems = []
+    for spec in chapter.checks:
+        if len(spec.hints) < MIN_HINTS:
+            problems.append(ins.problem(path, f"check {spec.id!r} has {len(spec.hints)} hint(s); give at least "
+                                        f"{MIN_HINTS}, from a gentle nudge to the explicit answer",
+                                        ins.lines.line("checks", chapter.checks.index(spec), "hints")))
+    return chapter, problems
+
+
+def quiz_rule(ins: Inspection) -> list[Problem]:
+    """quiz.toml holds questions with distinct choices, one right answer each and an explanation."""
+    path = ins.folder / "quiz.toml"
+    if not path.is_file():
+        return [ins.problem(path, "there is no quiz.toml: every chapter has a practice quiz")]
+    text = path.read_text(encoding="utf-8", errors="replace")
+    lines = TomlLines(text)
+    data, problem = _load_toml(ins, path, text)
+    if problem is not None:
+        return [problem]
+    try:
+        Quiz(**data)
+    except ValidationError as exc:
+        return [ins.problem(path, _describe(err, data), _key_line(lines, err)) for err in exc.errors()]
+    return []
+
+
+def placeholders_rule(ins: Inspection) -> list[Problem]:
+    """Nothing in the chapter, its starter or its solution still holds the scaffold's TODO(author) markers."""
+    problems = []
+    for folder in (ins.folder, starter_dir(ins.id, ins.root), solution_dir(ins.id, ins.root)):
+        for path in tree_files(folder).values():
+            text = path.read_bytes().decode("utf-8", errors="replace")
+            for number, line in enumerate(text.splitlines(), start=1):
+                if PLACEHOLDER in line:
+                    snippet = line.strip()
+                    snippet = snippet if len(snippet) <= 90 else snippet[:87] + "..."
+                    problems.append(ins.problem(path, f"still contains the template's placeholder: {snippet}", number))
+    return problems
+
+
+def files_rule(ins: Inspection) -> list[Problem]:
+    """The edited files exist in the starter and the solution; the solution's other (support) files are the
+    starter's, since the learner's submission is graded with the starter's copies."""
+    chapter = ins.chapter
+    assert chapter is not None
+    problems = []
+    starter, solution = starter_dir(ins.id, ins.root), solution_dir(ins.id, ins.root)
+    for folder in (starter, solution):
+        if not folder.is_dir():
+            problems.append(ins.problem(folder, f"{ins.rel(folder)}/ does not exist"))
+            continue
+        for name in chapter.files:
+            if not (folder / name).is_file():
+                problems.append(ins.problem(ins.manifest, f"{name} is one of the chapter's `files`, but "
+                                            f"{ins.rel(folder / name)} does not exist", ins.lines.line("files")))
+    if starter.is_dir() and solution.is_dir():
+        for name, path in tree_files(solution).items():
+            if name in chapter.files:
+                continue
+            theirs = starter / name
+            if not theirs.is_file():
+                problems.append(ins.problem(path, f"support file {name} is not in {ins.rel(starter)}/: the solution "
+                                            "is graded with it but the learner never gets it (add it to the starter, "
+                                            "or to `files` if the learner writes it)"))
+            elif (line := code_difference(path, theirs)) is not None:
+                problems.append(ins.problem(path, f"support file {name} differs from {ins.rel(theirs)}: the learner "
+                                            "works with the starter's copy, so the solution must use the same one",
+                                            line))
+    return problems
+
+
+def continuity_rule(ins: Inspection) -> tuple[list[Problem], str]:
+    """With `continues_from`, the starter's files hold the same code as that chapter's solution wherever both have
+    the file (comments and formatting may differ), so the course builds one app."""
+    chapter = ins.chapter
+    assert chapter is not None
+    previous = chapter.continues_from
+    if not previous:
+        return [], "continues_from is not set"
+    theirs_root = solution_dir(previous, ins.root)
+    if not theirs_root.is_dir():
+        return [ins.problem(ins.manifest, f"continues_from = {previous!r}, but {ins.rel(theirs_root)}/ does not "
+                            "exist", ins.lines.line("continues_from"))], ""
+    starter = starter_dir(ins.id, ins.root)
+    problems = []
+    for name, theirs in tree_files(theirs_root).items():
+        ours = starter / name
+        if ours.is_file() and (line := code_difference(ours, theirs)) is not None:
+            problems.append(ins.problem(ours, f"differs from {ins.rel(theirs)}: this chapter continues {previous}, so "
+                                        "the files they share must hold the same code", line))
+    return problems, ""
+
+
+def implementations_rule(ins: Inspection) -> list[Problem]:
+    """Each manifest check has exactly one implementation of its kind (a static @check in checks/static.py, or a
+    test marked @check in checks/test_*.py), checks/static.py imports, and no implementation lacks a manifest
+    entry."""
+    chapter = ins.chapter
+    assert chapter is not None
+    problems: list[Problem] = []
+    static_path = chapter.checks_dir / "static.py"
+    found: dict[str, dict[str, list[tuple[Path, int]]]] = {"static": {}, "behaviour": {}}
+    unreadable: set[str] = set()  # kinds whose files do not parse: their missing implementations are unknown
+    if static_path.is_file():
+        found["static"], syntax = _check_markers(static_path)
+        problems += [ins.problem(static_path, message, line) for line, message in syntax]
+        if syntax:
+            unreadable.add("static")
+        else:
+            problems += _static_import_problems(ins, static_path, found["static"])
+    for test in sorted(chapter.checks_dir.glob("test_*.py")):
+        markers, syntax = _check_markers(test)
+        problems += [ins.problem(test, message, line) for line, message in syntax]
+        if syntax:
+            unreadable.add("behaviour")
+        for check_id, places in markers.items():
+            found["behaviour"].setdefault(check_id, []).extend(places)
+
+    for spec in chapter.checks:
+        line = ins.check_line(spec.id)
+        other_kind = "behaviour" if spec.kind == "static" else "static"
+        own, other = found[spec.kind].get(spec.id, []), found[other_kind].get(spec.id, [])
+        if other:
+            problems.append(ins.problem(ins.manifest, f"check {spec.id!r} has kind = {spec.kind!r}, but "
+                                        f"{_places(ins, other)} implements it as a {other_kind} check", line))
+        elif not own and spec.kind not in unreadable:
+            if spec.kind == "static":
+                missing = ("checks/static.py does not exist" if not static_path.is_file()
+                           else f"checks/static.py has no @check({spec.id!r})")
+            else:
+                missing = f"no test in checks/test_*.py is marked @check({spec.id!r})"
+            problems.append(ins.problem(ins.manifest, f"check {spec.id!r} has no implementation: {missing}", line))
+        if len(own) > 1:
+            problems.append(ins.problem(own[1][0], f"check {spec.id!r} has {len(own)} implementations "
+                                        f"({_places(ins, own)}); keep exactly one", own[1][1]))
+    declared = {c.id for c in chapter.checks}
+    for places in (found["static"], found["behaviour"]):
+        for check_id, where in places.items():
+            if check_id not in declared:
+                path, line = where[0]
+                problems.append(ins.problem(path, f"@check({check_id!r}) implements no check of chapter.toml: add a "
+                                            "[[checks]] entry for it, or remove it", line))
+    return problems
+
+
+def lesson_rule(ins: Inspection) -> list[Problem]:
+    """lesson.md exists and names every file the learner edits."""
+    chapter = ins.chapter
+    assert chapter is not None
+    path = chapter.lesson_path
+    if not path.is_file():
+        return [ins.problem(path, "there is no lesson.md")]
+    text = path.read_text(encoding="utf-8", errors="replace")
+    if not text.strip():
+        return [ins.problem(path, "lesson.md is empty")]
+    return [ins.problem(path, f"the lesson never names {name}, a file the learner edits: tell them which file to "
+                        "open") for name in chapter.files if name not in text]
+
+
+def read_fixtures(ins: Inspection) -> tuple[list[Fixture], list[Problem]]:
+    """The `mistakes/` fixtures and what is wrong with their headers (the grading comes later)."""
+    chapter = ins.chapter
+    assert chapter is not None
+    folder = chapter.dir / "mistakes"
+    items = sorted(p for p in folder.iterdir() if (p.is_file() and p.suffix == ".py")
+                   or (p.is_dir() and p.name != "__pycache__")) if folder.is_dir() else []
+    if not items:
+        return [], [ins.problem(folder, "no mistakes/ fixture: add at least one known-wrong submission whose header "
+                                "says `# mistake: ...` and `# fails: check-id (diagnosis)`")]
+    known = {c.id for c in chapter.checks} | {FILES_CHECK}
+    fixtures, problems = [], []
+    for item in items:
+        files = [item / name for name in chapter.files if (item / name).is_file()] if item.is_dir() else [item]
+        found, exp = _header(files)
+        header = found or item
+        top = 1 if found else None
+        problems += [ins.problem(header, f"cannot read the `# fails:` line: {error}", exp.line) for error in exp.errors]
+        if not exp.description:
+            problems.append(ins.problem(header, "has no `# mistake:` line saying what is wrong with it", top))
+        if not exp.fails:
+            problems.append(ins.problem(header, "has no `# fails:` line: a mistake declares the checks it fails, "
+                                        "e.g. `# fails: check-id (diagnosis)`", top))
+        for check_id in exp.fails:
+            if check_id not in known:
+                problems.append(ins.problem(header, f"declares check {check_id!r}, which chapter.toml does not have",
+                                            exp.line))
+        several = item.is_file() and len(chapter.files) > 1
+        if several:
+            problems.append(ins.problem(item, f"{ins.id} has several files ({', '.join(chapter.files)}): make this "
+                                        "mistake a folder holding them"))
+        fails = {k: v for k, v in exp.fails.items() if k in known}
+        clean = Expectation(description=exp.description, fails=fails, line=exp.line)
+        fixtures.append(Fixture(item, header, clean, gradable=bool(fails) and not several))
+    return fixtures, problems
+
+
+# -- graded rules ------------------------------------------------------------------------------------------------
+def solution_rule(ins: Inspection, outcome: Outcome) -> list[Problem]:
+    """The reference solution passes every check."""
+    folder = solution_dir(ins.id, ins.root)
+    if not isinstance(outcome, Report):
+        return [ins.problem(folder, f"cannot be graded: {outcome}")]
+    verbs = {"fail": "fails", "skip": "skips", "error": "errors on"}
+    return [_check_problem(ins, folder, check, f"the solution {verbs[check.status]}")
+            for check in outcome.checks if check.status != "pass"]
+
+
+def starter_rule(ins: Inspection, outcome: Outcome) -> list[Problem]:
+    """The starter fails (so there is something to do), through checks: no grader error, and valid Python."""
+    folder = starter_dir(ins.id, ins.root)
+    if not isinstance(outcome, Report):
+        return [ins.problem(folder, f"cannot be graded: {outcome}")]
+    if outcome.status == "pass":
+        return [ins.problem(folder, "the starter passes every check: the learner would have nothing to do")]
+    problems = [_check_problem(ins, folder, check, "the starter errors on", " (a course or grader error, not a "
+                               "failure)") for check in outcome.checks if check.status == "error"]
+    files = next(c for c in outcome.checks if c.id == FILES_CHECK)
+    if files.status == "fail":
+        problems.append(_check_problem(ins, folder, files, "the starter fails", ": the learner would start from a "
+                                       "broken file"))
+    return problems
+
+
+def mistakes_rule(ins: Inspection, outcomes: dict[Job, Outcome]) -> list[Problem]:
+    """Each graded fixture fails exactly the checks it declares, with the declared diagnoses."""
+    problems = []
+    for fixture in ins.fixtures:
+        if not fixture.gradable:
+            continue
+        outcome = outcomes[Job(ins.id, "mistake", fixture.path)]
+        if not isinstance(outcome, Report):
+            problems.append(ins.problem(fixture.path, f"cannot be graded: {outcome}"))
+            continue
+        for text in disagreements(fixture.expectation, outcome):
+            problems.append(ins.problem(fixture.header, text, fixture.expectation.line))
+    return problems
+
+
+def coverage_rule(ins: Inspection, outcomes: list[Outcome]) -> list[Problem]:
+    """Every check is failed by the starter or some fixture: a check that nothing fails may accept anything."""
+    chapter = ins.chapter
+    assert chapter is not None
+    caught = {c.id for outcome in outcomes if isinstance(outcome, Report) for c in outcome.checks
+              if c.status == "fail"}
+    return [ins.problem(ins.manifest, f"nothing fails check {spec.id!r}: neither the starter nor a mistakes/ fixture "
+                        "does; add a fixture with the mistake this check is there to catch", ins.check_line(spec.id))
+            for spec in chapter.checks if spec.id not in caught]
+
+
+# -- helpers -------------------------------------------------------------------------------------------------------
+def tree_files(folder: Path) -> dict[str, Path]:
+    """Every file under `folder` by relative name (no caches)."""
+    if not folder.is_dir():
+        return {}
+    return {p.relative_to(folder).as_posix(): p for p in sorted(folder.rglob("*"))
+            if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"}
+
+
+def code_difference(ours: Path, theirs: Path) -> int | None:
+    """None if both files hold the same code, else the line of `ours` where they first differ.
+
+    Python files are compared as syntax trees (comments, blank lines and formatting do not count);
+    other files line by line.
+    """
+    a = ours.read_text(encoding="utf-8", errors="replace")
+    b = theirs.read_text(encoding="utf-8", errors="replace")
+    if ours.suffix == ".py":
+        try:
+            return _first_difference(ast.parse(a), ast.parse(b), 1, len(a.splitlines()) or 1)
+        except SyntaxError:
+            pass
+    lines_a, lines_b = a.splitlines(), b.splitlines()
+    for number, (x, y) in enumerate(zip(lines_a, lines_b), start=1):
+        if x != y:
+            return number
+    return None if len(lines_a) == len(lines_b) else min(len(lines_a), len(lines_b)) + 1
+
+
+def _first_difference(a: Any, b: Any, line: int, last: int) -> int | None:
+    if isinstance(a, ast.AST):
+        line = getattr(a, "lineno", line)
+        if type(a) is not type(b):
+            return line
+        for name in a._fields:
+            found = _first_difference(getattr(a, name, None), getattr(b, name, None), line, last)
+            if found is not None:
+                return found
+        return None
+    if isinstance(a, list) and isinstance(b, list):
+        for x, y in zip(a, b):
+            found = _first_difference(x, y, line, last)
+            if found is not None:
+                return found
+        if len(a) > len(b):
+            return getattr(a[len(b)], "lineno", line)
+        if len(a) < len(b):
+            return getattr(a[-1], "end_lineno", None) or line if a else min(line, last)
+        return None
+    return None if a == b else line
+
+
+def _load_toml(ins: Inspection, path: Path, text: str) -> tuple[dict[str, Any], Problem | None]:
+    try:
+        return tomllib.loads(text), None
+    except tomllib.TOMLDecodeError as exc:
+        found = re.search(r"line (\d+)", str(exc))
+        return {}, ins.problem(path, f"invalid TOML: {exc}", int(found.group(1)) if found else None)
+
+
+def _describe(err: Any, data: dict[str, Any]) -> str:
+    """A pydantic error in the author's terms: `checks[2] ('get-engine') hints: ...`."""
+    parts: list[str] = []
+    loc = list(err["loc"])
+    while loc:
+        key = loc.pop(0)
+        if isinstance(key, int) and parts:
+            table = data.get(parts[-1]) if len(parts) == 1 else None
+            item = table[key] if isinstance(table, list) and key < len(table) else None
+            name = item.get("id") if isinstance(item, dict) else None
+            parts[-1] += f"[{key}]" + (f" ({name!r})" if name else "")
+        else:
+            parts.append(str(key))
+    message = err["msg"].removeprefix("Value error, ")
+    return f"{' '.join(parts)}: {message}" if parts else message
+
+
+def _key_line(lines: TomlLines, err: Any) -> int | None:
+    """The line of the key an error is about; a table-level error that starts with a key's name
+    ("answer 'e' is not one of the choices") points at that key."""
+    first_word = err["msg"].removeprefix("Value error, ").split(" ", 1)[0]
+    return lines.line(*err["loc"], first_word)
+
+
+def _validation_problem(ins: Inspection, path: Path, err: Any, data: dict[str, Any]) -> Problem:
+    """One manifest validation error, at the line of the key it is about (or of what its message names)."""
+    message = err["msg"].removeprefix("Value error, ")
+    line = _key_line(ins.lines, err) if err["loc"] else _named_line(ins.lines, message, data)
+    return ins.problem(path, f"invalid manifest: {_describe(err, data)}", line)
+
+
+def _named_line(lines: TomlLines, message: str, data: dict[str, Any]) -> int | None:
+    """For an error about the whole manifest: the line of the first check its message names (its `depends` or
+    `file` when the error is about those; the second use of a repeated id), else of the key it starts with."""
+    checks = data.get("checks") if isinstance(data.get("checks"), list) else []
+    ids = [c.get("id") if isinstance(c, dict) else None for c in checks]
+    order = list(reversed(range(len(ids)))) if "repeated" in message else list(range(len(ids)))
+    named = re.findall(r"'([a-z0-9-]+)'", message) + re.findall(r"[a-z0-9]+(?:-[a-z0-9]+)*", message)
+    key = "depends" if "depends" in message or "cycle" in message else "file" if "examines" in message else "id"
+    for name in named:
+        index = next((i for i in order if ids[i] == name), None)
+        if index is not None:
+            return lines.line("checks", index, key)
+    first_word = message.split(" ", 1)[0]
+    return lines.line(first_word) if first_word in data else None
+
+
+def _check_markers(path: Path) -> tuple[dict[str, list[tuple[Path, int]]], list[tuple[int | None, str]]]:
+    """Where `@check("id")` (or `@pytest.mark.check("id")`) decorates a function or class in a checks file."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"), str(path))
+    except SyntaxError as exc:
+        return {}, [(exc.lineno, f"{path.name} has a syntax error: {exc.msg}")]
+    found: dict[str, list[tuple[Path, int]]] = {}
+    for node in ast.walk(tree):
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        for deco in node.decorator_list:
+            func = deco.func if isinstance(deco, ast.Call) else None
+            named_check = (isinstance(func, ast.Name) and func.id == "check") or (
+                isinstance(func, ast.Attribute) and func.attr == "check")
+            if named_check and deco.args and isinstance(deco.args[0], ast.Constant) and isinstance(
+                    deco.args[0].value, str):
+                found.setdefault(deco.args[0].value, []).append((path, deco.lineno))
+    return found, []
+
+
+def _static_import_problems(ins: Inspection, path: Path, markers: dict[str, list]) -> list[Problem]:
+    """checks/static.py must import (the engine imports it for every grade)."""
+    from grader.static.registry import load_static_checks
+
+    try:
+        load_static_checks(path, f"_course_check_{ins.id.replace('-', '_')}")
+    except Exception as exc:  # noqa: BLE001 - any failure here is the content's
+        if isinstance(exc, ValueError) and any(len(places) > 1 for places in markers.values()):
+            return []  # two implementations of one check: reported with both lines
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename) == path]
+        line = exc.lineno if isinstance(exc, SyntaxError) else frames[-1].lineno if frames else None
+        return [ins.problem(path, f"checks/static.py cannot be imported: {type(exc).__name__}: {exc}", line)]
+    return []
+
+
+def _places(ins: Inspection, where: list[tuple[Path, int]]) -> str:
+    return ", ".join(f"{ins.rel(path)}:{line}" for path, line in where)
+
+
+def _header(files: list[Path]) -> tuple[Path | None, Expectation]:
+    """The first file whose header declares the mistake, with its expectation."""
+    for path in files:
+        exp = read_expectation(path.read_text(encoding="utf-8", errors="replace"))
+        if exp.fails or exp.description or exp.errors:
+            return path, exp
+    return (files[0] if files else None), Expectation()
+
+
+def _check_problem(ins: Inspection, folder: Path, check: Any, lead: str, tail: str = "") -> Problem:
+    """`<lead> “<check title>” (<id>)<tail>: <first line of its message>`, at the check's file and line."""
+    message = (check.message or "").strip().splitlines()
+    detail = f": {message[0]}" if message else ""
+    return ins.problem(folder / (check.file or ins.chapter.files[0]),  # type: ignore[union-attr]
+                       f"{lead} “{check.title}” ({check.id}){tail}{detail}", check.line)

@@ -1,0 +1,457 @@
+"""`course check`, rule by rule: each rule passes on a clean chapter and reports a chapter that breaks it, at
+`path:line`. Chapters are built in temp content roots: the guide's chapter 8, or a copy of chapter 2."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from authoring import CHAPTER, run_course, write_example
+from conftest import ROOT
+from course.content_check import GRADED, RULES, ChapterResult, Inspection, check_chapters
+from grader.pool import WorkerPool
+
+CHECK_LINE = 17
+"""The `id = "one-shared-database"` line of the guide's chapter.toml."""
+
+
+@pytest.fixture(scope="module")
+def pool():
+    with WorkerPool(2) as p:
+        yield p
+
+
+@pytest.fixture
+def root(tmp_path) -> Path:
+    """A content root holding only the guide's chapter 8 (clean)."""
+    return write_example(tmp_path / "content")
+
+
+@pytest.fixture
+def chapter(root) -> Path:
+    return root / "chapters" / CHAPTER
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1))
+
+
+def line_of(path: Path, text: str) -> int:
+    return next(n for n, line in enumerate(path.read_text().splitlines(), start=1) if text in line)
+
+
+def check(root: Path, pool, chapter_id: str = CHAPTER) -> ChapterResult:
+    return check_chapters([chapter_id], root, pool=pool).chapters[0]
+
+
+def problems(result: ChapterResult, rule: str) -> list[str]:
+    """`path:line: message` of each problem the rule found."""
+    found = next(r for r in result.rules if r.rule == rule)
+    return [f"{p.where()}: {p.message}" for p in found.problems]
+
+
+def structural(root: Path, rule: str, chapter_id: str = CHAPTER) -> list[str]:
+    """The problems of a rule that needs no grading."""
+    found = Inspection.of(root, chapter_id).results[rule]
+    return [f"{p.where()}: {p.message}" for p in found.problems]
+
+
+def only_problems_in(result: ChapterResult, *rules: str) -> None:
+    noisy = {r.rule: [p.message for p in r.problems] for r in result.rules if r.problems and r.rule not in rules}
+    assert noisy == {}
+
+
+# -- clean chapters ---------------------------------------------------------------------------------------------
+def test_the_guides_chapter_is_clean(root, chapter, pool):
+    assert line_of(chapter / "chapter.toml", 'id = "one-shared-database"') == CHECK_LINE
+    result = check(root, pool)
+    assert result.status == "ok" and result.problems == 0
+    assert [r.rule for r in result.rules] == list(RULES)
+    assert all(r.status == "ok" for r in result.rules)
+
+
+def test_chapter_2_the_worked_example_is_clean(tmp_path, pool):
+    content = tmp_path / "content"
+    for kind in ("chapters", "starter", "solutions"):
+        shutil.copytree(ROOT / kind / "chapter-2", content / kind / "chapter-2")
+    # Chapter 1 is not written yet; by definition its solution is the app chapter 2 starts from.
+    shutil.copytree(ROOT / "starter" / "chapter-2", content / "solutions" / "chapter-1")
+    result = check(content, pool, "chapter-2")
+    assert result.problems == 0, [p for r in result.rules for p in r.problems]
+
+
+# -- manifest ---------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("old, new, line_text, says", [
+    ("format_version = 1", "format_version = 2", "format_version", "format_version is 2"),
+    ('kind = "behaviour"', 'kind = "test"', 'kind = "test"', "Input should be 'static' or 'behaviour'"),
+    ('depends = ["memory-engine-defined"]', 'depends = ["nope"]', 'depends = ["nope"]', "depends on 'nope'"),
+    ('id = "one-shared-database"', 'id = "One Shared"', 'id = "One Shared"', "should match pattern"),
+    ('files = ["database.py"]', 'files = []', "files = []", "at least 1 item"),
+    ('title = "Every connection', 'file = "app.py"\ntitle = "Every connection', 'file = "app.py"',
+     "not one of the chapter's files"),
+])
+def test_an_invalid_manifest_is_reported_at_its_line(chapter, root, old, new, line_text, says):
+    manifest = chapter / "chapter.toml"
+    edit(manifest, old, new)
+    found = structural(root, "manifest")
+    assert len(found) == 1 and says in found[0], found
+    assert found[0].startswith(f"chapters/{CHAPTER}/chapter.toml:{line_of(manifest, line_text)}: invalid manifest")
+
+
+def test_a_repeated_check_id_is_reported_where_it_is_repeated(chapter, root):
+    manifest = chapter / "chapter.toml"
+    edit(manifest, 'id = "one-shared-database"', 'id = "memory-engine-defined"')
+    found = structural(root, "manifest")
+    second = [n for n, line in enumerate(manifest.read_text().splitlines(), 1) if line.startswith("id = ")][1]
+    assert found == [f"chapters/{CHAPTER}/chapter.toml:{second}: invalid manifest: check ids must be unique; "
+                     "repeated: memory-engine-defined"]
+
+
+def test_a_dependency_cycle_is_reported_at_a_depends_line(chapter, root):
+    manifest = chapter / "chapter.toml"
+    edit(manifest, 'kind = "static"\n', 'kind = "static"\ndepends = ["memory-engine-defined"]\n')
+    found = structural(root, "manifest")
+    assert len(found) == 1 and "dependency cycle: memory-engine-defined -> memory-engine-defined" in found[0]
+    assert found[0].startswith(f"chapters/{CHAPTER}/chapter.toml:{line_of(manifest, 'depends')}:")
+
+
+def test_broken_toml_is_reported_with_its_line(chapter, root):
+    edit(chapter / "chapter.toml", 'kind = "static"', 'kind = "static')
+    found = structural(root, "manifest")
+    line = line_of(chapter / "chapter.toml", 'kind = "static')
+    assert len(found) == 1 and found[0].startswith(f"chapters/{CHAPTER}/chapter.toml:{line}: invalid TOML")
+
+
+def test_every_check_needs_three_hints(chapter, root):
+    manifest = chapter / "chapter.toml"
+    edit(manifest, '    "Return `create_engine(', '    # "Return `create_engine(')
+    found = structural(root, "manifest")
+    hints_line = [n for n, line in enumerate(manifest.read_text().splitlines(), 1) if line.startswith("hints")][1]
+    assert found == [f"chapters/{CHAPTER}/chapter.toml:{hints_line}: check 'one-shared-database' has 2 hint(s); "
+                     "give at least 3, from a gentle nudge to the explicit answer"]
+
+
+def test_without_a_loadable_manifest_the_rules_that_need_it_are_skipped(chapter, root, pool):
+    (chapter / "chapter.toml").unlink()
+    result = check(root, pool)
+    assert problems(result, "manifest") == [f"chapters/{CHAPTER}/chapter.toml: there is no chapter.toml: every "
+                                            "chapter starts with its manifest"]
+    skipped = {r.rule: r.note for r in result.rules if r.status == "skipped"}
+    assert set(skipped) == {"files", "continuity", "implementations", "lesson", *GRADED}
+    assert all(note == "needs a chapter.toml that loads" for note in skipped.values())
+
+
+# -- files ----------------------------------------------------------------------------------------------------------
+def test_an_edited_file_missing_from_the_solution(chapter, root):
+    (root / "solutions" / CHAPTER / "database.py").unlink()
+    assert structural(root, "files") == [
+        f"chapters/{CHAPTER}/chapter.toml:4: database.py is one of the chapter's `files`, but "
+        f"solutions/{CHAPTER}/database.py does not exist"]
+
+
+def test_support_files_of_the_solution_are_the_starters(root):
+    (root / "solutions" / CHAPTER / "models.py").write_text("X = 1\n")
+    found = structural(root, "files")
+    assert len(found) == 1 and found[0].startswith(f"solutions/{CHAPTER}/models.py: support file models.py is not "
+                                                   f"in starter/{CHAPTER}/")
+    (root / "starter" / CHAPTER / "models.py").write_text("# the same code, other comments\nX = 1\n")
+    assert structural(root, "files") == []
+    (root / "starter" / CHAPTER / "models.py").write_text("X = 1\nY = 2\n")
+    found = structural(root, "files")
+    assert len(found) == 1 and found[0].startswith(f"solutions/{CHAPTER}/models.py:1: support file models.py "
+                                                   f"differs from starter/{CHAPTER}/models.py")
+
+
+# -- continuity --------------------------------------------------------------------------------------------------
+def test_continuity_compares_the_starter_with_the_previous_solution(chapter, root):
+    manifest = chapter / "chapter.toml"
+    edit(manifest, 'files = ["database.py"]', 'files = ["database.py"]\ncontinues_from = "chapter-7"')
+    found = structural(root, "continuity")
+    assert found == [f"chapters/{CHAPTER}/chapter.toml:5: continues_from = 'chapter-7', but solutions/chapter-7/ "
+                     "does not exist"]
+
+    previous = root / "solutions" / "chapter-7"
+    previous.mkdir(parents=True)
+    starter = (root / "starter" / CHAPTER / "database.py").read_text()
+    (previous / "database.py").write_text(starter.replace("# Chapter 8: write get_memory_engine() below.\n", ""))
+    (previous / "main.py").write_text("app = None\n")  # only in chapter 7: not compared
+    assert structural(root, "continuity") == []  # same code; the starter only adds a comment
+
+    (previous / "database.py").write_text(starter.replace('"sqlite:///database.db"', '"sqlite:///heroes.db"'))
+    assert structural(root, "continuity") == [
+        f"starter/{CHAPTER}/database.py:5: differs from solutions/chapter-7/database.py: this chapter continues "
+        "chapter-7, so the files they share must hold the same code"]
+
+
+def test_continuity_is_ok_without_continues_from(root):
+    rule = Inspection.of(root, CHAPTER).results["continuity"]
+    assert rule.status == "ok" and rule.note == "continues_from is not set"
+
+
+# -- implementations -----------------------------------------------------------------------------------------------
+def test_a_check_without_implementation(chapter, root):
+    static = chapter / "checks" / "static.py"
+    edit(static, '@check("memory-engine-defined")', '@check("memory-engine")')
+    found = structural(root, "implementations")
+    manifest_line = line_of(chapter / "chapter.toml", 'id = "memory-engine-defined"')
+    assert found == [
+        f"chapters/{CHAPTER}/chapter.toml:{manifest_line}: check 'memory-engine-defined' has no implementation: "
+        "checks/static.py has no @check('memory-engine-defined')",
+        f"chapters/{CHAPTER}/checks/static.py:{line_of(static, '@check')}: @check('memory-engine') implements no "
+        "check of chapter.toml: add a [[checks]] entry for it, or remove it",
+    ]
+
+
+def test_a_behavioural_check_without_a_marked_test(chapter, root):
+    edit(chapter / "checks" / "test_behaviour.py", '@check("one-shared-database")\n', "")
+    found = structural(root, "implementations")
+    assert len(found) == 1 and "no test in checks/test_*.py is marked @check('one-shared-database')" in found[0]
+
+
+def test_a_check_implemented_as_the_wrong_kind(chapter, root):
+    edit(chapter / "chapter.toml", 'kind = "static"', 'kind = "behaviour"')
+    found = structural(root, "implementations")
+    assert len(found) == 1 and "has kind = 'behaviour', but " in found[0]
+    assert f"chapters/{CHAPTER}/checks/static.py:6 implements it as a static check" in found[0]
+
+
+def test_a_check_implemented_twice(chapter, root):
+    static = chapter / "checks" / "static.py"
+    static.write_text(static.read_text() + '\n\n@check("memory-engine-defined")\ndef again(src):\n'
+                      '    return called(src, "sqlmodel.create_engine")\n')
+    found = structural(root, "implementations")
+    second = [n for n, line in enumerate(static.read_text().splitlines(), 1) if line.startswith("@check")][1]
+    assert found == [f"chapters/{CHAPTER}/checks/static.py:{second}: check 'memory-engine-defined' has 2 "
+                     f"implementations (chapters/{CHAPTER}/checks/static.py:6, chapters/{CHAPTER}/checks/static.py:"
+                     f"{second}); keep exactly one"]
+
+
+def test_static_checks_that_cannot_be_imported(chapter, root):
+    edit(chapter / "checks" / "static.py", "from grader.static import called, check",
+         "from grader.static import called, check, no_such_block")
+    found = structural(root, "implementations")
+    assert len(found) == 1 and found[0].startswith(f"chapters/{CHAPTER}/checks/static.py:3: checks/static.py "
+                                                   "cannot be imported: ImportError")
+
+
+def test_checks_files_with_a_syntax_error(chapter, root):
+    edit(chapter / "checks" / "test_behaviour.py", "def test_one_shared_database(learner):",
+         "def test_one_shared_database(learner)")
+    line = line_of(chapter / "checks" / "test_behaviour.py", "def test_one_shared_database")
+    assert structural(root, "implementations") == [
+        f"chapters/{CHAPTER}/checks/test_behaviour.py:{line}: test_behaviour.py has a syntax error: expected ':'"]
+
+
+def test_without_implementations_the_graded_rules_are_skipped(chapter, root, pool):
+    (chapter / "checks" / "static.py").unlink()
+    result = check(root, pool)
+    assert problems(result, "implementations") == [
+        f"chapters/{CHAPTER}/chapter.toml:7: check 'memory-engine-defined' has no implementation: checks/static.py "
+        "does not exist"]
+    for rule in GRADED:
+        found = next(r for r in result.rules if r.rule == rule)
+        assert found.status == "skipped" and found.note == f"fix “{RULES['implementations']}” first"
+
+
+# -- lesson, quiz, placeholders -----------------------------------------------------------------------------------
+def test_the_lesson_must_name_the_edited_files(chapter, root):
+    lesson = chapter / "lesson.md"
+    lesson.write_text(lesson.read_text().replace("database.py", "the database module"))
+    assert structural(root, "lesson") == [f"chapters/{CHAPTER}/lesson.md: the lesson never names database.py, a file "
+                                          "the learner edits: tell them which file to open"]
+    lesson.unlink()
+    assert structural(root, "lesson") == [f"chapters/{CHAPTER}/lesson.md: there is no lesson.md"]
+
+
+@pytest.mark.parametrize("old, new, line_text, says", [
+    ('answer = "b"', 'answer = "e"', 'answer = "e"', "answer 'e' is not one of the 4 choices"),
+    ('answer = "b"', 'answer = "b"\nanswer2 = "c"', "answer2", "Extra inputs are not permitted"),
+    ('    "FastAPI requires it",', '    "It makes queries faster",', "[[questions]]", "two choices have the same text"),
+    ('explanation = "An in-memory', 'explanation = ""\nwhy = "An in-memory', 'explanation = ""', "at least 1 character"),
+])
+def test_an_invalid_quiz_is_reported_at_its_line(chapter, root, old, new, line_text, says):
+    quiz = chapter / "quiz.toml"
+    edit(quiz, old, new)
+    found = [f for f in structural(root, "quiz") if says in f]
+    assert found and found[0].startswith(f"chapters/{CHAPTER}/quiz.toml:{line_of(quiz, line_text)}: questions[0]")
+
+
+def test_a_missing_quiz(chapter, root):
+    (chapter / "quiz.toml").unlink()
+    assert structural(root, "quiz") == [f"chapters/{CHAPTER}/quiz.toml: there is no quiz.toml: every chapter has a "
+                                        "practice quiz"]
+
+
+def test_template_placeholders_left_behind(chapter, root):
+    edit(chapter / "lesson.md", "## Instructions", "## Instructions\n\nTODO(author): say why it matters")
+    line = line_of(chapter / "lesson.md", "TODO(author)")
+    assert structural(root, "placeholders") == [f"chapters/{CHAPTER}/lesson.md:{line}: still contains the template's "
+                                                "placeholder: TODO(author): say why it matters"]
+
+
+# -- graded rules --------------------------------------------------------------------------------------------------
+def test_a_solution_that_fails_a_check(root, pool):
+    solution = root / "solutions" / CHAPTER / "database.py"
+    edit(solution, ", poolclass=StaticPool)", ")")
+    result = check(root, pool)
+    assert problems(result, "solution") == [
+        f"solutions/{CHAPTER}/database.py:{line_of(solution, 'def get_memory_engine')}: the solution fails “Every "
+        "connection of the engine, in any thread, sees the same database” (one-shared-database): a second "
+        "connection saw an empty database: each connection to `sqlite://` gets its own database unless the engine "
+        "uses `poolclass=StaticPool`"]
+
+
+def test_a_starter_that_already_passes(root, pool):
+    shutil.copy(root / "solutions" / CHAPTER / "database.py", root / "starter" / CHAPTER / "database.py")
+    result = check(root, pool)
+    assert problems(result, "starter") == [f"starter/{CHAPTER}: the starter passes every check: the learner would "
+                                           "have nothing to do"]
+    assert problems(result, "coverage")  # and nothing fails memory-engine-defined any more
+
+
+def test_a_starter_that_fails_through_a_grader_error(chapter, root, pool):
+    # A check that crashes on code without get_memory_engine: a course bug the starter exposes.
+    edit(chapter / "checks" / "static.py", "    found = called(", "    function(src, 'get_memory_engine').node.name\n"
+                                                                  "    found = called(")
+    edit(chapter / "checks" / "static.py", "import called, check", "import called, check, function")
+    result = check(root, pool)
+    found = problems(result, "starter")
+    assert len(found) == 1 and found[0].startswith(f"starter/{CHAPTER}/database.py: the starter errors on “get_memory"
+                                                   "_engine() is a function of database.py that calls create_engine” "
+                                                   "(memory-engine-defined) (a course or grader error")
+    assert problems(result, "solution") == []
+
+
+def test_a_starter_that_is_not_valid_python(root, pool):
+    (root / "starter" / CHAPTER / "database.py").write_text("def get_memory_engine(:\n")
+    found = problems(check(root, pool), "starter")
+    assert found == [f"starter/{CHAPTER}/database.py:1: the starter fails “Your files are there and are valid Python” "
+                     "(files): the learner would start from a broken file: database.py:1:23: SyntaxError: invalid "
+                     "syntax"]
+
+
+def test_a_chapter_without_mistakes(chapter, root, pool):
+    shutil.rmtree(chapter / "mistakes")
+    result = check(root, pool)
+    assert problems(result, "mistakes") == [f"chapters/{CHAPTER}/mistakes: no mistakes/ fixture: add at least one "
+                                            "known-wrong submission whose header says `# mistake: ...` and `# fails: "
+                                            "check-id (diagnosis)`"]
+    assert problems(result, "coverage") == [f"chapters/{CHAPTER}/chapter.toml:{CHECK_LINE}: nothing fails check "
+                                            "'one-shared-database': neither the starter nor a mistakes/ fixture "
+                                            "does; add a fixture with the mistake this check is there to catch"]
+
+
+def test_a_mistake_the_checks_no_longer_catch(chapter, root, pool):
+    # The check stops looking at threads: the same-thread-only mistake now passes.
+    edit(chapter / "checks" / "test_behaviour.py", "    if isinstance(seen[0], Exception):", "    if False:")
+    result = check(root, pool)
+    assert problems(result, "mistakes") == [f"chapters/{CHAPTER}/mistakes/same-thread-only.py:2: should fail "
+                                            "'one-shared-database' but it is pass"]
+    only_problems_in(result, "mistakes")
+
+
+def test_a_mistake_with_another_diagnosis_or_an_extra_failure(chapter, root, pool):
+    fixture = chapter / "mistakes" / "no-static-pool.py"
+    edit(fixture, "(not-shared)", "(same-thread-only)")
+    other = chapter / "mistakes" / "same-thread-only.py"
+    edit(other, "# fails: one-shared-database (same-thread-only)", "# fails: memory-engine-defined")
+    found = problems(check(root, pool), "mistakes")
+    assert found[0].startswith(f"chapters/{CHAPTER}/mistakes/no-static-pool.py:2: 'one-shared-database' failed with "
+                               "diagnosis 'not-shared', not 'same-thread-only'")
+    assert found[1] == f"chapters/{CHAPTER}/mistakes/same-thread-only.py:2: should fail 'memory-engine-defined' but it is pass"
+    assert found[2].startswith(f"chapters/{CHAPTER}/mistakes/same-thread-only.py:2: also fails 'one-shared-database' "
+                               "(same-thread-only)")
+
+
+def test_mistake_headers_are_checked(chapter, root):
+    fixture = chapter / "mistakes" / "no-static-pool.py"
+    edit(fixture, "# mistake: no StaticPool, so every connection opens its own empty in-memory database\n", "")
+    other = chapter / "mistakes" / "same-thread-only.py"
+    edit(other, "# fails: one-shared-database (same-thread-only)", "# fails: one-shared-database (Same Thread), nope")
+    (chapter / "mistakes" / "undeclared.py").write_text("# mistake: nothing declared\nx = 1\n")
+    found = Inspection.of(root, CHAPTER).results["mistakes"].problems
+    assert [f"{p.where()}: {p.message}" for p in found] == [
+        f"chapters/{CHAPTER}/mistakes/no-static-pool.py:1: has no `# mistake:` line saying what is wrong with it",
+        f"chapters/{CHAPTER}/mistakes/same-thread-only.py:2: cannot read the `# fails:` line: cannot read "
+        "'one-shared-database (Same Thread)': write `check-id` or `check-id (diagnosis)`",
+        f"chapters/{CHAPTER}/mistakes/same-thread-only.py:2: declares check 'nope', which chapter.toml does not have",
+        f"chapters/{CHAPTER}/mistakes/undeclared.py:1: has no `# fails:` line: a mistake declares the checks it "
+        "fails, e.g. `# fails: check-id (diagnosis)`",
+    ]
+
+
+def test_coverage_needs_a_failure_for_every_check(chapter, root, pool):
+    for fixture in (chapter / "mistakes").iterdir():
+        fixture.unlink()
+    (chapter / "mistakes" / "no-call.py").write_text(
+        "# mistake: get_memory_engine returns the app's engine instead of building one\n"
+        "# fails: memory-engine-defined (not-called)\n"
+        "from sqlmodel import create_engine\n\nengine = create_engine('sqlite:///database.db')\n\n\n"
+        "def get_memory_engine():\n    return engine\n")
+    result = check(root, pool)
+    assert problems(result, "coverage") == [f"chapters/{CHAPTER}/chapter.toml:{CHECK_LINE}: nothing fails check "
+                                            "'one-shared-database': neither the starter nor a mistakes/ fixture "
+                                            "does; add a fixture with the mistake this check is there to catch"]
+    only_problems_in(result, "coverage")
+
+
+def test_multi_file_chapters_take_a_folder_per_mistake(chapter, root, pool):
+    edit(chapter / "chapter.toml", 'files = ["database.py"]', 'files = ["database.py", "main.py"]')
+    for kind in ("starter", "solutions"):
+        (root / kind / CHAPTER / "main.py").write_text("from database import engine\n")
+    folder = chapter / "mistakes" / "no-static-pool"
+    folder.mkdir()
+    shutil.move(chapter / "mistakes" / "no-static-pool.py", folder / "database.py")
+    (folder / "main.py").write_text("from database import engine\n")
+    result = check(root, pool)
+    assert problems(result, "mistakes") == [f"chapters/{CHAPTER}/mistakes/same-thread-only.py: {CHAPTER} has several "
+                                            "files (database.py, main.py): make this mistake a folder holding them"]
+    assert problems(result, "coverage") == []  # the folder fixture was graded and fails one-shared-database
+
+
+# -- several chapters, the command line ----------------------------------------------------------------------------
+def test_several_chapters_share_one_pool(root, pool):
+    shutil.copytree(root / "chapters" / CHAPTER, root / "chapters" / "chapter-9")
+    for kind in ("starter", "solutions"):
+        shutil.copytree(root / kind / CHAPTER, root / kind / "chapter-9")
+    (root / "chapters" / "chapter-9" / "quiz.toml").unlink()
+    run = check_chapters([CHAPTER, "chapter-9"], root, pool=pool)
+    assert [(c.chapter, c.status, c.problems) for c in run.chapters] == [(CHAPTER, "ok", 0), ("chapter-9", "problem", 1)]
+    assert run.status == "problem" and run.problems == 1
+
+
+
+def test_the_command_reports_problems_at_path_line_and_exits_1(chapter, root, tmp_path):
+    edit(chapter / "checks" / "test_behaviour.py", "    if isinstance(seen[0], Exception):", "    if False:")
+    result = run_course(["check"], root, tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert (f"content/chapters/{CHAPTER}/mistakes/same-thread-only.py:2: should fail 'one-shared-database' but it is "
+            "pass") in result.stdout
+    assert f"{CHAPTER}: 1 problem" in result.stdout
+
+    as_json = run_course(["check", "8", "--format", "json"], root, tmp_path)
+    report = json.loads(as_json.stdout)
+    assert as_json.returncode == 1 and report["format"] == 1 and report["status"] == "problem"
+    assert set(report) == {"format", "status", "root", "problems", "duration", "chapters"}
+    rules = report["chapters"][0]["rules"]
+    assert [r["rule"] for r in rules] == list(RULES)
+    assert all(set(r) == {"rule", "title", "status", "note", "problems"} for r in rules)
+    bad = next(r for r in rules if r["rule"] == "mistakes")
+    assert bad["problems"] == [{"path": f"chapters/{CHAPTER}/mistakes/same-thread-only.py", "line": 2,
+                                "message": "should fail 'one-shared-database' but it is pass"}]
+
+
+@pytest.mark.parametrize("args, says", [
+    (["check", "chapter-5"], "there is no chapter 'chapter-5'; the chapters are: chapter-8"),
+    (["check", "five"], "'five' is not a chapter name"),
+    (["check", "--format", "yaml"], "yaml"),
+    (["check", "--jobs", "0"], "--jobs"),
+])
+def test_usage_errors_exit_2(root, tmp_path, args, says):
+    result = run_course(args, root, tmp_path)
+    assert result.returncode == 2 and says in result.stderr and "Traceback" not in result.stderr
