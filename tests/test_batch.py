@@ -27,7 +27,7 @@ from test_hostile import hostile_source
 HOSTILE = ROOT / "tests" / "hostile" / "chapter-2"
 KNOWN = sorted((ROOT / "chapters" / "chapter-2" / "mistakes").glob("*.py")) + sorted(CORPUS.joinpath("chapter-2").glob("*.py"))
 HOSTILE_IN_CLASS = ["fork_bomb", "memory_bomb", "infinite_loop", "long_sleep", "sys_exit_zero", "os_exit_zero",
-                    "forged_stdout", "forged_records_exit", "forged_records_swallow", "kill_the_worker",
+                    "forged_stdout", "forged_records_exit", "forged_records_unclosed", "kill_the_worker",
                     "write_outside", "output_flood"]
 UNUSABLE = Expectation(fails={"files": "bad-submission"})
 GRADE = [sys.executable, "-c", "from course.grade_cli import main; main()"]

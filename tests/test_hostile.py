@@ -32,9 +32,8 @@ SOLUTION = (ROOT / "solutions" / "chapter-2" / "database.py").read_text()
 
 def hostile_source(path: Path) -> str:
     """The submission a hostile file stands for: the reference solution with the attack appended
-    (a file that defines its own get_session is a whole submission). See tests/hostile/README.md."""
-    attack = path.read_text()
-    return attack if "def get_session" in attack else SOLUTION + "\n\n" + attack
+    (see tests/hostile/README.md)."""
+    return SOLUTION + "\n\n" + path.read_text()
 
 
 @pytest.fixture(scope="module")
@@ -220,7 +219,7 @@ bwrap_only = pytest.mark.skipif(NO_BWRAP is not None, reason=f"no bubblewrap her
 def test_bwrap_mode_grades_like_the_default(hostile, chapter, bystanders):
     runner = BwrapRunner()
     assert grade(chapter, locate(chapter, ROOT / "solutions" / "chapter-2"), worker=runner).status == "pass"
-    for name in ("write_outside", "kill_the_worker", "infinite_loop", "forged_records_swallow"):
+    for name in ("write_outside", "kill_the_worker", "infinite_loop", "forged_records_unclosed"):
         report = grade(chapter, locate(chapter, hostile[name]), worker=runner)
         expectation = read_expectation((ROOT / "tests" / "hostile" / "chapter-2" / f"{name}.py").read_text())
         assert disagreements(expectation, report) == [], name
