@@ -20,8 +20,7 @@ Examples:
 
   grade chapter-2 --format json      machine-readable report
 
-  grade chapter-2 --batch subs/      grade a class: one folder, .py or .zip per student;
-                                     the gradebook goes to subs-gradebook/ (see --out)
+  grade chapter-2 --batch subs/      grade a class into subs-gradebook/
 
 Exit status: 0 all checks passed, 1 a check failed, 2 usage or course content error.
 With --batch: 0 once the gradebook is written, 2 usage or course content error.
