@@ -241,3 +241,32 @@ def check(
     from course.instructor import check_command
 
     raise typer.Exit(check_command(chapters or [], fmt.value, jobs))
+
+
+# -- instructor: exports to other platforms (issue 7) ------------------------------------------
+
+export_app = typer.Typer(no_args_is_help=True, help="Package the grader for other platforms.")
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("gradescope", epilog="Example:\n\n  course export gradescope chapter-2 --out chapter-2.zip")
+def export_gradescope(
+    chapter: Annotated[str, typer.Argument(help="The chapter to grade on Gradescope, e.g. chapter-2.")],
+    out: Annotated[Optional[Path], typer.Option("--out", help="The zip to write (default: gradescope-CHAPTER.zip here).")] = None,
+) -> None:
+    """Build the autograder zip Gradescope runs for each submission (setup.sh, run_autograder)."""
+    from rich.console import Console
+
+    from course.chapters import UnknownChapter, find_chapter
+    from course.export import ExportError, build_gradescope
+    from grader.manifest import ContentError
+
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    try:
+        loaded = find_chapter(chapter)
+        written = build_gradescope(loaded, out or Path(f"gradescope-{loaded.id}.zip"))
+    except (UnknownChapter, ContentError, ExportError) as exc:
+        err.print(f"error: {exc}", markup=False)
+        raise typer.Exit(2) from None
+    Console(highlight=False, soft_wrap=True).print(
+        f"Wrote {written}: upload it as the autograder of a Gradescope programming assignment.", markup=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
 import signal
 import stat
@@ -67,6 +68,8 @@ def build_job(chapter: Chapter, box: Sandbox, specs: list[CheckSpec], limits: Li
     behavioural = {s.id for s in specs}
     limits = limits or Limits(cpu_seconds=int(chapter.timeout) + 2)
     return {
+        "key": secrets.token_hex(16),
+        "sandbox": str(box.root),
         "workdir": str(box.work),
         "checks_dir": str(chapter.checks_dir),
         "test_files": sorted(str(p) for p in chapter.checks_dir.glob("test_*.py")),
@@ -93,6 +96,26 @@ def stuck_at(stack: str, workdir: str) -> tuple[str | None, int | None]:
         if match.group(1).startswith(prefix):
             return match.group(1)[len(prefix):], int(match.group(2))
     return None, None
+
+
+def authentic(outcome: dict[str, Any], key: str) -> dict[str, Any]:
+    """The outcome with only the records the grader's own harness wrote (those carrying the job's
+    key) and the stack dump; anything learner code wrote to the record pipe is dropped."""
+    records = [r for r in outcome.get("records", []) if r.get("type") == "stack" or r.get("key") == key]
+    return {**outcome, "records": records}
+
+
+def refusal_notes(outcome: dict[str, Any], limit: int = 5) -> list[str]:
+    """One note per distinct thing the sandbox refused (see `grader.guard`)."""
+    reasons: list[str] = []
+    for rec in outcome.get("records", []):
+        reason = str(rec.get("reason", ""))
+        if rec.get("type") == "refused" and reason and reason not in reasons:
+            reasons.append(reason)
+    notes = [f"your code tried to {reason}; the grader refused" for reason in reasons[:limit]]
+    if len(reasons) > limit:
+        notes.append(f"... and {len(reasons) - limit} more refused actions")
+    return notes
 
 
 def interpret(specs: list[CheckSpec], outcome: dict[str, Any], timeout: float,

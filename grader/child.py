@@ -1,25 +1,31 @@
 """The child that runs learner code: isolate this process, then run the chapter's pytest checks.
 
-Entered by a warm worker right after `fork()`. The verdict leaves through `rec_fd` only;
-stdout and stderr go to a capped pipe that nobody parses.
+Entered by a warm worker right after `fork()` (`run`), or started cold inside bubblewrap
+(`python -m grader.child`, the job on stdin; see `grader.bwrap`). The verdict leaves through
+the record pipe only, each record carrying the job's key; stdout and stderr go to a capped
+pipe that nobody parses.
 """
 
 from __future__ import annotations
 
 import faulthandler
+import json
 import os
 import signal
 import sys
+import tempfile
 from typing import Any, NoReturn
 
 from grader import limits
 
+RECORDS_FD = 3
 
-def run(job: dict[str, Any], rec_fd: int, out_fd: int) -> NoReturn:
+
+def run(job: dict[str, Any], rec_fd: int, out_fd: int | None) -> NoReturn:
     code = 70
     try:
-        rec_fd = _isolate(job, rec_fd, out_fd)
-        code = _run_pytest(job, rec_fd)
+        _isolate(job, rec_fd, out_fd)
+        code = _run_pytest(job)
     except BaseException:  # noqa: BLE001 - nothing may escape a forked child
         import traceback
         traceback.print_exc()
@@ -31,15 +37,20 @@ def run(job: dict[str, Any], rec_fd: int, out_fd: int) -> NoReturn:
             os._exit(code)
 
 
-def _isolate(job: dict[str, Any], rec_fd: int, out_fd: int) -> int:
-    os.setsid()  # its own process group, so a timeout kills everything it started
+def _isolate(job: dict[str, Any], rec_fd: int, out_fd: int | None) -> None:
+    try:
+        os.setsid()  # its own process group, so a timeout kills everything it started
+    except PermissionError:
+        pass  # already a group leader (started cold in a new session)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
-    os.dup2(out_fd, 1)
-    os.dup2(out_fd, 2)
-    os.dup2(rec_fd, 3)
+    if out_fd is not None:
+        os.dup2(out_fd, 1)
+        os.dup2(out_fd, 2)
+    if rec_fd != RECORDS_FD:
+        os.dup2(rec_fd, RECORDS_FD)
     for fd in _open_fds():
-        if fd > 3:
+        if fd > RECORDS_FD:
             try:
                 os.close(fd)
             except OSError:
@@ -47,11 +58,11 @@ def _isolate(job: dict[str, Any], rec_fd: int, out_fd: int) -> int:
     os.chdir(job["workdir"])
     os.environ.clear()
     os.environ.update(job["env"])
+    tempfile.tempdir = None  # the worker may have cached its own temp folder
     limits.apply(job["limits"])
     # On a timeout the worker sends SIGUSR1: dump every thread's stack to the record pipe first.
-    faulthandler.register(signal.SIGUSR1, file=3, all_threads=True)
+    faulthandler.register(signal.SIGUSR1, file=RECORDS_FD, all_threads=True)
     sys.path.insert(0, job["workdir"])
-    return 3
 
 
 def _open_fds() -> list[int]:
@@ -61,10 +72,23 @@ def _open_fds() -> list[int]:
         return list(range(3, 1024))
 
 
-def _run_pytest(job: dict[str, Any], rec_fd: int) -> int:
+def emit(key: str, record: dict[str, Any]) -> None:
+    """Write one record to the parent, stamped with the job's key; a leading newline ends any
+    partial line learner code may have written to the same pipe."""
+    data = ("\n" + json.dumps({**record, "key": key}) + "\n").encode()
+    while data:
+        try:
+            written = os.write(RECORDS_FD, data)
+        except InterruptedError:
+            continue
+        data = data[written:]
+
+
+def _run_pytest(job: dict[str, Any]) -> int:
     import pytest
 
     import grader.testing
+    from grader import guard
     from grader.plugin import GraderPlugin
 
     args = [
@@ -73,4 +97,24 @@ def _run_pytest(job: dict[str, Any], rec_fd: int) -> int:
         "-q", "--no-header", "--tb=no", "-p", "no:cacheprovider", "-p", "no:stepwise", "-p", "no:faulthandler",
         "-W", "ignore::DeprecationWarning",
     ]
-    return int(pytest.main(args, plugins=[GraderPlugin(job, rec_fd), grader.testing]))
+    key = job["key"]
+    plugin = GraderPlugin(job, lambda record: emit(key, record))
+    guard.install(job["sandbox"], lambda event, reason: emit(key, {"type": "refused", "event": event,
+                                                                   "reason": reason}))
+    if job.get("dump_after"):
+        # Started cold, out of the parent's signal reach: dump the stacks and stop at the time limit.
+        faulthandler.dump_traceback_later(float(job["dump_after"]), exit=True, file=RECORDS_FD)
+    return int(pytest.main(args, plugins=[plugin, grader.testing]))
+
+
+def main() -> None:
+    """Cold start (inside bubblewrap): the job arrives on stdin, records go to the fd it names."""
+    job = json.loads(sys.stdin.buffer.read())
+    from grader.worker import preload
+
+    preload(list(job.get("preload", [])))
+    run(job, int(job["rec_fd"]), None)
+
+
+if __name__ == "__main__":
+    main()

@@ -6,15 +6,15 @@ import time
 from typing import Any
 
 from grader import __version__
-from grader.behave import Sandbox, build_job, interpret
+from grader.behave import Sandbox, authentic, build_job, interpret, refusal_notes
 from grader.limits import Limits
 from grader.manifest import FILES_CHECK, FILES_TITLE, Chapter, CheckSpec
 from grader.report import CheckResult, Report, overall_status
 from grader.submission import Submission, checks_fingerprint
-from grader.workerproc import Worker, WorkerDied
+from grader.workerproc import Runner, Worker, WorkerDied
 
 
-def grade(chapter: Chapter, submission: Submission, *, worker: Worker | None = None,
+def grade(chapter: Chapter, submission: Submission, *, worker: Runner | None = None,
           limits: Limits | None = None) -> Report:
     """Grade `submission`. Without a `worker`, a fresh one is started at once, so it imports the
     heavy libraries while the static stage runs here."""
@@ -43,6 +43,17 @@ def grade(chapter: Chapter, submission: Submission, *, worker: Worker | None = N
     return _report(chapter, submission, verdicts, notes, time.perf_counter() - started)
 
 
+def unable_to_grade(chapter: Chapter, submission: Submission, message: str, *, grader_fault: bool = False) -> Report:
+    """The report for a submission that could not be graded at all: the first check fails (or, when
+    the grader is at fault, errors) with `message`; every other check is skipped."""
+    from grader.staticstage import skipped
+
+    verdicts = {FILES_CHECK: {"status": "error" if grader_fault else "fail", "message": message,
+                              "diagnosis": None if grader_fault else "bad-submission"}}
+    verdicts.update({c.id: skipped(chapter, FILES_CHECK) for c in chapter.checks})
+    return _report(chapter, submission, verdicts, [], 0.0)
+
+
 def _runnable(chapter: Chapter, behavioural: list[CheckSpec], outcome: dict[str, str],
               verdicts: dict[str, dict[str, Any]]) -> list[CheckSpec]:
     """Behavioural checks whose static prerequisites passed; the rest are skipped here."""
@@ -65,7 +76,7 @@ def _runnable(chapter: Chapter, behavioural: list[CheckSpec], outcome: dict[str,
     return runnable
 
 
-def _behave(chapter: Chapter, submission: Submission, specs: list[CheckSpec], worker: Worker,
+def _behave(chapter: Chapter, submission: Submission, specs: list[CheckSpec], worker: Runner,
             limits: Limits | None, notes: list[str]) -> dict[str, dict[str, Any]]:
     box = Sandbox.create(submission)
     try:
@@ -73,9 +84,13 @@ def _behave(chapter: Chapter, submission: Submission, specs: list[CheckSpec], wo
         try:
             result = worker.run(job)
         except WorkerDied as exc:
-            notes.append(str(exc))
-            return {s.id: {"status": "error", "message": "the grader's test process failed; this is not your "
-                           "code's fault:\n" + str(exc)} for s in specs}
+            return _grader_failed(specs, str(exc), notes)
+        result = authentic(result, job["key"])
+        if not any(r.get("type") != "stack" for r in result["records"]):
+            # Learner code runs only after the harness's first record: without one, the harness never started.
+            return _grader_failed(specs, "the test process ended before any check started:\n"
+                                  + result.get("output", "")[-1500:], notes)
+        notes.extend(refusal_notes(result))
         if result.get("timed_out"):
             notes.append(f"the behavioural checks were stopped at the {chapter.timeout:g} s time limit")
         if result.get("output_bytes", 0) > len(result.get("output", "")):
@@ -83,6 +98,12 @@ def _behave(chapter: Chapter, submission: Submission, specs: list[CheckSpec], wo
         return interpret(specs, result, chapter.timeout, str(box.work))
     finally:
         box.remove()
+
+
+def _grader_failed(specs: list[CheckSpec], why: str, notes: list[str]) -> dict[str, dict[str, Any]]:
+    notes.append(why)
+    return {s.id: {"status": "error", "message": "the grader's test process failed; this is not your code's "
+                   "fault:\n" + why} for s in specs}
 
 
 def _report(chapter: Chapter, submission: Submission, verdicts: dict[str, dict[str, Any]],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import resource
 import signal
 from dataclasses import asdict, dataclass
@@ -14,6 +15,9 @@ class Limits:
     """Address space; the child with fastapi and sqlmodel loaded uses about a third of it."""
     file_mb: int = 64
     open_files: int = 256
+    processes: int = 64
+    """Processes and threads the child may add to its user's current count (TestClient needs a few
+    threads). The kernel ignores this limit for root; the sandbox's audit hook refuses forks anyway."""
 
     def to_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -27,8 +31,27 @@ def apply(limits: dict[str, int]) -> None:
     _set(resource.RLIMIT_FSIZE, limits["file_mb"] * mb)
     _set(resource.RLIMIT_NOFILE, limits["open_files"])
     _set(resource.RLIMIT_CORE, 0)
+    if os.getuid() != 0:
+        # RLIMIT_NPROC counts every task of the real user, so the cap is relative to what runs now.
+        _set(resource.RLIMIT_NPROC, user_tasks(os.getuid()) + limits["processes"])
     # Writing past the file-size limit raises OSError(EFBIG) instead of killing the child.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+
+def user_tasks(uid: int) -> int:
+    """How many tasks (processes and threads) the user `uid` has now, as RLIMIT_NPROC counts them."""
+    total = 0
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/status", "rb") as status:
+                fields = dict(line.split(b":", 1) for line in status if b":" in line)
+        except OSError:
+            continue  # it ended meanwhile
+        if int(fields.get(b"Uid", b"-1").split()[0]) == uid:
+            total += int(fields.get(b"Threads", b"1"))
+    return total
 
 
 def _set(which: int, soft: int, hard: int | None = None) -> None:

@@ -1,21 +1,19 @@
 """The pytest plugin inside the child: selects the chapter's tests, reports each check's verdict.
 
-Records are JSON lines written to a pipe the worker reads (never stdout):
+Records are JSON lines written to a pipe the worker reads (never stdout), through `emit`:
 ``start`` before a check runs (so a hang or crash is pinned to it), ``result`` after,
 ``collect-error`` if the chapter's tests cannot load, ``done`` at the end.
 """
 
 from __future__ import annotations
 
-import errno
-import json
-import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from grader.testing import CheckFailed, learner_frame, learner_traceback
+from grader.testing import CheckFailed, learner_frame, learner_traceback, stopped_by_grader
 
 OUTPUT_CAP = 4000
 MESSAGE_CAP = 2000
@@ -35,34 +33,24 @@ def explain(exc: BaseException) -> dict[str, Any]:
     if isinstance(exc, SystemExit):
         return {"message": f"your code called `sys.exit({exc.code!r})`{at}; the check could not finish",
                 "file": file, "line": line, "diagnosis": "sys-exit"}
-    if isinstance(exc, MemoryError):
-        return {"message": f"your code ran out of memory{at} (the limit is set by the grader)",
-                "file": file, "line": line, "diagnosis": "memory"}
-    if isinstance(exc, OSError) and exc.errno == errno.EFBIG:
-        return {"message": f"your code wrote more than the grader allows{at} (output or file size limit)",
-                "file": file, "line": line, "diagnosis": "file-size"}
+    stopped = stopped_by_grader(exc)
+    if stopped:
+        what, diagnosis = stopped
+        return {"message": f"your code {what}{at}", "file": file, "line": line, "diagnosis": diagnosis}
     origin = "your code" if file else "the check"
     return {"message": f"{origin} raised {type(exc).__name__}: {exc}{at}", "file": file, "line": line,
             "output": learner_traceback(exc) if file else ""}
 
 
 class GraderPlugin:
-    def __init__(self, job: dict[str, Any], fd: int):
-        self.fd = fd
+    def __init__(self, job: dict[str, Any], emit: Callable[[dict[str, Any]], None]):
+        self.emit = emit
+        """Sends one record to the parent (`grader.child.emit`, which stamps it with the job's key)."""
         self.tests: list[dict[str, Any]] = job["tests"]
         self.titles = {t["id"]: t["title"] for t in self.tests}
         self.outcome: dict[str, str] = {}
         self.by_node: dict[str, str] = {}
         self.current: dict[str, Any] = {}
-
-    def emit(self, record: dict[str, Any]) -> None:
-        data = (json.dumps(record) + "\n").encode()
-        while data:
-            try:
-                written = os.write(self.fd, data)
-            except InterruptedError:
-                continue
-            data = data[written:]
 
     # -- collection ---------------------------------------------------------------------
     def pytest_configure(self, config: pytest.Config) -> None:

@@ -11,29 +11,31 @@ from grader.engine import grade
 from grader.manifest import Chapter
 from grader.report import Report
 from grader.submission import Submission
-from grader.workerproc import Worker
+from grader.workerproc import Runner, Sandboxing, runner
 
 T = TypeVar("T")
 
 
 class WorkerPool:
-    """`size` threads, each driving its own warm worker process."""
+    """`size` threads, each driving its own warm worker process (or, with `sandbox="bwrap"`, starting
+    a cold bubblewrap sandbox per submission)."""
 
-    def __init__(self, size: int, preload: tuple[str, ...] = ()):
+    def __init__(self, size: int, preload: tuple[str, ...] = (), sandbox: Sandboxing = "process"):
         self.size = max(1, size)
         self.preload = preload
+        self.sandbox = sandbox
         self._local = threading.local()
-        self._workers: list[Worker] = []
+        self._workers: list[Runner] = []
         self._lock = threading.Lock()
         self._executor = ThreadPoolExecutor(max_workers=self.size, thread_name_prefix="grader")
 
-    def worker(self) -> Worker:
+    def worker(self) -> Runner:
         """This thread's worker, started (or restarted, if it died) on demand."""
-        current: Worker | None = getattr(self._local, "worker", None)
+        current: Runner | None = getattr(self._local, "worker", None)
         if current is None or not current.alive:
             if current is not None:
                 current.close()
-            current = Worker(self.preload)
+            current = runner(self.sandbox, self.preload)
             self._local.worker = current
             with self._lock:
                 self._workers.append(current)
@@ -49,7 +51,8 @@ class WorkerPool:
             yield futures[future], future.result()
 
     def close(self) -> None:
-        self._executor.shutdown(wait=True)
+        """Wait for the submissions being graded; drop those not started (after Ctrl-C, say)."""
+        self._executor.shutdown(wait=True, cancel_futures=True)
         with self._lock:
             for w in self._workers:
                 w.close()

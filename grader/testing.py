@@ -14,6 +14,7 @@ directory), with the learner's folder first on `sys.path`.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import inspect
 import sys
@@ -23,6 +24,8 @@ from types import ModuleType
 from typing import Any, NoReturn
 
 import pytest
+
+from grader.guard import Refused
 
 
 def check(check_id: str) -> pytest.MarkDecorator:
@@ -139,8 +142,24 @@ class Learner:
                                "when it is imported", file=file, line=line, diagnosis="exit-at-import")
         if isinstance(exc, ModuleNotFoundError) and exc.name and exc.name.split(".")[0] == name:
             return CheckFailed(f"there is no {name}.py in the submission", diagnosis="missing-module")
+        stopped = stopped_by_grader(exc)
+        if stopped:
+            what, diagnosis = stopped
+            return CheckFailed(f"importing {name}.py {what}{at}", file=file, line=line, diagnosis=diagnosis,
+                               details=learner_traceback(exc))
         return CheckFailed(f"importing {name}.py raised {type(exc).__name__}: {exc}{at}",
                            file=file, line=line, diagnosis="import-error", details=learner_traceback(exc))
+
+
+def stopped_by_grader(exc: BaseException) -> tuple[str, str] | None:
+    """(what happened, diagnosis) when the exception comes from the grader's limits or sandbox."""
+    if isinstance(exc, Refused):
+        return f"was stopped: {exc}", "refused"
+    if isinstance(exc, MemoryError):
+        return "ran out of memory (the grader sets the limit)", "memory"
+    if isinstance(exc, OSError) and exc.errno == errno.EFBIG:
+        return "wrote more than the grader allows (output or file size limit)", "file-size"
+    return None
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any
+from typing import Any, Literal, Protocol
 
 GRACE_SECONDS = 5.0
 """How long past a job's own timeout the parent waits before it gives up on the worker."""
@@ -29,6 +29,32 @@ def worker_env(home: str) -> dict[str, str]:
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
     }
+
+
+Sandboxing = Literal["process", "bwrap"]
+"""How the child that runs learner code is contained (see the README's Safety section)."""
+
+
+class Runner(Protocol):
+    """What the engine needs from a worker: run one job, report whether it can take more."""
+
+    @property
+    def alive(self) -> bool: ...
+
+    def run(self, job: dict[str, Any]) -> dict[str, Any]: ...
+
+    def kill(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def runner(sandbox: Sandboxing = "process", preload: tuple[str, ...] | list[str] = ()) -> Runner:
+    """A warm worker (forked children), or a bubblewrap runner (a cold sandbox per job)."""
+    if sandbox == "bwrap":
+        from grader.bwrap import BwrapRunner
+
+        return BwrapRunner(preload)
+    return Worker(preload)
 
 
 class WorkerDied(RuntimeError):

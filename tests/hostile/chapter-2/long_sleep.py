@@ -1,0 +1,6 @@
+# mistake: sleeps at import time
+# fails: module-imports (timeout)
+
+import time
+
+time.sleep(600)

@@ -1,0 +1,241 @@
+"""Exports: Exercism results.json v3, Gradescope results.json and JUnit XML, each validated against
+its published field list; the Gradescope autograder zip, run against a fake /autograder tree; the
+GitHub Actions example."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+from grader.render.exercism import OUTPUT_LIMIT, to_exercism
+from grader.render.gradescope import to_gradescope
+from grader.render.junit import to_junit
+from grader.report import Report
+
+SOLUTION = (ROOT / "solutions" / "chapter-2" / "database.py").read_text()
+MISTAKE = (ROOT / "chapters" / "chapter-2" / "mistakes" / "depends-called.py").read_text()
+
+# Exercism test runner interface (exercism/docs: building/tooling/test-runners/interface.md)
+EXERCISM_TOP = {"version", "status", "message", "tests"}
+EXERCISM_TEST = {"name", "test_code", "status", "message", "output", "task_id"}
+# Gradescope autograder specification (gradescope-autograders.readthedocs.io/en/latest/specs/)
+GRADESCOPE_TOP = {"score", "execution_time", "output", "output_format", "test_output_format", "test_name_format",
+                  "visibility", "stdout_visibility", "extra_data", "tests", "leaderboard"}
+GRADESCOPE_TEST = {"score", "max_score", "status", "name", "name_format", "number", "output", "output_format",
+                   "tags", "visibility", "extra_data"}
+VISIBILITY = {"hidden", "after_due_date", "after_published", "visible"}
+
+
+def valid_exercism(data: dict) -> None:
+    assert set(data) <= EXERCISM_TOP and {"version", "status", "tests"} <= set(data)
+    assert data["version"] == 3 and data["status"] in {"pass", "fail", "error"}
+    if data["status"] == "error":
+        assert isinstance(data["message"], str) and data["message"]
+    else:
+        assert data.get("message") is None
+    for test in data["tests"]:
+        assert set(test) <= EXERCISM_TEST and {"name", "status"} <= set(test)
+        assert isinstance(test["name"], str) and test["status"] in {"pass", "fail", "error"}
+        assert test.get("message") is None or isinstance(test["message"], str)
+        assert len(test.get("output") or "") <= OUTPUT_LIMIT
+        assert "task_id" not in test or isinstance(test["task_id"], int)
+
+
+def valid_gradescope(data: dict) -> None:
+    assert set(data) <= GRADESCOPE_TOP and isinstance(data["score"], (int, float))
+    assert data.get("visibility", "visible") in VISIBILITY and data.get("stdout_visibility", "hidden") in VISIBILITY
+    for test in data["tests"]:
+        assert set(test) <= GRADESCOPE_TEST
+        assert isinstance(test["name"], str) and isinstance(test["number"], str) and isinstance(test["output"], str)
+        assert isinstance(test["score"], (int, float)) and isinstance(test["max_score"], (int, float))
+        assert 0 <= test["score"] <= test["max_score"]
+        assert test["status"] in {"passed", "failed"} and test["visibility"] in VISIBILITY
+    if data["tests"]:
+        assert data["score"] == sum(t["score"] for t in data["tests"])
+
+
+def valid_junit(text: str, report: Report) -> ET.Element:
+    root = ET.fromstring(text.encode())
+    assert root.tag == "testsuites"
+    (suite,) = root.findall("testsuite")
+    cases = suite.findall("testcase")
+    assert len(cases) == int(suite.get("tests")) == len(report.checks)
+    for tag, attr in (("failure", "failures"), ("error", "errors"), ("skipped", "skipped")):
+        assert sum(len(c.findall(tag)) for c in cases) == int(suite.get(attr)) == int(root.get(attr))
+    for case, check in zip(cases, report.checks):
+        assert case.get("classname") == f"{report.chapter}.{check.kind}" and case.get("name").startswith(check.id)
+        float(case.get("time"))
+    props = {p.get("name"): p.get("value") for p in suite.find("properties")}
+    assert props["checks_hash"] == report.checks_hash and props["submission_hash"] == report.submission_hash
+    return root
+
+
+@pytest.fixture(scope="module")
+def reports(grade_files):
+    printing = SOLUTION.replace("        yield session", "        print('é' * 2000, '\\x00\\x1b[31m')\n        yield session")
+    return {
+        "pass": grade_files("chapter-2", SOLUTION),
+        "fail": grade_files("chapter-2", MISTAKE),
+        "syntax": grade_files("chapter-2", SOLUTION.replace("def get_session():", "def get_session()")),
+        "printing": grade_files("chapter-2", printing),
+    }
+
+
+@pytest.mark.parametrize("kind", ["pass", "fail", "syntax", "printing"])
+def test_every_export_is_valid(reports, kind):
+    report = reports[kind]
+    valid_exercism(to_exercism(report))
+    valid_gradescope(to_gradescope(report))
+    valid_junit(to_junit(report), report)
+
+
+def test_exercism_statuses_and_order(reports):
+    assert to_exercism(reports["pass"])["status"] == "pass"
+    failed = to_exercism(reports["fail"])
+    assert failed["status"] == "fail" and failed["message"] is None
+    assert [t["name"] for t in failed["tests"]] == [c.title for c in reports["fail"].checks]
+    sessiondep = failed["tests"][[c.id for c in reports["fail"].checks].index("sessiondep-defined")]
+    assert sessiondep["status"] == "fail" and sessiondep["message"].startswith("database.py:")
+    assert "hint:" in sessiondep["message"]
+    syntax = to_exercism(reports["syntax"])  # nothing could run: the error status, with the reason
+    assert syntax["status"] == "error" and "expected ':'" in syntax["message"]
+    assert all(t["status"] == "fail" for t in syntax["tests"][1:])  # skipped checks count as not achieved
+
+
+def test_exercism_caps_output_at_500_characters(reports):
+    tests = to_exercism(reports["printing"])["tests"]
+    printed = [t for t in tests if t.get("output")]
+    assert printed and all(len(t["output"]) <= OUTPUT_LIMIT for t in printed)
+    assert printed[0]["output"].endswith("Output was truncated. Please limit to 500 chars")
+
+
+def test_gradescope_scores(reports):
+    data = to_gradescope(reports["fail"])
+    assert data["score"] == reports["fail"].score == 8
+    assert [t["number"] for t in data["tests"]] == [str(i) for i in range(1, 13)]
+    assert {t["name"]: t["status"] for t in data["tests"]}[reports["fail"].checks[5].title] == "failed"
+    assert data["extra_data"]["submission_hash"] == reports["fail"].submission_hash
+    assert to_gradescope(reports["pass"])["score"] == 11
+
+
+def test_junit_survives_control_characters(reports):
+    assert any("\x00" in c.output for c in reports["printing"].checks)
+    root = valid_junit(to_junit(reports["printing"]), reports["printing"])
+    outputs = [out.text or "" for out in root.iter("system-out")]
+    assert any("é" in text and "\ufffd" in text for text in outputs)
+    failure = next(valid_junit(to_junit(reports["fail"]), reports["fail"]).iter("failure"))
+    assert failure.get("type") == "depends-called" and "hint:" in failure.text
+
+
+def test_grade_prints_each_format(tmp_path):
+    (tmp_path / "database.py").write_text(MISTAKE)
+
+    def grade_as(fmt: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-c", "from course.grade_cli import main; main()", "chapter-2",
+                               "--path", str(tmp_path), "--format", fmt], capture_output=True, text=True, timeout=120)
+
+    report = Report.model_validate_json(grade_as("json").stdout)
+    for fmt in ("exercism", "gradescope", "junit"):
+        result = grade_as(fmt)
+        assert result.returncode == 1, result.stderr
+        if fmt == "junit":
+            valid_junit(result.stdout, report)
+        else:
+            (valid_exercism if fmt == "exercism" else valid_gradescope)(json.loads(result.stdout))
+
+
+# -- the Gradescope autograder ----------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def autograder(tmp_path_factory):
+    """The exported zip, unpacked where Gradescope puts it: ROOT/source."""
+    from course.export import build_gradescope
+    from grader.manifest import load_chapter
+
+    base = tmp_path_factory.mktemp("export")
+    archive = build_gradescope(load_chapter("chapter-2"), base / "autograder.zip")
+    with zipfile.ZipFile(archive) as zf:
+        names = zf.namelist()
+        modes = {i.filename: i.external_attr >> 16 for i in zf.infolist()}
+        zf.extractall(base / "source")
+    for script in ("setup.sh", "run_autograder"):
+        assert script in names and modes[script] & 0o111, script
+        (base / "source" / script).chmod(0o755)
+    return base, names
+
+
+def test_the_zip_holds_the_scripts_and_the_course(autograder):
+    _, names = autograder
+    assert {"course/pyproject.toml", "course/grader/engine.py", "course/chapters/chapter-2/chapter.toml",
+            "course/starter/chapter-2/database.py"} <= set(names)
+    assert not [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".db")) or "/." in n]
+    setup = (autograder[0] / "source" / "setup.sh").read_text()
+    assert 'pip" install --quiet "$root/source/course"' in setup
+
+
+def run_autograder(base: Path, tmp_path: Path, files: dict[str, str]) -> dict:
+    root = tmp_path / "autograder"
+    shutil.copytree(base / "source", root / "source")
+    (root / "submission").mkdir()
+    for name, text in files.items():
+        (root / "submission" / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / "submission" / name).write_text(text)
+    env = {**os.environ, "AUTOGRADER_ROOT": str(root), "AUTOGRADER_PYTHON": sys.executable}
+    result = subprocess.run(["bash", str(root / "source" / "run_autograder")], cwd=root, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    data = json.loads((root / "results" / "results.json").read_text())
+    valid_gradescope(data)
+    return data
+
+
+@pytest.mark.parametrize("files, score", [
+    ({"database.py": SOLUTION}, 11),
+    ({"database.py": MISTAKE}, 8),
+    ({"my-repo/chapter-2/database.py": SOLUTION, "my-repo/README.md": "mine"}, 11),  # a GitHub submission
+    ({"notes.txt": "I forgot the code"}, 0),
+])
+def test_run_autograder_writes_results(autograder, tmp_path, files, score):
+    data = run_autograder(autograder[0], tmp_path, files)
+    assert data["score"] == score
+    if score == 0:
+        assert "database.py is missing" in data["tests"][0]["output"]
+
+
+def test_course_export_command(tmp_path):
+    result = subprocess.run([sys.executable, "-c", "from course.cli import main; main()", "export", "gradescope",
+                             "chapter-2", "--out", str(tmp_path / "ag.zip")], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert zipfile.ZipFile(tmp_path / "ag.zip").testzip() is None
+    bad = subprocess.run([sys.executable, "-c", "from course.cli import main; main()", "export", "gradescope",
+                          "chapter-99"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "no chapter" in bad.stderr
+
+
+# -- the GitHub Actions example -----------------------------------------------------------------
+
+def test_the_workflow_example_runs_what_it_documents(tmp_path):
+    yaml = pytest.importorskip("yaml")
+    workflow = yaml.safe_load((ROOT / "examples" / "github-classroom" / "grade.yml").read_text())
+    steps = workflow["jobs"]["grade"]["steps"]
+    grader = next(s for s in steps if s.get("uses", "").startswith("classroom-resources/autograding-command-grader"))
+    commands = [grader["with"]["command"]] + [line for s in steps if "run" in s for line in s["run"].splitlines()
+                                              if line.strip().startswith("grade ")]
+    (tmp_path / "chapter-2").mkdir()
+    (tmp_path / "chapter-2" / "database.py").write_text(SOLUTION)
+    bin_dir = Path(sys.executable).parent
+    for command in commands:
+        result = subprocess.run(["bash", "-c", command], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                                env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"})
+        assert result.returncode == 0, (command, result.stdout, result.stderr)
+    assert any("grade-report.xml" in s.get("run", "") for s in steps)

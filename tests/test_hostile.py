@@ -1,0 +1,322 @@
+"""Hostile submissions: each one is stopped, reported as the learner's own failure, and harms nothing.
+
+The submissions live in tests/hostile/chapter-2/ with the usual `# fails:` headers. They run on
+a worker of their own (some try to kill it), with a 2 s time limit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+from grader.bwrap import BwrapRunner, unavailable
+from grader.engine import grade
+from grader.expectations import disagreements, read_expectation
+from grader.guard import Policy, sqlite_path
+from grader.manifest import load_chapter, load_chapter_dir
+from grader.submission import locate
+from grader.workerproc import Worker
+
+HOSTILE = sorted((ROOT / "tests" / "hostile" / "chapter-2").glob("*.py"))
+SOLUTION = (ROOT / "solutions" / "chapter-2" / "database.py").read_text()
+
+
+def hostile_source(path: Path) -> str:
+    """The submission a hostile file stands for: the reference solution with the attack appended
+    (see tests/hostile/README.md)."""
+    return SOLUTION + "\n\n" + path.read_text()
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    """Each hostile submission as a database.py of its own: {name: folder}."""
+    base = tmp_path_factory.mktemp("hostile")
+    folders = {}
+    for path in HOSTILE:
+        (base / path.stem).mkdir()
+        (base / path.stem / "database.py").write_text(hostile_source(path))
+        folders[path.stem] = base / path.stem
+    return folders
+ESCAPES = [Path("/tmp/grade-hostile-escape.txt"), Path("/tmp/grade-hostile-escape.db")]
+VICTIM = Path("/tmp/grade-hostile-victim")
+NO_BWRAP = unavailable()
+
+
+@pytest.fixture(scope="module")
+def chapter():
+    return load_chapter("chapter-2").model_copy(update={"timeout": 2.0})
+
+
+@pytest.fixture(scope="module")
+def target_worker():
+    """A worker the hostile submissions may attack (not the suite's shared one)."""
+    with Worker() as worker:
+        yield worker
+
+
+@pytest.fixture
+def bystanders():
+    """Files outside the sandbox that hostile code goes after: none may appear or disappear."""
+    for path in ESCAPES:
+        path.unlink(missing_ok=True)
+    VICTIM.mkdir(exist_ok=True)
+    (VICTIM / "keep.txt").write_text("still here")
+    yield
+    assert [p for p in ESCAPES if p.exists()] == [], "a hostile submission wrote outside its sandbox"
+    assert (VICTIM / "keep.txt").read_text() == "still here"
+    shutil.rmtree(VICTIM)
+
+
+def test_the_hostile_corpus_covers_the_issue():
+    names = {p.stem for p in HOSTILE}
+    assert {"fork_bomb", "memory_bomb", "infinite_loop", "long_sleep", "sys_exit_zero", "os_exit_zero",
+            "forged_stdout", "forged_records_exit", "kill_the_worker", "write_outside", "output_flood"} <= names
+
+
+@pytest.mark.parametrize("path", HOSTILE, ids=[p.stem for p in HOSTILE])
+def test_hostile_submission_fails_cleanly(path, hostile, chapter, target_worker, bystanders):
+    expectation = read_expectation(path.read_text())
+    report = grade(chapter, locate(chapter, hostile[path.stem]), worker=target_worker)
+    assert disagreements(expectation, report) == []
+    assert report.status == "fail" and report.exit_code == 1  # the learner's failure, never a grader error
+    assert target_worker.alive
+    assert len(report.model_dump_json()) < 100_000
+    if "refused" in expectation.fails.values():
+        assert any(note.endswith("the grader refused") for note in report.notes), report.notes
+
+
+def test_a_refusal_names_what_was_refused(hostile, chapter, target_worker, bystanders):
+    report = grade(chapter, locate(chapter, hostile["write_outside"]), worker=target_worker)
+    check = next(c for c in report.checks if c.id == "module-imports")
+    assert "/tmp/grade-hostile-escape.txt" in check.message and "outside its own folder" in check.message
+    lines = (hostile["write_outside"] / "database.py").read_text().splitlines()
+    assert check.file == "database.py" and check.line == lines.index('with open("/tmp/grade-hostile-escape.txt", '
+                                                                     '"w") as handle:') + 1
+
+
+def test_a_partial_line_on_the_record_pipe_does_not_corrupt_the_verdict(grade_files):
+    text = SOLUTION + textwrap.dedent("""
+        import os
+        for fd in range(3, 64):
+            try:
+                os.write(fd, b'{"type": "result", "id": "broken')
+            except OSError:
+                pass
+        """)
+    report = grade_files("chapter-2", text)
+    assert report.status == "pass", [(c.id, c.status, c.message) for c in report.checks]
+
+
+def test_writing_inside_the_sandbox_is_allowed(grade_files):
+    text = SOLUTION + textwrap.dedent("""
+        import os, sqlite3, tempfile
+        with open(os.path.expanduser("~/notes.txt"), "w") as handle:
+            handle.write("home is writable")
+        with tempfile.NamedTemporaryFile("w", delete=False) as handle:
+            handle.write("so is TMPDIR")
+        os.makedirs("cache/deeper", exist_ok=True)
+        os.rename(handle.name, "cache/deeper/moved.txt")
+        sqlite3.connect("other.db").execute("CREATE TABLE IF NOT EXISTS t (x)")
+        sqlite3.connect(":memory:").execute("ATTACH DATABASE 'attached.db' AS a")
+        """)
+    report = grade_files("chapter-2", text)
+    assert report.status == "pass", [(c.id, c.status, c.message) for c in report.checks]
+    assert report.notes == []
+
+
+# -- the policy on its own -----------------------------------------------------------------------
+
+def test_policy_on_signals():
+    policy = Policy("/tmp")
+    assert policy.check("os.kill", (os.getpid(), signal.SIGTERM)) is None
+    assert policy.check("os.kill", (0, signal.SIGTERM)) is None  # its own process group
+    for pid in (-1, 1, os.getppid()):
+        assert "another process" in policy.check("os.kill", (pid, signal.SIGKILL))
+    assert policy.check("os.killpg", (os.getpgrp(), signal.SIGKILL)) is None
+    assert "another process group" in policy.check("os.killpg", (1, signal.SIGKILL))
+
+
+def test_policy_on_paths(tmp_path):
+    box = tmp_path / "box"
+    (box / "work").mkdir(parents=True)
+    policy = Policy(str(box))
+    assert policy.check("open", (str(box / "work" / "a.txt"), "w", os.O_WRONLY | os.O_CREAT)) is None
+    assert policy.check("open", ("/etc/hostname", "r", os.O_RDONLY)) is None  # reading is allowed
+    assert policy.check("open", ("/dev/null", "w", os.O_WRONLY)) is None
+    assert "write to" in policy.check("open", (str(tmp_path / "out.txt"), "w", os.O_WRONLY | os.O_CREAT))
+    assert "write to" in policy.check("open", (str(box / "work" / ".." / ".." / "x"), None, os.O_RDWR))
+    (box / "work" / "link").symlink_to(tmp_path / "target.txt")
+    assert "write to" in policy.check("open", (str(box / "work" / "link"), "a", os.O_WRONLY | os.O_APPEND))
+    assert "open the folder" in policy.check("open", (str(tmp_path), None, os.O_RDONLY))  # no dir_fd escapes
+    outside = os.open(tmp_path, os.O_RDONLY)
+    try:
+        assert "delete" in policy.check("os.remove", ("x.txt", outside))
+    finally:
+        os.close(outside)
+    assert "link to" in policy.check("os.link", ("/etc/hostname", str(box / "work" / "h"), -1, -1))
+    assert "move" in policy.check("os.rename", (str(box / "work" / "a"), "/tmp/a", -1, -1))
+    assert "start another process" in policy.check("os.system", (b"true",))
+    assert "call C code" in policy.check("ctypes.dlopen", ("libc.so.6",))
+    assert policy.check("import", ("json", None, None, None, None)) is None
+
+
+def test_sqlite_names():
+    assert sqlite_path(":memory:") is None and sqlite_path("") is None
+    assert sqlite_path("file:shared?mode=memory&cache=shared") is None
+    assert sqlite_path("file:///etc/x.db?mode=rwc") == "/etc/x.db"
+    assert sqlite_path("database.db") == "database.db"
+
+
+# -- kernel limits ------------------------------------------------------------------------------
+
+NPROC_PROBE = """
+import os, signal, sys, time
+from grader import limits
+if os.getuid() == 0:  # RLIMIT_NPROC binds only other users: become nobody (modules are loaded already)
+    os.setgid(65534)
+    os.setuid(65534)
+limits.apply({"cpu_seconds": 30, "memory_mb": 1024, "file_mb": 1, "open_files": 64, "processes": 5})
+children = []
+try:
+    for _ in range(40):
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(10)
+            os._exit(0)
+        children.append(pid)
+    print("unlimited", len(children))
+except BlockingIOError:
+    print("limited", len(children))
+finally:
+    for pid in children:
+        os.kill(pid, signal.SIGKILL)
+"""
+
+
+def test_the_process_limit_stops_a_fork_bomb_for_other_users():
+    """Where the kernel enforces RLIMIT_NPROC (any user but root), forks stop a few past the count."""
+    result = subprocess.run([sys.executable, "-c", NPROC_PROBE], capture_output=True, text=True, timeout=60,
+                            cwd=ROOT)
+    verdict, count = result.stdout.split()
+    assert verdict == "limited" and int(count) <= 5, result.stdout + result.stderr
+
+
+# -- the bubblewrap sandbox ---------------------------------------------------------------------
+
+bwrap_only = pytest.mark.skipif(NO_BWRAP is not None, reason=f"no bubblewrap here: {NO_BWRAP}")
+
+
+@bwrap_only
+def test_bwrap_mode_grades_like_the_default(hostile, chapter, bystanders):
+    runner = BwrapRunner()
+    assert grade(chapter, locate(chapter, ROOT / "solutions" / "chapter-2"), worker=runner).status == "pass"
+    for name in ("write_outside", "kill_the_worker", "infinite_loop", "forged_records_unclosed"):
+        report = grade(chapter, locate(chapter, hostile[name]), worker=runner)
+        expectation = read_expectation((ROOT / "tests" / "hostile" / "chapter-2" / f"{name}.py").read_text())
+        assert disagreements(expectation, report) == [], name
+
+
+TAMPER = """
+import errno, gc, os, socket
+from grader.guard import Policy
+
+for thing in gc.get_objects():  # learner code can reach the harness: switch the audit hook off
+    if isinstance(thing, Policy):
+        thing.check = lambda event, args: None
+tried = {}
+for name, attempt in (
+    ("content", lambda: open(CONTENT, "w").write("the next student's checks are mine")),
+    ("network", lambda: socket.create_connection(("192.0.2.1", 80), timeout=1)),
+):
+    try:
+        attempt()
+        tried[name] = "done"
+    except OSError as exc:
+        tried[name] = errno.errorcode.get(exc.errno, str(exc))
+raise RuntimeError("TRIED " + repr(tried))
+"""
+
+
+@bwrap_only
+def test_bwrap_confines_code_that_switched_the_hook_off(tmp_path):
+    """In-process code can disable the audit hook; bubblewrap still keeps files and network out of reach."""
+    shutil.copytree(ROOT / "chapters" / "chapter-2", tmp_path / "chapters" / "chapter-2")
+    shutil.copytree(ROOT / "starter" / "chapter-2", tmp_path / "starter" / "chapter-2")
+    chapter = load_chapter_dir(tmp_path / "chapters" / "chapter-2")
+    target = chapter.checks_dir / "test_pwned.py"
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "database.py").write_text(SOLUTION + f"\nCONTENT = {str(target)!r}\n" + TAMPER)
+    report = grade(chapter, locate(chapter, tmp_path / "sub"), worker=BwrapRunner())
+    check = next(c for c in report.checks if c.id == "module-imports")
+    assert "TRIED" in check.message, check.message
+    tried = eval(check.message.split("TRIED ", 1)[1].split(" (line")[0])  # noqa: S307 - our own repr
+    assert tried == {"content": "EROFS", "network": "ENETUNREACH"}
+    assert not target.exists()
+    assert report.status == "fail"
+
+
+@bwrap_only
+def test_bwrap_hides_other_submissions_and_the_host(chapter, tmp_path):
+    """Inside the sandbox /tmp is private and empty but for the submission's own folder."""
+    (tmp_path / "secret.txt").write_text("another student's work")
+    probe = SOLUTION + textwrap.dedent(f"""
+        import os
+        seen = sorted(os.listdir("/tmp"))
+        found = os.path.exists({str(tmp_path / 'secret.txt')!r})
+        pids = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+        raise RuntimeError("SEEN " + repr((seen, found, len(pids))))
+        """)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "database.py").write_text(probe)
+    report = grade(chapter, locate(chapter, tmp_path / "sub"), worker=BwrapRunner())
+    message = next(c for c in report.checks if c.id == "module-imports").message
+    seen, found, processes = eval(message.split("SEEN ", 1)[1].split(" (line")[0])  # noqa: S307
+    assert len(seen) <= 2 and all(name.startswith(("grade-", "pytest-")) for name in seen), seen
+    assert found is False
+    assert processes <= 3  # bwrap's init and the child: the grader's processes are out of sight
+    assert json.loads(report.model_dump_json())["status"] == "fail"
+
+
+def test_a_test_process_that_never_starts_is_the_graders_problem(tmp_path, target_worker):
+    """Learner code runs only after the harness's first record, so no record at all is never the learner's fault."""
+    for part in ("chapters", "starter"):
+        shutil.copytree(ROOT / part / "chapter-2", tmp_path / part / "chapter-2")
+    (tmp_path / "chapters" / "chapter-2" / "checks" / "conftest.py").write_text("import os\nos._exit(3)\n")
+    chapter = load_chapter_dir(tmp_path / "chapters" / "chapter-2")
+    report = grade(chapter, locate(chapter, ROOT / "solutions" / "chapter-2"), worker=target_worker)
+    behavioural = [c for c in report.checks if c.kind == "behaviour"]
+    assert all(c.status == "error" and "not your code's fault" in c.message for c in behavioural)
+    assert report.status == "error" and report.exit_code == 2
+
+
+def test_asking_for_bwrap_where_there_is_none_is_a_usage_error(tmp_path):
+    result = subprocess.run([sys.executable, "-c", "from course.grade_cli import main; main()", "chapter-2",
+                             "--solution", "--sandbox", "bwrap"], capture_output=True, text=True, timeout=60,
+                            cwd=tmp_path, env={**os.environ, "PATH": str(tmp_path)})
+    assert result.returncode == 2 and "bubblewrap is not installed" in result.stderr
+
+
+@bwrap_only
+def test_grade_with_the_bwrap_sandbox(tmp_path):
+    result = subprocess.run([sys.executable, "-c", "from course.grade_cli import main; main()", "chapter-2",
+                             "--solution", "--sandbox", "bwrap"], capture_output=True, text=True, timeout=120,
+                            cwd=tmp_path, env={**os.environ, "NO_COLOR": "1"})
+    assert result.returncode == 0 and "All 12 checks passed" in result.stdout, result.stdout + result.stderr
+
+
+def test_a_refusal_inside_a_check_fails_that_check(grade_files):
+    text = SOLUTION.replace("import Annotated", "import Annotated\nimport os").replace(
+        "        yield session", "        os.system('echo hi')\n        yield session")
+    check = next(c for c in grade_files("chapter-2", text).checks if c.id == "generator-yields-session")
+    assert check.status == "fail" and check.diagnosis == "refused"
+    assert check.message.startswith("your code was stopped: the grader does not let submissions start another "
+                                    "process (os.system)") and check.file == "database.py"
