@@ -19,7 +19,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import SQLModel
 
-from grader.testing import check, fail, learner_frame, request
+from grader.testing import CheckFailed, check, fail, learner_frame, request
 
 REAL_CREATE = sqlalchemy.ext.asyncio.create_async_engine
 THREADS = 4
@@ -282,8 +282,15 @@ async def count(dep, model):
 
 def one_request(app, method, path, **kwargs):
     """One request through the learner's app, its lifespan included."""
-    with TestClient(app) as client:
-        return request(client, method, path, diagnosis="endpoint-error", **kwargs)
+    try:
+        with TestClient(app) as client:
+            return request(client, method, path, diagnosis="endpoint-error", **kwargs)
+    except CheckFailed:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the app's lifespan raised
+        file, line = learner_frame(exc.__traceback__)
+        fail(f"starting or stopping the app (its lifespan) raised {type(exc).__name__}: {str(exc)[:400]}",
+             file=file, line=line, diagnosis="lifespan-error")
 
 
 @check("stats-reads-both")

@@ -1,5 +1,5 @@
 # mistake: URLs are used as written, so a plain sqlite:/// URL reaches create_async_engine
-# fails: same-url-shares-engine (dependency-error), names-get-own-engines (dependency-error), engines-lazy (dependency-error), dev-url (dependency-error), url-upgrade (url-not-upgraded), cache-thread-safe (dependency-error), stats-reads-both (dependency-error), heroes-in-primary (endpoint-error)
+# fails: same-url-shares-engine (dependency-error), names-get-own-engines (dependency-error), engines-lazy (dependency-error), dev-url (dependency-error), url-upgrade (url-not-upgraded), cache-thread-safe (dependency-error), stats-reads-both (dependency-error), heroes-in-primary (lifespan-error)
 
 import threading
 from collections.abc import AsyncIterator, Callable
