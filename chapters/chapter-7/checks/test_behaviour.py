@@ -48,9 +48,9 @@ def dependency(database, *args, **kwargs):
     try:
         return database.get_session(*args, **kwargs)
     except ValueError as exc:
-        fail(f"get_session{args or ''} raised ValueError: {exc}. The grader adds entries to DATABASES while it "
-             "runs: look names up in DATABASES each time get_session is called", obj=database.get_session,
-             diagnosis="config-not-read")
+        fail(f"get_session({', '.join(map(repr, args))}) raised ValueError: {exc}. The grader adds entries to "
+             "DATABASES while it runs: look names up in DATABASES each time get_session is called",
+             obj=database.get_session, diagnosis="config-not-read")
 
 
 async def open_session(dep):
