@@ -157,7 +157,8 @@ def aliases_defined(src):
         patterns = tuple(f"typing.Annotated[{s}, fastapi.Depends({c})]" for s in ASYNC_SESSION for c in calls)
         shape = assignment(src, alias, patterns)
         if not shape.ok and shape.node is not None:
-            depends = [n for n in walk(shape.node) if isinstance(n, cst.Call) and refers_to(src, n.func, "fastapi.Depends")]
+            depends = [n for n in walk(shape.node)
+                       if isinstance(n, cst.Call) and refers_to(src, n.func, "fastapi.Depends")]
             given = depends[0].args[0].value if depends and depends[0].args else None
             if given is not None and find_mismatch(src, given, "get_session") is None:
                 shape = shape.otherwise(f"`{alias}` passes `get_session` itself to Depends; get_session is now a "
