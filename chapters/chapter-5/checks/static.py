@@ -1,0 +1,154 @@
+"""Chapter 5's static checks, on the learner's tests/test_heroes.py."""
+
+import ast
+
+import libcst as cst
+
+from grader.static import bindings, calls_to, check, failed, find_mismatch, passed, refers_to, walk
+
+CREATE_ENGINE = ("sqlmodel.create_engine", "sqlalchemy.create_engine", "sqlalchemy.engine.create_engine")
+STATIC_POOL = ("sqlalchemy.pool.StaticPool", "sqlalchemy.StaticPool", "sqlmodel.StaticPool")
+IN_MEMORY = {"sqlite://", "sqlite:///:memory:", "sqlite+pysqlite://", "sqlite+pysqlite:///:memory:"}
+TEST_CLIENT = ("fastapi.testclient.TestClient", "starlette.testclient.TestClient")
+OVERRIDES = "main.app.dependency_overrides"
+KEY = "database.get_session"
+
+
+def literal(src, node):
+    """The value of a literal, or of a module-level name bound once to a literal; None if unknown."""
+    if isinstance(node, cst.Name):
+        bound = bindings(src).get(node.value, [])
+        if len(bound) != 1 or bound[0][1] is None:
+            return None
+        node = bound[0][1]
+    try:
+        return ast.literal_eval(src.code(node))
+    except (ValueError, SyntaxError):
+        return None
+
+
+def argument(call, keyword, position=None):
+    for i, arg in enumerate(a for a in call.args if a.keyword is None and not a.star):
+        if i == position:
+            return arg.value
+    return next((a.value for a in call.args if a.keyword is not None and a.keyword.value == keyword), None)
+
+
+def engine_calls(src):
+    return [call for target in CREATE_ENGINE for call in calls_to(src, target)]
+
+
+@check("test-engine")
+def test_engine(src):
+    calls = engine_calls(src)
+    if not calls:
+        return failed("tests/test_heroes.py never calls `create_engine(...)`: the tests need their own engine, "
+                      'on an in-memory database: `create_engine("sqlite://", ...)`', diagnosis="no-test-engine")
+    urls = [(call, literal(src, argument(call, "url", 0))) for call in calls]
+    memory = [call for call, url in urls if url in IN_MEMORY]
+    if not memory:
+        call, url = urls[0]
+        shown = f"`{url}`" if isinstance(url, str) else f"`{src.code(argument(call, 'url', 0) or call)}`"
+        return failed(f"the test engine (line {src.line(call)}) uses {shown}, not an in-memory database: use "
+                      '`"sqlite://"`, which lives only as long as the engine, so every test starts empty and '
+                      "no file on disk is touched", line=src.line(call), diagnosis="file-database", node=call)
+    call = memory[0]
+    pool = argument(call, "poolclass")
+    if pool is None or find_mismatch(src, pool, STATIC_POOL) is not None:
+        found = f" (it has `poolclass={src.code(pool)}`)" if pool is not None else ""
+        return failed(f"the in-memory engine on line {src.line(call)} needs `poolclass=StaticPool`{found}: every new "
+                      "connection to `sqlite://` opens a new, empty database, so the tables your fixture creates "
+                      "would be missing for the requests; StaticPool keeps one connection for everyone",
+                      line=src.line(call), diagnosis="no-static-pool", node=call)
+    connect_args = argument(call, "connect_args")
+    value = literal(src, connect_args) if connect_args is not None else {}
+    if isinstance(value, dict) and value.get("check_same_thread") is not False:
+        return failed(f"the in-memory engine on line {src.line(call)} needs "
+                      '`connect_args={"check_same_thread": False}`: TestClient runs plain `def` endpoints in '
+                      "worker threads, and by default SQLite refuses a connection made in another thread",
+                      line=src.line(call), diagnosis="check-same-thread", node=call)
+    return passed("an in-memory engine with StaticPool", node=call, line=src.line(call))
+
+
+def override_sites(src):
+    """(holder, key or None, node) for every write to a `....dependency_overrides` in the tests."""
+    sites = []
+    for node in walk(src.module):
+        if isinstance(node, (cst.Assign, cst.AnnAssign)):
+            targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
+            for target in targets:
+                if isinstance(target, cst.Subscript) and _overrides(target.value):
+                    index = target.slice[0].slice
+                    sites.append((target.value, index.value if isinstance(index, cst.Index) else None, target))
+                elif _overrides(target) and isinstance(node.value, cst.Dict):
+                    sites.extend((target, e.key, node) for e in node.value.elements if isinstance(e, cst.DictElement))
+        elif (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "update"
+              and _overrides(node.func.value) and node.args and isinstance(node.args[0].value, cst.Dict)):
+            sites.extend((node.func.value, e.key, node) for e in node.args[0].value.elements
+                         if isinstance(e, cst.DictElement))
+    return sites
+
+
+def _overrides(node):
+    return isinstance(node, cst.Attribute) and node.attr.value == "dependency_overrides"
+
+
+@check("override-set")
+def override_set(src):
+    sites = override_sites(src)
+    if not sites:
+        return failed("the tests never set `app.dependency_overrides[get_session]`: without it every request uses "
+                      "the real `get_session`, and so the real database.db", diagnosis="no-override")
+    for holder, key, node in sites:
+        if find_mismatch(src, holder, OVERRIDES) is None and key is not None and find_mismatch(src, key, KEY) is None:
+            return passed("the override replaces get_session", node=node, line=src.line(node))
+    holder, key, node = sites[0]
+    line = src.line(node)
+    if find_mismatch(src, holder, OVERRIDES) is not None:
+        return failed(f"line {line} sets an override on `{src.code(holder)}`, but the app under test is `app` from "
+                      "main.py: write `from main import app` and set `app.dependency_overrides[get_session]`",
+                      line=line, diagnosis="wrong-app", node=node)
+    if key is None:
+        return failed(f"line {line}: write the override as `app.dependency_overrides[get_session] = ...`",
+                      line=line, diagnosis="wrong-key", node=node)
+    if refers_to(src, key, "database.SessionDep"):
+        return failed(f"line {line} uses `{src.code(key)}` as the key: that is the Annotated alias, but FastAPI looks "
+                      "overrides up by the dependency function itself; the key must be `get_session` "
+                      "(`from database import get_session`)", line=line, diagnosis="wrong-key", node=node)
+    if isinstance(key, cst.Call) and refers_to(src, key.func, KEY):
+        return failed(f"line {line} uses `{src.code(key)}` as the key: that calls the function and uses the "
+                      "generator it returns; the key must be the function itself, `get_session`",
+                      line=line, diagnosis="called-not-passed", node=node)
+    miss = find_mismatch(src, key, KEY)
+    really = f" (which is `{miss.found_is}`)" if miss and miss.found_is else ""
+    return failed(f"line {line} uses `{src.code(key)}`{really} as the key; FastAPI only replaces a dependency whose "
+                  "function is the key: use `get_session` imported from database.py", line=line,
+                  diagnosis="wrong-key", node=node)
+
+
+def is_fixture(src, fn):
+    for decorator in fn.decorators:
+        target = decorator.decorator.func if isinstance(decorator.decorator, cst.Call) else decorator.decorator
+        if refers_to(src, target, "pytest.fixture"):
+            return True
+    return False
+
+
+@check("client-fixture")
+def client_fixture(src):
+    calls = [call for target in TEST_CLIENT for call in calls_to(src, target)]
+    if not calls:
+        return failed("the tests never create a `TestClient(app)`: it is how a test sends requests to the app "
+                      "without a server; create it in a `client` fixture", diagnosis="no-client")
+    for call in calls:
+        owner = next((a for a in src.ancestors(call) if isinstance(a, cst.FunctionDef)), None)
+        if owner is not None and is_fixture(src, owner):
+            return passed(f"`{owner.name.value}` is a fixture that creates the client", node=owner,
+                          line=src.line(owner))
+    call = calls[0]
+    owner = next((a for a in src.ancestors(call) if isinstance(a, cst.FunctionDef)), None)
+    where = f"inside `{owner.name.value}`, which is not a fixture" if owner is not None else "at module level"
+    return failed(f"the TestClient on line {src.line(call)} is created {where}: create it in a function decorated "
+                  "with `@pytest.fixture` that sets the override, yields the client, and clears the override "
+                  "afterwards, so every test gets the same careful set-up and clean-up",
+                  line=src.line(call), diagnosis="client-not-fixture", node=call)

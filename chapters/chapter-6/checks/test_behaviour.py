@@ -1,0 +1,304 @@
+"""Chapter 6's behavioural checks: the learner's async dependency on a real event loop, real aiosqlite.
+
+No `from __future__ import annotations` here: FastAPI must see the real SessionDep annotation.
+Nothing is mocked: sessions are observed by wrapping AsyncSession.close and AsyncSession.rollback.
+"""
+
+import asyncio
+import inspect
+import uuid
+
+import httpx2 as httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlmodel import SQLModel
+
+from grader.testing import check, fail, request, where
+
+CONCURRENT = 5
+HOLD = 0.5
+"""Seconds each concurrent probe request keeps its session, so that the requests overlap."""
+
+
+@pytest.fixture(scope="module")
+def database(learner):
+    return learner.module("database")
+
+
+@pytest.fixture(scope="module")
+def models(learner):
+    return learner.module("models")
+
+
+@pytest.fixture
+def observed(monkeypatch):
+    """[(event, session)] for every AsyncSession closed or rolled back (awaited) while the test runs."""
+    events = []
+    close, rollback = AsyncSession.close, AsyncSession.rollback
+
+    async def closing(self):
+        events.append(("close", self))
+        return await close(self)
+
+    async def rolling_back(self):
+        events.append(("rollback", self))
+        return await rollback(self)
+
+    monkeypatch.setattr(AsyncSession, "close", closing)
+    monkeypatch.setattr(AsyncSession, "rollback", rolling_back)
+    return events
+
+
+def closed(events, session):
+    return any(kind == "close" and s is session for kind, s in events)
+
+
+def run(database, make_coroutine):
+    """Run a coroutine on a fresh event loop; the engine's pooled connections are closed at the end."""
+    async def body():
+        try:
+            return await make_coroutine()
+        finally:
+            if isinstance(getattr(database, "engine", None), AsyncEngine):
+                await database.engine.dispose()
+    return asyncio.run(body())
+
+
+async def create_tables(database):
+    async with database.engine.begin() as conn:
+        await conn.run_sync(SQLModel.metadata.create_all)
+
+
+def client(app, raise_errors=True):
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_errors)
+    return httpx.AsyncClient(transport=transport, base_url="http://test")
+
+
+async def first_session(database):
+    get_session = database.get_session
+    if not inspect.isasyncgenfunction(get_session):
+        kind = "a coroutine function" if inspect.iscoroutinefunction(get_session) else "a plain function"
+        fail(f"get_session is {kind}, not an async generator: write `async def get_session():` and `yield` the "
+             "session", obj=get_session, diagnosis="not-async-generator")
+    generator = get_session()
+    try:
+        session = await generator.__anext__()
+    except StopAsyncIteration:
+        fail("get_session() finished without yielding anything", obj=get_session)
+    if not isinstance(session, AsyncSession):
+        fail(f"get_session() yielded {type(session).__module__}.{type(session).__qualname__}, not an AsyncSession",
+             obj=get_session, diagnosis="wrong-type")
+    return generator, session
+
+
+@check("module-imports")
+def test_module_imports(learner):
+    for name in ("database", "models", "main"):
+        learner.module(name)
+
+
+@check("yields-async-session")
+def test_yields_async_session(database, observed):
+    async def body():
+        generator, session = await first_session(database)
+        if session.bind is not database.engine:
+            await generator.aclose()
+            fail("the session is not bound to the module's `engine`: make the factory with "
+                 "`async_sessionmaker(engine, ...)`", obj=database.get_session, diagnosis="wrong-engine")
+        if closed(observed, session):
+            fail("the session was already closed when get_session yielded it: yield inside the `async with` block",
+                 obj=database.get_session, diagnosis="closed-before-yield")
+        await session.execute(text("select 1"))
+        try:
+            await generator.__anext__()
+        except StopAsyncIteration:
+            pass
+        else:
+            await generator.aclose()
+            fail("get_session yielded a second time: a dependency yields exactly once", obj=database.get_session,
+                 diagnosis="yields-twice")
+        if not closed(observed, session):
+            fail("the session was still open after get_session finished: open it with `async with ... as session:`",
+                 obj=database.get_session, diagnosis="not-closed")
+    run(database, body)
+
+
+@check("rolls-back-on-error")
+def test_rolls_back_on_error(database, models, observed):
+    class EndpointFailed(Exception):
+        pass
+
+    async def body():
+        await create_tables(database)
+        generator, session = await first_session(database)
+        session.add(models.Hero(name=f"rollback-{uuid.uuid4().hex}", secret_name="x"))
+        await session.flush()
+        try:
+            await generator.athrow(EndpointFailed("the endpoint raised"))
+        except EndpointFailed:
+            pass
+        except StopAsyncIteration:
+            fail("get_session caught the endpoint's exception and carried on: re-raise it after rolling back "
+                 "(`raise`)", obj=database.get_session, diagnosis="swallowed-error")
+        else:
+            await generator.aclose()
+            fail("get_session yielded again after the endpoint failed", obj=database.get_session,
+                 diagnosis="yields-twice")
+        kinds = [kind for kind, s in observed if s is session]
+        if "rollback" not in kinds:
+            fail("when the endpoint raised, get_session did not roll back: catch the exception around the yield, "
+                 "`await session.rollback()`, then `raise`", obj=database.get_session, diagnosis="no-rollback")
+        if "close" not in kinds or kinds.index("close") < kinds.index("rollback"):
+            fail("the session was not closed after rolling back: keep the try/except inside the `async with` block",
+                 obj=database.get_session, diagnosis="not-closed")
+    run(database, body)
+
+
+@check("concurrent-sessions")
+def test_concurrent_sessions(database, observed):
+    app = FastAPI()
+    seen, inside = [], []
+    peak = [0]
+
+    @app.get("/probe")
+    async def probe(session: database.SessionDep):
+        seen.append(session)
+        inside.append(session)
+        peak[0] = max(peak[0], len(inside))
+        await session.execute(text("select 1"))
+        await asyncio.sleep(HOLD)  # long enough for the other requests to arrive, if nothing holds them back
+        inside.remove(session)
+        return {"open": not closed(observed, session)}
+
+    async def body():
+        async with client(app, raise_errors=False) as http:
+            return await asyncio.gather(*(http.get("/probe") for _ in range(CONCURRENT)))
+
+    responses = run(database, body)
+    distinct = len({id(s) for s in seen})
+    if distinct < len(seen):
+        fail(f"{len(seen)} concurrent requests received only {distinct} distinct session(s): create the session "
+             "inside get_session, once per call", obj=database.get_session, diagnosis="shared-session")
+    bad = [r for r in responses if r.status_code != 200]
+    if bad:
+        fail(f"{len(bad)} of {CONCURRENT} concurrent requests failed (status {bad[0].status_code}: "
+             f"{bad[0].text[:200]})", obj=database.get_session, diagnosis="not-concurrent")
+    if peak[0] < 2:
+        fail(f"{CONCURRENT} requests sent at once were served one after another: something in get_session makes "
+             "them wait for each other (a lock held across the yield?); each request needs only its own session",
+             obj=database.get_session, diagnosis="not-concurrent")
+    if not all(r.json()["open"] for r in responses):
+        fail("an endpoint received a session that was already closed", obj=database.get_session,
+             diagnosis="closed-before-yield")
+    still_open = [s for s in seen if not closed(observed, s)]
+    if still_open:
+        fail(f"{len(still_open)} of {CONCURRENT} sessions were still open after their responses: let "
+             "`async with` close each one", obj=database.get_session, diagnosis="not-closed")
+
+
+@check("failing-endpoint-no-row")
+def test_failing_endpoint_leaves_no_row(database, models):
+    app = FastAPI()
+    name = f"ghost-{uuid.uuid4().hex}"
+
+    @app.post("/fails")
+    async def fails(session: database.SessionDep):
+        session.add(models.Hero(name=name, secret_name="nobody"))
+        await session.flush()
+        raise RuntimeError("the endpoint failed after writing")
+
+    async def body():
+        await create_tables(database)
+        async with client(app, raise_errors=False) as http:
+            response = await http.post("/fails")
+        async with AsyncSession(database.engine) as check_session:
+            rows = (await check_session.execute(select(models.Hero).where(models.Hero.name == name))).all()
+        return response, rows
+
+    response, rows = run(database, body)
+    if response.status_code != 500:
+        fail(f"an endpoint that raised answered {response.status_code} instead of 500: get_session must re-raise",
+             obj=database.get_session, diagnosis="swallowed-error")
+    if rows:
+        fail("a request that failed still saved its hero: get_session must roll back when the endpoint raises, "
+             "and never commit on the way out", obj=database.get_session, diagnosis="row-left-behind")
+
+
+@check("readable-after-commit")
+def test_readable_after_commit(database, models):
+    app = FastAPI()
+
+    @app.post("/commit-then-return", response_model=models.HeroPublic)
+    async def commit_then_return(session: database.SessionDep):
+        hero = models.Hero(name="Deadpond", secret_name="Dive Wilson")
+        session.add(hero)
+        await session.commit()
+        return hero  # no refresh: FastAPI reads the attributes as they are after the commit
+
+    async def body():
+        await create_tables(database)
+        async with client(app) as http:
+            return await http.post("/commit-then-return")
+
+    try:
+        response = run(database, body)
+    except Exception as exc:  # noqa: BLE001 - the failure mode is the lesson
+        fail(f"after `await session.commit()`, reading the hero for the response raised {cause(exc)}. Sessions "
+             "from your factory expire every attribute on commit, and reloading one would need an `await` nobody "
+             "can write there: make the factory with `expire_on_commit=False`",
+             obj=database.get_session, diagnosis="expire-on-commit")
+    if response.status_code != 200 or response.json().get("name") != "Deadpond":
+        fail(f"returning a hero right after commit answered {response.status_code}: {response.text[:200]}",
+             obj=database.get_session, diagnosis="expire-on-commit")
+
+
+def cause(exc):
+    """The exception in a line; SQLAlchemy's MissingGreenlet hides inside FastAPI's validation error."""
+    text = str(exc)
+    if "MissingGreenlet" in text:
+        return "MissingGreenlet (greenlet_spawn has not been called; can't call await_() here)"
+    lines = text.strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0][:500]}" if lines else type(exc).__name__
+
+
+def endpoint_at(app, method, path):
+    for route in app.routes:
+        if getattr(route, "path", None) == path and method in getattr(route, "methods", ()):
+            return route.endpoint
+    return None
+
+
+@check("crud-works")
+def test_crud_works(learner):
+    main = learner.module("main")
+
+    def call(http, method, path, expected, route, **kwargs):
+        endpoint = endpoint_at(main.app, method, route)
+        response = request(http, method, path, diagnosis="endpoint-error", advice="Is every session call awaited, "
+                           "and does the session factory keep objects readable after commit?", **kwargs)
+        if response.status_code != expected:
+            file, line = where(endpoint) if endpoint is not None else (None, None)
+            fail(f"{method} {path} answered {response.status_code} (expected {expected}): {response.text[:200]}",
+                 file=file, line=line, diagnosis="wrong-answer")
+        return response.json()
+
+    one = "/heroes/{hero_id}"
+    with TestClient(main.app) as http:
+        hero = call(http, "POST", "/heroes/", 200, "/heroes/",
+                    json={"name": "Rusty-Man", "secret_name": "Tommy Sharp", "age": 48})
+        path = f"/heroes/{hero['id']}"
+        if call(http, "GET", path, 200, one) != hero:
+            fail(f"GET {path} did not return the hero that POST created", obj=endpoint_at(main.app, "GET", one),
+                 diagnosis="wrong-answer")
+        patched = call(http, "PATCH", path, 200, one, json={"age": 49})
+        if patched != {**hero, "age": 49}:
+            fail(f"PATCH {path} with {{\"age\": 49}} returned {patched}", obj=endpoint_at(main.app, "PATCH", one),
+                 diagnosis="wrong-answer")
+        if hero["id"] not in [h["id"] for h in call(http, "GET", "/heroes/", 200, "/heroes/")]:
+            fail("GET /heroes/ does not list the hero just created", obj=endpoint_at(main.app, "GET", "/heroes/"),
+                 diagnosis="wrong-answer")
+        call(http, "DELETE", path, 200, one)
+        call(http, "GET", path, 404, one)

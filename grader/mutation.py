@@ -1,0 +1,337 @@
+"""Grade a learner's tests by mutation: run them against the reference app and against broken copies.
+
+A chapter declares its mutants in `checks/mutants.toml`, as small edits to the pinned reference
+files, so the mutants follow the reference app when it changes::
+
+    [[mutants]]
+    id = "no-commit"
+    breaks = "the endpoints flush their changes but never commit them"
+    untested = "that a hero you created can be read back by a later request"
+
+    [[mutants.edits]]
+    file = "main.py"
+    old = "session.commit()"
+    new = "session.flush()"
+    count = 3          # how many times `old` must occur; anything else is a course content error
+
+Good tests pass against the reference app and fail against every mutant. The learner's tests run
+in this process with `pytest.main` (no fork, no subprocess): each run gets a fresh folder, its
+own working directory and fresh imports of the app's modules (see :func:`fresh_imports`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import sys
+import traceback
+import warnings
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+MESSAGE_LINES = 2
+"""Lines of an error kept in a test's message (pytest's assertion details go on and on)."""
+
+
+class MutantError(Exception):
+    """A mutant cannot be built (its edits no longer apply): a course content error."""
+
+
+class Edit(BaseModel):
+    """Replace `old` by `new` in `file`; `old` must occur exactly `count` times."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    file: str = Field(min_length=1)
+    old: str = Field(min_length=1)
+    new: str
+    count: int = Field(default=1, ge=1)
+
+
+class Mutant(BaseModel):
+    """A copy of the reference app with one deliberate bug."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")
+    breaks: str = Field(min_length=1)
+    """What the bug does, completing "a copy of the app where ..."."""
+    untested: str = Field(min_length=1)
+    """What a test must check to catch it, completing "no test checks ..."."""
+    edits: tuple[Edit, ...] = Field(min_length=1)
+
+
+class MutantFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mutants: tuple[Mutant, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique(self) -> MutantFile:
+        ids = [m.id for m in self.mutants]
+        if len(set(ids)) != len(ids):
+            raise ValueError("mutant ids must be unique")
+        return self
+
+
+def load_mutants(path: Path) -> dict[str, Mutant]:
+    """The mutants declared in `path`, by id."""
+    try:
+        data = MutantFile(**tomllib.loads(path.read_text(encoding="utf-8")))
+    except (OSError, tomllib.TOMLDecodeError, ValidationError, TypeError) as exc:
+        raise MutantError(f"{path}: cannot load the mutants: {exc}") from None
+    return {m.id: m for m in data.mutants}
+
+
+def apply(mutant: Mutant, folder: Path) -> None:
+    """Apply the mutant's edits to the files in `folder`, checking each applies exactly as declared."""
+    for edit in mutant.edits:
+        path = folder / edit.file
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError:
+            raise MutantError(f"mutant {mutant.id!r}: {edit.file} is not in the app") from None
+        found = text.count(edit.old)
+        if found != edit.count:
+            raise MutantError(f"mutant {mutant.id!r} no longer applies to {edit.file}: {edit.old!r} occurs "
+                              f"{found} times, expected {edit.count}")
+        path.write_text(text.replace(edit.old, edit.new), encoding="utf-8")
+
+
+def assemble(dest: Path, app: Path, learner: Path, files: Iterable[str], mutant: Mutant | None = None) -> Path:
+    """Fill `dest` with the app's files, then the learner's `files` on top, then the mutant's edits."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.db")
+    shutil.copytree(app, dest, ignore=ignore, dirs_exist_ok=True)
+    for name in files:
+        source = learner / name
+        if source.is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, dest / name)
+    if mutant is not None:
+        apply(mutant, dest)
+    return dest
+
+
+# -- fresh imports ------------------------------------------------------------------------
+
+def _inside(module: ModuleType, folder: Path) -> bool:
+    places = [getattr(module, "__file__", None), *list(getattr(module, "__path__", None) or [])]
+    for place in places:
+        if place:
+            try:
+                Path(place).resolve().relative_to(folder)
+                return True
+            except ValueError:
+                pass
+    return False
+
+
+def _top_level_names(folder: Path) -> set[str]:
+    return {p.stem if p.suffix == ".py" else p.name for p in folder.iterdir()
+            if (p.suffix == ".py" and p.is_file()) or (p.is_dir() and p.name.isidentifier())}
+
+
+@contextmanager
+def fresh_imports(folder: Path) -> Iterator[Path]:
+    """Run the block with `folder` as working directory and first on `sys.path`, importing its modules afresh.
+
+    Modules of the same names imported before are set aside and restored afterwards; the
+    folder's own modules, and the SQLModel tables they defined, are forgotten on the way out,
+    so the next folder's `models.py` can define its tables again.
+    """
+    folder = Path(folder).resolve()
+    from sqlmodel import SQLModel
+
+    names = _top_level_names(folder)
+    stashed = {n: sys.modules.pop(n) for n in list(sys.modules) if n.split(".")[0] in names}
+    before = set(sys.modules)
+    tables = set(SQLModel.metadata.tables)
+    saved_path = list(sys.path)
+    cwd = os.getcwd()
+    sys.path.insert(0, str(folder))
+    os.chdir(folder)
+    importlib.invalidate_caches()
+    try:
+        with warnings.catch_warnings():
+            # A second `class Hero(SQLModel, table=True)` replaces the first in SQLAlchemy's registry.
+            warnings.filterwarnings("ignore", message=".*declarative base already contains a class")
+            yield folder
+    finally:
+        os.chdir(cwd)
+        sys.path[:] = saved_path
+        for name in list(sys.modules):
+            module = sys.modules[name]
+            if name.split(".")[0] in names or (name not in before and _inside(module, folder)):
+                del sys.modules[name]
+        sys.modules.update(stashed)
+        for key in set(SQLModel.metadata.tables) - tables:
+            SQLModel.metadata.remove(SQLModel.metadata.tables[key])
+        importlib.invalidate_caches()
+
+
+# -- running the learner's tests -------------------------------------------------------------
+
+@dataclass
+class TestResult:
+    """One test of the learner's, as it ran."""
+
+    nodeid: str
+    outcome: str = "passed"
+    """passed, failed or skipped."""
+    message: str = ""
+    file: str | None = None
+    """Relative to the run's folder (so: the learner's file name)."""
+    line: int | None = None
+
+    @property
+    def name(self) -> str:
+        return self.nodeid.rsplit("::", 1)[-1]
+
+
+@dataclass
+class TestRun:
+    """What happened when the learner's tests ran once."""
+
+    tests: list[TestResult] = field(default_factory=list)
+    collect_errors: list[TestResult] = field(default_factory=list)
+    crashed: str = ""
+    """A problem that stopped pytest itself (for example a usage error)."""
+
+    @property
+    def failures(self) -> list[TestResult]:
+        return [t for t in self.tests if t.outcome == "failed"]
+
+    @property
+    def ran(self) -> list[TestResult]:
+        return [t for t in self.tests if t.outcome != "skipped"]
+
+    @property
+    def all_passed(self) -> bool:
+        """Tests ran, and none failed or errored."""
+        return bool(self.ran) and not self.failures and not self.collect_errors and not self.crashed
+
+    @property
+    def caught(self) -> bool:
+        """Something went wrong: what a run against a mutant should do."""
+        return bool(self.failures or self.collect_errors or self.crashed)
+
+    def describe(self, limit: int = 3) -> str:
+        """The failures, one short paragraph each."""
+        problems = [*self.collect_errors, *self.failures]
+        parts = [f"{t.name}{_at(t)}: {t.message}" for t in problems[:limit]]
+        if len(problems) > limit:
+            parts.append(f"... and {len(problems) - limit} more")
+        if self.crashed:
+            parts.append(self.crashed)
+        return "\n".join(parts)
+
+
+def _at(t: TestResult) -> str:
+    return f" ({t.file}:{t.line})" if t.file and t.line else f" ({t.file})" if t.file else ""
+
+
+def _short(text: str, folder: Path) -> str:
+    """The first lines of an error, with pytest's `E   ` margins and the run's temp folder taken out."""
+    text = text.replace(str(folder) + os.sep, "")
+    lines = [line.removeprefix("E ").strip() for line in text.strip().splitlines() if line.strip()]
+    out = "\n".join(lines[:MESSAGE_LINES])
+    return out + ("\n..." if len(lines) > MESSAGE_LINES else "")
+
+
+class _Collector:
+    """A pytest plugin that keeps each test's outcome, and where in the learner's file it failed."""
+
+    def __init__(self, folder: Path, paths: Iterable[str]):
+        self.folder = folder
+        self.paths = {Path(p).as_posix() for p in paths}
+        self.run = TestRun()
+        self.by_id: dict[str, TestResult] = {}
+
+    def _relative(self, filename: str) -> str | None:
+        path = Path(filename)
+        if not path.is_absolute():  # e.g. "<string>", or code SQLAlchemy generates
+            return None
+        try:
+            return path.resolve().relative_to(self.folder).as_posix()
+        except ValueError:
+            return None
+
+    def _innermost(self, tb) -> tuple[str | None, int | None]:
+        """The innermost frame in the test files (else in the folder): where the learner should look."""
+        in_tests: tuple[str | None, int | None] = (None, None)
+        in_folder = in_tests
+        for frame, lineno in traceback.walk_tb(tb):
+            rel = self._relative(frame.f_code.co_filename)
+            if rel in self.paths:
+                in_tests = (rel, lineno)
+            elif rel is not None:
+                in_folder = (rel, lineno)
+        return in_tests if in_tests[0] else in_folder
+
+    def pytest_collectreport(self, report) -> None:
+        if report.failed:
+            text = report.longreprtext
+            self.run.collect_errors.append(TestResult(
+                nodeid=report.nodeid or "collection", outcome="failed", file=self._relative(str(report.fspath)),
+                message="could not be collected: " + _short(text.strip().splitlines()[-1] if text.strip() else "",
+                                                            self.folder)))
+
+    def pytest_runtest_makereport(self, item, call) -> None:
+        result = self.by_id.setdefault(item.nodeid, TestResult(item.nodeid))
+        if call.excinfo is None or result.message or call.excinfo.errisinstance(
+                (pytest.skip.Exception, pytest.xfail.Exception)):
+            return
+        phase = "" if call.when == "call" else f"(in {call.when}) "
+        result.message = phase + _short(call.excinfo.exconly(), self.folder)
+        result.file, result.line = self._innermost(call.excinfo.tb)
+
+    def pytest_runtest_logreport(self, report) -> None:
+        result = self.by_id.setdefault(report.nodeid, TestResult(report.nodeid))
+        if report.failed:
+            result.outcome = "failed"
+        elif report.skipped and result.outcome == "passed":
+            result.outcome = "skipped"
+
+    def pytest_runtest_logfinish(self, nodeid: str, location) -> None:
+        if nodeid in self.by_id:
+            self.run.tests.append(self.by_id[nodeid])
+
+
+def run_tests(folder: Path, paths: Iterable[str], *, isolate: bool = True) -> TestRun:
+    """Run the pytest files `paths` (relative to `folder`) in this process.
+
+    With `isolate` the run happens inside :func:`fresh_imports` of `folder`; pass False when the
+    caller has entered it already (to prepare the app's modules, or inspect them afterwards).
+    """
+    folder = Path(folder).resolve()
+    paths = list(paths)
+    collector = _Collector(folder, paths)
+    args = [
+        *paths, "-c", os.devnull, "--rootdir", str(folder), "--confcutdir", str(folder), "--import-mode=importlib",
+        "-p", "no:cacheprovider", "-p", "no:stepwise", "-p", "no:faulthandler", "-p", "no:terminal",
+        "-W", "ignore::DeprecationWarning",
+    ]
+    with fresh_imports(folder) if isolate else nullcontext():
+        try:
+            code = pytest.main(args, plugins=[collector])
+        except Exception as exc:  # noqa: BLE001 - pytest itself broke on the learner's file
+            collector.run.crashed = f"pytest could not run the tests: {type(exc).__name__}: {exc}"
+            return collector.run
+    stopped = {pytest.ExitCode.INTERRUPTED: "the tests stopped the run early (pytest.exit?)",
+               pytest.ExitCode.INTERNAL_ERROR: "pytest itself failed (did the test file raise SystemExit?)",
+               pytest.ExitCode.USAGE_ERROR: "pytest could not start"}
+    if code in stopped and not collector.run.collect_errors:
+        collector.run.crashed = f"{stopped[code]} (pytest exit status {int(code)})"
+    return collector.run

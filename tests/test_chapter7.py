@@ -1,0 +1,70 @@
+"""Chapter 7 through the real engine: many databases behind one get_session factory.
+
+Correct variants pass every check; each known mistake fails exactly the checks (and diagnoses) its
+header declares; the starter fails through checks, never errors. No PostgreSQL engine is ever made.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from chapter_corpus import (
+    assert_content_complete,
+    assert_continues,
+    assert_declared_verdict,
+    assert_mixed,
+    assert_solution_passes,
+    assert_starter_fails_through_checks,
+    submissions,
+)
+from conftest import ROOT
+from grader.manifest import load_chapter
+
+SUBMISSIONS = submissions("chapter-7")
+MISTAKES = ROOT / "chapters" / "chapter-7" / "mistakes"
+
+
+def by_id(report):
+    return {c.id: c for c in report.checks}
+
+
+def test_the_corpus_is_large_and_mixed():
+    assert_mixed("chapter-7")
+
+
+@pytest.mark.parametrize("path", SUBMISSIONS, ids=[p.name for p in SUBMISSIONS])
+def test_submission_gets_the_declared_verdict(path, grade_path):
+    assert_declared_verdict(grade_path, "chapter-7", path)
+
+
+def test_the_solution_passes_every_check(grade_path):
+    assert_solution_passes(grade_path, "chapter-7")
+
+
+def test_the_starter_fails_through_checks_not_errors(grade_path):
+    assert_starter_fails_through_checks(grade_path, "chapter-7")
+
+
+def test_the_starter_continues_from_the_chapter_6_solution():
+    assert load_chapter("chapter-7").continues_from == "chapter-6"
+    assert_continues("chapter-7")
+    # events.py is new in this chapter (the analytics model), so only the starter and solution have it.
+    assert sorted(p.name for p in (ROOT / "starter" / "chapter-7").glob("*.py")) == [
+        "database.py", "events.py", "main.py", "models.py"]
+    assert (ROOT / "starter" / "chapter-7" / "events.py").read_bytes() == (
+        ROOT / "solutions" / "chapter-7" / "events.py").read_bytes()
+
+
+def test_the_quiz_hints_and_lesson_are_complete():
+    assert_content_complete("chapter-7")
+
+
+def test_a_hidden_password_is_called_out(grade_path):
+    check = by_id(grade_path("chapter-7", MISTAKES / "str-url-hides-password"))["url-upgrade"]
+    assert "***" in check.message and "hide_password=False" in check.message
+    assert "s3cret" in check.message  # the expected URL keeps the password
+
+
+def test_the_race_is_reported_with_the_number_of_engines(grade_path):
+    check = by_id(grade_path("chapter-7", MISTAKES / "no-lock"))["cache-thread-safe"]
+    assert "4 threads" in check.message and "4 engines" in check.message

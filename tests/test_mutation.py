@@ -1,0 +1,173 @@
+"""grader.mutation: mutants as verified edits, fresh imports per run, the learner's tests run in-process."""
+
+from __future__ import annotations
+
+import os
+import sys
+import textwrap
+
+import pytest
+
+from grader.mutation import Edit, Mutant, MutantError, apply, assemble, fresh_imports, load_mutants, run_tests
+
+APP = """\
+from sqlmodel import Field, SQLModel
+
+
+class Thing(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+
+
+def double(x):
+    return x * 2
+"""
+
+TESTS = """\
+from app import Thing, double
+
+
+def test_double():
+    assert double(2) == 4
+
+
+def test_thing_has_a_table():
+    assert Thing.__tablename__ == "thing"
+"""
+
+
+def make(folder, app=APP, tests=TESTS):
+    (folder / "tests").mkdir(parents=True)
+    (folder / "app.py").write_text(app)
+    (folder / "tests" / "test_app.py").write_text(tests)
+    return folder
+
+
+def mutant(old="x * 2", new="x + 3", count=1, file="app.py"):
+    return Mutant(id="plus", breaks="double adds", untested="double", edits=(Edit(file=file, old=old, new=new,
+                                                                                   count=count),))
+
+
+def test_apply_edits_the_file(tmp_path):
+    make(tmp_path)
+    apply(mutant(), tmp_path)
+    assert "return x + 3" in (tmp_path / "app.py").read_text()
+
+
+@pytest.mark.parametrize(("edit", "problem"), [
+    (dict(old="x * 3"), "occurs 0 times, expected 1"),
+    (dict(old="x", count=1), "expected 1"),
+    (dict(file="nope.py"), "nope.py is not in the app"),
+])
+def test_an_edit_that_no_longer_applies_is_refused(tmp_path, edit, problem):
+    make(tmp_path)
+    with pytest.raises(MutantError, match=problem):
+        apply(mutant(**edit), tmp_path)
+
+
+def test_load_mutants_reads_and_validates(tmp_path):
+    path = tmp_path / "mutants.toml"
+    path.write_text(textwrap.dedent("""\
+        [[mutants]]
+        id = "plus"
+        breaks = "double adds"
+        untested = "double"
+        [[mutants.edits]]
+        file = "app.py"
+        old = "x * 2"
+        new = "x + 2"
+    """))
+    assert load_mutants(path)["plus"].edits[0].count == 1
+    path.write_text(path.read_text() + path.read_text())
+    with pytest.raises(MutantError, match="unique"):
+        load_mutants(path)
+    path.write_text("[[mutants]]\nid = 'x'\n")
+    with pytest.raises(MutantError, match="cannot load"):
+        load_mutants(path)
+
+
+def test_assemble_puts_the_learners_files_over_the_app_then_mutates(tmp_path):
+    app = make(tmp_path / "app")
+    learner = tmp_path / "learner"
+    (learner / "tests").mkdir(parents=True)
+    (learner / "tests" / "test_app.py").write_text("# mine\n")
+    (learner / "app.py").write_text("# the learner's copy of the app is not used\n")
+    dest = assemble(tmp_path / "run", app, learner, ["tests/test_app.py"], mutant())
+    assert (dest / "tests" / "test_app.py").read_text() == "# mine\n"
+    assert "x + 3" in (dest / "app.py").read_text()
+    assert "x * 2" in (app / "app.py").read_text()
+
+
+def test_fresh_imports_forgets_the_folders_modules_and_tables(tmp_path):
+    from sqlmodel import SQLModel
+
+    first, second = make(tmp_path / "one"), make(tmp_path / "two", app=APP.replace("x * 2", "x * 3"))
+    cwd, path = os.getcwd(), list(sys.path)
+    for folder, expected in ((first, 4), (second, 6)):
+        with fresh_imports(folder):
+            import app  # noqa: PLC0415 - the point is a fresh import each time
+
+            assert app.double(2) == expected and os.getcwd() == str(folder.resolve())
+        assert "app" not in sys.modules and "thing" not in SQLModel.metadata.tables
+    assert (os.getcwd(), sys.path) == (cwd, path)
+
+
+def test_fresh_imports_sets_aside_and_restores_a_module_of_the_same_name(tmp_path):
+    make(tmp_path)
+    sentinel = type(sys)("app")
+    sys.modules["app"] = sentinel
+    try:
+        with fresh_imports(tmp_path):
+            import app  # noqa: PLC0415
+
+            assert app is not sentinel and app.double(1) == 2
+        assert sys.modules["app"] is sentinel
+    finally:
+        del sys.modules["app"]
+
+
+def test_run_tests_passes_and_runs_again_with_fresh_modules(tmp_path):
+    first = run_tests(make(tmp_path / "one"), ["tests/test_app.py"])
+    assert first.all_passed and [t.name for t in first.tests] == ["test_double", "test_thing_has_a_table"]
+    mutated = make(tmp_path / "two")
+    apply(mutant(), mutated)
+    second = run_tests(mutated, ["tests/test_app.py"])
+    assert second.caught and not second.all_passed
+    failure = second.failures[0]
+    assert failure.name == "test_double" and (failure.file, failure.line) == ("tests/test_app.py", 5)
+    assert failure.message.startswith("AssertionError: assert 5 == 4")
+    assert "test_double (tests/test_app.py:5)" in second.describe()
+
+
+def test_run_tests_reports_collection_errors_without_temp_paths(tmp_path):
+    folder = make(tmp_path, tests="from app import missing\n\ndef test_x():\n    pass\n")
+    run = run_tests(folder, ["tests/test_app.py"])
+    assert run.caught and not run.all_passed and not run.tests
+    assert "cannot import name 'missing'" in run.describe() and str(tmp_path) not in run.describe()
+
+
+def test_run_tests_with_nothing_to_run_does_not_pass(tmp_path):
+    run = run_tests(make(tmp_path, tests="import pytest\n\n@pytest.mark.skip\ndef test_x():\n    pass\n"),
+                    ["tests/test_app.py"])
+    assert not run.all_passed and not run.caught and not run.ran
+
+
+def test_run_tests_counts_a_fixture_error_as_a_failure(tmp_path):
+    tests = "import pytest\n\n@pytest.fixture\ndef broken():\n    raise RuntimeError('boom')\n\n" \
+            "def test_x(broken):\n    pass\n"
+    run = run_tests(make(tmp_path, tests=tests), ["tests/test_app.py"])
+    assert run.caught and "(in setup) RuntimeError: boom" in run.failures[0].message
+    assert run.failures[0].line == 5
+
+
+def test_a_run_the_tests_stop_early_does_not_pass(tmp_path):
+    tests = "import pytest\n\ndef test_a():\n    pass\n\ndef test_b():\n    pytest.exit('bye')\n\n" \
+            "def test_c():\n    assert False\n"
+    run = run_tests(make(tmp_path, tests=tests), ["tests/test_app.py"])
+    assert not run.all_passed and run.caught and "stopped the run early" in run.describe()
+
+
+def test_a_test_file_that_exits_at_import_does_not_pass(tmp_path):
+    run = run_tests(make(tmp_path, tests="import sys\nsys.exit(0)\n\ndef test_a():\n    pass\n"),
+                    ["tests/test_app.py"])
+    assert not run.all_passed and run.caught
