@@ -26,6 +26,7 @@ from course.hints import show_hint
 from course.listing import bar, chapter_states, show as show_list
 from course.workspace import Started, chapter_folder, start_chapter, starter_files
 from grader.manifest import Chapter, ContentError, chapter_ids, load_chapter
+from grader.outline import ChapterOutline
 
 DEBOUNCE_MS = 1600
 """Longest a burst of saves is gathered for before grading."""
@@ -222,7 +223,8 @@ class Watch:
             self._grade(force=True)
         elif key == "h":
             self.console.print()
-            show_hint(self.console, self.workspace, self.chapter, check_stale=False, again="Press h again")
+            show_hint(self.console, self.workspace, ChapterOutline.of(self.chapter), check_stale=False,
+                      again="Press h again")
         elif key == "l":
             self.console.print()
             show_list(self.console, self.workspace)
