@@ -64,7 +64,7 @@ def load() -> str:
 
 def wall(argv: list[str], **kwargs: object) -> float:
     start = time.perf_counter()
-    result = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)  # type: ignore[call-overload]
+    result = subprocess.run(argv, capture_output=True, **kwargs)  # type: ignore[call-overload]
     elapsed = time.perf_counter() - start
     if result.returncode not in (0, 1):
         raise RuntimeError(f"{' '.join(argv)} failed ({result.returncode}):\n{result.stderr.decode()[-2000:]}")

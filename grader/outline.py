@@ -81,10 +81,11 @@ def load_outline(chapter_id: str, root: Path | None = None) -> ChapterOutline:
 
 def _outline(folder: Path, data: dict[str, Any]) -> ChapterOutline | None:
     """The outline, or None when a field it reads is missing or of the wrong type."""
-    chapter_id, title, files, checks = data.get("id", folder.name), data.get("title"), data.get("files"), data.get("checks")
+    chapter_id, title = data.get("id", folder.name), data.get("title")
+    files, checks = data.get("files"), data.get("checks")
     if (data.get("format_version") != FORMAT_VERSION or not _text(chapter_id) or not _text(title)
-            or not isinstance(files, list)
-            or not files or not all(_text(f) for f in files) or not isinstance(checks, list) or not checks):
+            or not isinstance(files, list) or not files or not all(_text(f) for f in files)
+            or not isinstance(checks, list) or not checks):
         return None
     outlines = []
     for check in checks:

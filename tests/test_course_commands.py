@@ -107,7 +107,8 @@ def test_list_hint_and_lesson_run_without_typer_or_pydantic(graded):
     """Their plain forms skip the CLI framework (typer builds pydantic validators per parameter)."""
     probe = ("import sys\nfrom course.cli import main\nsys.argv = {argv!r}\n"
              "try:\n    main()\nfinally:\n"
-             "    print('LOADED', sorted({m.split('.')[0] for m in sys.modules} & {'typer', 'pydantic'}), file=sys.stderr)\n")
+             "    loaded = {m.split('.')[0] for m in sys.modules}\n"
+             "    print('LOADED', sorted(loaded & {'typer', 'pydantic'}), file=sys.stderr)\n")
     for argv in (["course", "list"], ["course", "hint", "2", "--workspace", str(graded)],
                  ["course", "lesson", "chapter-2", "--no-pager"]):
         result = run([sys.executable, "-c", probe.replace("{argv!r}", repr(argv))], workspace=graded)
@@ -119,7 +120,8 @@ def test_list_hint_and_lesson_run_without_typer_or_pydantic(graded):
     (["hint", "--workspace", "w", "chapter-2"], True), (["lesson", "2", "--no-pager"], True),
     (["lesson", "2", "--pager"], True),
     (["list", "--workspace=w"], False), (["list", "--workspace"], False), (["list", "extra"], False),
-    (["hint"], False), (["hint", "2", "3"], False), (["hint", "2", "--no-pager"], False), (["lesson", "2", "-h"], False),
+    (["hint"], False), (["hint", "2", "3"], False), (["hint", "2", "--no-pager"], False),
+    (["lesson", "2", "-h"], False),
     (["lesson", "--", "2"], False), (["start", "2"], False), (["--help"], False), ([], False),
 ])
 def test_only_the_plain_forms_skip_typer(argv, handled):
@@ -138,7 +140,8 @@ def test_the_plain_forms_and_typer_say_the_same(graded):
         assert quick.returncode == typed.returncode == 0 and quick.stdout == typed.stdout, argv
     quick = course("lesson", "9", workspace=graded)
     typed = course("lesson", "--no-pager", "--", "9", workspace=graded)
-    assert quick.returncode == typed.returncode == 2 and quick.stderr == typed.stderr and "no chapter '9'" in quick.stderr
+    assert quick.returncode == typed.returncode == 2 and quick.stderr == typed.stderr
+    assert "no chapter '9'" in quick.stderr
 
 
 # --- list -----------------------------------------------------------------------------------------

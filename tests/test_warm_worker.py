@@ -42,7 +42,8 @@ OBSERVE = textwrap.dedent('''
         limits = {name: resource.getrlimit(getattr(resource, "RLIMIT_" + name))[0]
                   for name in ("CPU", "AS", "FSIZE", "NOFILE")}
         fail(json.dumps({
-            "preloaded": preloaded, "imported_before": imported_before, "loads": counter.LOADS, "module_file": counter.__file__,
+            "preloaded": preloaded, "imported_before": imported_before, "loads": counter.LOADS,
+            "module_file": counter.__file__,
             "pid": os.getpid(), "parent": os.getppid(), "cwd": os.getcwd(), "home": os.environ["HOME"],
             "tmp": tempfile.gettempdir(), "env": sorted(os.environ), "limits": limits, "refused": refused,
         }))
