@@ -30,8 +30,10 @@ from grader.outline import ChapterOutline
 
 DEBOUNCE_MS = 1600
 """Longest a burst of saves is gathered for before grading."""
-STEP_MS = 60
-"""Quiet time that ends a burst: an editor's save is usually several writes in a few milliseconds."""
+STEP_MS = 40
+"""Quiet time that ends a burst: an editor's save is usually several writes in a few milliseconds.
+watchfiles looks for changes every STEP_MS and yields once a look finds nothing new, so a save
+reaches the grader 1 to 2 steps after it happened."""
 READY_TIMEOUT_MS = 250
 """watchfiles reports this long a quiet spell once it is running: our sign that saves are being seen."""
 EDITOR_TEMP = re.compile(r"(^\.|~$|\.sw.$|\.swpx$|\.tmp$|\.bak$|\.orig$|^4913$|^#.*#$|^\.#)")
