@@ -131,7 +131,7 @@ def supervise(pid: int, rec_r: int, out_r: int, deadline: float, dump_signal: bo
                 _, status = os.waitpid(pid, 0)
             break
         if not open_fds:
-            time.sleep(min(remaining, 0.005))
+            time.sleep(min(remaining, 0.001))
             continue
         ready, _, _ = select.select(list(open_fds), [], [], min(remaining, 0.05))
         for fd in ready:
