@@ -4,9 +4,9 @@ The worker never imports learner code, so each child starts clean: the learner's
 imported after the fork, in the child's own temp directory, under its limits.
 
 Speed: the libraries every job needs are imported with the garbage collector off, then frozen
-(`gc.freeze`), so a child's collections skip them (pytest collects several times per run) and
-the child shares their memory with the worker instead of copying it. Modules only some chapters
-need are imported while the worker waits for a job.
+(`gc.freeze`), so a child's collections skip them (pytest collects several times per run, and a
+collection writes to every object it scans, copying the worker's memory page by page). Modules
+only some chapters need are imported while the worker waits for a job.
 
 Protocol: one JSON job per line on stdin; one JSON outcome per line on the original stdout.
 """
