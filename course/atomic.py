@@ -5,13 +5,14 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 
 def write_atomic(path: Path, data: str | bytes) -> None:
     """Write to a temp file in the same folder, flush it to disk, then rename it over `path`."""
+    import tempfile  # here, not at the top: `course list` imports this module and writes nothing
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -28,6 +29,8 @@ def write_atomic(path: Path, data: str | bytes) -> None:
 
 def create_atomic(path: Path, data: bytes) -> bool:
     """Create `path` with `data` unless it exists (then return False): complete or absent, never partial."""
+    import tempfile
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

@@ -11,7 +11,7 @@ from rich.text import Text
 from course import progress
 from course.terminal import print_hanging
 from course.workspace import chapter_folder
-from grader.manifest import FILES_CHECK, Chapter
+from grader.outline import FILES_CHECK, FILES_TITLE, ChapterOutline
 
 FILES_HINTS = (
     "The first check looks at your files before anything else: read its message in the checklist "
@@ -22,17 +22,15 @@ FILES_HINTS = (
 """Hints for the engine's own `files` check, which has no manifest entry."""
 
 
-def _hints(chapter: Chapter, check_id: str) -> tuple[str, tuple[str, ...]]:
+def _hints(chapter: ChapterOutline, check_id: str) -> tuple[str, tuple[str, ...]]:
     """The title and hints of a check, the engine's own `files` check included (KeyError if unknown)."""
     if check_id == FILES_CHECK:
-        from grader.manifest import FILES_TITLE
-
         return FILES_TITLE, tuple(h.format(file=chapter.files[0]) for h in FILES_HINTS)
     spec = chapter.check(check_id)
     return spec.title, spec.hints
 
 
-def _stale(workspace: Path, chapter: Chapter, grade: dict) -> bool:
+def _stale(workspace: Path, chapter: ChapterOutline, grade: dict) -> bool:
     """Whether the learner's files changed since the last grade."""
     from grader.submission import SubmissionError, locate
 
@@ -43,7 +41,7 @@ def _stale(workspace: Path, chapter: Chapter, grade: dict) -> bool:
         return False
 
 
-def show_hint(console: Console, workspace: Path, chapter: Chapter, *, check_stale: bool = True,
+def show_hint(console: Console, workspace: Path, chapter: ChapterOutline, *, check_stale: bool = True,
               again: str | None = None) -> int:
     """Reveal and print the next hint; 0 when a hint (or a pass) was shown, 1 when there is nothing to hint.
 

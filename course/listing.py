@@ -13,7 +13,8 @@ from rich.text import Text
 from course import progress
 from course.terminal import print_hanging
 from course.workspace import chapter_folder
-from grader.manifest import ContentError, chapter_ids, load_chapter
+from grader.content import ContentError, chapter_ids
+from grader.outline import load_outline
 
 NOT_STARTED, IN_PROGRESS, PASSED = "not started", "in progress", "passed"
 BAR_WIDTH = 24
@@ -47,7 +48,7 @@ def chapter_states(workspace: Path) -> list[ChapterState]:
         entry = chapters.get(chapter_id, {})
         grade = entry.get("last_grade") or {}
         try:
-            chapter = load_chapter(chapter_id)
+            chapter = load_outline(chapter_id)
             title, total, broken = chapter.title, len(chapter.checks) + 1, None  # +1: the engine's `files` check
         except ContentError as exc:
             title, total, broken = "(this chapter's content is broken)", 0, str(exc)

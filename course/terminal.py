@@ -8,8 +8,6 @@ is printed as it is, and styles are given with `rich.text.Text`.
 from __future__ import annotations
 
 import os
-import shlex
-import subprocess
 import sys
 
 from rich.console import Console
@@ -32,6 +30,9 @@ def make_console(stderr: bool = False) -> Console:
 
 def page(console: Console, text: str) -> None:
     """Show rendered `text` through the learner's pager ($PAGER, else `less`); print it if there is none."""
+    import shlex
+    import subprocess
+
     command = shlex.split(os.environ.get("PAGER") or "less")
     env = dict(os.environ)
     env.setdefault("LESS", "-FRX")  # keep colours, quit at once if it fits, leave the text on screen

@@ -26,11 +26,14 @@ from course.hints import show_hint
 from course.listing import bar, chapter_states, show as show_list
 from course.workspace import Started, chapter_folder, start_chapter, starter_files
 from grader.manifest import Chapter, ContentError, chapter_ids, load_chapter
+from grader.outline import ChapterOutline
 
 DEBOUNCE_MS = 1600
 """Longest a burst of saves is gathered for before grading."""
-STEP_MS = 60
-"""Quiet time that ends a burst: an editor's save is usually several writes in a few milliseconds."""
+STEP_MS = 40
+"""Quiet time that ends a burst: an editor's save is usually several writes in a few milliseconds.
+watchfiles looks for changes every STEP_MS and yields once a look finds nothing new, so a save
+reaches the grader 1 to 2 steps after it happened."""
 READY_TIMEOUT_MS = 250
 """watchfiles reports this long a quiet spell once it is running: our sign that saves are being seen."""
 EDITOR_TEMP = re.compile(r"(^\.|~$|\.sw.$|\.swpx$|\.tmp$|\.bak$|\.orig$|^4913$|^#.*#$|^\.#)")
@@ -222,7 +225,8 @@ class Watch:
             self._grade(force=True)
         elif key == "h":
             self.console.print()
-            show_hint(self.console, self.workspace, self.chapter, check_stale=False, again="Press h again")
+            show_hint(self.console, self.workspace, ChapterOutline.of(self.chapter), check_stale=False,
+                      again="Press h again")
         elif key == "l":
             self.console.print()
             show_list(self.console, self.workspace)

@@ -14,14 +14,16 @@ Layout:
 
 from __future__ import annotations
 
-import difflib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from course.atomic import create_atomic, write_atomic
 from grader.content import content_root, starter_dir
-from grader.manifest import Chapter
+
+if TYPE_CHECKING:
+    from grader.manifest import Chapter
 
 ENV_VAR = "COURSE_WORKSPACE"
 
@@ -136,6 +138,8 @@ def _follow_starter(result: Started, name: str, dest: Path, base: bytes | None, 
 
 
 def unified_diff(old: bytes | str, new: bytes | str, old_name: str, new_name: str) -> str:
+    import difflib
+
     def lines(text: bytes | str) -> list[str]:
         return (text.decode("utf-8", "replace") if isinstance(text, bytes) else text).splitlines(keepends=True)
 

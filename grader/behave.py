@@ -77,6 +77,7 @@ def build_job(chapter: Chapter, box: Sandbox, specs: list[CheckSpec], limits: Li
         "tests": [{"id": s.id, "title": s.title, "depends": [d for d in s.depends if d in behavioural]}
                   for s in specs],
         "timeout": chapter.timeout,
+        "preload": list(chapter.preload),
         "limits": limits.to_dict(),
         "env": child_env(box),
     }

@@ -19,6 +19,10 @@ from typing import Any, NoReturn
 from grader import limits
 
 RECORDS_FD = 3
+UNUSED_PLUGINS = ("cacheprovider", "stepwise", "faulthandler", "pastebin", "setuponly", "setupplan")
+"""pytest's built-in plugins a grading run does without: a cache, re-runs, crash dumps (the child
+has its own), and options nobody passes. Each one would cost its registration on every job.
+They provide no fixtures, so chapter tests see pytest as usual."""
 
 
 def run(job: dict[str, Any], rec_fd: int, out_fd: int | None) -> NoReturn:
@@ -94,8 +98,8 @@ def _run_pytest(job: dict[str, Any]) -> int:
     args = [
         *job["test_files"],
         "-c", job["ini"], "--rootdir", job["checks_dir"], "--confcutdir", job["checks_dir"],
-        "-q", "--no-header", "--tb=no", "-p", "no:cacheprovider", "-p", "no:stepwise", "-p", "no:faulthandler",
-        "-W", "ignore::DeprecationWarning",
+        "-q", "--no-header", "--tb=no", "-W", "ignore::DeprecationWarning",
+        *(arg for plugin in UNUSED_PLUGINS for arg in ("-p", f"no:{plugin}")),
     ]
     key = job["key"]
     plugin = GraderPlugin(job, lambda record: emit(key, record))

@@ -1,11 +1,27 @@
-"""Where the course content (chapters, starters, solutions) lives."""
+"""Where the course content (chapters, starters, solutions) lives, and which chapters there are."""
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
+CHAPTER_ID = re.compile(r"^chapter-(\d+)$")
+
+
+class ContentError(Exception):
+    """The course content is broken (not the learner's fault): exit code 2."""
+
+    def __init__(self, message: str, path: Path | None = None, line: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.path = path
+        self.line = line
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}: " if self.path and self.line else f"{self.path}: " if self.path else ""
+        return f"{where}{self.message}"
 
 
 def content_root() -> Path:
@@ -33,3 +49,10 @@ def starter_dir(chapter_id: str, root: Path | None = None) -> Path:
 
 def solution_dir(chapter_id: str, root: Path | None = None) -> Path:
     return (root or content_root()) / "solutions" / chapter_id
+
+
+def chapter_ids(root: Path | None = None) -> list[str]:
+    """Every chapter folder with a manifest, in chapter-number order."""
+    base = chapters_dir(root)
+    found = [p.name for p in base.glob("chapter-*") if (p / "chapter.toml").is_file() and CHAPTER_ID.match(p.name)]
+    return sorted(found, key=lambda name: int(name.split("-")[1]))

@@ -2,41 +2,23 @@
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from grader.content import chapters_dir
+from grader.content import CHAPTER_ID, ContentError, chapter_ids, chapters_dir
+from grader.outline import FILES_CHECK, FILES_TITLE, FORMAT_VERSION
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-FORMAT_VERSION = 1
-FILES_CHECK = "files"
-"""Id of the check the engine adds to every chapter: the learner's files exist and parse."""
-FILES_TITLE = "Your files are there and are valid Python"
-
 _CHECK_ID = r"^[a-z0-9]+(-[a-z0-9]+)*$"
-_CHAPTER_ID = re.compile(r"^chapter-(\d+)$")
-
-
-class ContentError(Exception):
-    """The course content is broken (not the learner's fault): exit code 2."""
-
-    def __init__(self, message: str, path: Path | None = None, line: int | None = None):
-        super().__init__(message)
-        self.message = message
-        self.path = path
-        self.line = line
-
-    def __str__(self) -> str:
-        where = f"{self.path}:{self.line}: " if self.path and self.line else f"{self.path}: " if self.path else ""
-        return f"{where}{self.message}"
+__all__ = ["FILES_CHECK", "FILES_TITLE", "FORMAT_VERSION", "Chapter", "CheckSpec", "ContentError", "chapter_ids",
+           "load_chapter", "load_chapter_dir"]
 
 
 class CheckSpec(BaseModel):
@@ -78,7 +60,7 @@ class Chapter(BaseModel):
     def _consistent(self) -> Chapter:
         if self.format_version != FORMAT_VERSION:
             raise ValueError(f"format_version is {self.format_version}; this grader reads version {FORMAT_VERSION}")
-        if not _CHAPTER_ID.match(self.id):
+        if not CHAPTER_ID.match(self.id):
             raise ValueError(f"id {self.id!r} must look like 'chapter-N'")
         ids = [c.id for c in self.checks]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
@@ -102,7 +84,7 @@ class Chapter(BaseModel):
 
     @property
     def number(self) -> int:
-        return int(_CHAPTER_ID.match(self.id).group(1))  # type: ignore[union-attr]
+        return int(CHAPTER_ID.match(self.id).group(1))  # type: ignore[union-attr]
 
     @property
     def lesson_path(self) -> Path:
@@ -164,13 +146,6 @@ def _find_cycle(graph: dict[str, tuple[str, ...]]) -> list[str]:
             if found:
                 return found
     return []
-
-
-def chapter_ids(root: Path | None = None) -> list[str]:
-    """Every chapter folder with a manifest, in chapter-number order."""
-    base = chapters_dir(root)
-    found = [p.name for p in base.glob("chapter-*") if (p / "chapter.toml").is_file() and _CHAPTER_ID.match(p.name)]
-    return sorted(found, key=lambda name: int(name.split("-")[1]))
 
 
 def load_chapter(chapter_id: str, root: Path | None = None) -> Chapter:

@@ -5,9 +5,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader.content import starter_dir
-from grader.manifest import Chapter
+
+if TYPE_CHECKING:
+    from grader.manifest import Chapter
+    from grader.outline import ChapterOutline
 
 
 class SubmissionError(Exception):
@@ -29,7 +33,7 @@ class Submission:
         return hash_files(self.files)
 
 
-def _starter_support(chapter: Chapter) -> dict[str, Path]:
+def _starter_support(chapter: Chapter | ChapterOutline) -> dict[str, Path]:
     root = starter_dir(chapter.id, chapter.dir.parent.parent)
     if not root.is_dir():
         return {}
@@ -40,7 +44,7 @@ def _starter_support(chapter: Chapter) -> dict[str, Path]:
     }
 
 
-def locate(chapter: Chapter, path: Path) -> Submission:
+def locate(chapter: Chapter | ChapterOutline, path: Path) -> Submission:
     """The submission at `path`: a folder with the chapter's files, or one file for a one-file chapter."""
     path = path.expanduser()
     if not path.exists():

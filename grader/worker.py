@@ -3,11 +3,17 @@
 The worker never imports learner code, so each child starts clean: the learner's modules are
 imported after the fork, in the child's own temp directory, under its limits.
 
+Speed: the libraries every job needs are imported with the garbage collector off, then frozen
+(`gc.freeze`), so a child's collections skip them (pytest collects several times per run, and a
+collection writes to every object it scans, copying the worker's memory page by page). Modules
+only some chapters need are imported while the worker waits for a job.
+
 Protocol: one JSON job per line on stdin; one JSON outcome per line on the original stdout.
 """
 
 from __future__ import annotations
 
+import gc
 import importlib
 import json
 import os
@@ -21,22 +27,54 @@ CURRENT_CHILD: int | None = None
 DUMP_WAIT = 0.3
 """Seconds a timed-out child gets to dump its stack (faulthandler, on SIGUSR1) before it is killed."""
 
-PRELOAD = ("fastapi", "fastapi.testclient", "sqlmodel", "sqlalchemy", "pytest", "grader.plugin", "grader.testing",
-           "grader.child", "grader.guard")
+PRELOAD = ("fastapi", "fastapi.testclient", "fastapi.telemetry._runtime", "sqlmodel", "sqlalchemy",
+           "sqlalchemy.dialects.sqlite", "sqlite3", "anyio._backends._asyncio", "pytest", "_pytest._argcomplete",
+           "pdb", "readline", "grader.plugin", "grader.testing", "grader.child", "grader.guard")
+"""What every job imports: the libraries, what a FastAPI app, TestClient and a SQLite engine load
+on first use, pytest (its built-in plugins are added by `preload`) and what it loads per run, the
+harness."""
+IDLE_PRELOAD = ("pydantic.v1", "sqlalchemy.ext.asyncio", "aiosqlite")
+"""What some chapters' jobs import (FastAPI's response-model checks, async sessions): imported
+one at a time while no job is waiting, so they never delay one."""
 RECORDS_CAP = 4 * 1024 * 1024
 OUTPUT_CAP = 64 * 1024
 
 
-def preload(extra: list[str]) -> None:
-    for name in (*PRELOAD, *extra):
+def preload(extra: list[str] | tuple[str, ...] = (), base: tuple[str, ...] = PRELOAD) -> None:
+    """Import `base` and `extra` (those not imported yet), then freeze what is loaded (see above)."""
+    missing = [name for name in (*base, *extra) if name not in sys.modules]
+    if not missing:
+        return
+    enabled = gc.isenabled()
+    gc.disable()  # imports allocate a lot and free little: collecting during them is wasted time
+    try:
+        for name in missing:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - a missing optional module only costs speed
+                continue
+            if name == "pytest":
+                _pytest_plugins()
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
+
+
+def _pytest_plugins() -> None:
+    """pytest's built-in plugins, which every run registers (and would otherwise import per job)."""
+    from _pytest.config import default_plugins
+
+    for plugin in default_plugins:
         try:
-            importlib.import_module(name)
-        except Exception:  # noqa: BLE001 - a missing optional module only costs speed
+            importlib.import_module(f"_pytest.{plugin}")
+        except Exception:  # noqa: BLE001 - as above
             pass
 
 
 def run_job(job: dict[str, Any]) -> dict[str, Any]:
     """Fork a child for `job`, enforce its wall-clock timeout, collect what it reported."""
+    preload(job.get("preload", ()), base=())
     rec_r, rec_w = os.pipe()
     out_r, out_w = os.pipe()
     sys.stdout.flush()
@@ -93,7 +131,7 @@ def supervise(pid: int, rec_r: int, out_r: int, deadline: float, dump_signal: bo
                 _, status = os.waitpid(pid, 0)
             break
         if not open_fds:
-            time.sleep(min(remaining, 0.005))
+            time.sleep(min(remaining, 0.001))
             continue
         ready, _, _ = select.select(list(open_fds), [], [], min(remaining, 0.05))
         for fd in ready:
@@ -152,17 +190,51 @@ def _terminate(signum: int, frame: object) -> None:
     os._exit(0)
 
 
+class Jobs:
+    """Lines from a file descriptor, with a way to ask whether one is waiting."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+        self.buffer = b""
+        self.ended = False
+
+    def waiting(self) -> bool:
+        return b"\n" in self.buffer or self.ended or bool(select.select([self.fd], [], [], 0)[0])
+
+    def next(self) -> bytes | None:
+        """The next line (blocking); None at the end of input."""
+        while b"\n" not in self.buffer:
+            chunk = b"" if self.ended else os.read(self.fd, 65536)
+            if not chunk:
+                self.ended = True
+                line, self.buffer = self.buffer, b""
+                return line or None
+            self.buffer += chunk
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return line
+
+
 def main() -> None:
     channel = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # stray prints from imports must not corrupt the protocol
     signal.signal(signal.SIGTERM, _terminate)
     preload(sys.argv[1:])
     channel.write(json.dumps({"ready": True}) + "\n")
-    for line in sys.stdin:
+    jobs = Jobs(sys.stdin.fileno())
+    idle: list[str] | None = None  # from the first job on (a cold `grade` sends its one job at once)
+    while True:
+        if idle and not jobs.waiting():
+            preload([idle.pop(0)], base=())
+            continue
+        line = jobs.next()
+        if line is None:
+            return
         if not line.strip():
             continue
         outcome = run_job(json.loads(line))
         channel.write(json.dumps(outcome) + "\n")
+        if idle is None:
+            idle = list(IDLE_PRELOAD)
 
 
 if __name__ == "__main__":

@@ -68,7 +68,7 @@ class Worker:
         self._home = tempfile.TemporaryDirectory(prefix="grader-worker-")
         self._stderr = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
-            [sys.executable, "-I", "-B", "-m", "grader.worker", *preload],
+            [sys.executable, "-I", "-B", "-c", "from grader.worker import main; main()", *preload],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
             env=worker_env(self._home.name), cwd=self._home.name, start_new_session=True,
         )
@@ -131,12 +131,16 @@ class Worker:
                 self.proc.kill()
         self.proc.wait()
 
-    def close(self) -> None:
-        """Stop the worker (and any child it is running) without waiting for a graceful exit."""
+    def close(self, wait: bool = True) -> None:
+        """Stop the worker (and any child it is running) without waiting for a graceful exit.
+
+        `wait=False` only asks it to stop (SIGTERM): for a process that is about to exit itself.
+        """
         if self.alive:
             self.proc.terminate()
             try:
-                self.proc.wait(timeout=1)
+                if wait:
+                    self.proc.wait(timeout=1)
             except subprocess.TimeoutExpired:
                 self.kill()
         if self.proc.stdin:

@@ -88,15 +88,60 @@ def test_a_missing_chapter_argument_is_a_usage_error(workspace):
 def test_the_learner_commands_stay_light(graded):
     """No FastAPI, SQLModel or libcst on the paths learners run all the time."""
     workspace = graded
-    probe = ("import atexit, sys\n"
-             "atexit.register(lambda: print('HEAVY', sorted({m.split('.')[0] for m in sys.modules} & "
-             "{'fastapi', 'sqlmodel', 'sqlalchemy', 'libcst', 'starlette'}), file=sys.stderr))\n"
+    probe = ("import atexit, os, sys\n"
+             "def heavy():\n"
+             "    print('HEAVY', sorted({m.split('.')[0] for m in sys.modules} & "
+             "{'fastapi', 'sqlmodel', 'sqlalchemy', 'libcst', 'starlette'}), file=sys.stderr, flush=True)\n"
+             "atexit.register(heavy)\n"
+             "real_exit = os._exit\n"
+             "os._exit = lambda code: (heavy(), real_exit(code))  # `grade` ends without the interpreter's teardown\n"
              "from {module} import main\nsys.argv = {argv!r}\nmain()\n")
     for module, argv in (("course.cli", ["course", "list"]), ("course.cli", ["course", "hint", "2"]),
                          ("course.cli", ["course", "lesson", "2"]), ("course.grade_cli", ["grade", "--help"])):
         result = run([sys.executable, "-c", probe.replace("{module}", module).replace("{argv!r}", repr(argv))],
                      workspace=workspace)
         assert "HEAVY []" in result.stderr, (argv, result.stderr)
+
+
+def test_list_hint_and_lesson_run_without_typer_or_pydantic(graded):
+    """Their plain forms skip the CLI framework (typer builds pydantic validators per parameter)."""
+    probe = ("import sys\nfrom course.cli import main\nsys.argv = {argv!r}\n"
+             "try:\n    main()\nfinally:\n"
+             "    loaded = {m.split('.')[0] for m in sys.modules}\n"
+             "    print('LOADED', sorted(loaded & {'typer', 'pydantic'}), file=sys.stderr)\n")
+    for argv in (["course", "list"], ["course", "hint", "2", "--workspace", str(graded)],
+                 ["course", "lesson", "chapter-2", "--no-pager"]):
+        result = run([sys.executable, "-c", probe.replace("{argv!r}", repr(argv))], workspace=graded)
+        assert result.returncode == 0 and "LOADED []" in result.stderr, (argv, result.stderr)
+
+
+@pytest.mark.parametrize("argv, handled", [
+    (["list"], True), (["list", "--workspace", "w"], True), (["hint", "2"], True),
+    (["hint", "--workspace", "w", "chapter-2"], True), (["lesson", "2", "--no-pager"], True),
+    (["lesson", "2", "--pager"], True),
+    (["list", "--workspace=w"], False), (["list", "--workspace"], False), (["list", "extra"], False),
+    (["hint"], False), (["hint", "2", "3"], False), (["hint", "2", "--no-pager"], False),
+    (["lesson", "2", "-h"], False),
+    (["lesson", "--", "2"], False), (["start", "2"], False), (["--help"], False), ([], False),
+])
+def test_only_the_plain_forms_skip_typer(argv, handled):
+    from course.cli import quick
+
+    assert (quick(argv) is not None) == handled
+
+
+def test_the_plain_forms_and_typer_say_the_same(graded):
+    """`--workspace=DIR` goes through typer, `--workspace DIR` does not: the same output either way."""
+    for _ in range(3):  # reveal every hint, so the next ones are all the same
+        course("hint", "2", workspace=graded)
+    for argv in (["list"], ["hint", "2"]):
+        quick = course(*argv, "--workspace", str(graded), workspace=None, cwd=graded.parent)
+        typed = course(*argv, f"--workspace={graded}", workspace=None, cwd=graded.parent)
+        assert quick.returncode == typed.returncode == 0 and quick.stdout == typed.stdout, argv
+    quick = course("lesson", "9", workspace=graded)
+    typed = course("lesson", "--no-pager", "--", "9", workspace=graded)
+    assert quick.returncode == typed.returncode == 2 and quick.stderr == typed.stderr
+    assert "no chapter '9'" in quick.stderr
 
 
 # --- list -----------------------------------------------------------------------------------------
@@ -347,3 +392,28 @@ def test_a_narrow_terminal_wraps_cleanly(tmp_path, graded):
             assert set(piped.split()) <= set(words[:-2])
         else:
             assert words[:-2] == piped.split()  # wrapped between words only, nothing cut or lost
+
+
+def test_the_outline_of_every_chapter_matches_its_validated_manifest():
+    from grader.content import chapter_ids
+    from grader.manifest import load_chapter
+    from grader.outline import ChapterOutline, load_outline
+
+    for chapter_id in chapter_ids():
+        assert load_outline(chapter_id) == ChapterOutline.of(load_chapter(chapter_id))
+
+
+@pytest.mark.parametrize("argv, starts", [
+    (["chapter-2"], True), (["2", "--solution"], True), (["2", "--path", "x.py", "--format", "json"], True),
+    ([], False), (["--help"], False), (["2", "-h"], False), (["2", "--batch", "subs"], False),
+    (["2", "--batch=subs"], False), (["2", "--sandbox", "bwrap"], False), (["2", "--sandbox=bwrap"], False),
+])
+def test_grade_starts_its_worker_first_only_when_it_will_grade_on_one(argv, starts):
+    from course.grade_cli import prestart
+
+    worker = prestart(argv)
+    try:
+        assert (worker is not None) == starts
+    finally:
+        if worker is not None:
+            worker.close()

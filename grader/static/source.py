@@ -9,6 +9,7 @@ A check function receives a :class:`Source`. Blocks use its metadata: ``src.line
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,6 @@ import libcst as cst
 from libcst.metadata import (
     GlobalScope,
     MetadataWrapper,
-    ParentNodeProvider,
     PositionProvider,
     QualifiedNameProvider,
     ScopeProvider,
@@ -49,9 +49,11 @@ class Source:
         self.text = text
         self.module = module
         self._wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-        self._meta = self._wrapper.resolve_many(
-            [PositionProvider, ParentNodeProvider, ScopeProvider, QualifiedNameProvider]
-        )
+        self._meta = self._wrapper.resolve_many([PositionProvider, ScopeProvider, QualifiedNameProvider])
+        tree = _Tree()
+        module.visit(tree)
+        self._parents = tree.parents
+        _remember(tree.children)
         self.siblings = siblings if siblings is not None else {}
         self.siblings[name] = self
 
@@ -72,7 +74,7 @@ class Source:
         return self._meta[PositionProvider][node].start.column + 1
 
     def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
-        return self._meta[ParentNodeProvider].get(node)
+        return self._parents.get(node)
 
     def ancestors(self, node: cst.CSTNode) -> Iterator[cst.CSTNode]:
         current = self.parent(node)
@@ -172,12 +174,79 @@ def load_sources(files: dict[str, Path]) -> tuple[dict[str, Source], dict[str, S
 _SCOPES = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
 
 
+class _Tree(cst.CSTVisitor):
+    """Every node's parent and children, from one traversal.
+
+    (libcst's `ParentNodeProvider` and `CSTNode.children` rebuild each node's children to list
+    them, which costs several times more than the traversal itself.) A node met a second time
+    (trees built by hand may share one) keeps its children from the first visit; its parent is
+    the last one met.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parents: dict[cst.CSTNode, cst.CSTNode] = {}
+        self.children: dict[cst.CSTNode, list[cst.CSTNode]] = {}
+        self._path: list[cst.CSTNode] = []
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if self._path:
+            self.parents[node] = self._path[-1]
+            self.children[self._path[-1]].append(node)
+        self._path.append(node)
+        if node in self.children:
+            return False
+        self.children[node] = []
+        return True
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        self._path.pop()
+
+
+_RECENT = threading.local()
+"""The children of the nodes of the last few modules parsed in this thread (see `walk`)."""
+_RECENT_MODULES = 8
+
+
+def _remember(children: dict[cst.CSTNode, list[cst.CSTNode]]) -> None:
+    recent = getattr(_RECENT, "trees", None)
+    if recent is None:
+        recent = _RECENT.trees = []
+    recent.append(children)
+    del recent[:-_RECENT_MODULES]
+
+
+def _children_of(node: cst.CSTNode) -> dict[cst.CSTNode, list[cst.CSTNode]] | None:
+    for children in reversed(getattr(_RECENT, "trees", ())):
+        if node in children:
+            return children
+    return None
+
+
 def walk(node: cst.CSTNode, *, into_nested: bool = True) -> Iterator[cst.CSTNode]:
-    """Every node below `node`; with `into_nested=False`, not inside nested defs, lambdas or classes."""
+    """Every node below `node` (depth first, in source order); with `into_nested=False`, not
+    inside nested defs, lambdas or classes.
+
+    Nodes of a recently parsed `Source` are walked through the children recorded when it was
+    parsed; any other node through libcst's (slower) `children`.
+    """
+    known = _children_of(node)
+    if known is None:
+        yield from _walk_children(node, into_nested)
+        return
+    stack = list(reversed(known[node]))
+    while stack:
+        child = stack.pop()
+        yield child
+        if into_nested or not isinstance(child, _SCOPES):
+            stack.extend(reversed(known[child]))
+
+
+def _walk_children(node: cst.CSTNode, into_nested: bool) -> Iterator[cst.CSTNode]:
     for child in node.children:
         yield child
         if into_nested or not isinstance(child, _SCOPES):
-            yield from walk(child, into_nested=into_nested)
+            yield from _walk_children(child, into_nested)
 
 
 def module_functions(src: Source) -> dict[str, cst.FunctionDef]:

@@ -1,0 +1,166 @@
+"""`grade chapter-N`, the learner's main command: its options and what it does (run through
+`course.grade_cli.main`, which may hand it a worker started before this module was imported)."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+if TYPE_CHECKING:
+    from grader.workerproc import Runner
+
+EXAMPLES = """\
+Examples:
+
+  grade chapter-2                    grade your workspace copy of chapter 2
+
+  grade chapter-2 --path mine.py     grade another file or folder
+
+  grade chapter-2 --solution         check the reference solution
+
+  grade chapter-2 --format json      machine-readable report
+
+  grade chapter-2 --batch subs/      grade a class into subs-gradebook/
+
+Exit status: 0 all checks passed, 1 a check failed, 2 usage or course content error.
+With --batch: 0 once the gradebook is written, 2 usage or course content error.
+"""
+
+
+class Format(str, Enum):
+    text = "text"
+    json = "json"
+
+
+class GradeFormat(str, Enum):
+    """`grade --format`: the checklist, the report as JSON, or another platform's results format."""
+
+    text = "text"
+    json = "json"
+    exercism = "exercism"
+    gradescope = "gradescope"
+    junit = "junit"
+
+
+class SandboxMode(str, Enum):
+    process = "process"
+    bwrap = "bwrap"
+
+
+app = typer.Typer(add_completion=False, rich_markup_mode=None, pretty_exceptions_enable=False)
+
+
+@app.command(epilog=EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
+def grade(
+    ctx: typer.Context,
+    chapter: Annotated[str, typer.Argument(help="The chapter to grade, e.g. chapter-2 (or just 2).")],
+    path: Annotated[Optional[Path], typer.Option("--path", help="Grade this file or folder instead of your workspace.")] = None,
+    solution: Annotated[bool, typer.Option("--solution", help="Grade the chapter's reference solution.")] = False,
+    fmt: Annotated[GradeFormat, typer.Option("--format", help="Output format.")] = GradeFormat.text,
+    workspace: Annotated[Optional[Path], typer.Option("--workspace", help="Your workspace folder (or set COURSE_WORKSPACE).")] = None,
+    batch: Annotated[Optional[Path], typer.Option("--batch", help="Grade every submission in this folder (one folder, .py or .zip per student) and write a gradebook.")] = None,
+    jobs: Annotated[Optional[int], typer.Option("--jobs", min=1, help="With --batch: submissions graded at once (default: the number of cores).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="With --batch: re-grade submissions that have not changed since the last run.")] = False,
+    out: Annotated[Optional[Path], typer.Option("--out", help="With --batch: the gradebook folder (default: DIR-gradebook next to DIR).")] = None,
+    sandbox: Annotated[SandboxMode, typer.Option("--sandbox", help="How learner code is contained: process (fast, default) or bwrap (bubblewrap: no network, read-only files; slower).")] = SandboxMode.process,
+) -> None:
+    """Check your code for a chapter and say what passed, what failed and why."""
+    from rich.console import Console
+
+    from course.chapters import UnknownChapter, find_chapter
+    from grader.manifest import ContentError
+    from grader.submission import SubmissionError
+
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    if path is not None and solution:
+        err.print("error: use either --path or --solution, not both")
+        raise typer.Exit(2)
+    problem = _batch_usage(batch, path, solution, fmt, workspace, jobs, force, out) or _sandbox_problem(sandbox)
+    if problem:
+        err.print(f"error: {problem}", markup=False)
+        raise typer.Exit(2)
+    try:
+        loaded = find_chapter(chapter)
+        if batch is not None:
+            from course.batch_cli import batch_command
+
+            raise typer.Exit(batch_command(loaded, batch, out=out, jobs=jobs, force=force, sandbox=sandbox.value))
+        code = _grade(loaded, path, solution, fmt, workspace, sandbox, prestarted=ctx.obj)
+    except (UnknownChapter, ContentError, SubmissionError) as exc:
+        err.print(f"error: {exc}", markup=False)
+        raise typer.Exit(2) from None
+    raise typer.Exit(code)
+
+
+def _batch_usage(batch: Path | None, path: Path | None, solution: bool, fmt: GradeFormat, workspace: Path | None,
+                 jobs: int | None, force: bool, out: Path | None) -> str | None:
+    """What is wrong with the batch options, if anything."""
+    if batch is None:
+        if jobs is not None or force or out is not None:
+            return "--jobs, --force and --out go with --batch DIR"
+        return None
+    if path is not None or solution or workspace is not None:
+        return "--batch grades a folder of submissions; leave out --path, --solution and --workspace"
+    if fmt is not GradeFormat.text:
+        return "--batch writes a gradebook (CSV, JSON lines, summary); --format is for one submission"
+    return None
+
+
+def _sandbox_problem(sandbox: SandboxMode) -> str | None:
+    if sandbox is SandboxMode.bwrap:
+        from grader.bwrap import unavailable
+
+        return unavailable()
+    return None
+
+
+def _grade(chapter, path: Path | None, solution: bool, fmt: GradeFormat, workspace: Path | None,
+           sandbox: SandboxMode = SandboxMode.process, prestarted: Runner | None = None) -> int:
+    from rich.console import Console
+
+    from course import progress
+    from course.workspace import resolve_workspace, start_chapter
+    from grader.content import solution_dir
+    from grader.engine import grade as run_grade
+    from grader.render import render_data
+    from grader.render.text import render
+    from grader.submission import locate
+    from grader.workerproc import runner
+
+    console = Console(highlight=False)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    own_workspace = path is None and not solution
+    if solution:
+        target = solution_dir(chapter.id, chapter.dir.parent.parent)
+    elif path is not None:
+        target = path
+    else:
+        ws = resolve_workspace(workspace)
+        started = start_chapter(ws, chapter)
+        target = started.folder
+        if started.created:
+            err.print(f"Created {', '.join(started.created)} in {started.folder} from the chapter's starter.",
+                      markup=False)
+        for note in started.update_notes():
+            err.print(note, markup=False)
+        if fmt is GradeFormat.text:
+            edit = ", ".join(str(started.folder / name) for name in chapter.files)
+            err.print(f"Grading {edit}", markup=False)
+    submission = locate(chapter, target)
+    if sandbox is SandboxMode.bwrap:
+        worker: Runner | None = runner("bwrap", chapter.preload)
+    else:
+        worker = prestarted if prestarted is not None and prestarted.alive else None
+    report = run_grade(chapter, submission, worker=worker)
+    if own_workspace:
+        progress.record_grade(resolve_workspace(workspace), report)
+    if fmt is not GradeFormat.text:
+        sys.stdout.write(render_data(report, fmt.value))
+    else:
+        render(report, console, folder=submission.folder, files=submission.edited,
+               hint_command=f"course hint {chapter.id}" if own_workspace else None)
+    return report.exit_code

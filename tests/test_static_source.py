@@ -1,0 +1,32 @@
+"""`Source` records every node's parent and children in one traversal; they must be libcst's own."""
+
+from __future__ import annotations
+
+import libcst as cst
+import pytest
+from libcst.metadata import MetadataWrapper, ParentNodeProvider
+
+from conftest import ROOT
+from grader.static.source import Source, _walk_children, walk
+
+FILES = sorted(p for p in {*ROOT.glob("solutions/*/*.py"), *ROOT.glob("starter/*/*.py"),
+                            *ROOT.glob("chapters/*/mistakes/**/*.py"), *ROOT.glob("tests/corpus/**/*.py")}
+               if "syntax" not in p.name)
+
+
+@pytest.mark.parametrize("path", FILES, ids=[str(p.relative_to(ROOT)) for p in FILES])
+def test_walk_and_parents_are_libcsts(path):
+    src = Source.from_text(path.read_text(), path.name)
+    for into_nested in (True, False):
+        recorded = list(walk(src.module, into_nested=into_nested))
+        assert recorded and all(a is b for a, b in zip(recorded, _walk_children(src.module, into_nested), strict=True))
+    parents = MetadataWrapper(src.module, unsafe_skip_copy=True).resolve(ParentNodeProvider)
+    assert len(parents) == len(recorded := list(walk(src.module)))
+    assert all(src.parent(node) is parents[node] for node in recorded)
+
+
+def test_nodes_of_other_trees_are_walked_too():
+    """A node no `Source` recorded (built by hand, or of an old source) is walked through libcst."""
+    node = cst.parse_expression("f(a, b=[1, 2])")
+    assert [type(n).__name__ for n in walk(node)] == [type(n).__name__ for n in _walk_children(node, True)]
+    assert any(isinstance(n, cst.List) for n in walk(node))
