@@ -48,7 +48,7 @@ RULES: dict[str, str] = {
     "files": "the starter and the solution hold the chapter's files",
     "continuity": "the starter continues the previous chapter's solution",
     "implementations": "every check has exactly one implementation",
-    "lesson": "the lesson names the files the learner edits",
+    "lesson": "the lesson names the edited files and each check's step",
     "quiz": "the quiz is valid",
     "placeholders": "no template placeholder is left",
     "solution": "the solution passes every check",
@@ -413,7 +413,7 @@ def implementations_rule(ins: Inspection) -> list[Problem]:
 
 
 def lesson_rule(ins: Inspection) -> list[Problem]:
-    """lesson.md exists and names every file the learner edits."""
+    """lesson.md exists, names every file the learner edits and has the steps checks point to (`task`)."""
     chapter = ins.chapter
     assert chapter is not None
     path = chapter.lesson_path
@@ -422,8 +422,20 @@ def lesson_rule(ins: Inspection) -> list[Problem]:
     text = path.read_text(encoding="utf-8", errors="replace")
     if not text.strip():
         return [ins.problem(path, "lesson.md is empty")]
-    return [ins.problem(path, f"the lesson never names {name}, a file the learner edits: tell them which file to "
-                        "open") for name in chapter.files if name not in text]
+    problems = [ins.problem(path, f"the lesson never names {name}, a file the learner edits: tell them which file to "
+                            "open") for name in chapter.files if name not in text]
+    steps = instruction_steps(text)
+    for spec in chapter.checks:
+        if spec.task is not None and spec.task > steps:
+            problems.append(ins.problem(ins.manifest, f"check {spec.id!r} has task = {spec.task}, but the lesson's "
+                                        f"## Instructions has {steps} numbered step(s)", ins.check_line(spec.id)))
+    return problems
+
+
+def instruction_steps(lesson: str) -> int:
+    """How many numbered steps the lesson's `## Instructions` section has."""
+    section = re.search(r"^## Instructions[ \t]*$(.*?)(?=^## |\Z)", lesson, re.M | re.S)
+    return len(re.findall(r"^\d+\. ", section.group(1), re.M)) if section else 0
 
 
 def read_fixtures(ins: Inspection) -> tuple[list[Fixture], list[Problem]]:

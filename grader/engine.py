@@ -108,17 +108,18 @@ def _grader_failed(specs: list[CheckSpec], why: str, notes: list[str]) -> dict[s
 
 def _report(chapter: Chapter, submission: Submission, verdicts: dict[str, dict[str, Any]],
             notes: list[str], duration: float) -> Report:
-    specs: list[tuple[str, str, str, float, tuple[str, ...]]] = [(FILES_CHECK, FILES_TITLE, "files", 0, ())]
-    specs += [(c.id, c.title, c.kind, c.points, c.hints) for c in chapter.checks]
+    specs: list[tuple[str, str, str, float, tuple[str, ...], int | None]] = [
+        (FILES_CHECK, FILES_TITLE, "files", 0, (), None)]
+    specs += [(c.id, c.title, c.kind, c.points, c.hints, c.task) for c in chapter.checks]
     checks = []
-    for check_id, title, kind, points, hints in specs:
+    for check_id, title, kind, points, hints, task in specs:
         v = verdicts.get(check_id, {"status": "error", "message": "the grader produced no verdict"})
         status = v["status"]
         checks.append(CheckResult(
             id=check_id, title=title, kind=kind, status=status, message=v.get("message") or "",
             file=v.get("file"), line=v.get("line"), column=v.get("column"), diagnosis=v.get("diagnosis"),
             hint=hints[0] if hints and status == "fail" else None, points=points,
-            score=points if status == "pass" else 0, duration=float(v.get("duration") or 0),
+            score=points if status == "pass" else 0, task=task, duration=float(v.get("duration") or 0),
             output=v.get("output") or "",
         ))
     return Report(

@@ -34,6 +34,8 @@ class CheckSpec(BaseModel):
     depends: tuple[str, ...] = ()
     points: float = Field(default=1, ge=0)
     hints: tuple[str, ...] = ()
+    task: int | None = Field(default=None, ge=1)
+    """The numbered step of the lesson's instructions this check verifies (Exercism's `task_id`)."""
 
 
 class Chapter(BaseModel):

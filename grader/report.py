@@ -32,6 +32,8 @@ class CheckResult(BaseModel):
     hint: str | None = None
     points: float = 1
     score: float = 0
+    task: int | None = None
+    """The numbered step of the lesson's instructions this check verifies, if the manifest says."""
     duration: float = 0
     output: str = ""
     """Captured output of the learner's code during this check (capped)."""

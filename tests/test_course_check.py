@@ -268,6 +268,18 @@ def test_the_lesson_must_name_the_edited_files(chapter, root):
     assert structural(root, "lesson") == [f"chapters/{CHAPTER}/lesson.md: there is no lesson.md"]
 
 
+def test_a_checks_task_must_be_a_step_of_the_instructions(chapter, root):
+    manifest = chapter / "chapter.toml"
+    edit(manifest, 'id = "one-shared-database"\n', 'id = "one-shared-database"\ntask = 3\n')
+    assert structural(root, "lesson") == []
+    edit(manifest, "task = 3", "task = 4")
+    assert structural(root, "lesson") == [f"chapters/{CHAPTER}/chapter.toml:{CHECK_LINE}: check "
+                                          "'one-shared-database' has task = 4, but the lesson's ## Instructions has "
+                                          "3 numbered step(s)"]
+    edit(chapter / "lesson.md", "## Instructions", "## What to do")
+    assert "has 0 numbered step(s)" in structural(root, "lesson")[0]
+
+
 @pytest.mark.parametrize("old, new, line_text, says", [
     ('answer = "b"', 'answer = "e"', 'answer = "e"', "answer 'e' is not one of the 4 choices"),
     ('answer = "b"', 'answer = "b"\nanswer2 = "c"', "answer2", "Extra inputs are not permitted"),

@@ -111,6 +111,15 @@ def test_exercism_statuses_and_order(reports):
     assert all(t["status"] == "fail" for t in syntax["tests"][1:])  # skipped checks count as not achieved
 
 
+def test_exercism_task_ids_are_the_lessons_steps(reports):
+    """Each check's `task` from the manifest becomes its task_id; the engine's `files` check has none."""
+    tests = to_exercism(reports["fail"])["tests"]
+    by_id = {c.id: t for c, t in zip(reports["fail"].checks, tests, strict=True)}
+    assert "task_id" not in by_id["files"] and "task_id" not in by_id["module-imports"]
+    assert (by_id["imports"]["task_id"], by_id["yield-inside-with"]["task_id"], by_id["sessiondep-defined"]["task_id"]) \
+        == (1, 2, 3)
+
+
 def test_exercism_caps_output_at_500_characters(reports):
     tests = to_exercism(reports["printing"])["tests"]
     printed = [t for t in tests if t.get("output")]

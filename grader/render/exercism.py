@@ -4,7 +4,8 @@ Top-level `status` is `pass`, `fail`, or `error` when nothing could run (the fil
 or do not parse, or every check errored); `message` says why for `error` only. `tests` follow
 the chapter's order, each with `name`, `status` (pass/fail/error; a skipped check is a `fail`
 whose message names its prerequisite), `message` and the learner's `output` capped at 500
-characters. `task_id` is left out: a chapter's checks are not linked to numbered tasks.
+characters, and `task_id`: the numbered step of the lesson's instructions the check verifies
+(the manifest's `task`), left out for a check that names none (such as the engine's `files`).
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ def _test(check: CheckResult) -> dict[str, Any]:
     }
     if check.output:
         test["output"] = cap_output(check.output)
+    if check.task is not None:
+        test["task_id"] = check.task
     return test
 
 

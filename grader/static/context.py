@@ -15,7 +15,7 @@ import libcst as cst
 
 from grader.static.finding import Finding, failed, passed
 from grader.static.functions import FunctionRef, resolve, yields
-from grader.static.patterns import Patterns, alternatives, compile_pattern, find_mismatch, refers_to
+from grader.static.patterns import Patterns, alternatives, compile_pattern, dotted_name, find_mismatch, refers_to
 from grader.static.source import Source, walk
 
 
@@ -148,18 +148,9 @@ def _single_target(node: cst.CSTNode) -> str | None:
 
 def _same_callee(src: Source, call: cst.Call, func: cst.CSTNode) -> bool:
     """The call is to the pattern's callable, or to one with the same short name (e.g. another `Session`)."""
-    dotted = _dotted_name(func)
+    dotted = dotted_name(func)
     if dotted is None:
         return False
     short = dotted.rsplit(".", 1)[-1]
-    return refers_to(src, call.func, dotted) or _dotted_name(call.func) in {short, dotted} or (
-        _dotted_name(call.func) or "").endswith("." + short)
-
-
-def _dotted_name(node: cst.CSTNode) -> str | None:
-    if isinstance(node, cst.Name):
-        return node.value
-    if isinstance(node, cst.Attribute):
-        base = _dotted_name(node.value)
-        return f"{base}.{node.attr.value}" if base else None
-    return None
+    return refers_to(src, call.func, dotted) or dotted_name(call.func) in {short, dotted} or (
+        dotted_name(call.func) or "").endswith("." + short)

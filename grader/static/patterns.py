@@ -94,11 +94,12 @@ def find_mismatch(src: Source, node: cst.CSTNode, pattern: Patterns) -> Mismatch
     return first
 
 
-def _dotted(node: cst.CSTNode) -> str | None:
+def dotted_name(node: cst.CSTNode) -> str | None:
+    """`a.b.c` for a name or attribute chain, else None (a call, a subscript, ...)."""
     if isinstance(node, cst.Name):
         return node.value
     if isinstance(node, cst.Attribute):
-        base = _dotted(node.value)
+        base = dotted_name(node.value)
         return f"{base}.{node.attr.value}" if base else None
     return None
 
@@ -112,10 +113,10 @@ def refers_to(src: Source, node: cst.CSTNode, name: str) -> bool:
         if canonical(name) in qualified:
             return True
         module, _, short = name.rpartition(".")
-        return not qualified and _dotted(node) == short and module in src.star_imports
+        return not qualified and dotted_name(node) == short and module in src.star_imports
     if any(q == name or q.endswith("." + name) for q in qualified if "<locals>" not in q):
         return True
-    return not qualified and _dotted(node) == name
+    return not qualified and dotted_name(node) == name
 
 
 def _really(src: Source, node: cst.CSTNode) -> str | None:
@@ -134,7 +135,7 @@ def _code(node: cst.CSTNode) -> str:
 def _compare(src: Source, pat: cst.CSTNode, node: cst.CSTNode) -> Mismatch | None:
     if isinstance(pat, cst.Name) and pat.value == "_":
         return None
-    dotted = _dotted(pat)
+    dotted = dotted_name(pat)
     if dotted is not None and dotted not in {"None", "True", "False"}:
         if refers_to(src, node, dotted):
             return None
