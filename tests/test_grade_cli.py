@@ -42,7 +42,8 @@ def test_first_grade_creates_the_workspace_and_says_what_to_edit(tmp_path, works
     assert str(folder / "database.py") in result.stderr
     # the failing check names the file and line an editor can jump to
     assert "ws/chapter-2/database.py:1:" in result.stdout  # relative to where grade ran
-    assert "course hint chapter-2" in result.stdout
+    assert ("Next: fix “Session, Annotated and Depends are imported” (step 1 of the lesson's instructions) — stuck? "
+            "run `course hint chapter-2`") in " ".join(result.stdout.split())
     progress = json.loads((workspace / "progress.json").read_text())
     assert progress["chapters"]["chapter-2"]["last_grade"]["status"] == "fail"
 
@@ -76,6 +77,7 @@ def test_json_contract(tmp_path):
         assert check["status"] in {"pass", "fail", "skip", "error"}
     failed = next(c for c in report["checks"] if c["id"] == "sessiondep-defined")
     assert failed["status"] == "fail" and failed["file"] == "database.py" and isinstance(failed["line"], int)
+    assert failed["task"] == 3 and report["checks"][0]["task"] is None  # the lesson's step; none for `files`
     for key in ("score", "max_score", "grader_version", "checks_hash", "submission_hash"):
         assert key in report
 

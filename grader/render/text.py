@@ -95,6 +95,8 @@ def summary(report: Report, hint_command: str | None = None) -> Text:
     text = Text(line, style="bold red" if report.status == "fail" else "bold magenta")
     if first is not None and report.status == "fail":
         text.append(f"\nNext: fix “{first.title}”", style="bold")
+        if first.task is not None:
+            text.append(f" (step {first.task} of the lesson's instructions)")
         if hint_command:
             text.append(f" — stuck? run `{escape(hint_command)}`")
     if report.status == "error":
