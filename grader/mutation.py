@@ -36,6 +36,8 @@ from types import ModuleType
 import pytest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from grader.content import ContentError
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
@@ -45,8 +47,9 @@ MESSAGE_LINES = 2
 """Lines of an error kept in a test's message (pytest's assertion details go on and on)."""
 
 
-class MutantError(Exception):
-    """A mutant cannot be built (its edits no longer apply): a course content error."""
+class MutantError(ContentError):
+    """A mutant cannot be built (its edits no longer apply): a course content error, so a check
+    that meets one reports `error`, not the learner's failure."""
 
 
 class Edit(BaseModel):

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from grader.content import ContentError
 from grader.testing import CheckFailed, learner_frame, learner_traceback, stopped_by_grader
 
 OUTPUT_CAP = 4000
@@ -21,6 +22,8 @@ MESSAGE_CAP = 2000
 
 def explain(exc: BaseException) -> dict[str, Any]:
     """Turn an exception raised while a check ran into a message for the learner."""
+    if isinstance(exc, ContentError):
+        return {"message": f"the course content is broken, not your code: {exc}", "content_error": True}
     if isinstance(exc, CheckFailed):
         return {"message": exc.message, "file": exc.file, "line": exc.line, "diagnosis": exc.diagnosis,
                 "output": exc.details}
@@ -109,7 +112,7 @@ class GraderPlugin:
         if not self.current:
             return
         if report.failed:
-            self.current["status"] = "fail"
+            self.current["status"] = "error" if self.current.get("content_error") else "fail"
             if report.when != "call" and not self.current.get("explained"):
                 self.current["message"] = f"the check's {report.when} failed: {str(report.longrepr)[-MESSAGE_CAP:]}"
         elif report.skipped and self.current["status"] == "pass":

@@ -171,3 +171,30 @@ def test_a_test_file_that_exits_at_import_does_not_pass(tmp_path):
     run = run_tests(make(tmp_path, tests="import sys\nsys.exit(0)\n\ndef test_a():\n    pass\n"),
                     ["tests/test_app.py"])
     assert not run.all_passed and run.caught
+
+
+def test_a_mutant_that_no_longer_applies_is_a_content_error_not_the_learners_failure(tmp_path, worker):
+    """A check that meets a broken mutant reports `error` (the course is at fault), never `fail`."""
+    from authoring import CHAPTER, write_example
+    from grader.engine import grade
+    from grader.manifest import load_chapter
+    from grader.submission import locate
+
+    root = write_example(tmp_path / "content")
+    (root / "chapters" / CHAPTER / "checks" / "test_behaviour.py").write_text(textwrap.dedent("""\
+        from pathlib import Path
+
+        from grader.mutation import Edit, Mutant, apply
+        from grader.testing import check
+
+
+        @check("one-shared-database")
+        def test_one_shared_database(learner):
+            apply(Mutant(id="gone", breaks="b", untested="u",
+                         edits=(Edit(file="database.py", old="no such text", new=""),)), Path.cwd())
+        """))
+    chapter = load_chapter(CHAPTER, root)
+    report = grade(chapter, locate(chapter, root / "solutions" / CHAPTER), worker=worker)
+    result = next(c for c in report.checks if c.id == "one-shared-database")
+    assert (result.status, report.status) == ("error", "error")
+    assert result.message.startswith("the course content is broken, not your code: mutant 'gone' no longer applies")
