@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import ast
 import re
-import sys
 import time
 import traceback
 from collections.abc import Iterable
@@ -25,7 +24,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError
 
 from course.toml_lines import TomlLines
-from grader.content import chapters_dir, solution_dir, starter_dir
+from grader.content import chapters_dir, parse_toml, solution_dir, starter_dir, tree_files
 from grader.expectations import Expectation, disagreements, read_expectation
 from grader.manifest import FILES_CHECK, Chapter, ContentError
 from grader.pool import WorkerPool
@@ -33,10 +32,6 @@ from grader.quiz import Quiz
 from grader.report import Report
 from grader.submission import SubmissionError, locate
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 PLACEHOLDER = "TODO(author)"
 """What `course new` writes wherever the author has something to fill in."""
@@ -529,14 +524,6 @@ def coverage_rule(ins: Inspection, outcomes: list[Outcome]) -> list[Problem]:
 
 
 # -- helpers -------------------------------------------------------------------------------------------------------
-def tree_files(folder: Path) -> dict[str, Path]:
-    """Every file under `folder` by relative name (no caches)."""
-    if not folder.is_dir():
-        return {}
-    return {p.relative_to(folder).as_posix(): p for p in sorted(folder.rglob("*"))
-            if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"}
-
-
 def code_difference(ours: Path, theirs: Path) -> int | None:
     """None if both files hold the same code, else the line of `ours` where they first differ.
 
@@ -582,10 +569,9 @@ def _first_difference(a: Any, b: Any, line: int, last: int) -> int | None:
 
 def _load_toml(ins: Inspection, path: Path, text: str) -> tuple[dict[str, Any], Problem | None]:
     try:
-        return tomllib.loads(text), None
-    except tomllib.TOMLDecodeError as exc:
-        found = re.search(r"line (\d+)", str(exc))
-        return {}, ins.problem(path, f"invalid TOML: {exc}", int(found.group(1)) if found else None)
+        return parse_toml(text, path), None
+    except ContentError as exc:
+        return {}, ins.problem(path, exc.message, exc.line)
 
 
 def _describe(err: Any, data: dict[str, Any]) -> str:

@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from string import Template
 
-from course.content_check import PLACEHOLDER, tree_files
-from grader.content import chapters_dir, solution_dir, starter_dir
+from course.content_check import PLACEHOLDER
+from grader.content import chapters_dir, solution_dir, starter_dir, tree_files
 from grader.manifest import ContentError, load_chapter
 
 DEFAULT_FILE = "main.py"

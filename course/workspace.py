@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from course.atomic import create_atomic, write_atomic
-from grader.content import content_root, starter_dir
+from grader.content import content_root, starter_dir, tree_files
 
 if TYPE_CHECKING:
     from grader.manifest import Chapter
@@ -55,11 +55,7 @@ def pristine_folder(workspace: Path, chapter_id: str) -> Path:
 
 def starter_files(chapter: Chapter) -> dict[str, Path]:
     """Every file of the chapter's starter, by its name relative to the starter folder."""
-    source = starter_dir(chapter.id, chapter.dir.parent.parent)
-    if not source.is_dir():
-        return {}
-    return {p.relative_to(source).as_posix(): p for p in sorted(source.rglob("*"))
-            if p.is_file() and "__pycache__" not in p.parts}
+    return tree_files(starter_dir(chapter.id, chapter.dir.parent.parent))
 
 
 def remember_starter(workspace: Path, chapter_id: str, name: str, data: bytes) -> None:

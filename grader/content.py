@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 _PACKAGE = Path(__file__).resolve().parent
 CHAPTER_ID = re.compile(r"^chapter-(\d+)$")
@@ -56,3 +63,20 @@ def chapter_ids(root: Path | None = None) -> list[str]:
     base = chapters_dir(root)
     found = [p.name for p in base.glob("chapter-*") if (p / "chapter.toml").is_file() and CHAPTER_ID.match(p.name)]
     return sorted(found, key=lambda name: int(name.split("-")[1]))
+
+
+def tree_files(folder: Path) -> dict[str, Path]:
+    """Every file under `folder` by its relative name, in name order (no caches); {} if there is no folder."""
+    if not folder.is_dir():
+        return {}
+    return {p.relative_to(folder).as_posix(): p for p in sorted(folder.rglob("*"))
+            if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"}
+
+
+def parse_toml(text: str, path: Path) -> dict[str, Any]:
+    """The data of the TOML file `path` holding `text`; ContentError at the line of a syntax error."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        found = re.search(r"line (\d+)", str(exc))  # Python < 3.14 gives the line only in the message
+        raise ContentError(f"invalid TOML: {exc}", path, int(found.group(1)) if found else None) from None

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from grader.content import CHAPTER_ID, ContentError, chapter_ids, chapters_dir
+from grader.content import CHAPTER_ID, ContentError, chapter_ids, chapters_dir, parse_toml
 from grader.outline import FILES_CHECK, FILES_TITLE, FORMAT_VERSION
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 _CHECK_ID = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 __all__ = ["FILES_CHECK", "FILES_TITLE", "FORMAT_VERSION", "Chapter", "CheckSpec", "ContentError", "chapter_ids",
@@ -160,21 +155,18 @@ def load_chapter_dir(folder: Path) -> Chapter:
     path = folder / "chapter.toml"
     if not path.is_file():
         raise ContentError(f"no chapter named {folder.name!r} (expected {path})", path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", None)
-        raise ContentError(f"invalid TOML: {exc}", path, line) from None
+    data = parse_toml(path.read_text(encoding="utf-8"), path)
     data.setdefault("id", folder.name)
     try:
         return Chapter(dir=folder, **data)
     except ValidationError as exc:
-        raise ContentError("invalid manifest: " + _explain(exc), path) from None
+        raise ContentError("invalid manifest: " + explain_validation(exc), path) from None
     except TypeError as exc:  # e.g. a non-table at top level
         raise ContentError(f"invalid manifest: {exc}", path) from None
 
 
-def _explain(exc: ValidationError) -> str:
+def explain_validation(exc: ValidationError) -> str:
+    """pydantic's errors as `field.path: message; ...`."""
     parts = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err["loc"])

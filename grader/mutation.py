@@ -36,12 +36,8 @@ from types import ModuleType
 import pytest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from grader.content import ContentError
+from grader.content import ContentError, parse_toml
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 MESSAGE_LINES = 2
 """Lines of an error kept in a test's message (pytest's assertion details go on and on)."""
@@ -92,9 +88,11 @@ class MutantFile(BaseModel):
 def load_mutants(path: Path) -> dict[str, Mutant]:
     """The mutants declared in `path`, by id."""
     try:
-        data = MutantFile(**tomllib.loads(path.read_text(encoding="utf-8")))
-    except (OSError, tomllib.TOMLDecodeError, ValidationError, TypeError) as exc:
-        raise MutantError(f"{path}: cannot load the mutants: {exc}") from None
+        data = MutantFile(**parse_toml(path.read_text(encoding="utf-8"), path))
+    except ContentError as exc:
+        raise MutantError(f"{path}: cannot load the mutants: {exc.message}", path, exc.line) from None
+    except (OSError, ValidationError, TypeError) as exc:
+        raise MutantError(f"{path}: cannot load the mutants: {exc}", path) from None
     return {m.id: m for m in data.mutants}
 
 

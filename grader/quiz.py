@@ -10,17 +10,13 @@
 from __future__ import annotations
 
 import string
-import sys
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from grader.manifest import ContentError
+from grader.content import ContentError, parse_toml
+from grader.manifest import explain_validation
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 LETTERS = string.ascii_lowercase
 
@@ -58,13 +54,8 @@ class Quiz(BaseModel):
 def load_quiz(path: Path) -> Quiz:
     if not path.is_file():
         raise ContentError("there is no quiz file", path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ContentError(f"invalid TOML: {exc}", path, getattr(exc, "lineno", None)) from None
+    data = parse_toml(path.read_text(encoding="utf-8"), path)
     try:
         return Quiz(**data)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}"
-                             for e in exc.errors())
-        raise ContentError(f"invalid quiz: {problems}", path) from None
+        raise ContentError(f"invalid quiz: {explain_validation(exc)}", path) from None

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from grader.content import starter_dir
+from grader.content import starter_dir, tree_files
 
 if TYPE_CHECKING:
     from grader.manifest import Chapter
@@ -34,14 +34,8 @@ class Submission:
 
 
 def _starter_support(chapter: Chapter | ChapterOutline) -> dict[str, Path]:
-    root = starter_dir(chapter.id, chapter.dir.parent.parent)
-    if not root.is_dir():
-        return {}
-    return {
-        p.relative_to(root).as_posix(): p
-        for p in sorted(root.rglob("*"))
-        if p.is_file() and "__pycache__" not in p.parts and p.relative_to(root).as_posix() not in chapter.files
-    }
+    starter = tree_files(starter_dir(chapter.id, chapter.dir.parent.parent))
+    return {name: path for name, path in starter.items() if name not in chapter.files}
 
 
 def locate(chapter: Chapter | ChapterOutline, path: Path) -> Submission:
@@ -84,8 +78,5 @@ def hash_files(files: dict[str, Path]) -> str:
 def checks_fingerprint(chapter: Chapter) -> str:
     """A hash of everything that decides the verdict: the manifest and the checks folder."""
     files = {"chapter.toml": chapter.dir / "chapter.toml"}
-    if chapter.checks_dir.is_dir():
-        for p in sorted(chapter.checks_dir.rglob("*")):
-            if p.is_file() and "__pycache__" not in p.parts:
-                files["checks/" + p.relative_to(chapter.checks_dir).as_posix()] = p
+    files.update({"checks/" + name: path for name, path in tree_files(chapter.checks_dir).items()})
     return hash_files(files)

@@ -127,6 +127,23 @@ def test_broken_toml_is_reported_with_its_line(chapter, root):
     assert len(found) == 1 and found[0].startswith(f"chapters/{CHAPTER}/chapter.toml:{line}: invalid TOML")
 
 
+def test_broken_toml_stops_grading_with_its_line_too(chapter, root):
+    """Loading a manifest, a quiz or mutants outside `course check` names the line as well."""
+    from grader.content import ContentError
+    from grader.manifest import load_chapter
+    from grader.quiz import load_quiz
+
+    edit(chapter / "quiz.toml", 'answer = "', 'answer = ')
+    with pytest.raises(ContentError) as quiz_error:
+        load_quiz(chapter / "quiz.toml")
+    assert quiz_error.value.line == line_of(chapter / "quiz.toml", "answer = ")
+    edit(chapter / "chapter.toml", 'kind = "static"', 'kind = "static')
+    with pytest.raises(ContentError) as manifest_error:
+        load_chapter(CHAPTER, root)
+    line = line_of(chapter / "chapter.toml", 'kind = "static')
+    assert str(manifest_error.value).startswith(f"{chapter / 'chapter.toml'}:{line}: invalid TOML")
+
+
 def test_every_check_needs_three_hints(chapter, root):
     manifest = chapter / "chapter.toml"
     edit(manifest, '    "Return `create_engine(', '    # "Return `create_engine(')
