@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from course.batch import BatchError, Entry, default_out, discover, run_batch, summary
+from course.terminal import make_console
 from grader.manifest import Chapter
 from grader.report import Report
 from grader.workerproc import Sandboxing
@@ -16,7 +16,7 @@ from grader.workerproc import Sandboxing
 def batch_command(chapter: Chapter, folder: Path, *, out: Path | None, jobs: int | None, force: bool,
                   sandbox: Sandboxing) -> int:
     """Grade the batch and print its summary; the exit code (0 written, 2 usage error)."""
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    err = make_console(stderr=True)
     out = out or default_out(folder)
     try:
         total = len(discover(folder, skip=out)[0])
@@ -44,7 +44,7 @@ def batch_command(chapter: Chapter, folder: Path, *, out: Path | None, jobs: int
                       f"({how})", markup=False)
 
         result = run_batch(chapter, folder, out=out, jobs=jobs, force=force, sandbox=sandbox, progress=progress)
-    Console(highlight=False, soft_wrap=True).print(summary(result), markup=False, end="")
+    make_console().print(summary(result), markup=False, end="")
     err.print(f"Gradebook: {result.out}/{chapter.id}.csv, {chapter.id}.jsonl, {chapter.id}-summary.txt",
               markup=False)
     return 0

@@ -7,6 +7,7 @@ watch.py, reset.py, solution.py, quiz.py); heavy libraries are imported inside t
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -204,7 +205,11 @@ def quiz(
 
 # -- Instructor commands (issue 6): thin wrappers; the work is in course/scaffold.py, course/content_check.py
 # -- and course/instructor.py. Exit status: 0 clean, 1 `course check` found problems, 2 usage error.
-from course.grade_app import Format  # noqa: E402
+class Format(str, Enum):
+    """`course check --format`."""
+
+    text = "text"
+    json = "json"
 
 
 @app.command("new", epilog='Example:\n\n  course new chapter-8 --title "One engine factory" --file database.py')
@@ -246,18 +251,12 @@ def export_gradescope(
     out: Annotated[Optional[Path], typer.Option("--out", help="The zip to write (default: gradescope-CHAPTER.zip here).")] = None,
 ) -> None:
     """Build the autograder zip Gradescope runs for each submission (setup.sh, run_autograder)."""
-    from rich.console import Console
-
-    from course.chapters import UnknownChapter, find_chapter
     from course.export import ExportError, build_gradescope
-    from grader.manifest import ContentError
 
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    loaded = _chapter(chapter)
     try:
-        loaded = find_chapter(chapter)
         written = build_gradescope(loaded, out or Path(f"gradescope-{loaded.id}.zip"))
-    except (UnknownChapter, ContentError, ExportError) as exc:
-        err.print(f"error: {exc}", markup=False)
-        raise typer.Exit(2) from None
-    Console(highlight=False, soft_wrap=True).print(
+    except ExportError as exc:
+        raise _fail(str(exc)) from None
+    _console().print(
         f"Wrote {written}: upload it as the autograder of a Gradescope programming assignment.", markup=False)

@@ -31,11 +31,6 @@ With --batch: 0 once the gradebook is written, 2 usage or course content error.
 """
 
 
-class Format(str, Enum):
-    text = "text"
-    json = "json"
-
-
 class GradeFormat(str, Enum):
     """`grade --format`: the checklist, the report as JSON, or another platform's results format."""
 
@@ -69,13 +64,12 @@ def grade(
     sandbox: Annotated[SandboxMode, typer.Option("--sandbox", help="How learner code is contained: process (fast, default) or bwrap (bubblewrap: no network, read-only files; slower).")] = SandboxMode.process,
 ) -> None:
     """Check your code for a chapter and say what passed, what failed and why."""
-    from rich.console import Console
-
     from course.chapters import UnknownChapter, find_chapter
+    from course.terminal import make_console
     from grader.manifest import ContentError
     from grader.submission import SubmissionError
 
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    err = make_console(stderr=True)
     if path is not None and solution:
         err.print("error: use either --path or --solution, not both")
         raise typer.Exit(2)
@@ -120,9 +114,8 @@ def _sandbox_problem(sandbox: SandboxMode) -> str | None:
 
 def _grade(chapter, path: Path | None, solution: bool, fmt: GradeFormat, workspace: Path | None,
            sandbox: SandboxMode = SandboxMode.process, prestarted: Runner | None = None) -> int:
-    from rich.console import Console
-
     from course import progress
+    from course.terminal import make_console
     from course.workspace import resolve_workspace, start_chapter
     from grader.content import solution_dir
     from grader.engine import grade as run_grade
@@ -131,15 +124,15 @@ def _grade(chapter, path: Path | None, solution: bool, fmt: GradeFormat, workspa
     from grader.submission import locate
     from grader.workerproc import runner
 
-    console = Console(highlight=False)
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    console, err = make_console(), make_console(stderr=True)
     own_workspace = path is None and not solution
+    ws = resolve_workspace(workspace) if own_workspace else None
     if solution:
         target = solution_dir(chapter.id, chapter.dir.parent.parent)
     elif path is not None:
         target = path
     else:
-        ws = resolve_workspace(workspace)
+        assert ws is not None
         started = start_chapter(ws, chapter)
         target = started.folder
         if started.created:
@@ -157,7 +150,7 @@ def _grade(chapter, path: Path | None, solution: bool, fmt: GradeFormat, workspa
         worker = prestarted if prestarted is not None and prestarted.alive else None
     report = run_grade(chapter, submission, worker=worker)
     if own_workspace:
-        progress.record_grade(resolve_workspace(workspace), report)
+        progress.record_grade(ws, report)
     if fmt is not GradeFormat.text:
         sys.stdout.write(render_data(report, fmt.value))
     else:

@@ -15,6 +15,7 @@ from rich.text import Text
 
 from course.content_check import CheckRun, Problem, chapter_folders, check_chapters
 from course.scaffold import ScaffoldError, chapter_name, new_chapter
+from course.terminal import make_console
 from grader.content import content_root
 from grader.render.text import shown_path
 
@@ -22,7 +23,7 @@ STATUS_STYLE = {"ok": "green", "problem": "bold red", "skipped": "yellow"}
 
 
 def new_command(chapter: str, title: str, from_chapter: str | None, files: list[str]) -> int:
-    out, err = Console(highlight=False, soft_wrap=True), Console(stderr=True, highlight=False, soft_wrap=True)
+    out, err = make_console(), make_console(stderr=True)
     root = content_root()
     try:
         created = new_chapter(root, chapter, title, from_chapter=from_chapter, files=files)
@@ -39,7 +40,7 @@ def new_command(chapter: str, title: str, from_chapter: str | None, files: list[
 
 
 def check_command(chapters: list[str], fmt: str, jobs: int) -> int:
-    out, err = Console(highlight=False, soft_wrap=True), Console(stderr=True, highlight=False, soft_wrap=True)
+    out, err = make_console(), make_console(stderr=True)
     root = content_root()
     known = chapter_folders(root)
     try:

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from coursekit import COURSE, ROOT, SOLUTION_2, STARTER_2, Tmux, copy_content, course, grade, run
+from coursekit import COURSE, GRADE, ROOT, SOLUTION_2, STARTER_2, Tmux, copy_content, course, grade, run
 
 COMMANDS = ["list", "lesson", "start", "hint", "watch", "reset", "solution", "quiz"]
 QUIZ_KEY = "b,a,c,d,c"
@@ -39,12 +39,12 @@ def passed_workspace(workspace, text=SOLUTION_2):
     return folder
 
 
-def in_terminal(tmp_path, argv, env=None, width=100, keys=(), wait="[exit"):
-    """Run `course ...` in a real terminal; the screen (with escape codes) once it printed `wait`."""
+def in_terminal(tmp_path, argv, env=None, width=100, keys=(), wait="[exit", command=COURSE):
+    """Run `course ...` (or `command ...`) in a real terminal; the screen (with escape codes) once it printed `wait`."""
     session = Tmux(tmp_path, width=width, height=50)
     try:
         full_env = {"PYTHONPATH": os.pathsep.join(sys.path), "TERM": "xterm-256color", **(env or {})}
-        session.start([*COURSE, *argv], full_env, cwd=tmp_path)
+        session.start([*command, *argv], full_env, cwd=tmp_path)
         for key in keys:
             session.wait_for(key[0])
             session.send(*key[1:])
@@ -374,6 +374,10 @@ def test_no_color_in_a_terminal_is_plain_and_colour_is_used_otherwise(tmp_path, 
     assert "\x1b[" in coloured
     plain = in_terminal(tmp_path, ["hint", "chapter-2"], env={**env, "NO_COLOR": "1"})
     assert "Hint 3 of 3" in plain and "\x1b[" not in plain
+    coloured = in_terminal(tmp_path, ["chapter-2"], env=env, command=GRADE)
+    assert "\x1b[" in coloured
+    plain = in_terminal(tmp_path, ["chapter-2"], env={**env, "NO_COLOR": "1"}, command=GRADE)
+    assert "12 checks" in plain and "\x1b[" not in plain
 
 
 @needs_tmux
