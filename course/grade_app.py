@@ -145,7 +145,7 @@ def _grade(chapter, path: Path | None, solution: bool, fmt: GradeFormat, workspa
             err.print(f"Grading {edit}", markup=False)
     submission = locate(chapter, target)
     if sandbox is SandboxMode.bwrap:
-        worker: Runner | None = runner("bwrap", chapter.preload)
+        worker: Runner | None = runner("bwrap")
     else:
         worker = prestarted if prestarted is not None and prestarted.alive else None
     report = run_grade(chapter, submission, worker=worker)

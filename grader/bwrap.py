@@ -79,14 +79,10 @@ class BwrapRunner:
 
     alive = True
 
-    def __init__(self, preload: tuple[str, ...] | list[str] = ()):
-        self.preload = list(preload)
-
     def run(self, job: dict[str, Any]) -> dict[str, Any]:
         timeout = float(job["timeout"])
         limits = {**job["limits"], "cpu_seconds": int(job["limits"]["cpu_seconds"]) + COLD_CPU}
-        job = {**job, "rec_fd": 3, "dump_after": timeout, "preload": [*self.preload, *job.get("preload", [])],
-               "limits": limits}
+        job = {**job, "rec_fd": 3, "dump_after": timeout, "limits": limits}
         rec_r, rec_w = os.pipe()
         out_r, out_w = os.pipe()
         with tempfile.TemporaryFile() as job_file:

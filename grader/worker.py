@@ -33,9 +33,10 @@ PRELOAD = ("fastapi", "fastapi.testclient", "fastapi.telemetry._runtime", "sqlmo
 """What every job imports: the libraries, what a FastAPI app, TestClient and a SQLite engine load
 on first use, pytest (its built-in plugins are added by `preload`) and what it loads per run, the
 harness."""
-IDLE_PRELOAD = ("pydantic.v1", "sqlalchemy.ext.asyncio", "aiosqlite")
-"""What some chapters' jobs import (FastAPI's response-model checks, async sessions): imported
-one at a time while no job is waiting, so they never delay one."""
+IDLE_PRELOAD = ("pydantic.v1",)
+"""What FastAPI imports for an app with response models, which not every chapter has: imported
+while no job is waiting, so it never delays one. What a chapter needs besides is content: its
+manifest's `preload`, which comes with the worker's start and with each job."""
 RECORDS_CAP = 4 * 1024 * 1024
 OUTPUT_CAP = 64 * 1024
 

@@ -49,11 +49,12 @@ class Runner(Protocol):
 
 
 def runner(sandbox: Sandboxing = "process", preload: tuple[str, ...] | list[str] = ()) -> Runner:
-    """A warm worker (forked children), or a bubblewrap runner (a cold sandbox per job)."""
+    """A warm worker (forked children), or a bubblewrap runner (a cold sandbox per job, which imports
+    what the job's `preload` names)."""
     if sandbox == "bwrap":
         from grader.bwrap import BwrapRunner
 
-        return BwrapRunner(preload)
+        return BwrapRunner()
     return Worker(preload)
 
 

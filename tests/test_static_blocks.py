@@ -12,7 +12,9 @@ from grader.static import (
     all_of,
     assignment,
     called,
+    calls_to,
     defined_after,
+    enclosing_function,
     function,
     imported,
     is_async,
@@ -246,3 +248,16 @@ def test_otherwise_replaces_only_failure_messages():
     assert imported(s, "os.path").otherwise("never shown").message != "never shown"
     custom = imported(s, "fastapi.Depends").otherwise("Depends please ({message})", diagnosis="x")
     assert custom.message.startswith("Depends please (") and custom.diagnosis == "x"
+
+
+def test_enclosing_function_is_the_innermost_def_or_none_at_module_level():
+    s = src("""
+        x = f()
+        def outer():
+            def inner():
+                return g()
+            return h()
+    """)
+    f, g, h = (calls_to(s, name)[0] for name in ("f", "g", "h"))
+    assert enclosing_function(s, f) is None
+    assert enclosing_function(s, g).name.value == "inner" and enclosing_function(s, h).name.value == "outer"

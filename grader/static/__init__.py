@@ -21,11 +21,11 @@ from grader.static.functions import function, is_async, is_generator, yields
 from grader.static.imports import imported, module_imports
 from grader.static.patterns import alternatives, find_mismatch, matches, refers_to
 from grader.static.registry import check
-from grader.static.source import Source, module_functions, walk
+from grader.static.source import Source, enclosing_function, module_functions, walk
 
 __all__ = [
     "Finding", "Source", "all_of", "assignment", "bindings", "called", "calls_to", "check", "defined_after",
-    "alternatives", "display", "failed", "find_mismatch", "function", "imported", "is_async", "is_generator", "matches",
+    "alternatives", "display", "enclosing_function", "failed", "find_mismatch", "function", "imported", "is_async", "is_generator", "matches",
     "module_functions", "module_imports", "not_called", "passed", "refers_to", "walk", "yields", "yields_inside",
 ]
 

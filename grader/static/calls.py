@@ -20,7 +20,7 @@ from grader.static.context import display
 from grader.static.finding import Finding, failed, passed
 from grader.static.functions import function
 from grader.static.patterns import Patterns, alternatives, refers_to
-from grader.static.source import Source, walk
+from grader.static.source import Source, enclosing_function, walk
 
 Within = cst.CSTNode | str | Iterable[cst.CSTNode | str] | None
 
@@ -90,7 +90,7 @@ def not_called(src: Source, target: Patterns, within: Within = None) -> Finding:
     if not found:
         return passed(f"`{_shown(target)}()` is not called")
     call = found[0]
-    owner = next((a for a in src.ancestors(call) if isinstance(a, cst.FunctionDef)), None)
+    owner = enclosing_function(src, call)
     where = f" in `{owner.name.value}`" if owner is not None else ""
     return failed(f"`{src.code(call)}` is called{where} (line {src.line(call)})",
                   line=src.line(call), column=src.column(call), diagnosis="forbidden-call", node=call)

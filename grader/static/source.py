@@ -16,7 +16,6 @@ from pathlib import Path
 
 import libcst as cst
 from libcst.metadata import (
-    GlobalScope,
     MetadataWrapper,
     PositionProvider,
     QualifiedNameProvider,
@@ -84,10 +83,6 @@ class Source:
 
     def scope(self, node: cst.CSTNode):
         return self._meta[ScopeProvider].get(node)
-
-    @property
-    def global_scope(self) -> GlobalScope:
-        return self._meta[ScopeProvider][self.module]
 
     def qualified_names(self, node: cst.CSTNode) -> set[str]:
         """What a name or attribute refers to, through imports: `{'sqlmodel.Session'}`."""
@@ -263,6 +258,7 @@ def all_functions(src: Source) -> list[cst.FunctionDef]:
 
 
 def enclosing_function(src: Source, node: cst.CSTNode) -> cst.FunctionDef | None:
+    """The innermost function definition `node` is in; None at module level."""
     for parent in src.ancestors(node):
         if isinstance(parent, cst.FunctionDef):
             return parent

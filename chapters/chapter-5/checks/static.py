@@ -4,7 +4,9 @@ import ast
 
 import libcst as cst
 
-from grader.static import bindings, calls_to, check, failed, find_mismatch, passed, refers_to, walk
+from grader.static import (
+    bindings, calls_to, check, enclosing_function, failed, find_mismatch, passed, refers_to, walk,
+)
 
 CREATE_ENGINE = ("sqlmodel.create_engine", "sqlalchemy.create_engine", "sqlalchemy.engine.create_engine")
 STATIC_POOL = ("sqlalchemy.pool.StaticPool", "sqlalchemy.StaticPool", "sqlmodel.StaticPool")
@@ -141,12 +143,12 @@ def client_fixture(src):
         return failed("the tests never create a `TestClient(app)`: it is how a test sends requests to the app "
                       "without a server; create it in a `client` fixture", diagnosis="no-client")
     for call in calls:
-        owner = next((a for a in src.ancestors(call) if isinstance(a, cst.FunctionDef)), None)
+        owner = enclosing_function(src, call)
         if owner is not None and is_fixture(src, owner):
             return passed(f"`{owner.name.value}` is a fixture that creates the client", node=owner,
                           line=src.line(owner))
     call = calls[0]
-    owner = next((a for a in src.ancestors(call) if isinstance(a, cst.FunctionDef)), None)
+    owner = enclosing_function(src, call)
     where = f"inside `{owner.name.value}`, which is not a fixture" if owner is not None else "at module level"
     return failed(f"the TestClient on line {src.line(call)} is created {where}: create it in a function decorated "
                   "with `@pytest.fixture` that sets the override, yields the client, and clears the override "
