@@ -69,16 +69,19 @@ def _read(path: Path) -> dict[str, Any] | None:
 
 def load(workspace: Path) -> dict[str, Any]:
     """The progress data; a missing or corrupt file gives a fresh start (never a crash)."""
-    data = _read(workspace / FILE_NAME)
+    return _cleaned(_read(workspace / FILE_NAME))
+
+
+def _cleaned(data: dict[str, Any] | None) -> dict[str, Any]:
     if data is None:
         return empty()
     data["chapters"] = {k: _clean_entry(v) for k, v in data["chapters"].items() if isinstance(v, dict)}
     return data
 
 
-def _set_aside_if_corrupt(path: Path) -> None:
+def _set_aside(path: Path) -> None:
     """Keep an unreadable progress file next to the fresh one, so nothing is lost silently."""
-    if path.exists() and _read(path) is None:
+    if path.exists():
         kept = path.with_name(f"{path.stem}.corrupt-{datetime.now().strftime('%Y%m%d-%H%M%S')}.json")
         try:
             path.replace(kept)
@@ -91,8 +94,10 @@ def update(workspace: Path, change: Callable[[dict[str, Any]], None]) -> dict[st
     """Read, change and write the progress file under a lock, so concurrent runs lose nothing."""
     path = workspace / FILE_NAME
     with locked(workspace / f".{FILE_NAME}.lock"):
-        _set_aside_if_corrupt(path)
-        data = load(workspace)
+        data = _read(path)
+        if data is None:
+            _set_aside(path)
+        data = _cleaned(data)
         change(data)
         write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
     return data

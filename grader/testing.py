@@ -166,3 +166,25 @@ def stopped_by_grader(exc: BaseException) -> tuple[str, str] | None:
 def learner() -> Learner:
     """The learner's submission (the current directory of the test process)."""
     return Learner(Path.cwd())
+
+
+@pytest.fixture
+def closed(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every SQLAlchemy (and so SQLModel) session closed while the test runs, by a `with` block or
+    a call to close(), in order: observe whether the learner's code really closed a session."""
+    import sqlalchemy.orm
+
+    sessions: list[Any] = []
+    original = sqlalchemy.orm.Session.close
+
+    def close(self: Any, *args: Any, **kwargs: Any) -> Any:
+        sessions.append(self)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(sqlalchemy.orm.Session, "close", close)
+    return sessions
+
+
+def is_closed(session: Any, closed: list[Any]) -> bool:
+    """Whether `session` (itself, not an equal one) is among the `closed` fixture's sessions."""
+    return any(s is session for s in closed)

@@ -7,33 +7,18 @@ import inspect
 import typing
 
 import pytest
-import sqlalchemy.orm
 import sqlmodel
 from fastapi import FastAPI
 from fastapi.params import Depends
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from grader.testing import check, fail
+from grader.testing import check, fail, is_closed
 
 
 @pytest.fixture(scope="module")
 def database(learner):
     return learner.module("database")
-
-
-@pytest.fixture
-def closed(monkeypatch):
-    """Every session closed while the test runs (by `with`, or by a call to close())."""
-    sessions = []
-    original = sqlalchemy.orm.Session.close
-
-    def close(self, *args, **kwargs):
-        sessions.append(self)
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(sqlalchemy.orm.Session, "close", close)
-    return sessions
 
 
 def first_session(database, closed):
@@ -51,10 +36,6 @@ def first_session(database, closed):
         fail(f"get_session() yielded {type(session).__module__}.{type(session).__qualname__}, "
              "not a sqlmodel Session", obj=get_session, diagnosis="wrong-type")
     return generator, session
-
-
-def is_closed(session, closed):
-    return any(s is session for s in closed)
 
 
 @check("module-imports")

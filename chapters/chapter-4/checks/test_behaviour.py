@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete, text
 from sqlmodel import Session, select
 
-from grader.testing import check, fail, learner_frame, request
+from grader.testing import check, fail, is_closed, learner_frame, request
 
 
 @pytest.fixture(scope="module")
@@ -33,20 +33,6 @@ def hero_model(learner, database):
     models = learner.module("models")
     database.create_db_and_tables()
     return models.Hero
-
-
-@pytest.fixture
-def closed(monkeypatch):
-    """Every session closed while the test runs."""
-    sessions = []
-    original = sqlalchemy.orm.Session.close
-
-    def close(self, *args, **kwargs):
-        sessions.append(self)
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(sqlalchemy.orm.Session, "close", close)
-    return sessions
 
 
 @pytest.fixture
@@ -68,10 +54,6 @@ def empty(database, hero_model):
     with Session(database.engine) as session:
         session.execute(delete(hero_model))
         session.commit()
-
-
-def is_closed(session, closed):
-    return any(s is session for s in closed)
 
 
 def start(database):
