@@ -68,3 +68,20 @@ def test_a_hidden_password_is_called_out(grade_path):
 def test_the_race_is_reported_with_the_number_of_engines(grade_path):
     check = by_id(grade_path("chapter-7", MISTAKES / "no-lock"))["cache-thread-safe"]
     assert "4 threads" in check.message and "4 engines" in check.message
+
+
+def test_a_dependency_that_opens_no_session_is_told_what_to_open():
+    """The general block can only show this chapter's opener as `_()`; the check says what it is."""
+    from grader.static import Source
+    from grader.static.registry import load_static_checks
+
+    text = (ROOT / "solutions" / "chapter-7" / "database.py").read_text()
+    text = text.replace("        async with session_factory(url)() as session:\n            try:\n                yield session",
+                        "        session = None\n        if True:\n            try:\n                yield session")
+    assert "session = None" in text
+    chapter = load_chapter("chapter-7")
+    checks = load_static_checks(chapter.checks_dir / "static.py", "_test_chapter_7_static")
+    finding = checks["returns-dependency"](Source.from_text(text, "database.py"))
+    assert (finding.ok, finding.diagnosis) == (False, "not-opened")
+    assert finding.message.startswith("`session_dependency` never opens a session: write `async with "
+                                      "session_factory(url)() as session:`")

@@ -106,6 +106,9 @@ def returns_dependency(src):
                       f"`Depends(get_session(...))` receives a dependency", line=line, diagnosis="returns-other",
                       node=returns[0] if returns else fn)
     opened = yields_inside(src, inner, ("_(...)",))
+    if opened.diagnosis == "not-opened":  # the block can only show the opener as `_()`: say what it is
+        return opened.otherwise(f"`{name}` never opens a session: write `async with session_factory(url)() as "
+                                "session:` and yield the session inside the block")
     if not opened.ok:
         return opened
     outer = next((w for w in src.ancestors(opened.node) if isinstance(w, cst.With)), None)
