@@ -261,3 +261,11 @@ def test_enclosing_function_is_the_innermost_def_or_none_at_module_level():
     f, g, h = (calls_to(s, name)[0] for name in ("f", "g", "h"))
     assert enclosing_function(s, f) is None
     assert enclosing_function(s, g).name.value == "inner" and enclosing_function(s, h).name.value == "outer"
+
+
+@pytest.mark.parametrize("spelling", ["from sqlalchemy.pool import StaticPool", "from sqlalchemy import StaticPool",
+                                      "from sqlmodel import StaticPool", "from sqlmodel import *"])
+def test_a_reexported_name_counts_under_every_import_path(spelling):
+    """`sqlmodel.StaticPool` is `sqlalchemy.pool.StaticPool`: one pattern name covers every spelling."""
+    assert assignment(src(f"{spelling}\npool = StaticPool\n"), "pool", "sqlalchemy.pool.StaticPool").ok
+    assert not assignment(src(f"{spelling}\npool = QueuePool\n"), "pool", "sqlalchemy.pool.StaticPool").ok

@@ -154,6 +154,7 @@ BLOCKS = [
         "from sqlmodel import create_engine as ce\ndef get_engine(url):\n    engine = ce(url)\n    return engine",
         "from sqlmodel import *\ndef get_engine(url):\n    return create_engine(url)",
         "from sqlalchemy import create_engine\ndef get_engine(url):\n    return create_engine(url)",  # the same object
+        "from sqlalchemy import *\ndef get_engine(url):\n    return create_engine(url)",  # and a star import of it
     ], [
         ("from sqlalchemy.ext.asyncio import create_async_engine as create_engine\ndef get_engine(url):\n"
          "    return create_engine(url)", "not-called", 2),

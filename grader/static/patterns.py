@@ -32,7 +32,7 @@ from functools import lru_cache
 import libcst as cst
 
 from grader.static.finding import Finding, failed, passed
-from grader.static.reexports import canonical
+from grader.static.reexports import canonical, spellings
 from grader.static.source import Source
 
 
@@ -112,8 +112,11 @@ def refers_to(src: Source, node: cst.CSTNode, name: str) -> bool:
     if "." in name:
         if canonical(name) in qualified:
             return True
-        module, _, short = name.rpartition(".")
-        return not qualified and dotted_name(node) == short and module in src.star_imports
+        if qualified:
+            return False
+        shown = dotted_name(node)  # `from module import *` leaves no qualified name: any spelling's module counts
+        return any(shown == path.rpartition(".")[2] and path.rpartition(".")[0] in src.star_imports
+                   for path in spellings(name))
     if any(q == name or q.endswith("." + name) for q in qualified if "<locals>" not in q):
         return True
     return not qualified and dotted_name(node) == name

@@ -23,6 +23,8 @@ CANONICAL = {
     "sqlalchemy.ext.asyncio.session.async_sessionmaker": "sqlalchemy.ext.asyncio.async_sessionmaker",
     "sqlalchemy.ext.asyncio.engine.create_async_engine": "sqlalchemy.ext.asyncio.create_async_engine",
     "sqlalchemy.pool.impl.StaticPool": "sqlalchemy.pool.StaticPool",
+    "sqlalchemy.StaticPool": "sqlalchemy.pool.StaticPool",
+    "sqlmodel.StaticPool": "sqlalchemy.pool.StaticPool",
     "sqlmodel.create_engine": "sqlalchemy.create_engine",
     "sqlalchemy.engine.create_engine": "sqlalchemy.create_engine",
     "sqlalchemy.engine.create.create_engine": "sqlalchemy.create_engine",
@@ -31,3 +33,9 @@ CANONICAL = {
 
 def canonical(name: str) -> str:
     return CANONICAL.get(name, name)
+
+
+def spellings(name: str) -> set[str]:
+    """Every import path of the object `name` names: `sqlmodel.create_engine` -> also `sqlalchemy...`."""
+    target = canonical(name)
+    return {target, *(path for path, public in CANONICAL.items() if public == target)}

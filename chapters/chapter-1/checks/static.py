@@ -24,7 +24,7 @@ from grader.static import (
 )
 
 SCHEMAS = ("HeroCreate", "HeroPublic", "HeroUpdate")
-CREATE_ENGINE = ("sqlmodel.create_engine(...)", "sqlalchemy.create_engine(...)")
+CREATE_ENGINE = "sqlalchemy.create_engine(...)"
 CREATE_ALL = ("sqlmodel.SQLModel.metadata.create_all(engine, **_)",
               "sqlmodel.SQLModel.metadata.create_all(bind=engine, **_)")
 CREATES_TABLES = ("create_db_and_tables", "sqlmodel.SQLModel.metadata.create_all")

@@ -8,8 +8,8 @@ from grader.static import (
     bindings, calls_to, check, enclosing_function, failed, find_mismatch, passed, refers_to, walk,
 )
 
-CREATE_ENGINE = ("sqlmodel.create_engine", "sqlalchemy.create_engine", "sqlalchemy.engine.create_engine")
-STATIC_POOL = ("sqlalchemy.pool.StaticPool", "sqlalchemy.StaticPool", "sqlmodel.StaticPool")
+CREATE_ENGINE = "sqlalchemy.create_engine"
+STATIC_POOL = "sqlalchemy.pool.StaticPool"
 IN_MEMORY = {"sqlite://", "sqlite:///:memory:", "sqlite+pysqlite://", "sqlite+pysqlite:///:memory:"}
 TEST_CLIENT = ("fastapi.testclient.TestClient", "starlette.testclient.TestClient")
 OVERRIDES = "main.app.dependency_overrides"
@@ -37,7 +37,7 @@ def argument(call, keyword, position=None):
 
 
 def engine_calls(src):
-    return [call for target in CREATE_ENGINE for call in calls_to(src, target)]
+    return calls_to(src, CREATE_ENGINE)
 
 
 @check("test-engine")
