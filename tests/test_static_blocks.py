@@ -10,6 +10,7 @@ import pytest
 from grader.static import (
     Source,
     all_of,
+    argument,
     assignment,
     called,
     calls_to,
@@ -269,3 +270,10 @@ def test_a_reexported_name_counts_under_every_import_path(spelling):
     """`sqlmodel.StaticPool` is `sqlalchemy.pool.StaticPool`: one pattern name covers every spelling."""
     assert assignment(src(f"{spelling}\npool = StaticPool\n"), "pool", "sqlalchemy.pool.StaticPool").ok
     assert not assignment(src(f"{spelling}\npool = QueuePool\n"), "pool", "sqlalchemy.pool.StaticPool").ok
+
+
+def test_argument_is_the_value_passed_by_keyword_or_position():
+    call = calls_to(src("create_engine(*extra, url, echo=True)\n"), "create_engine")[0]
+    shown = lambda node: None if node is None else node.value  # noqa: E731
+    assert shown(argument(call, "url", 0)) == "url" and shown(argument(call, "echo")) == "True"
+    assert argument(call, "url") is None and argument(call, "poolclass", 1) is None

@@ -14,7 +14,7 @@ The catalogue, with the pattern language, is in docs/AUTHORING.md ("Static check
 """
 
 from grader.static.assignments import assignment, bindings, defined_after
-from grader.static.calls import called, calls_to, not_called
+from grader.static.calls import argument, called, calls_to, not_called
 from grader.static.context import display, yields_inside
 from grader.static.finding import Finding, all_of, failed, passed
 from grader.static.functions import function, is_async, is_generator, yields
@@ -24,7 +24,7 @@ from grader.static.registry import check
 from grader.static.source import Source, enclosing_function, module_functions, walk
 
 __all__ = [
-    "Finding", "Source", "all_of", "assignment", "bindings", "called", "calls_to", "check", "defined_after",
+    "Finding", "Source", "all_of", "argument", "assignment", "bindings", "called", "calls_to", "check", "defined_after",
     "alternatives", "display", "enclosing_function", "failed", "find_mismatch", "function", "imported", "is_async", "is_generator", "matches",
     "module_functions", "module_imports", "not_called", "passed", "refers_to", "walk", "yields", "yields_inside",
 ]

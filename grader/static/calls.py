@@ -94,3 +94,13 @@ def not_called(src: Source, target: Patterns, within: Within = None) -> Finding:
     where = f" in `{owner.name.value}`" if owner is not None else ""
     return failed(f"`{src.code(call)}` is called{where} (line {src.line(call)})",
                   line=src.line(call), column=src.column(call), diagnosis="forbidden-call", node=call)
+
+
+def argument(call: cst.Call, keyword: str, position: int | None = None) -> cst.BaseExpression | None:
+    """The value passed to `call` as `keyword=...`, or as its `position`-th positional argument
+    (counted from 0, `*args` not counted) when `position` is given; None if it is not passed."""
+    if position is not None:
+        positional = [a.value for a in call.args if a.keyword is None and not a.star]
+        if position < len(positional):
+            return positional[position]
+    return next((a.value for a in call.args if a.keyword is not None and a.keyword.value == keyword), None)

@@ -20,6 +20,7 @@ from weakref import WeakKeyDictionary
 import libcst as cst
 
 from grader.static.assignments import bindings
+from grader.static.calls import argument
 from grader.static.context import display
 from grader.static.finding import Finding, failed, passed
 from grader.static.imports import module_imports
@@ -104,13 +105,13 @@ def _route(expr: cst.BaseExpression, apps: dict[str, cst.Call]) -> tuple[str, tu
         methods = _api_route_methods(expr)
     else:
         return None
-    path_arg = next((a.value for a in expr.args if a.keyword is None or a.keyword.value == "path"), None)
+    path_arg = argument(expr, "path", 0)
     path = path_arg.evaluated_value if isinstance(path_arg, cst.SimpleString) else None
     return expr.func.value.value, methods, path if isinstance(path, str) else None
 
 
 def _api_route_methods(call: cst.Call) -> tuple[str, ...]:
-    given = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == "methods"), None)
+    given = argument(call, "methods")
     if not isinstance(given, (cst.List, cst.Tuple, cst.Set)):
         return ("GET",) if given is None else ()
     return tuple(e.value.evaluated_value.upper() for e in given.elements

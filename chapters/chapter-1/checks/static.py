@@ -7,6 +7,7 @@ import libcst as cst
 from grader.static import (
     all_of,
     app_objects,
+    argument,
     assignment,
     calls_to,
     check,
@@ -96,10 +97,6 @@ def schemas_defined(src):
 
 
 # -- database.py ----------------------------------------------------------------------------
-def keyword(call, name):
-    return next((a.value for a in call.args if a.keyword is not None and a.keyword.value == name), None)
-
-
 def same_thread_setting(src, node):
     """The value given for "check_same_thread" in a dict display or dict(...) call (through aliases)."""
     node = resolve_alias(src, node) or node
@@ -109,7 +106,7 @@ def same_thread_setting(src, node):
                     and element.key.evaluated_value == "check_same_thread":
                 return element.value
     if isinstance(node, cst.Call) and src.code(node.func) == "dict":
-        return keyword(node, "check_same_thread")
+        return argument(node, "check_same_thread")
     return None
 
 
@@ -119,7 +116,7 @@ def engine_created(src):
     if not found:
         return found
     call = found.node
-    connect_args = keyword(call, "connect_args")
+    connect_args = argument(call, "connect_args")
     if connect_args is None:
         return failed(f"`create_engine(...)` (line {found.line}) has no `connect_args`: SQLite only lets the thread "
                       "that opened a connection use it, and FastAPI serves requests from several threads; add "
@@ -170,7 +167,7 @@ def lifespan_function(src):
     file; else a function of main.py named `lifespan`; (None, None) if there is none."""
     functions = module_functions(src)
     app = the_app(src)
-    given = keyword(app, "lifespan") if app is not None else None
+    given = argument(app, "lifespan") if app is not None else None
     if isinstance(given, cst.Name):
         if given.value in functions:
             return src, functions[given.value]
@@ -238,7 +235,7 @@ def app_uses_lifespan(src):
     app = the_app(src)
     if app is None:
         return failed("main.py never creates `app = FastAPI(...)`", diagnosis="no-app")
-    given = keyword(app, "lifespan")
+    given = argument(app, "lifespan")
     _owner, fn = lifespan_function(src)
     if given is None or fn is None or not refers_to(src, given, fn.name.value):
         return failed(f"`{src.code(app)}` (line {src.line(app)}) is not given the lifespan: write "

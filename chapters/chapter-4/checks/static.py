@@ -5,6 +5,7 @@ import libcst as cst
 
 from grader.static import (
     all_of,
+    argument,
     assignment,
     check,
     defined_after,
@@ -26,10 +27,6 @@ SESSION_DEP = (
     'typing.Annotated[sqlmodel.Session, fastapi.Depends(dependency=get_db, scope="function", **_)]',
 )
 TRANSACTION_CALLS = ("commit", "rollback", "close")
-
-
-def keyword(call, name):
-    return next((a.value for a in call.args if a.keyword is not None and a.keyword.value == name), None)
 
 
 def method_calls(root, method):
@@ -57,19 +54,19 @@ def sessionlocal_defined(src):
     if not (isinstance(call, cst.Call) and refers_to(src, call.func, "sqlalchemy.orm.sessionmaker")):
         return failed(f"`SessionLocal` is `{src.code(call)}` (line {line}); make it `sessionmaker(...)`",
                       line=line, diagnosis="not-sessionmaker")
-    autocommit = keyword(call, "autocommit")
+    autocommit = argument(call, "autocommit")
     if autocommit is not None and src.code(autocommit) != "False":
         return failed(f"`autocommit={src.code(autocommit)}` (line {line}): SQLAlchemy 2 has no autocommit mode any more "
                       "and refuses anything but False; write `autocommit=False` or leave it out",
                       line=line, diagnosis="autocommit-true")
-    bind = keyword(call, "bind")
+    bind = argument(call, "bind")
     positional = [a.value for a in call.args if a.keyword is None and not a.star]
     bound = bind if bind is not None else positional[0] if positional else None
     if bound is None or not refers_to(src, bound, "engine"):
         shown = src.code(bound) if bound is not None else "nothing"
         return failed(f"`SessionLocal` is bound to {shown} (line {line}); bind it to the module's engine: "
                       "`bind=engine`", line=line, diagnosis="wrong-bind")
-    made = keyword(call, "class_")
+    made = argument(call, "class_")
     if made is None:
         return failed(f"`SessionLocal` (line {line}) makes plain SQLAlchemy sessions, which have no `exec()`; "
                       "add `class_=Session` so it makes SQLModel sessions", line=line, diagnosis="no-session-class")
@@ -193,7 +190,7 @@ def sessiondep_scope(src):
         depends = depends_call(src, shape.node)
         if depends is not None and depends.args:
             given = depends.args[0].value
-            scope = keyword(depends, "scope")
+            scope = argument(depends, "scope")
             line = src.line(depends)
             if isinstance(given, cst.Call):
                 shape = shape.otherwise(f"`{src.code(depends)}` (line {line}) calls the function; give `Depends` "

@@ -5,7 +5,7 @@ import ast
 import libcst as cst
 
 from grader.static import (
-    bindings, calls_to, check, enclosing_function, failed, find_mismatch, passed, refers_to, walk,
+    argument, bindings, calls_to, check, enclosing_function, failed, find_mismatch, passed, refers_to, walk,
 )
 
 CREATE_ENGINE = "sqlalchemy.create_engine"
@@ -27,13 +27,6 @@ def literal(src, node):
         return ast.literal_eval(src.code(node))
     except (ValueError, SyntaxError):
         return None
-
-
-def argument(call, keyword, position=None):
-    for i, arg in enumerate(a for a in call.args if a.keyword is None and not a.star):
-        if i == position:
-            return arg.value
-    return next((a.value for a in call.args if a.keyword is not None and a.keyword.value == keyword), None)
 
 
 def engine_calls(src):

@@ -5,6 +5,7 @@ import libcst as cst
 
 from grader.static import (
     all_of,
+    argument,
     assignment,
     bindings,
     calls_to,
@@ -92,13 +93,11 @@ def session_factory(src):
         return failed("no session factory: add `async_session = async_sessionmaker(engine, class_=AsyncSession, "
                       "expire_on_commit=False)` below the engine", diagnosis="no-factory")
     name, call = found
-    bind = next((a.value for a in call.args if a.keyword is None), None) or next(
-        (a.value for a in call.args if a.keyword is not None and a.keyword.value == "bind"), None)
+    bind = argument(call, "bind", 0)
     if bind is None or find_mismatch(src, bind, "engine") is not None:
         return failed(f"`{name}` on line {src.line(call)} must make sessions on the module's `engine`: pass it first, "
                       f"`async_sessionmaker(engine, ...)`", line=src.line(call), diagnosis="wrong-engine", node=call)
-    expire = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == "expire_on_commit"),
-                  None)
+    expire = argument(call, "expire_on_commit")
     if expire is None or src.code(expire) != "False":
         return failed(f"`{name}` on line {src.line(call)} keeps the default `expire_on_commit=True`: after a commit "
                       "every attribute is expired, and reading one for the response would need a database trip "
