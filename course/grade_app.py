@@ -135,10 +135,7 @@ def _grade(chapter, path: Path | None, solution: bool, fmt: GradeFormat, workspa
         assert ws is not None
         started = start_chapter(ws, chapter)
         target = started.folder
-        if started.created:
-            err.print(f"Created {', '.join(started.created)} in {started.folder} from the chapter's starter.",
-                      markup=False)
-        for note in started.update_notes():
+        for note in started.notes():
             err.print(note, markup=False)
         if fmt is GradeFormat.text:
             edit = ", ".join(str(started.folder / name) for name in chapter.files)

@@ -24,7 +24,8 @@ from rich.text import Text
 from course import progress
 from course.hints import show_hint
 from course.listing import bar, chapter_states, show as show_list
-from course.workspace import Started, chapter_folder, start_chapter, starter_files
+from course.terminal import stdin_is_interactive
+from course.workspace import chapter_folder, start_chapter, starter_files
 from grader.manifest import Chapter, ContentError, chapter_ids, load_chapter
 from grader.outline import ChapterOutline
 
@@ -159,7 +160,7 @@ class Watch:
         self.events: queue.Queue[Event] = queue.Queue()
         self.worker = Worker(chapter.preload)  # warms up while the first files are located
         self.watcher: FileWatcher | None = None
-        self.reads_keys = manual or _stdin_tty()
+        self.reads_keys = manual or stdin_is_interactive()
         """Keys on a terminal; with --manual, lines from a pipe too (end of input quits)."""
         self.notes: list[str] = []
         self.last_hash: str | None = None
@@ -256,7 +257,7 @@ class Watch:
         self.chapter = chapter
         self.last_hash = None
         started = start_chapter(self.workspace, chapter)
-        self.notes = _start_notes(started)
+        self.notes = started.notes()
         if not self.manual:
             names = set(chapter.files) | set(starter_files(chapter))
             self.watcher = FileWatcher(self.folder, names, self.events)
@@ -320,20 +321,6 @@ class Watch:
 def _following(chapter_id: str) -> str | None:
     ids = chapter_ids()
     return ids[ids.index(chapter_id) + 1] if chapter_id in ids and ids.index(chapter_id) + 1 < len(ids) else None
-
-
-def _start_notes(started: Started) -> list[str]:
-    notes = started.update_notes()
-    if started.created:
-        notes.insert(0, f"Created {', '.join(started.created)} in {started.folder} from the chapter's starter.")
-    return notes
-
-
-def _stdin_tty() -> bool:
-    try:
-        return os.isatty(sys.stdin.fileno())
-    except (AttributeError, ValueError, OSError):
-        return False
 
 
 def _exit_on_hangup() -> Any:

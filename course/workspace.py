@@ -73,6 +73,11 @@ class Started:
     diverged: dict[str, str] = field(default_factory=dict)
     """Files you edited whose starter changed since: name -> the starter's change as a diff."""
 
+    def notes(self) -> list[str]:
+        """What `grade` and `watch` tell the learner: the files just created, then `update_notes`."""
+        created = [f"Created {', '.join(self.created)} in {self.folder} from the chapter's starter."]
+        return (created if self.created else []) + self.update_notes()
+
     def update_notes(self) -> list[str]:
         """What a new version of the starter changed, for the learner."""
         notes = []
