@@ -115,13 +115,6 @@ Outcome = Report | ContentError | SubmissionError
 
 
 # -- running --------------------------------------------------------------------------------------------------------
-def chapter_folders(root: Path) -> list[str]:
-    """Every `chapters/chapter-N` folder (with or without a manifest), in chapter order."""
-    base = chapters_dir(root)
-    found = [p.name for p in base.glob("chapter-*") if p.is_dir() and re.fullmatch(r"chapter-\d+", p.name)]
-    return sorted(found, key=lambda name: int(name.split("-")[1]))
-
-
 def check_chapters(chapter_ids: Iterable[str], root: Path, *, pool: WorkerPool | None = None,
                    jobs: int = 2) -> CheckRun:
     """Run every rule on each chapter. Grading shares `pool`, or a pool of `jobs` workers started here."""

@@ -13,10 +13,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from course.content_check import CheckRun, Problem, chapter_folders, check_chapters
+from course.content_check import CheckRun, Problem, check_chapters
 from course.scaffold import ScaffoldError, chapter_name, new_chapter
 from course.terminal import make_console
-from grader.content import content_root
+from grader.content import chapter_ids, content_root
 from grader.render.text import shown_path
 
 STATUS_STYLE = {"ok": "green", "problem": "bold red", "skipped": "yellow"}
@@ -42,7 +42,7 @@ def new_command(chapter: str, title: str, from_chapter: str | None, files: list[
 def check_command(chapters: list[str], fmt: str, jobs: int) -> int:
     out, err = make_console(), make_console(stderr=True)
     root = content_root()
-    known = chapter_folders(root)
+    known = chapter_ids(root, with_manifest=False)
     try:
         wanted = list(dict.fromkeys(chapter_name(c) for c in chapters)) or known
     except ScaffoldError as exc:

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from string import Template
 
+from course.chapters import normalise
 from course.content_check import PLACEHOLDER
 from grader.content import chapters_dir, solution_dir, starter_dir, tree_files
 from grader.manifest import ContentError, load_chapter
@@ -134,8 +135,7 @@ class ScaffoldError(Exception):
 
 def chapter_name(text: str) -> str:
     """`8` or `chapter-8` -> `chapter-8`; anything else is a ScaffoldError."""
-    name = text.strip().lower()
-    name = f"chapter-{name}" if name.isdigit() else name
+    name = normalise(text)
     if not re.fullmatch(r"chapter-[1-9]\d*", name):
         raise ScaffoldError(f"{text!r} is not a chapter name: write chapter-N (e.g. chapter-8)")
     return name

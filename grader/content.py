@@ -58,10 +58,10 @@ def solution_dir(chapter_id: str, root: Path | None = None) -> Path:
     return (root or content_root()) / "solutions" / chapter_id
 
 
-def chapter_ids(root: Path | None = None) -> list[str]:
-    """Every chapter folder with a manifest, in chapter-number order."""
-    base = chapters_dir(root)
-    found = [p.name for p in base.glob("chapter-*") if (p / "chapter.toml").is_file() and CHAPTER_ID.match(p.name)]
+def chapter_ids(root: Path | None = None, *, with_manifest: bool = True) -> list[str]:
+    """Every chapter folder (with a manifest, unless `with_manifest` is False), in chapter-number order."""
+    found = [p.name for p in chapters_dir(root).glob("chapter-*")
+             if CHAPTER_ID.match(p.name) and p.is_dir() and (not with_manifest or (p / "chapter.toml").is_file())]
     return sorted(found, key=lambda name: int(name.split("-")[1]))
 
 
