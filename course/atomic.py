@@ -11,25 +11,30 @@ from pathlib import Path
 
 def write_atomic(path: Path, data: str | bytes) -> None:
     """Write to a temp file in the same folder, flush it to disk, then rename it over `path`."""
-    import tempfile  # here, not at the top: `course list` imports this module and writes nothing
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
-            handle.flush()
-            os.fsync(handle.fileno())
+    with _synced_copy(path, data.encode("utf-8") if isinstance(data, str) else data) as tmp:
         os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def create_atomic(path: Path, data: bytes) -> bool:
     """Create `path` with `data` unless it exists (then return False): complete or absent, never partial."""
-    import tempfile
+    try:
+        with _synced_copy(path, data) as tmp:
+            try:
+                os.link(tmp, path)  # fails if `path` exists, even one made a moment ago
+            except OSError as exc:
+                if isinstance(exc, FileExistsError):
+                    return False
+                with open(path, "xb") as handle:  # a file system without hard links
+                    handle.write(data)
+        return True
+    except FileExistsError:
+        return False
+
+
+@contextlib.contextmanager
+def _synced_copy(path: Path, data: bytes) -> Iterator[str]:
+    """A temp file next to `path` holding `data`, flushed to disk; removed afterwards if still there."""
+    import tempfile  # here, not at the top: `course list` imports this module and writes nothing
 
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -38,16 +43,7 @@ def create_atomic(path: Path, data: bytes) -> bool:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        try:
-            os.link(tmp, path)  # fails if `path` exists, even one made a moment ago
-        except FileExistsError:
-            return False
-        except OSError:  # a file system without hard links
-            with open(path, "xb") as handle:
-                handle.write(data)
-        return True
-    except FileExistsError:
-        return False
+        yield tmp
     finally:
         with contextlib.suppress(OSError):
             os.unlink(tmp)

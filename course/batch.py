@@ -33,7 +33,7 @@ from pathlib import Path, PurePosixPath
 from course.atomic import write_atomic
 from grader import __version__
 from grader.engine import unable_to_grade
-from grader.manifest import Chapter
+from grader.manifest import FILES_CHECK, Chapter
 from grader.pool import WorkerPool
 from grader.report import Report
 from grader.submission import Submission, SubmissionError, checks_fingerprint, locate
@@ -265,7 +265,7 @@ def _cell(value: object) -> str:
 
 
 def gradebook_csv(result: BatchResult) -> str:
-    check_ids = ["files", *(c.id for c in result.chapter.checks)]
+    check_ids = [FILES_CHECK, *(c.id for c in result.chapter.checks)]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["student", *check_ids, "score", "max_score", "percent", "status",
