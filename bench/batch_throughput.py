@@ -22,14 +22,18 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def make_class(folder: Path, students: int) -> list[Path]:
     """`students` single-file chapter-2 submissions in `folder`, each a little different."""
-    sources = sorted((ROOT / "tests" / "corpus" / "chapter-2").glob("*.py"))
-    sources += sorted((ROOT / "chapters" / "chapter-2" / "mistakes").glob("*.py"))
+    from grader.variants import read_variants
+
+    solution = {"database.py": (ROOT / "solutions" / "chapter-2" / "database.py").read_text()}
+    variants = read_variants(ROOT / "tests" / "corpus" / "chapter-2")
+    variants += read_variants(ROOT / "chapters" / "chapter-2" / "mistakes")
+    sources = [v.apply(solution)["database.py"] for v in variants]
     folder.mkdir(parents=True, exist_ok=True)
     made = []
     for number in range(students):
         source = sources[number % len(sources)]
         path = folder / f"student-{number:04d}.py"
-        path.write_text(source.read_text() + f"\n# student {number}\n")
+        path.write_text(source + f"\n# student {number}\n")
         made.append(path)
     return made
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import re
+import tempfile
 import time
 import traceback
 from collections.abc import Iterable
@@ -25,7 +26,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from course.toml_lines import TomlLines
 from grader.content import chapters_dir, parse_toml, solution_dir, starter_dir, tree_files
-from grader.expectations import Expectation, disagreements, read_expectation
+from grader.variants import SUFFIX, Variant, VariantError, disagreements, misplaced, read_variant
 from grader.manifest import FILES_CHECK, Chapter, ContentError
 from grader.pool import WorkerPool
 from grader.quiz import Quiz
@@ -103,12 +104,10 @@ class Job:
 
 @dataclass
 class Fixture:
-    path: Path
-    """The mistake: a file, or a folder holding the chapter's files."""
-    header: Path
-    """The file whose `# mistake:` / `# fails:` lines declare it."""
-    expectation: Expectation
-    gradable: bool
+    variant: Variant
+    """The mistake, a patch against the solution (`mistakes/NAME.diff`)."""
+    path: Path | None
+    """The whole submission, written out for grading (None: it could not be built)."""
 
 
 Outcome = Report | ContentError | SubmissionError
@@ -119,7 +118,13 @@ def check_chapters(chapter_ids: Iterable[str], root: Path, *, pool: WorkerPool |
                    jobs: int = 2) -> CheckRun:
     """Run every rule on each chapter. Grading shares `pool`, or a pool of `jobs` workers started here."""
     started = time.perf_counter()
-    inspections = [Inspection.of(root, chapter_id) for chapter_id in chapter_ids]
+    with tempfile.TemporaryDirectory(prefix="course-check-") as scratch:
+        return _check_chapters(chapter_ids, root, Path(scratch), pool, jobs, started)
+
+
+def _check_chapters(chapter_ids: Iterable[str], root: Path, scratch: Path, pool: WorkerPool | None, jobs: int,
+                    started: float) -> CheckRun:
+    inspections = [Inspection.of(root, chapter_id, scratch) for chapter_id in chapter_ids]
     work = [job for ins in inspections for job in ins.jobs()]
     outcomes: dict[Job, Outcome] = {}
     if work:
@@ -190,7 +195,7 @@ class Inspection:
                                         note=why, problems=problems or [])
 
     @classmethod
-    def of(cls, root: Path, chapter_id: str) -> Inspection:
+    def of(cls, root: Path, chapter_id: str, scratch: Path | None = None) -> Inspection:
         """Run the structural rules now; the graded ones wait for :meth:`finish`."""
         ins = cls(chapter_id, root)
         ins.chapter, problems = manifest_rule(ins)
@@ -206,7 +211,7 @@ class Inspection:
         ins.record("continuity", continuity, note)
         ins.record("implementations", implementations_rule(ins))
         ins.record("lesson", lesson_rule(ins))
-        ins.fixtures, fixture_problems = read_fixtures(ins)
+        ins.fixtures, fixture_problems = read_fixtures(ins, scratch)
         ins.results["mistakes"] = RuleResult(rule="mistakes", title=RULES["mistakes"], status="ok",
                                              problems=fixture_problems)
         return ins
@@ -216,7 +221,7 @@ class Inspection:
             return []
         return [Job(self.id, "solution", solution_dir(self.id, self.root)),
                 Job(self.id, "starter", starter_dir(self.id, self.root)),
-                *(Job(self.id, "mistake", f.path) for f in self.fixtures if f.gradable)]
+                *(Job(self.id, "mistake", f.path) for f in self.fixtures if f.path is not None)]
 
     def finish(self, outcomes: dict[Job, Outcome]) -> ChapterResult:
         if self.chapter is not None:
@@ -426,40 +431,51 @@ def instruction_steps(lesson: str) -> int:
     return len(re.findall(r"^\d+\. ", section.group(1), re.M)) if section else 0
 
 
-def read_fixtures(ins: Inspection) -> tuple[list[Fixture], list[Problem]]:
-    """The `mistakes/` fixtures and what is wrong with their headers (the grading comes later)."""
+def read_fixtures(ins: Inspection, scratch: Path | None) -> tuple[list[Fixture], list[Problem]]:
+    """The `mistakes/` variants and what is wrong with them; each readable one is written out as a whole
+    submission under `scratch` for grading (the grading comes later)."""
     chapter = ins.chapter
     assert chapter is not None
     folder = chapter.dir / "mistakes"
-    items = sorted(p for p in folder.iterdir() if (p.is_file() and p.suffix == ".py")
-                   or (p.is_dir() and p.name != "__pycache__")) if folder.is_dir() else []
-    if not items:
-        return [], [ins.problem(folder, "no mistakes/ fixture: add at least one known-wrong submission whose header "
-                                "says `# mistake: ...` and `# fails: check-id (diagnosis)`")]
+    items = sorted(p for p in folder.iterdir() if p.name != "__pycache__") if folder.is_dir() else []
+    problems = [ins.problem(p, f"is not a variant: a known mistake is a patch against the solution, "
+                            f"`mistakes/NAME{SUFFIX}` (docs/AUTHORING.md, “Mistake fixtures”)")
+                for p in items if p.suffix != SUFFIX]
+    paths = [p for p in items if p.suffix == SUFFIX and p.is_file()]
+    if not paths:
+        return [], problems + [ins.problem(folder, f"no mistakes/ fixture: add at least one known-wrong submission, "
+                                           f"a patch against the solution whose header says `# about: ...`, "
+                                           f"`# fails: check-id (diagnosis)` and `# fault: file:line`")]
     known = {c.id for c in chapter.checks} | {FILES_CHECK}
-    fixtures, problems = [], []
-    for item in items:
-        files = [item / name for name in chapter.files if (item / name).is_file()] if item.is_dir() else [item]
-        found, exp = _header(files)
-        header = found or item
-        top = 1 if found else None
-        problems += [ins.problem(header, f"cannot read the `# fails:` line: {error}", exp.line) for error in exp.errors]
-        if not exp.description:
-            problems.append(ins.problem(header, "has no `# mistake:` line saying what is wrong with it", top))
-        if not exp.fails:
-            problems.append(ins.problem(header, "has no `# fails:` line: a mistake declares the checks it fails, "
-                                        "e.g. `# fails: check-id (diagnosis)`", top))
-        for check_id in exp.fails:
-            if check_id not in known:
-                problems.append(ins.problem(header, f"declares check {check_id!r}, which chapter.toml does not have",
-                                            exp.line))
-        several = item.is_file() and len(chapter.files) > 1
-        if several:
-            problems.append(ins.problem(item, f"{ins.id} has several files ({', '.join(chapter.files)}): make this "
-                                        "mistake a folder holding them"))
-        fails = {k: v for k, v in exp.fails.items() if k in known}
-        clean = Expectation(description=exp.description, fails=fails, line=exp.line)
-        fixtures.append(Fixture(item, header, clean, gradable=bool(fails) and not several))
+    solution = {name: p.read_text(encoding="utf-8") for name, p in tree_files(solution_dir(ins.id, ins.root)).items()}
+    fixtures = []
+    for path in paths:
+        try:
+            variant = read_variant(path)
+            files = variant.apply(solution)
+        except VariantError as exc:
+            problems.append(ins.problem(path, exc.message, exc.line))
+            continue
+        if not variant.fails:
+            problems.append(ins.problem(path, "has no `# fails:` line: a mistake declares the checks it fails, "
+                                        "e.g. `# fails: check-id (diagnosis)`", 1))
+        if not variant.faults:
+            problems.append(ins.problem(path, "has no `# fault:` line saying where the fix goes, e.g. "
+                                        "`# fault: main.py:12-14`", 1))
+        for fault in variant.faults:
+            if fault.file not in files or fault.last > len(files[fault.file].splitlines()):
+                problems.append(ins.problem(path, f"the fault {fault} is not inside the patched submission",
+                                            variant.lines.get("fault")))
+        unknown = [check_id for check_id in variant.fails if check_id not in known]
+        problems += [ins.problem(path, f"declares check {check_id!r}, which chapter.toml does not have",
+                                 variant.lines.get("fails")) for check_id in unknown]
+        built = None
+        if variant.fails and not unknown and scratch is not None:
+            built = scratch / ins.id / variant.name
+            for name, text in files.items():
+                (built / name).parent.mkdir(parents=True, exist_ok=True)
+                (built / name).write_text(text, encoding="utf-8")
+        fixtures.append(Fixture(variant, built))
     return fixtures, problems
 
 
@@ -491,17 +507,22 @@ def starter_rule(ins: Inspection, outcome: Outcome) -> list[Problem]:
 
 
 def mistakes_rule(ins: Inspection, outcomes: dict[Job, Outcome]) -> list[Problem]:
-    """Each graded fixture fails exactly the checks it declares, with the declared diagnoses."""
+    """Each graded variant fails exactly the checks it declares, with the declared diagnoses, and the
+    first failed check points inside its fault."""
     problems = []
     for fixture in ins.fixtures:
-        if not fixture.gradable:
+        if fixture.path is None:
             continue
+        variant = fixture.variant
         outcome = outcomes[Job(ins.id, "mistake", fixture.path)]
         if not isinstance(outcome, Report):
-            problems.append(ins.problem(fixture.path, f"cannot be graded: {outcome}"))
+            problems.append(ins.problem(variant.path, f"cannot be graded: {outcome}"))
             continue
-        for text in disagreements(fixture.expectation, outcome):
-            problems.append(ins.problem(fixture.header, text, fixture.expectation.line))
+        found = disagreements(variant, outcome)
+        problems += [ins.problem(variant.path, text, variant.lines.get("fails")) for text in found]
+        off = None if found else misplaced(variant, outcome)
+        if off:
+            problems.append(ins.problem(variant.path, off, variant.lines.get("fault")))
     return problems
 
 
@@ -651,15 +672,6 @@ def _static_import_problems(ins: Inspection, path: Path, markers: dict[str, list
 
 def _places(ins: Inspection, where: list[tuple[Path, int]]) -> str:
     return ", ".join(f"{ins.rel(path)}:{line}" for path, line in where)
-
-
-def _header(files: list[Path]) -> tuple[Path | None, Expectation]:
-    """The first file whose header declares the mistake, with its expectation."""
-    for path in files:
-        exp = read_expectation(path.read_text(encoding="utf-8", errors="replace"))
-        if exp.fails or exp.description or exp.errors:
-            return path, exp
-    return (files[0] if files else None), Expectation()
 
 
 def _check_problem(ins: Inspection, folder: Path, check: Any, lead: str, tail: str = "") -> Problem:

@@ -239,6 +239,20 @@ def check(
     raise typer.Exit(check_command(chapters or [], fmt.value, jobs))
 
 
+@app.command("variant", epilog="Examples:\n\n  course variant chapter-2 my-copy/ --name depends-called\n\n"
+                               "  course variant chapter-2 odd.py --out tests/corpus/chapter-2/ok_odd.diff")
+def variant(
+    chapter: Annotated[str, typer.Argument(help="The chapter whose solution the submission varies, e.g. chapter-2.")],
+    path: Annotated[Path, typer.Argument(help="The submission: a folder (or a file of a one-file chapter).")],
+    name: Annotated[Optional[str], typer.Option("--name", help="Write chapters/CHAPTER/mistakes/NAME.diff (default: the path's name).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Write the variant here instead.")] = None,
+) -> None:
+    """Turn a submission into a variant (a patch against the solution), its header filled from a real grade."""
+    from course.instructor import variant_command
+
+    raise typer.Exit(variant_command(chapter, path, out, name))
+
+
 # -- instructor: exports to other platforms (issue 7) ------------------------------------------
 
 export_app = typer.Typer(no_args_is_help=True, help="Package the grader for other platforms.")

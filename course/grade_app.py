@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import sys
+import tempfile
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
@@ -19,6 +20,8 @@ Examples:
   grade chapter-2                    grade your workspace copy of chapter 2
 
   grade chapter-2 --path mine.py     grade another file or folder
+
+  grade chapter-2 --path x.diff      grade a variant: the solution with that patch applied
 
   grade chapter-2 --solution         check the reference solution
 
@@ -53,7 +56,7 @@ app = typer.Typer(add_completion=False, rich_markup_mode=None, pretty_exceptions
 def grade(
     ctx: typer.Context,
     chapter: Annotated[str, typer.Argument(help="The chapter to grade, e.g. chapter-2 (or just 2).")],
-    path: Annotated[Optional[Path], typer.Option("--path", help="Grade this file or folder instead of your workspace.")] = None,
+    path: Annotated[Optional[Path], typer.Option("--path", help="Grade this file or folder instead of your workspace (a .diff variant: the solution with that patch applied).")] = None,
     solution: Annotated[bool, typer.Option("--solution", help="Grade the chapter's reference solution.")] = False,
     fmt: Annotated[GradeFormat, typer.Option("--format", help="Output format.")] = GradeFormat.text,
     workspace: Annotated[Optional[Path], typer.Option("--workspace", help="Your workspace folder (or set COURSE_WORKSPACE).")] = None,
@@ -114,17 +117,12 @@ def _sandbox_problem(sandbox: SandboxMode) -> str | None:
 
 def _grade(chapter, path: Path | None, solution: bool, fmt: GradeFormat, workspace: Path | None,
            sandbox: SandboxMode = SandboxMode.process, prestarted: Runner | None = None) -> int:
-    from course import progress
     from course.terminal import make_console
     from course.workspace import resolve_workspace, start_chapter
     from grader.content import solution_dir
-    from grader.engine import grade as run_grade
-    from grader.render import render_data
-    from grader.render.text import render
     from grader.submission import locate
-    from grader.workerproc import runner
 
-    console, err = make_console(), make_console(stderr=True)
+    err = make_console(stderr=True)
     own_workspace = path is None and not solution
     ws = resolve_workspace(workspace) if own_workspace else None
     if solution:
@@ -140,7 +138,40 @@ def _grade(chapter, path: Path | None, solution: bool, fmt: GradeFormat, workspa
         if fmt is GradeFormat.text:
             edit = ", ".join(str(started.folder / name) for name in chapter.files)
             err.print(f"Grading {edit}", markup=False)
-    submission = locate(chapter, target)
+    with tempfile.TemporaryDirectory(prefix="grade-variant-") as scratch:
+        submission = _variant(chapter, target, Path(scratch)) if _is_variant(target) else locate(chapter, target)
+        return _grade_submission(chapter, submission, fmt, sandbox, prestarted, ws)
+
+
+def _is_variant(path: Path) -> bool:
+    from grader.variants import SUFFIX
+
+    return path.suffix == SUFFIX and path.is_file()
+
+
+def _variant(chapter, path: Path, scratch: Path):
+    """The submission a variant stands for: the chapter's solution with the patch applied, written to `scratch`."""
+    import dataclasses
+
+    from grader.content import solution_dir
+    from grader.submission import locate
+    from grader.variants import read_variant
+
+    folder = read_variant(path).materialize(solution_dir(chapter.id, chapter.dir.parent.parent), scratch)
+    return dataclasses.replace(locate(chapter, folder), origin=path.resolve())
+
+
+def _grade_submission(chapter, submission, fmt: GradeFormat, sandbox: SandboxMode, prestarted: Runner | None,
+                      ws) -> int:
+    from course import progress
+    from course.terminal import make_console
+    from grader.engine import grade as run_grade
+    from grader.render import render_data
+    from grader.render.text import render
+    from grader.workerproc import runner
+
+    console = make_console()
+    own_workspace = ws is not None
     if sandbox is SandboxMode.bwrap:
         worker: Runner | None = runner("bwrap")
     else:

@@ -93,3 +93,43 @@ def location(problem: Problem, root: Path) -> str:
     """`path:line`, relative to the current directory when that is shorter."""
     shown = shown_path(root / problem.path)
     return f"{shown}:{problem.line}" if problem.line else shown
+
+
+def variant_command(chapter: str, path: Path, out: Path | None, name: str | None) -> int:
+    """Write the submission at `path` as a variant of `chapter`'s solution: a header filled from a real
+    grade (`fails`, and `fault` from the lines it changes) over the patch. Exit 0 written, 2 usage error."""
+    from grader.content import solution_dir, tree_files
+    from grader.engine import grade
+    from grader.manifest import ContentError, load_chapter
+    from grader.submission import SubmissionError, locate
+    from grader.variants import SUFFIX, draft
+
+    console, err = make_console(), make_console(stderr=True)
+    root = content_root()
+    try:
+        loaded = load_chapter(chapter_name(chapter), root)
+        submission = locate(loaded, path)
+    except (ScaffoldError, ContentError, SubmissionError) as exc:
+        err.print(f"error: {exc}", markup=False)
+        return 2
+    solution = {n: p.read_text(encoding="utf-8") for n, p in tree_files(solution_dir(loaded.id, root)).items()}
+    # The graded files (a missing one is removed), and any other file of the solution the folder holds.
+    changed = {n: p.read_text(encoding="utf-8") if p.is_file() else None for n, p in submission.edited.items()}
+    if path.is_dir():
+        changed.update({n: (path / n).read_text(encoding="utf-8") for n in solution
+                        if n not in changed and (path / n).is_file()})
+    report = grade(loaded, submission)
+    text = draft(solution, changed, report)
+    if text is None:
+        err.print(f"error: {path} is the solution itself: a variant must change something", markup=False)
+        return 2
+    target = out or loaded.dir / "mistakes" / ((name or Path(path).stem) + SUFFIX)
+    if target.exists():
+        err.print(f"error: {target} exists; choose another --name or --out", markup=False)
+        return 2
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    verdict = "passes every check" if report.status == "pass" else f"fails {', '.join(c.id for c in report.checks if c.status == 'fail')}"
+    console.print(f"Wrote {shown_path(target)}: it {verdict} today. Say in `# about:` what it is, check that "
+                  f"`# fails:` and `# fault:` are what you mean, then run `course check {loaded.id}`.", markup=False)
+    return 0

@@ -1,18 +1,10 @@
 """Grade a learner's tests by mutation: run them against the reference app and against broken copies.
 
-A chapter declares its mutants in `checks/mutants.toml`, as small edits to the pinned reference
-files, so the mutants follow the reference app when it changes::
-
-    [[mutants]]
-    id = "no-commit"
-    breaks = "the endpoints flush their changes but never commit them"
-    untested = "that a hero you created can be read back by a later request"
-
-    [[mutants.edits]]
-    file = "main.py"
-    old = "session.commit()"
-    new = "session.flush()"
-    count = 3          # how many times `old` must occur; anything else is a course content error
+A chapter declares its mutants in `checks/mutants/`, one variant file each (see
+:mod:`grader.variants`): a patch against the pinned reference app, with `# about:` saying what the
+bug does ("a copy of the app where ...") and `# untested:` what a test must check to catch it. A
+patch that no longer applies exactly is a course content error, so a change to the reference app
+cannot silently disarm a mutant.
 
 Good tests pass against the reference app and fail against every mutant. The learner's tests run
 in this process with `pytest.main` (no fork, no subprocess): each run gets a fresh folder, its
@@ -34,9 +26,9 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from grader.content import ContentError, parse_toml
+from grader.content import ContentError
+from grader.variants import Variant, read_variants
 
 
 MESSAGE_LINES = 2
@@ -44,74 +36,43 @@ MESSAGE_LINES = 2
 
 
 class MutantError(ContentError):
-    """A mutant cannot be built (its edits no longer apply): a course content error, so a check
+    """A mutant cannot be built (its patch no longer applies): a course content error, so a check
     that meets one reports `error`, not the learner's failure."""
 
 
-class Edit(BaseModel):
-    """Replace `old` by `new` in `file`; `old` must occur exactly `count` times."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    file: str = Field(min_length=1)
-    old: str = Field(min_length=1)
-    new: str
-    count: int = Field(default=1, ge=1)
-
-
-class Mutant(BaseModel):
-    """A copy of the reference app with one deliberate bug."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    id: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")
-    breaks: str = Field(min_length=1)
-    """What the bug does, completing "a copy of the app where ..."."""
-    untested: str = Field(min_length=1)
-    """What a test must check to catch it, completing "no test checks ..."."""
-    edits: tuple[Edit, ...] = Field(min_length=1)
-
-
-class MutantFile(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    mutants: tuple[Mutant, ...] = Field(min_length=1)
-
-    @model_validator(mode="after")
-    def _unique(self) -> MutantFile:
-        ids = [m.id for m in self.mutants]
-        if len(set(ids)) != len(ids):
-            raise ValueError("mutant ids must be unique")
-        return self
-
-
-def load_mutants(path: Path) -> dict[str, Mutant]:
-    """The mutants declared in `path`, by id."""
+def load_mutants(folder: Path) -> dict[str, Variant]:
+    """The mutants in `folder` (one variant file each), by name; each must say what it leaves `untested`."""
     try:
-        data = MutantFile(**parse_toml(path.read_text(encoding="utf-8"), path))
+        mutants = {v.name: v for v in read_variants(folder)}
     except ContentError as exc:
-        raise MutantError(f"{path}: cannot load the mutants: {exc.message}", path, exc.line) from None
-    except (OSError, ValidationError, TypeError) as exc:
-        raise MutantError(f"{path}: cannot load the mutants: {exc}", path) from None
-    return {m.id: m for m in data.mutants}
+        raise MutantError(f"cannot load the mutants: {exc.message}", exc.path, exc.line) from None
+    if not mutants:
+        raise MutantError("no mutant: add at least one `*.diff` variant", folder)
+    for mutant in mutants.values():
+        if not mutant.untested:
+            raise MutantError("a mutant needs an `# untested:` line: what a test must check to catch it",
+                              mutant.path, 1)
+    return mutants
 
 
-def apply(mutant: Mutant, folder: Path) -> None:
-    """Apply the mutant's edits to the files in `folder`, checking each applies exactly as declared."""
-    for edit in mutant.edits:
-        path = folder / edit.file
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError:
-            raise MutantError(f"mutant {mutant.id!r}: {edit.file} is not in the app") from None
-        found = text.count(edit.old)
-        if found != edit.count:
-            raise MutantError(f"mutant {mutant.id!r} no longer applies to {edit.file}: {edit.old!r} occurs "
-                              f"{found} times, expected {edit.count}")
-        path.write_text(text.replace(edit.old, edit.new), encoding="utf-8")
+def apply(mutant: Variant, folder: Path) -> None:
+    """Apply the mutant's patch to the app files in `folder`, checking it applies exactly as written."""
+    names = {p.name for p in mutant.patches}
+    base = {name: (folder / name).read_text(encoding="utf-8") for name in names if (folder / name).is_file()}
+    try:
+        files = mutant.apply(base)
+    except ContentError as exc:
+        raise MutantError(f"mutant {mutant.name!r}: {exc.message}", exc.path, exc.line) from None
+    for name in names:
+        target = folder / name
+        if name in files:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(files[name], encoding="utf-8")
+        else:
+            target.unlink(missing_ok=True)
 
 
-def assemble(dest: Path, app: Path, learner: Path, files: Iterable[str], mutant: Mutant | None = None) -> Path:
+def assemble(dest: Path, app: Path, learner: Path, files: Iterable[str], mutant: Variant | None = None) -> Path:
     """Fill `dest` with the app's files, then the learner's `files` on top, then the mutant's edits."""
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.db")
     shutil.copytree(app, dest, ignore=ignore, dirs_exist_ok=True)

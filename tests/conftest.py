@@ -48,3 +48,18 @@ def grade_path(worker):
         return grade(chapter, locate(chapter, path), worker=worker)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def graded(grade_files):
+    """The report of a variant (tests/variants.py), graded once per test session."""
+    from variants import chapter_of, files_of
+
+    reports: dict[Path, Report] = {}
+
+    def get(variant) -> Report:
+        if variant.path not in reports:
+            reports[variant.path] = grade_files(chapter_of(variant), files_of(variant))
+        return reports[variant.path]
+
+    return get

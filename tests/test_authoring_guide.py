@@ -14,7 +14,7 @@ from authoring import CHAPTER, GUIDE, guide_command, guide_files, run_course, wr
 EXPECTED_FILES = {
     f"chapters/{CHAPTER}/chapter.toml", f"chapters/{CHAPTER}/lesson.md", f"chapters/{CHAPTER}/quiz.toml",
     f"chapters/{CHAPTER}/checks/static.py", f"chapters/{CHAPTER}/checks/test_behaviour.py",
-    f"chapters/{CHAPTER}/mistakes/no-static-pool.py", f"chapters/{CHAPTER}/mistakes/same-thread-only.py",
+    f"chapters/{CHAPTER}/mistakes/no-static-pool.diff", f"chapters/{CHAPTER}/mistakes/same-thread-only.diff",
     f"starter/{CHAPTER}/database.py", f"solutions/{CHAPTER}/database.py",
 }
 

@@ -15,21 +15,21 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CORPUS, ROOT
+from conftest import ROOT
 from course.batch import (MAX_BYTES, MAX_FILES, BatchError, Entry, Rejected, discover, prepare, run_batch,
                           unpack)
 from grader.engine import grade
-from grader.expectations import Expectation, disagreements, read_expectation
 from grader.manifest import load_chapter, load_chapter_dir
 from grader.submission import locate
-from test_hostile import hostile_source
+from grader.variants import Variant, disagreements, read_variant
+from variants import corpus, mistake, mistakes, source
 
 HOSTILE = ROOT / "tests" / "hostile" / "chapter-2"
-KNOWN = sorted((ROOT / "chapters" / "chapter-2" / "mistakes").glob("*.py")) + sorted(CORPUS.joinpath("chapter-2").glob("*.py"))
+KNOWN = mistakes("chapter-2") + corpus("chapter-2", "")
 HOSTILE_IN_CLASS = ["fork_bomb", "memory_bomb", "infinite_loop", "long_sleep", "sys_exit_zero", "os_exit_zero",
                     "forged_stdout", "forged_records_exit", "forged_records_unclosed", "kill_the_worker",
                     "write_outside", "output_flood"]
-UNUSABLE = Expectation(fails={"files": "bad-submission"})
+UNUSABLE = Variant(path=Path("unusable"), about="an upload that is no submission", fails={"files": "bad-submission"})
 GRADE = [sys.executable, "-c", "from course.grade_cli import main; main()"]
 
 
@@ -58,15 +58,16 @@ def add_student(folder: Path, student: str, text: str, form: str) -> None:
 def classroom(tmp_path_factory):
     """55 students: the 41 known submissions in three forms, 12 hostile ones, 2 unusable uploads."""
     folder = tmp_path_factory.mktemp("class")
-    expected: dict[str, Expectation] = {}
-    for number, path in enumerate(KNOWN):
-        student = f"s{number:02d}-{path.stem}"
-        add_student(folder, student, path.read_text(), ("py", "folder", "zip")[number % 3])
-        expected[student] = read_expectation(path.read_text())
+    expected: dict[str, Variant] = {}
+    for number, variant in enumerate(KNOWN):
+        student = f"s{number:02d}-{variant.name}"
+        add_student(folder, student, source(variant, "database.py"), ("py", "folder", "zip")[number % 3])
+        expected[student] = variant
     for number, name in enumerate(HOSTILE_IN_CLASS):
         student = f"h{number:02d}-{name}"
-        add_student(folder, student, hostile_source(HOSTILE / f"{name}.py"), ("py", "folder", "zip")[number % 3])
-        expected[student] = read_expectation((HOSTILE / f"{name}.py").read_text())
+        variant = read_variant(HOSTILE / f"{name}.diff")
+        add_student(folder, student, source(variant, "database.py"), ("py", "folder", "zip")[number % 3])
+        expected[student] = variant
     zip_folder(folder / "x-traversal.zip", {"../../outside.py": "x = 1\n"})
     (folder / "x-symlink").mkdir()
     (folder / "x-symlink" / "database.py").symlink_to("/etc/hostname")
@@ -90,7 +91,7 @@ def test_every_student_gets_the_expected_verdict(classroom, graded):
     wrong = {s: disagreements(expected[s], r) for s, r in result.reports.items() if disagreements(expected[s], r)}
     assert wrong == {}
     for student, report in result.reports.items():
-        assert report.status == ("fail" if expected[student].fails else "pass"), student
+        assert report.status == ("pass" if expected[student].expects_pass else "fail"), student
     assert result.ignored == ["README.txt"]
     assert "unsafe path" in result.reports["x-traversal"].checks[0].message
     assert "symbolic link" in result.reports["x-symlink"].checks[0].message
@@ -170,7 +171,7 @@ def test_local_and_batch_results_carry_the_same_stamps(classroom, graded):
     folder, _ = classroom
     result, _ = graded
     chapter = chapter2()
-    for student in (f"s{n:02d}-{KNOWN[n].stem}" for n in range(3)):  # a .py file, a folder and a zip
+    for student in (f"s{n:02d}-{KNOWN[n].name}" for n in range(3)):  # a .py file, a folder and a zip
         entry = next(e for e in discover(folder)[0] if e.student == student)
         local = grade(chapter, prepare(chapter, entry, folder.parent))
         assert (local.submission_hash, local.checks_hash, local.grader_version) == (
@@ -186,7 +187,7 @@ def test_points_from_the_manifest_flow_into_the_gradebook(tmp_path):
     folder = tmp_path / "w"
     folder.mkdir()
     shutil.copy(ROOT / "solutions" / "chapter-2" / "database.py", folder / "ann.py")
-    shutil.copy(ROOT / "chapters" / "chapter-2" / "mistakes" / "cached-session.py", folder / "ben.py")
+    (folder / "ben.py").write_text(source(mistake("chapter-2", "cached-session"), "database.py"))
     result = run_batch(weighted, folder, jobs=1)
     assert (result.reports["ann"].score, result.reports["ann"].max_score) == (13, 13)
     assert result.reports["ben"].score == 13 - 3 - 1  # per-request-sessions (3) and yield-inside-with (1)
@@ -264,8 +265,7 @@ def test_the_batch_command(tmp_path):
     folder.mkdir()
     shutil.copy(ROOT / "solutions" / "chapter-2" / "database.py", folder / "ann.py")
     shutil.copytree(ROOT / "starter" / "chapter-2", folder / "ben")
-    zip_folder(folder / "cat.zip", {"database.py": (ROOT / "chapters" / "chapter-2" / "mistakes" /
-                                                    "depends-called.py").read_text()})
+    zip_folder(folder / "cat.zip", {"database.py": source(mistake("chapter-2", "depends-called"), "database.py")})
     result = run("chapter-2", "--batch", "subs", "--jobs", "2", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "3 submissions (3 graded now, 0 unchanged" in result.stdout and "1 passed every check" in result.stdout

@@ -368,8 +368,8 @@ def test_a_chapter_without_mistakes(chapter, root, pool):
     shutil.rmtree(chapter / "mistakes")
     result = check(root, pool)
     assert problems(result, "mistakes") == [f"chapters/{CHAPTER}/mistakes: no mistakes/ fixture: add at least one "
-                                            "known-wrong submission whose header says `# mistake: ...` and `# fails: "
-                                            "check-id (diagnosis)`"]
+                                            "known-wrong submission, a patch against the solution whose header says "
+                                            "`# about: ...`, `# fails: check-id (diagnosis)` and `# fault: file:line`"]
     assert problems(result, "coverage") == [f"chapters/{CHAPTER}/chapter.toml:{CHECK_LINE}: nothing fails check "
                                             "'one-shared-database': neither the starter nor a mistakes/ fixture "
                                             "does; add a fixture with the mistake this check is there to catch"]
@@ -379,49 +379,78 @@ def test_a_mistake_the_checks_no_longer_catch(chapter, root, pool):
     # The check stops looking at threads: the same-thread-only mistake now passes.
     edit(chapter / "checks" / "test_behaviour.py", "    if isinstance(seen[0], Exception):", "    if False:")
     result = check(root, pool)
-    assert problems(result, "mistakes") == [f"chapters/{CHAPTER}/mistakes/same-thread-only.py:2: should fail "
-                                            "'one-shared-database' but it is pass"]
+    assert problems(result, "mistakes") == [
+        f"chapters/{CHAPTER}/mistakes/same-thread-only.diff:2: should fail 'one-shared-database' but it is pass"]
     only_problems_in(result, "mistakes")
 
 
 def test_a_mistake_with_another_diagnosis_or_an_extra_failure(chapter, root, pool):
-    fixture = chapter / "mistakes" / "no-static-pool.py"
+    fixture = chapter / "mistakes" / "no-static-pool.diff"
     edit(fixture, "(not-shared)", "(same-thread-only)")
-    other = chapter / "mistakes" / "same-thread-only.py"
+    other = chapter / "mistakes" / "same-thread-only.diff"
     edit(other, "# fails: one-shared-database (same-thread-only)", "# fails: memory-engine-defined")
     found = problems(check(root, pool), "mistakes")
-    assert found[0].startswith(f"chapters/{CHAPTER}/mistakes/no-static-pool.py:2: 'one-shared-database' failed with "
-                               "diagnosis 'not-shared', not 'same-thread-only'")
-    assert found[1] == f"chapters/{CHAPTER}/mistakes/same-thread-only.py:2: should fail 'memory-engine-defined' but it is pass"
-    assert found[2].startswith(f"chapters/{CHAPTER}/mistakes/same-thread-only.py:2: also fails 'one-shared-database' "
+    assert found[0].startswith(f"chapters/{CHAPTER}/mistakes/no-static-pool.diff:2: 'one-shared-database' failed "
+                               "with diagnosis 'not-shared', not 'same-thread-only'")
+    assert found[1] == f"chapters/{CHAPTER}/mistakes/same-thread-only.diff:2: should fail 'memory-engine-defined' but it is pass"
+    assert found[2].startswith(f"chapters/{CHAPTER}/mistakes/same-thread-only.diff:2: also fails 'one-shared-database' "
                                "(same-thread-only)")
 
 
+def test_a_first_message_outside_the_fault(chapter, root, pool):
+    edit(chapter / "mistakes" / "no-static-pool.diff", "# fault: database.py:9-11", "# fault: database.py:1-2")
+    result = check(root, pool)
+    assert problems(result, "mistakes") == [
+        f"chapters/{CHAPTER}/mistakes/no-static-pool.diff:3: the first failed check, 'one-shared-database', points "
+        "at database.py:9, outside the fault (database.py:1-2)"]
+
+
+def test_a_variant_that_no_longer_applies_is_named_at_its_hunk(chapter, root, pool):
+    edit(root / "solutions" / CHAPTER / "database.py", '"""An in-memory SQLite engine', '"""A memory SQLite engine')
+    found = problems(check(root, pool), "mistakes")
+    assert found[0] == (f"chapters/{CHAPTER}/mistakes/no-static-pool.diff:7: no longer applies to database.py: line 10 "
+                        'is `"""A memory SQLite engine: one database, shared by every connection and thread."""`, '
+                        'the patch expects `"""An in-memory SQLite engine: one database, shared by every connection '
+                        'and thread."""`; remake the variant against the current files')
+
+
 def test_mistake_headers_are_checked(chapter, root):
-    fixture = chapter / "mistakes" / "no-static-pool.py"
-    edit(fixture, "# mistake: no StaticPool, so every connection opens its own empty in-memory database\n", "")
-    other = chapter / "mistakes" / "same-thread-only.py"
+    mistakes = chapter / "mistakes"
+    fixture = mistakes / "no-static-pool.diff"
+    edit(fixture, "# about: no StaticPool, so every connection opens its own empty in-memory database\n", "")
+    other = mistakes / "same-thread-only.diff"
     edit(other, "# fails: one-shared-database (same-thread-only)", "# fails: one-shared-database (Same Thread), nope")
-    (chapter / "mistakes" / "undeclared.py").write_text("# mistake: nothing declared\nx = 1\n")
+    undeclared = fixture.read_text().replace("# fails: one-shared-database (not-shared)\n# fault: database.py:11\n",
+                                             "# about: nothing declared\n# faults: database.py:11\n")
+    (mistakes / "undeclared.diff").write_text(undeclared)
+    (mistakes / "unlisted.diff").write_text("# about: nothing declared\n" + undeclared.split("\n", 2)[2])
+    (mistakes / "old-style.py").write_text("# mistake: a whole file\n# fails: one-shared-database\nx = 1\n")
     found = Inspection.of(root, CHAPTER).results["mistakes"].problems
     assert [f"{p.where()}: {p.message}" for p in found] == [
-        f"chapters/{CHAPTER}/mistakes/no-static-pool.py:1: has no `# mistake:` line saying what is wrong with it",
-        f"chapters/{CHAPTER}/mistakes/same-thread-only.py:2: cannot read the `# fails:` line: cannot read "
-        "'one-shared-database (Same Thread)': write `check-id` or `check-id (diagnosis)`",
-        f"chapters/{CHAPTER}/mistakes/same-thread-only.py:2: declares check 'nope', which chapter.toml does not have",
-        f"chapters/{CHAPTER}/mistakes/undeclared.py:1: has no `# fails:` line: a mistake declares the checks it "
+        f"chapters/{CHAPTER}/mistakes/old-style.py: is not a variant: a known mistake is a patch against the solution, "
+        "`mistakes/NAME.diff` (docs/AUTHORING.md, “Mistake fixtures”)",
+        f"chapters/{CHAPTER}/mistakes/no-static-pool.diff:1: no `# about:` line saying what this variant changes",
+        f"chapters/{CHAPTER}/mistakes/same-thread-only.diff:2: cannot read 'one-shared-database (Same Thread)' in "
+        "`# fails:`: write `check-id` or `check-id (diagnosis)`",
+        f"chapters/{CHAPTER}/mistakes/undeclared.diff:2: unknown header field `faults`: did you mean `fault`?",
+        f"chapters/{CHAPTER}/mistakes/unlisted.diff:1: has no `# fails:` line: a mistake declares the checks it "
         "fails, e.g. `# fails: check-id (diagnosis)`",
+        f"chapters/{CHAPTER}/mistakes/unlisted.diff:1: has no `# fault:` line saying where the fix goes, e.g. "
+        "`# fault: main.py:12-14`",
     ]
 
 
 def test_coverage_needs_a_failure_for_every_check(chapter, root, pool):
     for fixture in (chapter / "mistakes").iterdir():
         fixture.unlink()
-    (chapter / "mistakes" / "no-call.py").write_text(
-        "# mistake: get_memory_engine returns the app's engine instead of building one\n"
+    (chapter / "mistakes" / "no-call.diff").write_text(
+        "# about: get_memory_engine returns the app's engine instead of building one\n"
         "# fails: memory-engine-defined (not-called)\n"
-        "from sqlmodel import create_engine\n\nengine = create_engine('sqlite:///database.db')\n\n\n"
-        "def get_memory_engine():\n    return engine\n")
+        "# fault: database.py:11\n"
+        "--- a/database.py\n+++ b/database.py\n@@ -10,2 +10,2 @@\n"
+        '     """An in-memory SQLite engine: one database, shared by every connection and thread."""\n'
+        '-    return create_engine("sqlite://", connect_args={"check_same_thread": False}, poolclass=StaticPool)\n'
+        "+    return engine\n")
     result = check(root, pool)
     assert problems(result, "coverage") == [f"chapters/{CHAPTER}/chapter.toml:{CHECK_LINE}: nothing fails check "
                                             "'one-shared-database': neither the starter nor a mistakes/ fixture "
@@ -429,18 +458,14 @@ def test_coverage_needs_a_failure_for_every_check(chapter, root, pool):
     only_problems_in(result, "coverage")
 
 
-def test_multi_file_chapters_take_a_folder_per_mistake(chapter, root, pool):
+def test_a_variant_may_change_several_files(chapter, root, pool):
     edit(chapter / "chapter.toml", 'files = ["database.py"]', 'files = ["database.py", "main.py"]')
     for kind in ("starter", "solutions"):
         (root / kind / CHAPTER / "main.py").write_text("from database import engine\n")
-    folder = chapter / "mistakes" / "no-static-pool"
-    folder.mkdir()
-    shutil.move(chapter / "mistakes" / "no-static-pool.py", folder / "database.py")
-    (folder / "main.py").write_text("from database import engine\n")
+    edit(chapter / "mistakes" / "no-static-pool.diff", "--- a/database.py",
+         "--- a/main.py\n+++ b/main.py\n@@ -1 +1,2 @@\n from database import engine\n+ENGINE = engine\n--- a/database.py")
     result = check(root, pool)
-    assert problems(result, "mistakes") == [f"chapters/{CHAPTER}/mistakes/same-thread-only.py: {CHAPTER} has several "
-                                            "files (database.py, main.py): make this mistake a folder holding them"]
-    assert problems(result, "coverage") == []  # the folder fixture was graded and fails one-shared-database
+    assert problems(result, "mistakes") == [] and problems(result, "coverage") == []
 
 
 # -- several chapters, the command line ----------------------------------------------------------------------------
@@ -459,8 +484,8 @@ def test_the_command_reports_problems_at_path_line_and_exits_1(chapter, root, tm
     edit(chapter / "checks" / "test_behaviour.py", "    if isinstance(seen[0], Exception):", "    if False:")
     result = run_course(["check"], root, tmp_path)
     assert result.returncode == 1, result.stderr
-    assert (f"content/chapters/{CHAPTER}/mistakes/same-thread-only.py:2: should fail 'one-shared-database' but it is "
-            "pass") in result.stdout
+    assert (f"content/chapters/{CHAPTER}/mistakes/same-thread-only.diff:2: should fail 'one-shared-database' but it "
+            "is pass") in result.stdout
     assert f"{CHAPTER}: 1 problem" in result.stdout
 
     as_json = run_course(["check", "8", "--format", "json"], root, tmp_path)
@@ -471,7 +496,7 @@ def test_the_command_reports_problems_at_path_line_and_exits_1(chapter, root, tm
     assert [r["rule"] for r in rules] == list(RULES)
     assert all(set(r) == {"rule", "title", "status", "note", "problems"} for r in rules)
     bad = next(r for r in rules if r["rule"] == "mistakes")
-    assert bad["problems"] == [{"path": f"chapters/{CHAPTER}/mistakes/same-thread-only.py", "line": 2,
+    assert bad["problems"] == [{"path": f"chapters/{CHAPTER}/mistakes/same-thread-only.diff", "line": 2,
                                 "message": "should fail 'one-shared-database' but it is pass"}]
 
 

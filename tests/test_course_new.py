@@ -62,7 +62,8 @@ def test_the_scaffold_fails_course_check_saying_what_is_missing(root):
         "marked @check('it-works')",
     ]
     assert said["mistakes"] == ["chapters/chapter-9/mistakes: no mistakes/ fixture: add at least one known-wrong "
-                                "submission whose header says `# mistake: ...` and `# fails: check-id (diagnosis)`"]
+                                "submission, a patch against the solution whose header says `# about: ...`, "
+                                "`# fails: check-id (diagnosis)` and `# fault: file:line`"]
     placeholders = said["placeholders"]
     assert ("chapters/chapter-9/lesson.md:3: still contains the template's placeholder: TODO(author): the problem this "
             "chapter solves, in two or three short paragraphs.") in placeholders

@@ -16,13 +16,14 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
+from variants import mistake, source
 from grader.render.exercism import OUTPUT_LIMIT, to_exercism
 from grader.render.gradescope import to_gradescope
 from grader.render.junit import to_junit
 from grader.report import Report
 
 SOLUTION = (ROOT / "solutions" / "chapter-2" / "database.py").read_text()
-MISTAKE = (ROOT / "chapters" / "chapter-2" / "mistakes" / "depends-called.py").read_text()
+MISTAKE = source(mistake("chapter-2", "depends-called"), "database.py")
 
 # Exercism test runner interface (exercism/docs: building/tooling/test-runners/interface.md)
 EXERCISM_TOP = {"version", "status", "message", "tests"}

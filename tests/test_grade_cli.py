@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
+from variants import mistake, source
 
 GRADE = [sys.executable, "-c", "from course.grade_cli import main; main()"]
 CHECK_FIELDS = {"id", "title", "status", "message", "file", "line"}
@@ -62,7 +63,7 @@ def test_an_edited_file_is_never_overwritten(tmp_path, workspace):
 
 
 def test_json_contract(tmp_path):
-    result = run("chapter-2", "--path", str(ROOT / "chapters" / "chapter-2" / "mistakes" / "depends-called.py"),
+    result = run("chapter-2", "--path", str(ROOT / "chapters" / "chapter-2" / "mistakes" / "depends-called.diff"),
                  "--format", "json", cwd=tmp_path)
     assert result.returncode == 1
     report = json.loads(result.stdout)
@@ -80,6 +81,7 @@ def test_json_contract(tmp_path):
     assert failed["task"] == 3 and report["checks"][0]["task"] is None  # the lesson's step; none for `files`
     for key in ("score", "max_score", "grader_version", "checks_hash", "submission_hash"):
         assert key in report
+    assert report["submission"].endswith("depends-called.diff")  # a variant is graded as the patched solution
 
 
 def test_a_printed_fake_report_does_not_reach_the_json(tmp_path):
@@ -121,7 +123,7 @@ def test_help_has_an_example(tmp_path):
 
 def test_a_single_file_submission_is_located_by_its_own_name(tmp_path):
     mine = tmp_path / "my_attempt.py"
-    mine.write_text((ROOT / "chapters" / "chapter-2" / "mistakes" / "depends-called.py").read_text())
+    mine.write_text(source(mistake("chapter-2", "depends-called"), "database.py"))
     result = run("chapter-2", "--path", str(mine), cwd=tmp_path)
     assert result.returncode == 1
-    assert "my_attempt.py:23:" in result.stdout and "database.py:23" not in result.stdout
+    assert "my_attempt.py:24:" in result.stdout and "database.py:24" not in result.stdout

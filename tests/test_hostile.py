@@ -1,6 +1,7 @@
 """Hostile submissions: each one is stopped, reported as the learner's own failure, and harms nothing.
 
-The submissions live in tests/hostile/chapter-2/ with the usual `# fails:` headers. They run on
+The submissions live in tests/hostile/chapter-2/ as variants (grader/variants.py): the reference
+solution with the attack appended. They run on
 a worker of their own (some try to kill it), with a 2 s time limit.
 """
 
@@ -18,22 +19,17 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
+from variants import source
 from grader.bwrap import BwrapRunner, unavailable
 from grader.engine import grade
-from grader.expectations import disagreements, read_expectation
+from grader.variants import disagreements, read_variant
 from grader.guard import Policy, sqlite_path
 from grader.manifest import load_chapter, load_chapter_dir
 from grader.submission import locate
 from grader.workerproc import Worker
 
-HOSTILE = sorted((ROOT / "tests" / "hostile" / "chapter-2").glob("*.py"))
+HOSTILE = sorted((ROOT / "tests" / "hostile" / "chapter-2").glob("*.diff"))
 SOLUTION = (ROOT / "solutions" / "chapter-2" / "database.py").read_text()
-
-
-def hostile_source(path: Path) -> str:
-    """The submission a hostile file stands for: the reference solution with the attack appended
-    (see tests/hostile/README.md)."""
-    return SOLUTION + "\n\n" + path.read_text()
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +39,7 @@ def hostile(tmp_path_factory):
     folders = {}
     for path in HOSTILE:
         (base / path.stem).mkdir()
-        (base / path.stem / "database.py").write_text(hostile_source(path))
+        (base / path.stem / "database.py").write_text(source(read_variant(path), "database.py"))
         folders[path.stem] = base / path.stem
     return folders
 ESCAPES = [Path("/tmp/grade-hostile-escape.txt"), Path("/tmp/grade-hostile-escape.db")]
@@ -84,7 +80,7 @@ def test_the_hostile_corpus_covers_the_issue():
 
 @pytest.mark.parametrize("path", HOSTILE, ids=[p.stem for p in HOSTILE])
 def test_hostile_submission_fails_cleanly(path, hostile, chapter, target_worker, bystanders):
-    expectation = read_expectation(path.read_text())
+    expectation = read_variant(path)
     report = grade(chapter, locate(chapter, hostile[path.stem]), worker=target_worker)
     assert disagreements(expectation, report) == []
     assert report.status == "fail" and report.exit_code == 1  # the learner's failure, never a grader error
@@ -221,7 +217,7 @@ def test_bwrap_mode_grades_like_the_default(hostile, chapter, bystanders):
     assert grade(chapter, locate(chapter, ROOT / "solutions" / "chapter-2"), worker=runner).status == "pass"
     for name in ("write_outside", "kill_the_worker", "infinite_loop", "forged_records_unclosed"):
         report = grade(chapter, locate(chapter, hostile[name]), worker=runner)
-        expectation = read_expectation((ROOT / "tests" / "hostile" / "chapter-2" / f"{name}.py").read_text())
+        expectation = read_variant(ROOT / "tests" / "hostile" / "chapter-2" / f"{name}.diff")
         assert disagreements(expectation, report) == [], name
 
 

@@ -1,4 +1,5 @@
-"""grader.mutation: mutants as verified edits, fresh imports per run, the learner's tests run in-process."""
+"""grader.mutation: mutants as variants that must apply exactly, fresh imports per run, the learner's tests run
+in-process."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import textwrap
 
 import pytest
 
-from grader.mutation import Edit, Mutant, MutantError, apply, assemble, fresh_imports, load_mutants, run_tests
+from grader.mutation import MutantError, apply, assemble, fresh_imports, load_mutants, run_tests
+from grader.variants import read_variant
 
 APP = """\
 from sqlmodel import Field, SQLModel
@@ -43,47 +45,58 @@ def make(folder, app=APP, tests=TESTS):
     return folder
 
 
-def mutant(old="x * 2", new="x + 3", count=1, file="app.py"):
-    return Mutant(id="plus", breaks="double adds", untested="double", edits=(Edit(file=file, old=old, new=new,
-                                                                                   count=count),))
+MUTANT = """\
+# about: double adds
+# untested: double
+--- a/app.py
++++ b/app.py
+@@ -9,2 +9,2 @@
+ def double(x):
+-    return x * 2
++    return x + 3
+"""
 
 
-def test_apply_edits_the_file(tmp_path):
-    make(tmp_path)
-    apply(mutant(), tmp_path)
-    assert "return x + 3" in (tmp_path / "app.py").read_text()
+def mutant(folder, text=MUTANT):
+    path = folder / "plus.diff"
+    path.write_text(text)
+    return read_variant(path)
 
 
-@pytest.mark.parametrize(("edit", "problem"), [
-    (dict(old="x * 3"), "occurs 0 times, expected 1"),
-    (dict(old="x", count=1), "expected 1"),
-    (dict(file="nope.py"), "nope.py is not in the app"),
+def test_apply_patches_the_file(tmp_path):
+    make(tmp_path / "app")
+    apply(mutant(tmp_path), tmp_path / "app")
+    assert "return x + 3" in (tmp_path / "app" / "app.py").read_text()
+
+
+@pytest.mark.parametrize(("change", "problem"), [
+    (("    return x * 2\n", "    return x * 3\n"), "line 10 is `return x \\* 3`, the patch expects `return x \\* 2`"),
+    (("def double(x):\n", "\ndef double(x):\n"), "line 9 is ``, the patch expects `def double"),
+    (("", ""), "changes app.py, which the base does not have"),
 ])
-def test_an_edit_that_no_longer_applies_is_refused(tmp_path, edit, problem):
-    make(tmp_path)
+def test_a_mutant_that_no_longer_applies_is_refused(tmp_path, change, problem):
+    app = APP.replace(*change) if change[0] else None
+    make(tmp_path / "app", app=app or APP)
+    if app is None:
+        (tmp_path / "app" / "app.py").unlink()
     with pytest.raises(MutantError, match=problem):
-        apply(mutant(**edit), tmp_path)
+        apply(mutant(tmp_path), tmp_path / "app")
 
 
-def test_load_mutants_reads_and_validates(tmp_path):
-    path = tmp_path / "mutants.toml"
-    path.write_text(textwrap.dedent("""\
-        [[mutants]]
-        id = "plus"
-        breaks = "double adds"
-        untested = "double"
-        [[mutants.edits]]
-        file = "app.py"
-        old = "x * 2"
-        new = "x + 2"
-    """))
-    assert load_mutants(path)["plus"].edits[0].count == 1
-    path.write_text(path.read_text() + path.read_text())
-    with pytest.raises(MutantError, match="unique"):
-        load_mutants(path)
-    path.write_text("[[mutants]]\nid = 'x'\n")
-    with pytest.raises(MutantError, match="cannot load"):
-        load_mutants(path)
+def test_load_mutants_reads_a_folder_of_variants(tmp_path):
+    folder = tmp_path / "mutants"
+    folder.mkdir()
+    (folder / "plus.diff").write_text(MUTANT)
+    assert load_mutants(folder)["plus"].untested == "double"
+    (folder / "plus.diff").write_text(MUTANT.replace("# untested: double\n", ""))
+    with pytest.raises(MutantError, match="needs an `# untested:` line"):
+        load_mutants(folder)
+    (folder / "plus.diff").write_text(MUTANT.replace("@@ -9,2 +9,2 @@", "@@ -9,3 +9,2 @@"))
+    with pytest.raises(MutantError, match="cannot load the mutants: the hunk ends early"):
+        load_mutants(folder)
+    (folder / "plus.diff").unlink()
+    with pytest.raises(MutantError, match="no mutant"):
+        load_mutants(folder)
 
 
 def test_assemble_puts_the_learners_files_over_the_app_then_mutates(tmp_path):
@@ -92,7 +105,7 @@ def test_assemble_puts_the_learners_files_over_the_app_then_mutates(tmp_path):
     (learner / "tests").mkdir(parents=True)
     (learner / "tests" / "test_app.py").write_text("# mine\n")
     (learner / "app.py").write_text("# the learner's copy of the app is not used\n")
-    dest = assemble(tmp_path / "run", app, learner, ["tests/test_app.py"], mutant())
+    dest = assemble(tmp_path / "run", app, learner, ["tests/test_app.py"], mutant(tmp_path))
     assert (dest / "tests" / "test_app.py").read_text() == "# mine\n"
     assert "x + 3" in (dest / "app.py").read_text()
     assert "x * 2" in (app / "app.py").read_text()
@@ -130,7 +143,7 @@ def test_run_tests_passes_and_runs_again_with_fresh_modules(tmp_path):
     first = run_tests(make(tmp_path / "one"), ["tests/test_app.py"])
     assert first.all_passed and [t.name for t in first.tests] == ["test_double", "test_thing_has_a_table"]
     mutated = make(tmp_path / "two")
-    apply(mutant(), mutated)
+    apply(mutant(tmp_path), mutated)
     second = run_tests(mutated, ["tests/test_app.py"])
     assert second.caught and not second.all_passed
     failure = second.failures[0]
@@ -184,17 +197,20 @@ def test_a_mutant_that_no_longer_applies_is_a_content_error_not_the_learners_fai
     (root / "chapters" / CHAPTER / "checks" / "test_behaviour.py").write_text(textwrap.dedent("""\
         from pathlib import Path
 
-        from grader.mutation import Edit, Mutant, apply
+        from grader.mutation import apply
+        from grader.variants import read_variant
         from grader.testing import check
 
 
         @check("one-shared-database")
-        def test_one_shared_database(learner):
-            apply(Mutant(id="gone", breaks="b", untested="u",
-                         edits=(Edit(file="database.py", old="no such text", new=""),)), Path.cwd())
+        def test_one_shared_database(learner, tmp_path):
+            (tmp_path / "gone.diff").write_text(
+                "# about: b\\n--- a/database.py\\n+++ b/database.py\\n@@ -1 +1 @@\\n-no such text\\n+\\n")
+            apply(read_variant(tmp_path / "gone.diff"), Path.cwd())
         """))
     chapter = load_chapter(CHAPTER, root)
     report = grade(chapter, locate(chapter, root / "solutions" / CHAPTER), worker=worker)
     result = next(c for c in report.checks if c.id == "one-shared-database")
     assert (result.status, report.status) == ("error", "error")
-    assert result.message.startswith("the course content is broken, not your code: mutant 'gone' no longer applies")
+    assert result.message.startswith("the course content is broken, not your code: ")
+    assert "mutant 'gone': no longer applies to database.py" in result.message

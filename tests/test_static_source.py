@@ -8,15 +8,19 @@ from libcst.metadata import MetadataWrapper, ParentNodeProvider
 
 from conftest import ROOT
 from grader.static.source import Source, _walk_children, walk
+from variants import CHAPTERS, chapter_variants, files_of, label
 
-FILES = sorted(p for p in {*ROOT.glob("solutions/*/*.py"), *ROOT.glob("starter/*/*.py"),
-                            *ROOT.glob("chapters/*/mistakes/**/*.py"), *ROOT.glob("tests/corpus/**/*.py")}
-               if "syntax" not in str(p.relative_to(ROOT)))  # the corpus's deliberate syntax errors
+FILES = {str(p.relative_to(ROOT)): p.read_text() for p in sorted({*ROOT.glob("solutions/*/*.py"),
+                                                                   *ROOT.glob("starter/*/*.py")})}
+FILES.update({f"{label(v)}:{patch.name}": files_of(v)[patch.name] for chapter in CHAPTERS
+              for v in chapter_variants(chapter) for patch in v.patches
+              if not patch.removed and patch.name.endswith(".py") and "syntax" not in v.name})
+# (the corpus's deliberate syntax errors are left out)
 
 
-@pytest.mark.parametrize("path", FILES, ids=[str(p.relative_to(ROOT)) for p in FILES])
-def test_walk_and_parents_are_libcsts(path):
-    src = Source.from_text(path.read_text(), path.name)
+@pytest.mark.parametrize("name", FILES)
+def test_walk_and_parents_are_libcsts(name):
+    src = Source.from_text(FILES[name], name.rsplit("/", 1)[-1])
     for into_nested in (True, False):
         recorded = list(walk(src.module, into_nested=into_nested))
         assert recorded and all(a is b for a, b in zip(recorded, _walk_children(src.module, into_nested), strict=True))

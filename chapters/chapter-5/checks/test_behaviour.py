@@ -21,7 +21,7 @@ from grader.testing import check, fail
 
 CHAPTER = Path(__file__).resolve().parent.parent
 TESTS = "tests/test_heroes.py"
-MUTANTS = load_mutants(CHAPTER / "checks" / "mutants.toml")
+MUTANTS = load_mutants(CHAPTER / "checks" / "mutants")
 WRITES = ("insert", "update", "delete", "replace")
 
 
@@ -42,7 +42,7 @@ def app_dir():
 
 
 def build(tmp_path_factory, app_dir, mutant=None):
-    folder = tmp_path_factory.mktemp(mutant.id if mutant else "reference")
+    folder = tmp_path_factory.mktemp(mutant.name if mutant else "reference")
     return assemble(folder, app_dir, Path.cwd(), [TESTS], mutant)
 
 
@@ -123,11 +123,11 @@ def test_override_cleared(reference):
 
 
 def catches(mutant_id, app_dir, tmp_path_factory):
-    """The learner's tests must fail against the mutant `mutant_id` of mutants.toml."""
+    """The learner's tests must fail against the mutant `mutant_id` (checks/mutants/MUTANT_ID.diff)."""
     mutant = MUTANTS[mutant_id]
     run = run_tests(build(tmp_path_factory, app_dir, mutant), [TESTS])
     if not run.caught:
-        fail(f"your tests all passed against a copy of the app where {mutant.breaks}. So no test checks "
+        fail(f"your tests all passed against a copy of the app where {mutant.about}. So no test checks "
              f"{mutant.untested}", file=TESTS, diagnosis="mutant-survived")
 
 

@@ -1,5 +1,0 @@
-# mistake: loops forever at import time
-# fails: module-imports (timeout)
-
-while True:
-    pass
