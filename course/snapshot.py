@@ -6,6 +6,7 @@ that was graded: the next snapshot differs, and is graded in turn.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import time
 from dataclasses import dataclass
@@ -51,7 +52,34 @@ def take(chapter: Chapter, folder: Path, into: Path) -> Snapshot:
             digest.update(f"{name}\0<missing>\0".encode())
             continue
         digest.update(f"{name}\0".encode() + data + b"\0")
-        copy = into / name
-        copy.parent.mkdir(parents=True, exist_ok=True)
-        copy.write_bytes(data)
+        _write(into / name, data)
     return Snapshot("sha256:" + digest.hexdigest()[:16], taken, tuple(missing), locate(chapter, into))
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Write a copy as Python reads it: without a UTF-8 byte order mark (which Python skips)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data.removeprefix(codecs.BOM_UTF8))
+
+
+def without_bom(submission: Submission, into: Path) -> Submission:
+    """`submission` itself, or, when a file of it starts with a UTF-8 byte order mark (some Windows
+    editors write one), a copy in the empty folder `into` without it, so it grades like the same file
+    without one. The copy keeps the submission's `origin` and `folder` (where locations point)."""
+    import dataclasses
+
+    def marked(path: Path) -> bool:
+        try:
+            with path.open("rb") as file:
+                return file.read(len(codecs.BOM_UTF8)) == codecs.BOM_UTF8
+        except OSError:
+            return False
+
+    if not any(marked(path) for path in submission.files.values()):
+        return submission
+    copies: dict[str, Path] = {}
+    for name, path in submission.files.items():
+        if path.is_file():
+            _write(into / name, path.read_bytes())
+        copies[name] = into / name
+    return dataclasses.replace(submission, edited={name: copies[name] for name in submission.edited}, files=copies)

@@ -27,7 +27,7 @@ from rich.text import Text
 from course import progress, snapshot
 from course import watch_screen as screen
 from course.hints import show_hint
-from course.listing import bar, chapter_states, show as show_list
+from course.listing import bar, show as show_list
 from course.terminal import stdin_is_interactive
 from course.workspace import chapter_folder, missing_notes, start_chapter
 from grader.manifest import Chapter, ContentError, chapter_ids, load_chapter
@@ -428,11 +428,3 @@ def _signals(events: queue.SimpleQueue[Event] | None) -> Any:
             signal.signal(sig, handler)
 
     return restore
-
-
-def default_chapter(workspace: Path) -> str | None:
-    """The chapter to continue, by the same rule as `course list`."""
-    from course.listing import to_continue
-
-    chosen = to_continue(chapter_states(workspace))
-    return chosen.id if chosen else None
