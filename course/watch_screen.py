@@ -174,8 +174,8 @@ def _checklist(view: Checklist, status: str, width: int, fit: Fit) -> list[Text]
     if fit.header:
         lines += wrap(Text.assemble((report.chapter, "bold"), " · ", report.title), width)
     if fit.notes:
-        for note in [*view.notes, *report.notes]:
-            lines += wrap(f"note: {note}", width, style="yellow")
+        for note in [*view.notes, *(f"note: {note}" for note in report.notes)]:
+            lines += wrap(note, width, style="yellow")
     elif fit.count_notes and (view.notes or report.notes):
         count = len(view.notes) + len(report.notes)
         lines += wrap(f"({count} {'note' if count == 1 else 'notes'} hidden: make the window taller to read "
