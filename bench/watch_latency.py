@@ -25,8 +25,11 @@ from pathlib import Path
 from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
-SUMMARY = re.compile(r"(All \d+ checks passed|\d+/\d+ checks passed ·[^\n]*?) \((\d+\.\d) s\)")
-PASSED = re.compile(r"All \d+ checks passed \((\d+\.\d) s\)")
+DONE = r"[^\x1b]*?q quit"
+"""The rest of a screen whose status line shows the keys: a result, not the old one redrawn with
+`Grading save N…` (each screen starts with an escape sequence that clears the terminal)."""
+SUMMARY = re.compile(r"(All \d+ checks passed|\d+/\d+ checks passed ·[^\n]*?) \((\d+\.\d) s\)" + DONE)
+PASSED = re.compile(r"All \d+ checks passed \((\d+\.\d) s\)" + DONE)
 COURSE = [sys.executable, "-c", "from course.cli import main; main()"]
 
 

@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from rich.console import Console
 from rich.text import Text
@@ -32,6 +32,10 @@ from course.terminal import stdin_is_interactive
 from course.workspace import chapter_folder, missing_notes, start_chapter
 from grader.manifest import Chapter, ContentError, chapter_ids, load_chapter
 from grader.outline import ChapterOutline
+
+if TYPE_CHECKING:
+    from grader.report import Report
+    from grader.submission import Submission
 
 DEBOUNCE_MS = 1600
 """Longest a burst of saves is gathered for before grading."""
@@ -336,7 +340,7 @@ class Watch:
         self.view = self._checklist(report, taken.missing)
         self._draw()
 
-    def _run(self, submission: Any) -> Any:
+    def _run(self, submission: Submission) -> Report:
         from grader.engine import grade
         from grader.workerproc import Worker
 
@@ -349,7 +353,7 @@ class Watch:
                 break  # a worker that died mid-grade is replaced and the grade run again, once
         return report
 
-    def _checklist(self, report: Any, missing: tuple[str, ...]) -> screen.Checklist:
+    def _checklist(self, report: Report, missing: tuple[str, ...]) -> screen.Checklist:
         notes, self.notes = self.notes, []
         lost = missing_notes(self.workspace, self.chapter, [m for m in missing if m in self.chapter.files])
         notes += missing_notes(self.workspace, self.chapter, [m for m in missing if m not in self.chapter.files])

@@ -205,8 +205,7 @@ def draw(console: Console, lines: list[Text], *, in_place: bool) -> None:
     """Show `lines`: over the previous screen on a terminal (in one write, with no newline after the
     last line, so a screen as tall as the terminal does not scroll), appended when piped."""
     with console.capture() as captured:
-        for number, line in enumerate(lines):
-            console.print(line, no_wrap=True, overflow="crop", end="" if in_place and number == len(lines) - 1 else "\n")
+        console.print(Text("\n").join(lines), no_wrap=True, overflow="crop", end="" if in_place else "\n")
     text = captured.get()
     console.file.write(("\x1b[H\x1b[2J" + text) if in_place else text)
     console.file.flush()

@@ -219,6 +219,21 @@ def test_an_80x24_screen_shows_the_first_failure_its_hint_and_the_footer(small, 
     assert "Hint 2 of 3" in words and f"Next: fix “{first}”" in words and words.endswith("q quit")
 
 
+def test_a_120x40_screen_shows_every_failure_and_the_first_one_in_full(tmp_path):
+    big = Tmux(tmp_path, width=120, height=40)
+    try:
+        start_watch(big, tmp_path, ROOT, "chapter-3")
+        screen = big.wait_for("Watching")
+    finally:
+        big.kill()
+    lines = screen.rstrip("\n").splitlines()
+    titles = [line for line in lines if line.startswith(" ✗ ")]
+    assert len(titles) == 4 and titles[-1] == " ✗ main.py imports SessionDep from database"
+    assert "(overriding get_session changes the database they see)" in titles[2]  # room for whole titles
+    assert lines[lines.index(titles[-1]) + 1].startswith("     ws/chapter-3/main.py:1: `SessionDep` is not imported")
+    assert " ✓ 7 checks passed" in lines and max(map(len, lines)) <= 120 and len(lines) <= 40
+
+
 def test_ctrl_c_stops_cleanly_and_restores_the_terminal(tmux, tmp_path):
     content = copy_content(tmp_path / "content")
     start_watch(tmux, tmp_path, content)  # no chapter named: the one to continue, chapter-2
