@@ -9,9 +9,11 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.request
+from typing import NamedTuple
 
-from coursekit import COURSE, ROOT, course
+from coursekit import COURSE, ROOT, course, wait_until
 
 
 def read_until(proc: subprocess.Popen, pattern: str, timeout: float = 60) -> tuple[re.Match[str], str]:
@@ -30,6 +32,22 @@ def read_until(proc: subprocess.Popen, pattern: str, timeout: float = 60) -> tup
     raise AssertionError(f"no {pattern!r} within {timeout} s; output:\n{output}")
 
 
+class Answer(NamedTuple):
+    status: int
+    body: bytes
+
+
+def answer(url: str) -> Answer | None:
+    """The server's answer, or None while nothing listens yet."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return Answer(response.status, response.read())
+    except urllib.error.URLError as exc:
+        if isinstance(exc.reason, ConnectionRefusedError):
+            return None
+        raise
+
+
 def test_course_run_serves_the_docs_and_stops_cleanly_on_ctrl_c(tmp_path):
     workspace = tmp_path / "ws"
     course("start", "chapter-3", workspace=workspace)
@@ -40,9 +58,9 @@ def test_course_run_serves_the_docs_and_stops_cleanly_on_ctrl_c(tmp_path):
     try:
         found, _ = read_until(proc, r"(http://127\.0\.0\.1:\d+)/docs")
         base = found.group(1)
-        read_until(proc, r"Application startup complete")
-        with urllib.request.urlopen(f"{base}/docs", timeout=10) as response:
-            assert response.status == 200 and b"swagger" in response.read().lower()
+        read_until(proc, r"Application startup complete")  # the lifespan ran; listening follows
+        docs = wait_until(lambda: answer(f"{base}/docs"), timeout=30, what=f"{base}/docs to answer")
+        assert docs.status == 200 and b"swagger" in docs.body.lower()
         with urllib.request.urlopen(f"{base}/heroes/", timeout=10) as response:  # the learner's own endpoint
             assert response.status == 200
         assert (workspace / "chapter-3" / "database.db").is_file()  # the app's data lives with its files

@@ -38,3 +38,19 @@ def test_the_dev_container_installs_as_the_readme_says():
     container = json.loads((ROOT / ".devcontainer" / "devcontainer.json").read_text())
     assert container["postCreateCommand"] == " && ".join(readme_setup())
     assert 8000 in container["forwardPorts"]  # `course run` serves there when it is free
+
+
+def test_the_readme_says_how_long_the_tests_take_and_the_run_shows_progress():
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+
+    section = (ROOT / "README.md").read_text().split("## Set up", 1)[1].split("\n## ", 1)[0]
+    before, command = section.split("pytest prints", 1)[0], section.rsplit("```bash", 1)[1]
+    assert re.search(r"about \d+ minutes on \d+ idle cores", before)
+    assert "python -m pytest -n auto" in command  # one worker per core
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert any(dep.startswith("pytest-xdist") for dep in project["project"]["optional-dependencies"]["dev"])
+    addopts = project["tool"]["pytest"]["ini_options"].get("addopts", "")
+    assert "-qq" not in addopts.split() and "no:terminal" not in addopts  # the dots and percentages show
