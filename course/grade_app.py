@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from grader.workerproc import Runner
 
 EXAMPLES = """\
@@ -98,7 +100,7 @@ def grade(
     raise typer.Exit(code)
 
 
-def _current(workspace: Path | None, err, *, quiet: bool) -> str:
+def _current(workspace: Path | None, err: Console, *, quiet: bool) -> str:
     """The chapter to continue (as `course list` and `course watch` pick it), or exit 2 when every one has passed."""
     from course.listing import current_chapter
     from course.workspace import resolve_workspace
@@ -136,9 +138,9 @@ def _sandbox_problem(sandbox: SandboxMode) -> str | None:
 
 def _grade(chapter, path: Path | None, solution: bool, fmt: GradeFormat, workspace: Path | None,
            sandbox: SandboxMode = SandboxMode.process, prestarted: Runner | None = None) -> int:
+    from course.snapshot import without_bom
     from course.terminal import make_console
     from course.workspace import resolve_workspace, start_chapter
-    from course.snapshot import without_bom
     from grader.content import solution_dir
     from grader.submission import locate
 
