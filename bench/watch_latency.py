@@ -1,10 +1,12 @@
 """Save-to-result latency of `course watch`: from writing the file to the checklist on screen.
 
-Runs `course watch chapter-2` in a pseudo-terminal on a temporary workspace, saves the
-chapter's file N times (alternating a passing and a failing version), and times each save
-until the checklist's summary line has been printed. `bench/run.py` uses `latencies` too.
+Runs `course watch CHAPTER` in a pseudo-terminal on a temporary workspace, saves the chapter's
+file N times (alternating a passing and a failing version), and times each save until the
+checklist's summary line has been printed. Then, the slip-and-fix case: a failing save and,
+0.3 s later (while it is being graded), the passing one; the screen must end on the pass.
+`bench/run.py` uses `latencies` too.
 
-    python bench/watch_latency.py [--saves 20]
+    python bench/watch_latency.py [--chapter chapter-2] [--saves 20] [--pairs 6]
 """
 
 from __future__ import annotations
@@ -20,13 +22,35 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
-SOLUTION = (ROOT / "solutions" / "chapter-2" / "database.py").read_text()
-BROKEN = SOLUTION.replace("SessionDep = Annotated[Session, Depends(get_session)]",
-                          "SessionDep = Annotated[Session, Depends(get_session())]")
-SUMMARY = re.compile(r"(All \d+ checks passed|\d+/\d+ checks passed ·[^\n]*?) \((\d+\.\d) s\)")
+DONE = r"[^\x1b]*?q quit"
+"""The rest of a screen whose status line shows the keys: a result, not the old one redrawn with
+`Grading save N…` (each screen starts with an escape sequence that clears the terminal)."""
+SUMMARY = re.compile(r"(All \d+ checks passed|\d+/\d+ checks passed ·[^\n]*?) \((\d+\.\d) s\)" + DONE)
+PASSED = re.compile(r"All \d+ checks passed \((\d+\.\d) s\)" + DONE)
 COURSE = [sys.executable, "-c", "from course.cli import main; main()"]
+
+
+class Edit(NamedTuple):
+    """A chapter's file, its passing version and a failing one."""
+
+    name: str
+    good: str
+    bad: str
+
+
+def edit(chapter: str) -> Edit:
+    if chapter == "chapter-2":
+        good = (ROOT / "solutions" / "chapter-2" / "database.py").read_text()
+        return Edit("database.py", good, good.replace("SessionDep = Annotated[Session, Depends(get_session)]",
+                                                      "SessionDep = Annotated[Session, Depends(get_session())]"))
+    if chapter == "chapter-3":
+        good = (ROOT / "solutions" / "chapter-3" / "main.py").read_text()
+        return Edit("main.py", good, good.replace("    session.delete(hero)\n    session.commit()\n",
+                                                  "    session.delete(hero)\n"))
+    raise SystemExit(f"no edits for {chapter}: chapter-2 or chapter-3")
 
 
 def read_until(fd: int, pattern: re.Pattern[str], timeout: float = 60) -> re.Match[str]:
@@ -41,46 +65,102 @@ def read_until(fd: int, pattern: re.Pattern[str], timeout: float = 60) -> re.Mat
     raise TimeoutError(f"no {pattern.pattern!r} within {timeout} s; got:\n{buffer[-2000:]}")
 
 
-def latencies(saves: int, course: list[str] = COURSE) -> tuple[float, list[float], list[float]]:
-    """(seconds to the first checklist, seconds from each save to its checklist, each report's own
-    grading time) for `saves` saves in one `course watch chapter-2` session."""
-    with tempfile.TemporaryDirectory() as tmp:
-        workspace = Path(tmp) / "ws"
-        env = {**os.environ, "COURSE_WORKSPACE": str(workspace), "NO_COLOR": "1", "COLUMNS": "200"}
-        leader, follower = pty.openpty()
-        proc = subprocess.Popen([*course, "watch", "chapter-2"], stdin=follower, stdout=follower, stderr=follower,
-                                env=env, cwd=tmp, start_new_session=True)
+def drain(fd: int, quiet: float = 1.0) -> None:
+    """Read until the screen has been still for `quiet` seconds."""
+    while select.select([fd], [], [], quiet)[0]:
+        os.read(fd, 65536)
+
+
+class Session:
+    """`course watch CHAPTER` in a pseudo-terminal on a fresh workspace."""
+
+    def __init__(self, chapter: str, course: list[str], tmp: str):
+        self.file = Path(tmp) / "ws" / chapter / edit(chapter).name
+        env = {**os.environ, "COURSE_WORKSPACE": str(Path(tmp) / "ws"), "NO_COLOR": "1", "COLUMNS": "200",
+               "LINES": "60"}
+        self.leader, follower = pty.openpty()
+        self.proc = subprocess.Popen([*course, "watch", chapter], stdin=follower, stdout=follower, stderr=follower,
+                                     env=env, cwd=tmp, start_new_session=True)
         os.close(follower)
+
+    def close(self) -> None:
+        try:
+            os.write(self.leader, b"q")
+            self.proc.wait(timeout=10)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            os.close(self.leader)
+
+
+def latencies(saves: int, course: list[str] = COURSE, chapter: str = "chapter-2",
+              ) -> tuple[float, list[float], list[float]]:
+    """(seconds to the first checklist, seconds from each save to its checklist, each report's own
+    grading time) for `saves` saves in one `course watch CHAPTER` session."""
+    versions = edit(chapter)
+    with tempfile.TemporaryDirectory() as tmp:
+        session = Session(chapter, course, tmp)
         try:
             started = time.perf_counter()
-            read_until(leader, re.compile(r"Watching[^\n]*q quit"))
+            read_until(session.leader, re.compile(r"q quit"))
             first = time.perf_counter() - started
-            database = workspace / "chapter-2" / "database.py"
+            drain(session.leader)
             totals, grades = [], []
             for n in range(saves):
                 t0 = time.perf_counter()
-                database.write_text(SOLUTION if n % 2 == 0 else BROKEN)
-                found = read_until(leader, SUMMARY)
+                session.file.write_text(versions.good if n % 2 == 0 else versions.bad)
+                found = read_until(session.leader, SUMMARY)
                 totals.append(time.perf_counter() - t0)
                 grades.append(float(found.group(2)))
-            os.write(leader, b"q")
-            proc.wait(timeout=10)
+                drain(session.leader, 0.3)
         finally:
-            if proc.poll() is None:
-                proc.kill()
-            os.close(leader)
+            session.close()
     return first, totals, grades
+
+
+def slip_and_fix(pairs: int, course: list[str] = COURSE, chapter: str = "chapter-2", gap: float = 0.3,
+                 timeout: float = 10) -> list[float | None]:
+    """For each pair: save the failing version, then the passing one `gap` seconds later; the
+    seconds from the second save to a passing checklist on screen (None: never, within `timeout`)."""
+    versions = edit(chapter)
+    results: list[float | None] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        session = Session(chapter, course, tmp)
+        try:
+            read_until(session.leader, re.compile(r"q quit"))
+            drain(session.leader)
+            for _ in range(pairs):
+                session.file.write_text(versions.bad)
+                time.sleep(gap)
+                drain_now = time.perf_counter()
+                session.file.write_text(versions.good)
+                try:
+                    read_until(session.leader, PASSED, timeout)
+                    results.append(time.perf_counter() - drain_now)
+                except TimeoutError:
+                    results.append(None)
+                drain(session.leader)
+        finally:
+            session.close()
+    return results
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--chapter", default="chapter-2", choices=["chapter-2", "chapter-3"])
     parser.add_argument("--saves", type=int, default=20)
+    parser.add_argument("--pairs", type=int, default=6, help="slip-and-fix pairs (0: skip)")
     args = parser.parse_args()
-    first, totals, grades = latencies(args.saves)
-    print(f"first checklist (cold worker) after {first:.2f} s")
+    first, totals, grades = latencies(args.saves, chapter=args.chapter)
+    print(f"{args.chapter}: first checklist (cold worker) after {first:.2f} s")
     print(f"{args.saves} saves, save -> checklist printed: median {statistics.median(totals) * 1000:.0f} ms, "
           f"min {min(totals) * 1000:.0f} ms, max {max(totals) * 1000:.0f} ms")
     print(f"of which grading (the report's own duration, 0.1 s steps): median {statistics.median(grades):.1f} s")
+    if args.pairs:
+        fixed = slip_and_fix(args.pairs, chapter=args.chapter)
+        ended = [t for t in fixed if t is not None]
+        print(f"slip and fix (a failing save, the passing one 0.3 s later): {len(ended)} of {len(fixed)} ended on "
+              "the pass" + (f", median {statistics.median(ended) * 1000:.0f} ms after the second save" if ended else ""))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from grader.content import chapter_ids
@@ -36,5 +37,19 @@ def known_id(name: str) -> str:
     chapter_id = normalise(name)
     known = chapter_ids()
     if chapter_id not in known:
-        raise UnknownChapter(f"there is no chapter {name!r}; the chapters are: {', '.join(known) or 'none'}")
+        guess = suggestion(name, known)
+        meant = f"did you mean {guess}? " if guess else ""
+        raise UnknownChapter(f"there is no chapter {name!r}; {meant}the chapters are: {', '.join(known) or 'none'}")
     return chapter_id
+
+
+def suggestion(name: str, known: list[str]) -> str | None:
+    """The chapter a mistyped name most likely means: its number spelled another way (`chapter2`,
+    `ch-2`, `Chapter 2`), else the closest id."""
+    import difflib
+
+    number = re.fullmatch(r"\s*(?:ch(?:apter)?)?[\s_.-]*0*(\d+)\s*", name, re.IGNORECASE)
+    if number:  # a number: that chapter, or none (chapter-9 does not mean chapter-7)
+        return f"chapter-{number.group(1)}" if f"chapter-{number.group(1)}" in known else None
+    close = difflib.get_close_matches(name.strip().lower(), known, n=1, cutoff=0.75)
+    return close[0] if close else None

@@ -108,6 +108,9 @@ def quick(argv: list[str]) -> Callable[[], int] | None:
 
 
 def main() -> None:
+    from course.encoding import plain_when_needed
+
+    plain_when_needed()
     try:
         command = quick(sys.argv[1:])
         if command is not None:

@@ -26,6 +26,7 @@ app = typer.Typer(add_completion=False, rich_markup_mode=None, pretty_exceptions
                   epilog="Examples:\n\n  course list                 where you are\n\n"
                          "  course lesson chapter-2     read the lesson\n\n"
                          "  course watch                re-grade as you edit (the chapter to continue)\n\n"
+                         "  course run                  serve your app to try it at /docs\n\n"
                          "Run `course COMMAND --help` for each command's options.")
 
 
@@ -138,16 +139,43 @@ def watch(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Re-grade a chapter every time you save, and show the checklist."""
-    from course.watch import Watch, default_chapter
+    from course.listing import current_chapter
+    from course.watch import Watch
 
     ws = _workspace(workspace)
     console = _console()
     if chapter is None:
-        chapter = default_chapter(ws)
+        chapter = current_chapter(ws)
         if chapter is None:
             console.print("Every chapter has passed. Name one to watch it again, e.g. `course watch chapter-2`.")
             raise typer.Exit(0)
     raise typer.Exit(Watch(console, ws, _chapter(chapter), manual=manual).run())
+
+
+@app.command(epilog="Examples:\n\n  course run                 the chapter to continue\n\n"
+                    "  course run chapter-3\n\n  course run 3 --port 8080\n\n"
+                    "Open the /docs address it prints: each endpoint has a form to try it. Ctrl-C stops the app.")
+def run(
+    chapter: Annotated[Optional[str], typer.Argument(
+        metavar="CHAPTER", help="The chapter whose app to serve (default: the one to continue, as in `course list`).")] = None,
+    port: Annotated[Optional[int], typer.Option("--port", min=1, max=65535, help="The port (default: 8000 if it is "
+                                                "free, else any free one).")] = None,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Serve your app on 127.0.0.1 with auto-reload, to try it by hand in the interactive docs."""
+    from course.listing import current_chapter
+    from course.run import PortTaken, serve
+
+    ws = _workspace(workspace)
+    if chapter is None:
+        chapter = current_chapter(ws)
+        if chapter is None:
+            raise _fail("every chapter has passed: name the one to serve, e.g. `course run chapter-3`")
+    try:
+        code = serve(_console(), ws, _chapter(chapter), port=port)
+    except PortTaken as exc:
+        raise _fail(str(exc)) from None
+    raise typer.Exit(code)
 
 
 @app.command(epilog="Examples:\n\n  course reset chapter-2\n\n  course reset chapter-2 --yes     without asking\n\n"

@@ -12,10 +12,14 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from grader.workerproc import Runner
 
 EXAMPLES = """\
 Examples:
+
+  grade                              grade the chapter to continue (as in `course list`)
 
   grade chapter-2                    grade your workspace copy of chapter 2
 
@@ -55,7 +59,8 @@ app = typer.Typer(add_completion=False, rich_markup_mode=None, pretty_exceptions
 @app.command(epilog=EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
 def grade(
     ctx: typer.Context,
-    chapter: Annotated[str, typer.Argument(help="The chapter to grade, e.g. chapter-2 (or just 2).")],
+    chapter: Annotated[Optional[str], typer.Argument(
+        help="The chapter to grade, e.g. chapter-2 (or just 2). Default: the one to continue, as in `course list`.")] = None,
     path: Annotated[Optional[Path], typer.Option("--path", help="Grade this file or folder instead of your workspace (a .diff variant: the solution with that patch applied).")] = None,
     solution: Annotated[bool, typer.Option("--solution", help="Grade the chapter's reference solution.")] = False,
     fmt: Annotated[GradeFormat, typer.Option("--format", help="Output format.")] = GradeFormat.text,
@@ -80,6 +85,8 @@ def grade(
     if problem:
         err.print(f"error: {problem}", markup=False)
         raise typer.Exit(2)
+    if chapter is None:
+        chapter = _current(workspace, err, quiet=fmt is not GradeFormat.text or batch is not None)
     try:
         loaded = find_chapter(chapter)
         if batch is not None:
@@ -91,6 +98,20 @@ def grade(
         err.print(f"error: {exc}", markup=False)
         raise typer.Exit(2) from None
     raise typer.Exit(code)
+
+
+def _current(workspace: Path | None, err: Console, *, quiet: bool) -> str:
+    """The chapter to continue (as `course list` and `course watch` pick it), or exit 2 when every one has passed."""
+    from course.listing import current_chapter
+    from course.workspace import resolve_workspace
+
+    chapter = current_chapter(resolve_workspace(workspace))
+    if chapter is None:
+        err.print("error: every chapter has passed, so there is none to continue: name one, e.g. `grade chapter-2`")
+        raise typer.Exit(2)
+    if not quiet:
+        err.print(f"{chapter}: the chapter to continue (name another: `grade chapter-N`)", markup=False)
+    return chapter
 
 
 def _batch_usage(batch: Path | None, path: Path | None, solution: bool, fmt: GradeFormat, workspace: Path | None,
@@ -117,6 +138,7 @@ def _sandbox_problem(sandbox: SandboxMode) -> str | None:
 
 def _grade(chapter, path: Path | None, solution: bool, fmt: GradeFormat, workspace: Path | None,
            sandbox: SandboxMode = SandboxMode.process, prestarted: Runner | None = None) -> int:
+    from course.snapshot import without_bom
     from course.terminal import make_console
     from course.workspace import resolve_workspace, start_chapter
     from grader.content import solution_dir
@@ -138,9 +160,15 @@ def _grade(chapter, path: Path | None, solution: bool, fmt: GradeFormat, workspa
         if fmt is GradeFormat.text:
             edit = ", ".join(str(started.folder / name) for name in chapter.files)
             err.print(f"Grading {edit}", markup=False)
-    with tempfile.TemporaryDirectory(prefix="grade-variant-") as scratch:
-        submission = _variant(chapter, target, Path(scratch)) if _is_variant(target) else locate(chapter, target)
-        return _grade_submission(chapter, submission, fmt, sandbox, prestarted, ws)
+    with tempfile.TemporaryDirectory(prefix="grade-copy-") as scratch:
+        if _is_variant(target):
+            submission = _variant(chapter, target, Path(scratch))
+            shown = submission.edited
+        else:
+            submission = locate(chapter, target)
+            shown = submission.edited  # locations point at the learner's files, not at a copy without BOM
+            submission = without_bom(submission, Path(scratch))
+        return _grade_submission(chapter, submission, fmt, sandbox, prestarted, ws, shown)
 
 
 def _is_variant(path: Path) -> bool:
@@ -162,7 +190,9 @@ def _variant(chapter, path: Path, scratch: Path):
 
 
 def _grade_submission(chapter, submission, fmt: GradeFormat, sandbox: SandboxMode, prestarted: Runner | None,
-                      ws) -> int:
+                      ws, shown: dict[str, Path]) -> int:
+    """Grade, record the learner's progress (their workspace), and print the report; `shown` are the
+    files that locations in the checklist point at."""
     from course import progress
     from course.terminal import make_console
     from grader.engine import grade as run_grade
@@ -182,6 +212,6 @@ def _grade_submission(chapter, submission, fmt: GradeFormat, sandbox: SandboxMod
     if fmt is not GradeFormat.text:
         sys.stdout.write(render_data(report, fmt.value))
     else:
-        render(report, console, folder=submission.folder, files=submission.edited,
+        render(report, console, folder=submission.folder, files=shown,
                hint_command=f"course hint {chapter.id}" if own_workspace else None)
     return report.exit_code

@@ -24,7 +24,7 @@ own pool; bwrap starts a cold sandbox per submission)."""
 
 def prestart(argv: list[str]) -> Worker | None:
     """A warm worker for a command line that grades one submission in the default sandbox."""
-    if not argv or any(arg in NO_WORKER or arg.startswith("--batch=") for arg in argv):
+    if any(arg in NO_WORKER or arg.startswith("--batch=") for arg in argv):
         return None
     from grader.workerproc import Worker
 
@@ -38,7 +38,10 @@ def main() -> None:
     worker = prestart(sys.argv[1:])
     code: object = 0
     try:
+        from course.encoding import plain_when_needed
         from course.grade_app import app
+
+        plain_when_needed()
 
         app(obj=worker)
     except SystemExit as exc:

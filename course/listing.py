@@ -35,6 +35,8 @@ class ChapterState:
     graded: bool
     activity: str
     """When the learner last did something in the chapter (ISO time; "" when unknown)."""
+    reset: bool = False
+    """The files were reset to the starter after the last grade: `passed`/`total` describe files now gone."""
     quiz: dict[str, Any] | None = None
     broken: str | None = None
     """Why the chapter's content could not be loaded (a course problem, not the learner's)."""
@@ -61,7 +63,8 @@ def chapter_states(workspace: Path) -> list[ChapterState]:
         states.append(ChapterState(
             id=chapter_id, title=title, state=state, passed=grade.get("passed", 0),
             total=grade.get("total", total), graded=bool(grade),
-            activity=max(grade.get("at", ""), entry.get("started_at", "")), quiz=entry.get("quiz"), broken=broken,
+            activity=max(grade.get("at", ""), entry.get("started_at", ""), entry.get("reset_at", "")),
+            reset="reset_at" in entry, quiz=entry.get("quiz"), broken=broken,
         ))
     return states
 
@@ -72,6 +75,12 @@ def to_continue(states: list[ChapterState]) -> ChapterState | None:
     if open_ones:
         return max(open_ones, key=lambda s: s.activity)  # max keeps the first of equals: course order
     return next((s for s in states if s.state == NOT_STARTED and not s.broken), None)
+
+
+def current_chapter(workspace: Path) -> str | None:
+    """The id of the chapter to continue, by the rule of `to_continue` (None when every chapter has passed)."""
+    chosen = to_continue(chapter_states(workspace))
+    return chosen.id if chosen else None
 
 
 def bar(done: int, total: int, width: int = BAR_WIDTH) -> str:
@@ -93,6 +102,8 @@ def show(console: Console, workspace: Path) -> ChapterState | None:
     rows = []
     for s in states:
         checks = f"{s.passed}/{s.total} checks" if s.graded else f"–/{s.total} checks"
+        if s.reset:
+            checks = f"reset · was {checks}"  # the files graded then are in backups/, not in the folder
         if s.quiz:
             checks += f" · quiz {s.quiz['best']}/{s.quiz['total']}"
         state = Text(s.state if not s.broken else "broken", style=STYLES[s.state] if not s.broken else "magenta")

@@ -1,7 +1,7 @@
 """The learner's progress: one small JSON file in the workspace, updated under a lock, atomically.
 
     {"version": 1, "chapters": {"chapter-2": {
-        "started_at": "...", "passed_at": "...", "hints_shown": 2,
+        "started_at": "...", "passed_at": "...", "reset_at": "...", "hints_shown": 2,
         "last_grade": {"status": "fail", "passed": 7, "total": 12, "failing": "closes-on-error", ...},
         "quiz": {"last": 4, "best": 5, "total": 5, "at": "..."}}}}
 """
@@ -22,7 +22,7 @@ VERSION = 1
 
 # The type each field must have; anything else (a hand edit gone wrong) is dropped on load.
 _ENTRY_TYPES: dict[str, type | tuple[type, ...]] = {
-    "started_at": str, "passed_at": str, "hints_shown": int, "last_grade": dict, "quiz": dict,
+    "started_at": str, "passed_at": str, "reset_at": str, "hints_shown": int, "last_grade": dict, "quiz": dict,
 }
 _GRADE_TYPES: dict[str, type | tuple[type, ...]] = {
     "status": str, "passed": int, "total": int, "failing": (str, type(None)), "at": str, "submission_hash": str,
@@ -124,6 +124,7 @@ def record_grade(workspace: Path, report: Any) -> dict[str, Any]:
             "status": report.status, "passed": counts["pass"], "total": len(report.checks),
             "failing": failing, "at": now(), "submission_hash": report.submission_hash,
         }
+        entry.pop("reset_at", None)  # the files graded now are the ones after any reset
         if failing != previous_failing:
             entry.pop("hints_shown", None)  # a new first failure starts its hints from the first one
         if report.status == "pass":
@@ -135,6 +136,12 @@ def record_grade(workspace: Path, report: Any) -> dict[str, Any]:
 def record_start(workspace: Path, chapter_id: str) -> None:
     """Remember when a chapter's files were first created (it counts as in progress from then on)."""
     update(workspace, lambda data: chapter_entry(data, chapter_id).setdefault("started_at", now()))
+
+
+def record_reset(workspace: Path, chapter_id: str) -> None:
+    """Remember that the chapter's files were put back to the starter, until the next grade: the last
+    grade is of files now gone."""
+    update(workspace, lambda data: chapter_entry(data, chapter_id).update(reset_at=now()))
 
 
 def reveal_hint(workspace: Path, chapter_id: str, hint_counts: dict[str, int]) -> tuple[str | None, int]:

@@ -60,7 +60,7 @@ def _verdict(console: Console, question: Question, choice: int) -> bool:
 
 
 def interactive(console: Console, quiz: Quiz) -> int | None:
-    """Ask each question, re-asking on invalid input; the score, or None if stopped (end of input)."""
+    """Ask each question, re-asking on invalid input; the score, or None if stopped (Ctrl-D, Ctrl-C)."""
     score = 0
     total = len(quiz.questions)
     for number, question in enumerate(quiz.questions, start=1):
@@ -69,7 +69,7 @@ def interactive(console: Console, quiz: Quiz) -> int | None:
         while True:
             try:
                 typed = console.input(f"Your answer (a-{last}): ", markup=False)
-            except EOFError:
+            except (EOFError, KeyboardInterrupt):  # Ctrl-D or Ctrl-C: the learner stops here
                 console.print()
                 return None
             choice = _choice(typed, question)

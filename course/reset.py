@@ -9,6 +9,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from course import progress
 from course.atomic import write_atomic
 from course.terminal import stdin_is_interactive
 from course.workspace import chapter_folder, remember_starter, starter_files
@@ -97,6 +98,7 @@ def run(console: Console, workspace: Path, chapter: Chapter, *, yes: bool) -> in
             console.print("Nothing changed.")
             return 1
     backup = apply(workspace, chapter, todo)
+    progress.record_reset(workspace, chapter.id)
     console.print(f"Backed up your files to {backup}")
     console.print(f"Restored the starter's {', '.join(todo.replace)}.")
     console.print(f"To get your version back, copy the files from {backup} to {todo.folder}.")

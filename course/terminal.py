@@ -35,7 +35,8 @@ def page(console: Console, text: str) -> None:
 
     command = shlex.split(os.environ.get("PAGER") or "less")
     env = dict(os.environ)
-    env.setdefault("LESS", "-FRX")  # keep colours, quit at once if it fits, leave the text on screen
+    # keep colours, quit at once if it fits, leave the text on screen, scroll long lines sideways (not wrapped)
+    env.setdefault("LESS", "-FRXS")
     try:
         subprocess.run(command, input=text, text=True, env=env, check=False)
     except (FileNotFoundError, PermissionError):
@@ -51,14 +52,15 @@ def stdin_is_interactive() -> bool:
 
 
 def show_long(console: Console, renderables: list, *, pager: bool = True) -> None:
-    """Print rich renderables; through the pager when `pager` and the output is a terminal."""
+    """Print rich renderables; through the pager when `pager` and the output is a terminal. A line a
+    renderable makes wider than the terminal (a code line) is printed whole, never cut."""
     if not (pager and console.is_terminal):
         for item in renderables:
-            console.print(item)
+            console.print(item, crop=False)
         return
     with console.capture() as captured:
         for item in renderables:
-            console.print(item)
+            console.print(item, crop=False)
     page(console, captured.get())
 
 

@@ -2,12 +2,14 @@
 
 Three threads feed one queue of events: a file watcher (watchfiles) posts saves, a key reader
 posts key presses (single keys in cbreak mode on a terminal, whole lines otherwise), and the
-main thread grades and draws. A save during a grade is picked up right after it.
+main thread grades and draws. A save during a grade is graded right after it (each grade is of
+a snapshot of the folder, so the screen never shows a stale result as current).
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import queue
 import re
@@ -15,19 +17,25 @@ import select
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from rich.console import Console
 from rich.text import Text
 
-from course import progress
+from course import progress, snapshot
+from course import watch_screen as screen
 from course.hints import show_hint
-from course.listing import bar, chapter_states, show as show_list
+from course.listing import bar, show as show_list
 from course.terminal import stdin_is_interactive
-from course.workspace import chapter_folder, start_chapter, starter_files
+from course.workspace import chapter_folder, missing_notes, start_chapter
 from grader.manifest import Chapter, ContentError, chapter_ids, load_chapter
 from grader.outline import ChapterOutline
+
+if TYPE_CHECKING:
+    from grader.report import Report
+    from grader.submission import Submission
 
 DEBOUNCE_MS = 1600
 """Longest a burst of saves is gathered for before grading."""
@@ -39,18 +47,20 @@ READY_TIMEOUT_MS = 250
 """watchfiles reports this long a quiet spell once it is running: our sign that saves are being seen."""
 EDITOR_TEMP = re.compile(r"(^\.|~$|\.sw.$|\.swpx$|\.tmp$|\.bak$|\.orig$|^4913$|^#.*#$|^\.#)")
 """Names editors and tools write next to the real file (vim's 4913 probe, emacs #autosave#, ...)."""
+PIPED_WIDTH = 10_000
+"""Piped output is a log: its lines are not wrapped."""
 
 
 class Event(NamedTuple):
     kind: str
-    """change | key | failed | eof"""
+    """change | key | resize | failed | eof"""
     value: str = ""
 
 
 class FileWatcher:
     """A thread posting a `change` event for every burst of saves to the chapter's files in `folder`."""
 
-    def __init__(self, folder: Path, names: set[str], events: queue.Queue[Event]):
+    def __init__(self, folder: Path, names: set[str], events: queue.SimpleQueue[Event]):
         self.folder = Path(os.path.realpath(folder))
         self.names = names
         self.events = events
@@ -99,7 +109,7 @@ class Keys:
     The terminal's settings are restored on exit, however the watch ends (q, Ctrl-C, an error).
     """
 
-    def __init__(self, events: queue.Queue[Event]):
+    def __init__(self, events: queue.SimpleQueue[Event]):
         self.events = events
         self.fd = sys.stdin.fileno()
         self.tty = os.isatty(self.fd)
@@ -148,7 +158,12 @@ class Keys:
 
 
 class Watch:
-    """One watch session: the chapter on screen, its folder watched, one warm worker."""
+    """One watch session: the chapter on screen, its folder watched, one warm worker.
+
+    Every grade is of a snapshot of the folder (course.snapshot): a save during a grade makes the
+    next snapshot differ, so it is graded right after; a deletion too. The screen is redrawn in
+    place on a terminal (course.watch_screen) and says which save it shows.
+    """
 
     def __init__(self, console: Console, workspace: Path, chapter: Chapter, *, manual: bool):
         from grader.workerproc import Worker
@@ -157,13 +172,21 @@ class Watch:
         self.workspace = workspace
         self.chapter = chapter
         self.manual = manual
-        self.events: queue.Queue[Event] = queue.Queue()
+        self.events: queue.SimpleQueue[Event] = queue.SimpleQueue()
         self.worker = Worker(chapter.preload)  # warms up while the first files are located
         self.watcher: FileWatcher | None = None
         self.reads_keys = manual or stdin_is_interactive()
         """Keys on a terminal; with --manual, lines from a pipe too (end of input quits)."""
+        self.in_place = console.is_terminal
+        """Redraw one screen (a terminal), or append to a log (piped)."""
         self.notes: list[str] = []
-        self.last_hash: str | None = None
+        self.last_state: str | None = None
+        self.saves = 0
+        """Grades of a changed folder since the chapter was opened: the number of the save on screen."""
+        self.graded = ""
+        """Which save the screen shows, for the status line."""
+        self.view: screen.Checklist | None = None
+        self.showing_list = False
         self.passed = False
 
     @property
@@ -172,18 +195,25 @@ class Watch:
 
     def run(self) -> int:
         """Watch until q, end of input or Ctrl-C; 1 if files cannot be watched."""
-        restore = _exit_on_hangup()
+        restore = _signals(self.events if self.in_place else None)
         try:
             with Keys(self.events) if self.reads_keys else contextlib.nullcontext():
                 return self._loop()
         except KeyboardInterrupt:
-            self.console.print("\nStopped watching.")
+            self._leave("Stopped watching.")
             return 130
         finally:
             if self.watcher is not None:
                 self.watcher.stop()
             self.worker.close()
             restore()
+
+    def _leave(self, message: str = "") -> None:
+        """End the screen: the cursor below it, then `message`."""
+        if self.in_place:
+            self.console.file.write("\n")
+        if message:
+            self.console.print(message)
 
     def _loop(self) -> int:
         self._open(self.chapter)
@@ -193,27 +223,33 @@ class Watch:
             except queue.Empty:
                 continue
             if event.kind == "failed":
+                self._leave()
                 self.console.print(Text(f"Cannot watch {self.folder} for saves ({event.value}).", style="red"))
                 self.console.print(f"Use `course watch {self.chapter.id} --manual` instead: it re-grades when "
                                    "you press Enter.")
                 return 1
             if event.kind == "eof":
+                self._leave()
                 return 0
             if event.kind == "change":
-                self._drain_changes()
+                self._drain("change")
                 self._grade(force=False)
+            elif event.kind == "resize":
+                self._drain("resize")
+                self._draw()
             elif event.kind == "key" and self._key(event.value.lower()):
+                self._leave()
                 return 0
 
-    def _drain_changes(self) -> None:
-        """Fold saves already queued into this grade; keep any key press for later."""
+    def _drain(self, kind: str) -> None:
+        """Fold events of `kind` already queued into this one; keep the others for later."""
         kept = []
         while True:
             try:
                 event = self.events.get_nowait()
             except queue.Empty:
                 break
-            if event.kind != "change":
+            if event.kind != kind:
                 kept.append(event)
         for event in kept:
             self.events.put(event)
@@ -225,29 +261,45 @@ class Watch:
         if key in ("\n", "\r", "r"):
             self._grade(force=True)
         elif key == "h":
-            self.console.print()
-            show_hint(self.console, self.workspace, ChapterOutline.of(self.chapter), check_stale=False,
-                      again="Press h again")
+            self._hint()
         elif key == "l":
-            self.console.print()
-            show_list(self.console, self.workspace)
+            self.showing_list = not self.showing_list or not self.in_place
+            self._draw(only_new=True)
         elif key == "n":
             self._next()
         return False
 
+    def _hint(self) -> None:
+        """Reveal the next hint, shown under the first failure."""
+        unwrapped = Console(file=io.StringIO(), width=PIPED_WIDTH, force_terminal=self.console.is_terminal,
+                            color_system=self.console.color_system, highlight=False, markup=False)
+        show_hint(unwrapped, self.workspace, ChapterOutline.of(self.chapter), check_stale=False,
+                  again="Press h again")
+        if self.view is not None:  # wrapped to the terminal's width at each draw
+            self.view.hints = Text.from_ansi(unwrapped.file.getvalue().rstrip("\n"))
+        self.showing_list = False
+        self._draw(only_new=True)
+
     def _next(self) -> None:
         following = _following(self.chapter.id)
         if not self.passed:
-            self.console.print(f"n moves on to the next chapter once every check of {self.chapter.id} passes.")
+            self._say(f"n moves on to the next chapter once every check of {self.chapter.id} passes.")
         elif following is None:
-            self.console.print(f"{self.chapter.id} is the last chapter: there is no next one.")
+            self._say(f"{self.chapter.id} is the last chapter: there is no next one.")
         else:
             try:
                 chapter = load_chapter(following)
             except ContentError as exc:
-                self.console.print(Text(f"{following} cannot be opened: {exc}", style="magenta"))
+                self._say(f"{following} cannot be opened: {exc}")
                 return
             self._open(chapter)
+
+    def _say(self, message: str) -> None:
+        """A short answer to a key: in the status line (until the next redraw), or printed."""
+        if self.in_place:
+            self._draw(status=f"{message} · {self._keys()}")
+        else:
+            self.console.print(message)
 
     def _open(self, chapter: Chapter) -> None:
         """Start (if needed) and watch `chapter`, then grade it."""
@@ -255,29 +307,43 @@ class Watch:
             self.watcher.stop()
             self.watcher = None
         self.chapter = chapter
-        self.last_hash = None
+        self.last_state = None
+        self.saves = 0
         started = start_chapter(self.workspace, chapter)
         self.notes = started.notes()
         if not self.manual:
-            names = set(chapter.files) | set(starter_files(chapter))
-            self.watcher = FileWatcher(self.folder, names, self.events)
+            self.watcher = FileWatcher(self.folder, set(snapshot.names(chapter)), self.events)
             self.watcher.start()
         self._grade(force=True)
         if self.watcher is not None:
             self.watcher.ready.wait(timeout=10)
 
     def _grade(self, *, force: bool) -> None:
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="course-watch-") as scratch:
+            taken = snapshot.take(self.chapter, self.folder, Path(scratch))
+            if not force and taken.state == self.last_state:
+                return  # saved without a change (or touched by a tool): nothing new to say
+            first = self.last_state is None
+            self.saves += 0 if first else 1
+            at = time.strftime("%H:%M:%S", time.localtime(taken.taken))
+            which = f"at {at}" if first else f"save {self.saves} ({at})"
+            if self.in_place and self.view is not None:
+                self._draw(status=f"Grading {which}…")
+            report = self._run(taken.submission)
+        self.last_state = taken.state
+        self.graded = f"Graded {which}"
+        progress.record_grade(self.workspace, report)
+        self.passed = report.status == "pass"
+        self.showing_list = False
+        self.view = self._checklist(report, taken.missing)
+        self._draw()
+
+    def _run(self, submission: Submission) -> Report:
         from grader.engine import grade
-        from grader.submission import SubmissionError, locate
         from grader.workerproc import Worker
 
-        try:
-            submission = locate(self.chapter, self.folder)
-        except SubmissionError as exc:
-            self.console.print(Text(f"Cannot grade: {exc}", style="red"))
-            return
-        if not force and submission.fingerprint() == self.last_hash:
-            return  # saved without a change (or touched by a tool): nothing new to say
         for attempt in (1, 2):
             if not self.worker.alive:
                 self.worker.close()
@@ -285,37 +351,61 @@ class Watch:
             report = grade(self.chapter, submission, worker=self.worker)
             if self.worker.alive or attempt == 2:
                 break  # a worker that died mid-grade is replaced and the grade run again, once
-        self.last_hash = report.submission_hash
-        progress.record_grade(self.workspace, report)
-        self.passed = report.status == "pass"
-        self._draw(report)
+        return report
 
-    def _draw(self, report: Any) -> None:
-        from grader.render.text import render
-
-        self.console.clear()
-        for note in self.notes:
-            self.console.print(Text(note, style="yellow"))
-        self.notes = []
-        render(report, self.console, folder=self.folder)
-        states = chapter_states(self.workspace)
-        done = sum(s.state == "passed" for s in states)
-        counts = report.counts()
-        self.console.print(f"{bar(counts['pass'], len(report.checks), 12)} {counts['pass']}/{len(report.checks)} "
-                           f"checks of {self.chapter.id} · course: {done} of {len(states)} chapters passed")
-        following = _following(self.chapter.id)
-        if self.passed:
+    def _checklist(self, report: Report, missing: tuple[str, ...]) -> screen.Checklist:
+        notes, self.notes = self.notes, []
+        lost = missing_notes(self.workspace, self.chapter, [m for m in missing if m in self.chapter.files])
+        notes += missing_notes(self.workspace, self.chapter, [m for m in missing if m not in self.chapter.files])
+        passed = []
+        if report.status == "pass":
+            following = _following(self.chapter.id)
             where = f"Press n to go on to {following}." if following else "That was the last chapter: well done!"
-            self.console.print(Text(f"{self.chapter.id} passed. {where}", style="bold green"))
-            self.console.print(f"Also: `course quiz {self.chapter.id}`, `course solution {self.chapter.id}`.")
-        self.console.print(Text(self._status_line(), style="dim"))
+            passed = [f"{self.chapter.id} passed. {where}",
+                      f"Also: `course quiz {self.chapter.id}`, `course solution {self.chapter.id}`."]
+        counts = report.counts()
+        return screen.Checklist(report, self.folder, notes=notes, first_notes=lost, passed=passed,
+                                bar=bar(counts["pass"], len(report.checks), 12))
 
-    def _status_line(self) -> str:
-        how = "Press Enter to re-grade" if self.manual else f"Watching {self.folder} for saves"
+    def _draw(self, *, only_new: bool = False, status: str | None = None) -> None:
+        """Redraw the screen (on a terminal), with `status` for a status line of the moment; piped, print
+        the checklist, or only what `only_new` asks for."""
+        width = self.console.width if self.in_place else PIPED_WIDTH
+        height = self.console.height if self.in_place else None
+        if self.showing_list:
+            with self.console.capture() as captured:
+                show_list(self.console, self.workspace)
+            listed = Text.from_ansi(captured.get().rstrip("\n"))
+            lines = screen.panel(listed, status or self._status_line(back=True), width, height)
+        elif self.view is None:
+            return
+        elif only_new and not self.in_place:
+            lines = [line for part in (self.view.hints or Text("")).split("\n") for line in screen.wrap(part, width)]
+        else:
+            lines = screen.checklist(self.view, status or self._status_line(), width, height)
+        screen.draw(self.console, lines, in_place=self.in_place)
+
+    def _status_line(self, *, back: bool = False) -> str:
+        """Which save is shown, what is watched, and the keys."""
+        how = "Press Enter to re-grade" if self.manual else f"Watching {_shown(self.folder)}"
+        head = f"{self.graded} · {how}" if self.graded else how
+        return f"{head} · {self._keys(back=back)}"
+
+    def _keys(self, *, back: bool = False) -> str:
         if not self.reads_keys:
-            return f"{how} · Ctrl-C to stop"
-        keys = ["h hint", "l list"] + (["n next chapter"] if self.passed and _following(self.chapter.id) else [])
-        return f"{how} · " + " · ".join(keys + ["q quit"])
+            return "Ctrl-C to stop"
+        keys = ["h hint", "l back to the checklist" if back else "l list"]
+        keys += ["n next chapter"] if self.passed and _following(self.chapter.id) else []
+        return " · ".join(keys + ["q quit"])
+
+
+def _shown(folder: Path) -> str:
+    """The folder as short as it reads: relative to here, else from ~."""
+    from grader.render.text import shown_path
+
+    shown = shown_path(folder)
+    home = str(Path.home())
+    return "~" + shown[len(home):] if shown.startswith(home + os.sep) else shown
 
 
 def _following(chapter_id: str) -> str | None:
@@ -323,26 +413,22 @@ def _following(chapter_id: str) -> str | None:
     return ids[ids.index(chapter_id) + 1] if chapter_id in ids and ids.index(chapter_id) + 1 < len(ids) else None
 
 
-def _exit_on_hangup() -> Any:
-    """Turn SIGTERM and SIGHUP into a normal exit, so the terminal and the worker are cleaned up."""
+def _signals(events: queue.SimpleQueue[Event] | None) -> Any:
+    """Turn SIGTERM and SIGHUP into a normal exit, so the terminal and the worker are cleaned up;
+    with `events`, post a `resize` event when the terminal's size changes. Returns the undo."""
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
 
     def leave(signum: int, _frame: Any) -> None:
         raise SystemExit(128 + signum)
 
-    saved = {sig: signal.signal(sig, leave) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    handlers: dict[int, Any] = {signal.SIGTERM: leave, signal.SIGHUP: leave}
+    if events is not None:
+        handlers[signal.SIGWINCH] = lambda _signum, _frame: events.put(Event("resize"))  # SimpleQueue: reentrant
+    saved = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
 
     def restore() -> None:
         for sig, handler in saved.items():
             signal.signal(sig, handler)
 
     return restore
-
-
-def default_chapter(workspace: Path) -> str | None:
-    """The chapter to continue, by the same rule as `course list`."""
-    from course.listing import to_continue
-
-    chosen = to_continue(chapter_states(workspace))
-    return chosen.id if chosen else None

@@ -58,6 +58,27 @@ def starter_files(chapter: Chapter) -> dict[str, Path]:
     return tree_files(starter_dir(chapter.id, chapter.dir.parent.parent))
 
 
+def latest_backup(workspace: Path, chapter_id: str) -> Path | None:
+    """The newest folder `course reset` copied the learner's files of `chapter_id` to, if any."""
+    folders = [p for p in (workspace / "backups").glob(f"{chapter_id}-*") if p.is_dir()]
+    return max(folders, key=lambda p: p.stat().st_mtime) if folders else None
+
+
+def missing_notes(workspace: Path, chapter: Chapter, missing: list[str] | tuple[str, ...]) -> list[str]:
+    """What to tell the learner about chapter files that are not in their folder, and how to get them back."""
+    folder = chapter_folder(workspace, chapter.id)
+    backup = latest_backup(workspace, chapter.id)
+    earlier = f"; your version from before the last reset is in {backup}" if backup else ""
+    notes = []
+    for name in missing:
+        if name in chapter.files:
+            notes.append(f"{name} is not in {folder}. `grade {chapter.id}` puts the starter's {name} back{earlier}.")
+        else:
+            notes.append(f"{name} is not in {folder}, so it was graded with the starter's copy. "
+                         f"`grade {chapter.id}` puts that copy back.")
+    return notes
+
+
 def remember_starter(workspace: Path, chapter_id: str, name: str, data: bytes) -> None:
     write_atomic(pristine_folder(workspace, chapter_id) / name, data)
 
@@ -66,6 +87,10 @@ def remember_starter(workspace: Path, chapter_id: str, name: str, data: bytes) -
 class Started:
     folder: Path
     created: list[str] = field(default_factory=list)
+    recreated: list[str] = field(default_factory=list)
+    """Of `created`: files the learner had been given before, then deleted (their starter version is back)."""
+    backup: Path | None = None
+    """The learner's files as they were before the last `course reset`, if there was one."""
     kept: list[str] = field(default_factory=list)
     """Files that were already there (yours): not touched."""
     updated: list[str] = field(default_factory=list)
@@ -75,8 +100,13 @@ class Started:
 
     def notes(self) -> list[str]:
         """What `grade` and `watch` tell the learner: the files just created, then `update_notes`."""
-        created = [f"Created {', '.join(self.created)} in {self.folder} from the chapter's starter."]
-        return (created if self.created else []) + self.update_notes()
+        fresh = [name for name in self.created if name not in self.recreated]
+        notes = [f"Created {', '.join(fresh)} in {self.folder} from the chapter's starter."] if fresh else []
+        if self.recreated:
+            earlier = f"; your version from before the last reset is in {self.backup}" if self.backup else ""
+            notes.append(f"{', '.join(self.recreated)} {'was' if len(self.recreated) == 1 else 'were'} missing from "
+                         f"{self.folder}: put the starter's copy back{earlier}.")
+        return notes + self.update_notes()
 
     def update_notes(self) -> list[str]:
         """What a new version of the starter changed, for the learner."""
@@ -107,6 +137,8 @@ def start_chapter(workspace: Path, chapter: Chapter) -> Started:
         dest = folder / name
         if create_atomic(dest, new):
             result.created.append(name)
+            if (pristine / name).is_file():  # given before: the learner deleted it
+                result.recreated.append(name)
             remember_starter(workspace, chapter.id, name, new)
             continue
         try:
@@ -120,6 +152,8 @@ def start_chapter(workspace: Path, chapter: Chapter) -> Started:
             result.kept.append(name)
     if result.created:
         progress.record_start(workspace, chapter.id)
+    if result.recreated:
+        result.backup = latest_backup(workspace, chapter.id)
     return result
 
 

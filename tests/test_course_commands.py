@@ -11,7 +11,7 @@ import pytest
 
 from coursekit import COURSE, GRADE, ROOT, SOLUTION_2, STARTER_2, Tmux, copy_content, course, grade, run
 
-COMMANDS = ["list", "lesson", "start", "hint", "watch", "reset", "solution", "quiz"]
+COMMANDS = ["list", "lesson", "start", "hint", "watch", "run", "reset", "solution", "quiz"]
 QUIZ_KEY = "b,a,c,d,c"
 needs_tmux = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
 
@@ -69,7 +69,7 @@ def test_the_workspace_rule_is_in_the_help(tmp_path):
     assert all(name in result.stdout for name in COMMANDS)
 
 
-@pytest.mark.parametrize("command", ["lesson", "start", "hint", "watch", "reset", "solution", "quiz"])
+@pytest.mark.parametrize("command", ["lesson", "start", "hint", "watch", "run", "reset", "solution", "quiz"])
 def test_an_unknown_chapter_is_a_usage_error(workspace, command):
     result = course(command, "chapter-99", workspace=workspace)
     assert result.returncode == 2
@@ -409,7 +409,7 @@ def test_the_outline_of_every_chapter_matches_its_validated_manifest():
 
 @pytest.mark.parametrize("argv, starts", [
     (["chapter-2"], True), (["2", "--solution"], True), (["2", "--path", "x.py", "--format", "json"], True),
-    ([], False), (["--help"], False), (["2", "-h"], False), (["2", "--batch", "subs"], False),
+    ([], True), (["--help"], False), (["2", "-h"], False), (["2", "--batch", "subs"], False),
     (["2", "--batch=subs"], False), (["2", "--sandbox", "bwrap"], False), (["2", "--sandbox=bwrap"], False),
 ])
 def test_grade_starts_its_worker_first_only_when_it_will_grade_on_one(argv, starts):
