@@ -19,7 +19,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import SQLModel
 
-from grader.testing import CheckFailed, check, fail, learner_frame, request
+from grader.testing import CheckFailed, check, endpoint_function, fail, learner_frame, request
 
 REAL_CREATE = sqlalchemy.ext.asyncio.create_async_engine
 THREADS = 4
@@ -281,10 +281,11 @@ async def count(dep, model):
 
 
 def one_request(app, method, path, **kwargs):
-    """One request through the learner's app, its lifespan included."""
+    """One request through the learner's app, its lifespan included; a status other than 200 fails at the
+    endpoint."""
     try:
         with TestClient(app) as client:
-            return request(client, method, path, diagnosis="endpoint-error", **kwargs)
+            return request(client, method, path, expect=200, diagnosis="endpoint-error", **kwargs)
     except CheckFailed:
         raise
     except Exception as exc:  # noqa: BLE001 - the app's lifespan raised
@@ -307,24 +308,19 @@ def test_stats_reads_both(learner, database, models):
         return await count(primary, hero), await count(analytics, event)
 
     heroes, events = run(prepare)
-    response = one_request(main.app, "GET", "/stats")
-    if response.status_code != 200:
-        fail(f"GET /stats answered {response.status_code}: {response.text[:300]}", file="main.py",
-             diagnosis="stats-error")
+    response = one_request(main.app, "GET", "/stats", wrong_answer="stats-error")
     body = response.json()
     if body != {"heroes": heroes, "events": events}:
         fail(f"GET /stats returned {body}; the databases hold {heroes} heroes (primary) and {events} events "
              "(analytics): count heroes with the PrimarySessionDep session and events with the AnalyticsSessionDep "
-             "one", file="main.py", diagnosis="wrong-database")
+             "one", obj=endpoint_function(main.app, "GET", "/stats"), diagnosis="wrong-database")
 
 
 @check("heroes-in-primary")
 def test_heroes_in_primary(learner, database, models):
     main = learner.module("main")
     name = f"hero-{uuid.uuid4().hex[:8]}"
-    response = one_request(main.app, "POST", "/heroes/", json={"name": name, "secret_name": "x"})
-    if response.status_code != 200:
-        fail(f"POST /heroes/ answered {response.status_code}: {response.text[:300]}", diagnosis="endpoint-error")
+    one_request(main.app, "POST", "/heroes/", wrong_answer="endpoint-error", json={"name": name, "secret_name": "x"})
 
     async def where_is_it():
         found = {}
@@ -338,4 +334,5 @@ def test_heroes_in_primary(learner, database, models):
     if not found["primary"]:
         fail("a hero created with POST /heroes/ is not in the primary database"
              + (" (it went to analytics)" if found["analytics"] else "")
-             + ": the heroes endpoints take `session: PrimarySessionDep`", diagnosis="wrong-database")
+             + ": the heroes endpoints take `session: PrimarySessionDep`",
+             obj=endpoint_function(main.app, "POST", "/heroes/"), diagnosis="wrong-database")
