@@ -42,6 +42,26 @@ def where(obj: Any) -> tuple[str | None, int | None]:
     return file, start + _header_offset(lines)
 
 
+def attribute_at(cls: type, name: str) -> tuple[str | None, int | None]:
+    """(file, line) of the statement that declares `name` in the body of `cls` or of the first class of its
+    MRO that does (`age: int | None = Field(...)`): a field's problem on the field's line. Else `where(cls)`."""
+    for klass in inspect.getmro(cls) if inspect.isclass(cls) else ():
+        file, line = where(klass)
+        if file is None:
+            continue
+        lines, start = inspect.getsourcelines(klass)
+        try:
+            tree = ast.parse(textwrap.dedent("".join(lines)))
+        except SyntaxError:
+            continue
+        body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
+        for node in body:
+            targets = [node.target] if isinstance(node, ast.AnnAssign) else getattr(node, "targets", [])
+            if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+                return file, start + node.lineno - 1
+    return where(cls)
+
+
 def definition(obj: Any) -> Any:
     """The function, class or module whose source `obj` stands for."""
     while isinstance(obj, functools.partial):

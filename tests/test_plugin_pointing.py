@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from grader.testing import (Advice, CheckFailed, Learner, about, advised, endpoint_function, endpoint_of, paused_at,
-                            request, where)
+from grader.testing import (Advice, CheckFailed, Learner, about, advised, attribute_at, endpoint_function, endpoint_of,
+                            paused_at, request, where)
 from variants import line_of
 
 LEARNER = textwrap.dedent('''
@@ -28,6 +28,12 @@ LEARNER = textwrap.dedent('''
 
     class Hero(BaseModel):
         name: str
+
+
+    class Villain(Hero):
+        """A hero gone wrong."""
+
+        power: int = 0
 
 
     app = FastAPI()
@@ -136,6 +142,12 @@ def test_where_looks_through_wrappers_to_the_learners_def(learner):
     assert where(learner.lifespan) == ("learner.py", line("async def lifespan"))
     assert where(learner.opened) == ("learner.py", line("def opened"))
     assert where(learner.helper) == ("learner.py", line("def helper"))
+
+
+def test_a_field_is_found_on_its_own_line_in_the_class_that_declares_it(learner):
+    assert attribute_at(learner.Villain, "power") == ("learner.py", line("power: int = 0"))
+    assert attribute_at(learner.Villain, "name") == ("learner.py", line("    name: str"))  # inherited
+    assert attribute_at(learner.Villain, "age") == ("learner.py", line("class Villain"))  # none: the class
 
 
 def test_where_says_nothing_about_what_the_learner_did_not_write(learner):

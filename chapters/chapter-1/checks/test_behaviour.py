@@ -14,7 +14,8 @@ from pydantic import ValidationError
 from sqlalchemy import event
 
 from grader.clean import clip
-from grader.testing import Advice, about, advised, check, crash_site, described, endpoint_function, fail, request
+from grader.testing import (Advice, about, advised, attribute_at, check, crash_site, described, endpoint_function,
+                            fail, request)
 
 HERO = {"name": "Deadpond", "secret_name": "Dive Wilson"}
 LIFESPAN_SHAPE = Advice("A lifespan must be an async generator function taking the app, decorated with "
@@ -43,14 +44,6 @@ def database(modules):
 @pytest.fixture(scope="module")
 def main(modules):
     return modules[2]
-
-
-def defined_in(model, field):
-    """The class of `model`'s hierarchy that declares `field` (for the line in messages)."""
-    for cls in model.__mro__:
-        if field in cls.__dict__.get("__annotations__", {}):
-            return cls
-    return model
 
 
 def indexed(table, column):
@@ -98,7 +91,8 @@ def test_hero_columns(models):
     ]
     for field, ok, message, diagnosis in rules:
         if not ok:
-            fail(message, obj=defined_in(hero, field), diagnosis=diagnosis)
+            file, line = attribute_at(hero, field)
+            fail(message, file=file, line=line, diagnosis=diagnosis)
 
 
 def refuses(cls, data):
