@@ -184,12 +184,30 @@ def learner_traceback(exc: BaseException, limit: int = 4000) -> str:
 
 
 def described(exc: BaseException, limit: int = 400) -> str:
-    """`Type: message` of an exception, cut to `limit` characters at a line or a word; for a NameError,
-    the name it most likely meant."""
-    text = str(exc).strip()
+    """`Type: message` of an exception, cut to `limit` characters at a line or a word; a validation error
+    (pydantic's, FastAPI's) as its errors in a line; for a NameError, the name it most likely meant."""
+    text = _validation_errors(exc) or str(exc).strip()
     said = f"{type(exc).__name__}: {clip(text, limit)}" if text else type(exc).__name__
     meant = _meant(exc)
     return said + (f" (did you mean `{meant[0]}`?)" if meant else "")
+
+
+def _validation_errors(exc: BaseException, shown: int = 3) -> str | None:
+    """`N validation errors: loc: msg; ... (got <the first input>)` for an exception with pydantic's
+    `errors()` (ValidationError, FastAPI's RequestValidationError and ResponseValidationError)."""
+    try:
+        errors = list(exc.errors()) if callable(getattr(exc, "errors", None)) else []
+    except Exception:  # noqa: BLE001 - an `errors` that is not pydantic's says nothing
+        return None
+    if not errors or not all(isinstance(e, dict) and "msg" in e for e in errors):
+        return None
+    title = getattr(exc, "title", None)
+    parts = [f"{'.'.join(map(str, e.get('loc', ()))) or 'value'}: {e['msg']}" for e in errors[:shown]]
+    if len(errors) > shown:
+        parts.append(f"and {len(errors) - shown} more")
+    count = f"{len(errors)} validation error{'s' if len(errors) > 1 else ''}" + (f" for {title}" if title else "")
+    given = f" (got {clip(repr(errors[0]['input']), 150)})" if "input" in errors[0] else ""
+    return f"{count}: {'; '.join(parts)}{given}"
 
 
 def _meant(exc: BaseException) -> tuple[str, int | None] | None:

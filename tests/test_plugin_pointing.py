@@ -206,7 +206,8 @@ def test_a_crash_outside_the_learners_code_points_at_the_endpoint(learner):
     with TestClient(learner.app) as client:
         found = failure(lambda: request(client, "GET", "/heroes/0"))
     assert (found.file, found.line) == ("learner.py", line("def read_hero"))
-    assert found.message.startswith("GET /heroes/0 crashed with ResponseValidationError")
+    assert found.message == ("GET /heroes/0 crashed with ResponseValidationError: 1 validation error: response.name: "
+                             "Field required (got HTTPException(status_code=404, detail='Hero not found'))")
 
 
 def test_a_misspelt_name_is_blamed_on_the_parameter_it_meant(learner):
