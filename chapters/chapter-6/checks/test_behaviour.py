@@ -302,4 +302,6 @@ def test_crud_works(learner):
             fail("GET /heroes/ does not list the hero just created", obj=endpoint_function(main.app, "GET", "/heroes/"),
                  diagnosis="wrong-answer")
         call(http, "DELETE", path, 200)
-        call(http, "GET", path, 404)
+        if request(http, "GET", path, diagnosis="endpoint-error", advice=CRASH_ADVICE).status_code != 404:
+            fail(f"after DELETE {path} answered 200, GET {path} still finds the hero: the deletion was not "
+                 "committed", obj=endpoint_function(main.app, "DELETE", one), diagnosis="wrong-answer")
