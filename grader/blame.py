@@ -110,15 +110,15 @@ def learner_relative(path: Path | str) -> str | None:
 def learner_frame(tb: TracebackType | None) -> tuple[str | None, int | None]:
     """The innermost traceback frame in the learner's files: (file, line).
 
-    When that line applies a decorator (FastAPI building a route from the function below it, and
-    raising), the line is the statement the library was reading instead: the parameter it names,
-    or the `def`.
+    When that line applies a decorator and the library it calls raises (FastAPI building a route
+    from the function below it), the line is the statement the library was reading instead: the
+    parameter it names, or the `def`.
     """
     found = _innermost_learner(tb)
     if found is None:
         return None, None
     file, line, frame, deeper = found
-    node = _decorated_at(frame.f_code.co_filename, line)
+    node = _decorated_at(frame.f_code.co_filename, line) if deeper else None  # raised inside the decorator
     if node is not None:
         named = next((f.f_locals["param_name"] for f in reversed(deeper)
                       if isinstance(f.f_locals.get("param_name"), str)), None)
