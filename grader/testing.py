@@ -60,11 +60,15 @@ class CheckFailed(AssertionError):
 
 
 def fail(message: str, *, obj: Any = None, file: str | None = None, line: int | None = None,
-         diagnosis: str | None = None) -> NoReturn:
-    """Fail the current check; `obj` (a learner function or class) supplies file and line."""
+         diagnosis: str | None = None, cause: BaseException | None = None) -> NoReturn:
+    """Fail the current check; `obj` (a learner function or class) supplies file and line. With `cause`, the
+    exception the message reports, its learner line (`crash_site`) comes first."""
+    if cause is not None and file is None:
+        file, line = crash_site(cause)
     if obj is not None and file is None:
         file, line = where(obj)
-    raise CheckFailed(message, file=file, line=line, diagnosis=diagnosis)
+    raise CheckFailed(message, file=file, line=line, diagnosis=diagnosis,
+                      details=learner_traceback(cause) if cause is not None and file else "")
 
 
 # -- where things are in the learner's files ------------------------------------------------------------------------

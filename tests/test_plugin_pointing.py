@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from grader.testing import (Advice, CheckFailed, Learner, about, advised, attribute_at, endpoint_function, endpoint_of,
-                            paused_at, request, where)
+                            fail, paused_at, request, where)
 from variants import line_of
 
 LEARNER = textwrap.dedent('''
@@ -163,6 +163,18 @@ def test_a_generator_that_yields_again_is_blamed_on_the_yield_it_stopped_at(lear
     generator.close()
     assert paused_at(generator) == (None, None)
     assert paused_at(generator, otherwise=learner.twice) == ("learner.py", line("def twice"))
+
+
+def test_a_failure_about_an_exception_points_at_its_learner_line_else_at_obj(learner):
+    try:
+        learner.helper()
+    except NameError as exc:
+        raised = exc
+    found = failure(lambda: fail("helper failed", cause=raised, obj=learner.twice))
+    assert (found.file, found.line) == ("learner.py", line("return json_text()"))
+    assert 'File "learner.py"' in found.details
+    elsewhere = failure(lambda: fail("json failed", cause=ValueError("not ours"), obj=learner.twice))
+    assert (elsewhere.file, elsewhere.line) == ("learner.py", line("def twice"))
 
 
 # -- endpoints --------------------------------------------------------------------------------------------------------

@@ -14,8 +14,8 @@ from pydantic import ValidationError
 from sqlalchemy import event
 
 from grader.clean import clip
-from grader.testing import (Advice, about, advised, attribute_at, check, crash_site, described, endpoint_function,
-                            fail, request)
+from grader.testing import (Advice, about, advised, attribute_at, check, described, endpoint_function, fail,
+                            request)
 
 HERO = {"name": "Deadpond", "secret_name": "Dive Wilson"}
 LIFESPAN_SHAPE = Advice("A lifespan must be an async generator function taking the app, decorated with "
@@ -193,9 +193,8 @@ def test_tables_at_startup(main, database, models):
         try:
             client = stack.enter_context(TestClient(app))
         except Exception as exc:  # noqa: BLE001 - the learner's lifespan may raise anything
-            file, line = crash_site(exc)
             fail(advised(f"the app failed to start: {described(exc)}", LIFESPAN_SHAPE, exc),
-                 diagnosis="startup-error", **({"file": file, "line": line} if file else at))
+                 diagnosis="startup-error", cause=exc, **at)
         if not sqlalchemy.inspect(database.engine).has_table(table.name):
             fail(f"the app started, but there is no `{table.name}` table: the lifespan must call "
                  "create_db_and_tables(), and the app must be `FastAPI(lifespan=lifespan)`", diagnosis="no-table", **at)

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete, text
 from sqlmodel import Session, select
 
-from grader.testing import Advice, check, fail, is_closed, learner_frame, paused_at, request
+from grader.testing import Advice, check, fail, is_closed, paused_at, request
 
 
 @pytest.fixture(scope="module")
@@ -68,11 +68,10 @@ def start(database):
     except StopIteration:
         fail("get_db() finished without yielding a session", obj=get_db, diagnosis="no-yield")
     except Exception as exc:  # noqa: BLE001 - the learner's code may raise anything
-        file, line = learner_frame(exc.__traceback__)
         autocommit = "autocommit" in str(exc)
         fail(f"get_db() raised {type(exc).__name__} before yielding: {exc}"
              + (". SQLAlchemy 2 only accepts `autocommit=False` (or leave it out)" if autocommit else ""),
-             file=file, line=line, diagnosis="autocommit-true" if autocommit else "raised-before-yield")
+             cause=exc, obj=get_db, diagnosis="autocommit-true" if autocommit else "raised-before-yield")
     return generator, session
 
 

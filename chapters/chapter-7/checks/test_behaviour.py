@@ -19,7 +19,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import SQLModel
 
-from grader.testing import CheckFailed, check, endpoint_function, fail, learner_frame, request
+from grader.testing import CheckFailed, check, endpoint_function, fail, request
 
 REAL_CREATE = sqlalchemy.ext.asyncio.create_async_engine
 THREADS = 4
@@ -62,9 +62,8 @@ async def open_session(dep):
     try:
         session = await generator.__anext__()
     except Exception as exc:  # noqa: BLE001 - explain it at the learner's line
-        file, line = learner_frame(exc.__traceback__)
-        fail(f"running the dependency from get_session(...) raised {type(exc).__name__}: {exc}",
-             **({"file": file, "line": line} if file else {"obj": dep}), diagnosis="dependency-error")
+        fail(f"running the dependency from get_session(...) raised {type(exc).__name__}: {exc}", cause=exc, obj=dep,
+             diagnosis="dependency-error")
     if not isinstance(session, AsyncSession):
         fail(f"the dependency yielded {type(session).__name__}, not an AsyncSession", obj=dep, diagnosis="wrong-type")
     SEEN.append(session.bind)
@@ -144,11 +143,11 @@ def test_unknown_name_error(database):
         missing = [name for name in known if name not in str(exc)]
         if "no-such-database" not in str(exc) or missing:
             fail(f"the ValueError says {str(exc)!r}; it must name the unknown database and the known ones "
-                 f"({', '.join(known)})", obj=database.get_session, diagnosis="vague-error")
+                 f"({', '.join(known)})", cause=exc, obj=database.get_session, diagnosis="vague-error")
         return
     except Exception as exc:  # noqa: BLE001 - any other error is the wrong one
         fail(f"get_session(\"no-such-database\") raised {type(exc).__name__}: {exc}; raise a ValueError that names "
-             "the known databases", obj=database.get_session, diagnosis="wrong-error")
+             "the known databases", cause=exc, obj=database.get_session, diagnosis="wrong-error")
     fail("get_session(\"no-such-database\") and its dependency ran without an error: an unknown name must raise "
          "ValueError", obj=database.get_session, diagnosis="no-error")
 
@@ -289,9 +288,8 @@ def one_request(app, method, path, **kwargs):
     except CheckFailed:
         raise
     except Exception as exc:  # noqa: BLE001 - the app's lifespan raised
-        file, line = learner_frame(exc.__traceback__)
         fail(f"starting or stopping the app (its lifespan) raised {type(exc).__name__}: {str(exc)[:400]}",
-             file=file, line=line, diagnosis="lifespan-error")
+             cause=exc, diagnosis="lifespan-error")
 
 
 @check("stats-reads-both")
