@@ -116,7 +116,8 @@ def request(client: Any, method: str, url: str, *, expect: int | None = None, di
     """
     app = getattr(client, "app", None)
     try:
-        response = client.request(method, url, **kwargs)
+        with http_errors_raised() as raised:
+            response = client.request(method, url, **kwargs)
     except Exception as exc:  # noqa: BLE001 - the learner's app may raise anything
         file, line = crash_site(exc)
         if file is None and app is not None:
@@ -124,11 +125,38 @@ def request(client: Any, method: str, url: str, *, expect: int | None = None, di
         raise CheckFailed(advised(f"{method} {url} crashed with {described(exc)}", advice, exc), file=file,
                           line=line, diagnosis=diagnosis, details=learner_traceback(exc)) from None
     if expect is not None and response.status_code != expect:
-        file, line = endpoint_of(app, method, url) if app is not None else (None, None)
+        # The HTTPException the learner's code raised with this status is the statement to change; else the endpoint.
+        file, line = next(((f, n) for status, f, n in reversed(raised) if status == response.status_code),
+                          endpoint_of(app, method, url) if app is not None else (None, None))
         raise CheckFailed(advised(f"{method} {url} answered {response.status_code}, expected {expect}: "
                                   f"{clip(response.text, 300)}", advice), file=file, line=line,
                           diagnosis=wrong_answer or f"status-{response.status_code}")
     return response
+
+
+@contextmanager
+def http_errors_raised() -> Iterator[list[tuple[int, str, int]]]:
+    """(status, file, line) of every HTTPException the learner's code creates within the block, in order:
+    where a request's error status came from."""
+    from starlette.exceptions import HTTPException
+
+    raised: list[tuple[int, str, int]] = []
+    original = HTTPException.__init__
+
+    def init(self: Any, status_code: int, *args: Any, **kwargs: Any) -> None:
+        frame, depth = sys._getframe(1), 0
+        while frame is not None and depth < 3 and learner_relative(frame.f_code.co_filename) is None:
+            frame, depth = frame.f_back, depth + 1  # FastAPI's HTTPException.__init__ calls Starlette's
+        file = learner_relative(frame.f_code.co_filename) if frame is not None else None
+        if file is not None:
+            raised.append((status_code, file, frame.f_lineno))
+        original(self, status_code, *args, **kwargs)
+
+    HTTPException.__init__ = init  # type: ignore[method-assign]
+    try:
+        yield raised
+    finally:
+        HTTPException.__init__ = original  # type: ignore[method-assign]
 
 
 @contextmanager

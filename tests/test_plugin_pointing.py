@@ -45,6 +45,8 @@ LEARNER = textwrap.dedent('''
     def read_hero(hero_id: int):
         if hero_id == 0:
             return HTTPException(status_code=404, detail="Hero not found")
+        if hero_id == 2:
+            raise HTTPException(status_code=400, detail="Hero not found")
         if hero_id == 1:
             return {"name": 1 / 0}
         return {"name": "Deadpond"}
@@ -203,6 +205,14 @@ def test_a_wrong_status_fails_at_the_endpoint_that_answered(learner):
         found = failure(lambda: request(client, "GET", "/heroes/7", expect=201))
     assert (found.file, found.line, found.diagnosis) == ("learner.py", line("def read_hero"), "status-200")
     assert found.message.startswith("GET /heroes/7 answered 200, expected 201: {")
+
+
+def test_a_wrong_error_status_fails_at_the_statement_that_raised_it(learner):
+    with TestClient(learner.app) as client:
+        found = failure(lambda: request(client, "GET", "/heroes/2", expect=404))
+        unknown = failure(lambda: request(client, "GET", "/villains/2", expect=200))  # FastAPI's own 404
+    assert (found.file, found.line, found.diagnosis) == ("learner.py", line("status_code=400"), "status-400")
+    assert (unknown.file, unknown.line, unknown.diagnosis) == (None, None, "status-404")
 
 
 def test_a_crash_in_the_learners_code_points_at_their_innermost_line_once(learner):
