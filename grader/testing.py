@@ -120,6 +120,8 @@ def request(client: Any, method: str, url: str, *, expect: int | None = None, di
             response = client.request(method, url, **kwargs)
     except Exception as exc:  # noqa: BLE001 - the learner's app may raise anything
         file, line = crash_site(exc)
+        if file is None and raised:  # the learner made an HTTPException and did not raise it (returned it?)
+            _, file, line = raised[-1]
         if file is None and app is not None:
             file, line = endpoint_of(app, method, url)
         raise CheckFailed(advised(f"{method} {url} crashed with {described(exc)}", advice, exc), file=file,

@@ -47,6 +47,8 @@ LEARNER = textwrap.dedent('''
             return HTTPException(status_code=404, detail="Hero not found")
         if hero_id == 2:
             raise HTTPException(status_code=400, detail="Hero not found")
+        if hero_id == 3:
+            return {"name": 3}
         if hero_id == 1:
             return {"name": 1 / 0}
         return {"name": "Deadpond"}
@@ -226,8 +228,16 @@ def test_a_crash_in_the_learners_code_points_at_their_innermost_line_once(learne
 def test_a_crash_outside_the_learners_code_points_at_the_endpoint(learner):
     """FastAPI refuses what read_hero returned: no frame of the learner's is in the traceback."""
     with TestClient(learner.app) as client:
-        found = failure(lambda: request(client, "GET", "/heroes/0"))
+        found = failure(lambda: request(client, "GET", "/heroes/3"))
     assert (found.file, found.line) == ("learner.py", line("def read_hero"))
+    assert found.message.startswith("GET /heroes/3 crashed with ResponseValidationError: 1 validation error: "
+                                    "response.name: Input should be a valid string (got 3)")
+
+
+def test_a_crash_over_an_http_exception_returned_not_raised_points_at_it(learner):
+    with TestClient(learner.app) as client:
+        found = failure(lambda: request(client, "GET", "/heroes/0"))
+    assert (found.file, found.line) == ("learner.py", line("return HTTPException"))
     assert found.message == ("GET /heroes/0 crashed with ResponseValidationError: 1 validation error: response.name: "
                              "Field required (got HTTPException(status_code=404, detail='Hero not found'))")
 
