@@ -482,9 +482,12 @@ def read_fixtures(ins: Inspection, scratch: Path | None) -> tuple[list[Fixture],
 
 def diagnosed_hints_problems(ins: Inspection) -> list[Problem]:
     """Every diagnosis a check has hints for (`[checks.hints_for]`) is declared by a mistakes/ fixture
-    (`# fails: check-id (diagnosis)`), so hints cannot drift from the mistakes the checks diagnose."""
+    (`# fails: check-id (diagnosis)`), so hints cannot drift from the mistakes the checks diagnose. (A chapter
+    without readable fixtures is told to add some already.)"""
     chapter = ins.chapter
     assert chapter is not None
+    if not ins.fixtures:
+        return []
     declared = {(check_id, diagnosis) for f in ins.fixtures for check_id, diagnosis in f.variant.fails.items()}
     return [ins.problem(ins.manifest, f"check {spec.id!r} has hints for the diagnosis {diagnosis!r}, which no "
                         f"mistakes/ fixture declares: add one whose header says `# fails: {spec.id} ({diagnosis})`",

@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 
 ELLIPSIS = "…"
-_NOISE = re.compile(r"\n?[ \t]*For further information visit https://errors\.pydantic\.dev/\S*")
-"""pydantic's pointer to its own documentation, after every validation error."""
+_NOISE = re.compile(r"\n?[ \t]*(For further information visit https://errors\.pydantic\.dev/\S*"
+                    r"|\(Background on this error at: https://sqlalche\.me/\S*\))")
+"""pydantic's and SQLAlchemy's pointers to their own documentation, after every error."""
 
 
 def clip(text: str, limit: int) -> str:
@@ -28,7 +29,8 @@ def clip(text: str, limit: int) -> str:
 
 
 def without_noise(text: str) -> str:
-    """`text` without pydantic's "For further information visit https://errors.pydantic.dev/..." lines."""
+    """`text` without pydantic's "For further information visit https://errors.pydantic.dev/..." lines and
+    SQLAlchemy's "(Background on this error at: https://sqlalche.me/...)"."""
     return _NOISE.sub("", text)
 
 
@@ -45,6 +47,6 @@ def relative_paths(text: str, folder: str, sandbox: str = "") -> str:
 
 
 def clean(text: str, limit: int, folder: str = "", sandbox: str = "") -> str:
-    """Everything above: what the learner may read of `text`."""
-    text = relative_paths(text, folder, sandbox)
+    """Everything above: what the learner may read of `text` (of a flood of output, only its start is read)."""
+    text = relative_paths(text[:2 * limit + len(folder) + len(sandbox)], folder, sandbox)
     return clip(without_noise(text), limit)

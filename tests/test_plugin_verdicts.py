@@ -13,6 +13,7 @@ import textwrap
 
 import pytest
 
+from grader.clean import clip, relative_paths, without_noise
 from grader.engine import grade
 from grader.manifest import ContentError, load_chapter_dir
 from grader.plugin import MESSAGE_CAP
@@ -237,3 +238,28 @@ def test_hints_for_must_be_a_table_of_string_lists_by_diagnosis(tmp_path, table,
     with pytest.raises(ContentError) as caught:
         load_chapter_dir(folder)
     assert problem in str(caught.value)
+
+
+# -- the text itself ------------------------------------------------------------------------------------------------
+def test_text_is_cut_at_a_line_or_a_word_with_an_ellipsis():
+    assert clip("short", 10) == "short"
+    assert clip("the first line\nthe second line", 20) == "the first line…"
+    assert clip("one two three four", 12) == "one two…"
+    assert clip("x" * 30, 10) == "x" * 9 + "…"
+
+
+def test_library_pointers_to_their_documentation_are_cut():
+    pydantic = "1 validation error for Hero\nname\n  Field required\n    For further information visit " \
+               "https://errors.pydantic.dev/2.14/v/missing"
+    sqlalchemy = "(sqlite3.IntegrityError) NOT NULL constraint failed: hero.name\n(Background on this error at: " \
+                 "https://sqlalche.me/e/21/gkpj)"
+    assert without_noise(pydantic) == "1 validation error for Hero\nname\n  Field required"
+    assert without_noise(sqlalchemy) == "(sqlite3.IntegrityError) NOT NULL constraint failed: hero.name"
+
+
+def test_the_sandbox_folder_becomes_relative_paths():
+    work, box = "/tmp/grade-ab12/work", "/tmp/grade-ab12"
+    assert relative_paths('File "/tmp/grade-ab12/work/main.py", line 3', work, box) == 'File "main.py", line 3'
+    assert relative_paths("cwd is /tmp/grade-ab12/work", work, box) == "cwd is ."
+    assert relative_paths("sqlite:////tmp/grade-ab12/work/database.db", work, box) == "sqlite:////…/database.db"
+    assert relative_paths("HOME=/tmp/grade-ab12/home", work, box) == "HOME=…/home"

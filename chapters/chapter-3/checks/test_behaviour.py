@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete, inspect
 from sqlmodel import Session, SQLModel, create_engine, select
 
-from grader.testing import check, endpoint_function, fail, request
+from grader.testing import Advice, check, endpoint_function, fail, request
 
 HERO = {"name": "Deadpond", "secret_name": "Dive Wilson"}
 MISSING_ID = 424242
@@ -158,7 +158,8 @@ def test_patch_updates_given_fields(api):
              ({"age": None}, {**hero, "age": None, "name": "Rusty"})]
     for sent, expected in steps:
         api.call("PATCH", url, ONE, json=sent, diagnosis="not-exclude-unset",
-                 advice="fields the client did not send must be left alone: `hero.model_dump(exclude_unset=True)`")
+                 advice=Advice("Fields the client did not send must be left alone: "
+                               "`hero.model_dump(exclude_unset=True)`", matching="NOT NULL constraint failed"))
         stored = api.call("GET", url, ONE).json()
         if stored != expected:
             fail(f"after PATCH {url} with {sent} the hero is {stored!r}, expected {expected!r}: only the fields "
