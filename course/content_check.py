@@ -212,6 +212,7 @@ class Inspection:
         ins.record("implementations", implementations_rule(ins))
         ins.record("lesson", lesson_rule(ins))
         ins.fixtures, fixture_problems = read_fixtures(ins, scratch)
+        fixture_problems += diagnosed_hints_problems(ins)
         ins.results["mistakes"] = RuleResult(rule="mistakes", title=RULES["mistakes"], status="ok",
                                              problems=fixture_problems)
         return ins
@@ -477,6 +478,22 @@ def read_fixtures(ins: Inspection, scratch: Path | None) -> tuple[list[Fixture],
                 (built / name).write_text(text, encoding="utf-8")
         fixtures.append(Fixture(variant, built))
     return fixtures, problems
+
+
+def diagnosed_hints_problems(ins: Inspection) -> list[Problem]:
+    """Every diagnosis a check has hints for (`[checks.hints_for]`) is declared by a mistakes/ fixture
+    (`# fails: check-id (diagnosis)`), so hints cannot drift from the mistakes the checks diagnose. (A chapter
+    without readable fixtures is told to add some already.)"""
+    chapter = ins.chapter
+    assert chapter is not None
+    if not ins.fixtures:
+        return []
+    declared = {(check_id, diagnosis) for f in ins.fixtures for check_id, diagnosis in f.variant.fails.items()}
+    return [ins.problem(ins.manifest, f"check {spec.id!r} has hints for the diagnosis {diagnosis!r}, which no "
+                        f"mistakes/ fixture declares: add one whose header says `# fails: {spec.id} ({diagnosis})`",
+                        ins.lines.line("checks", index, "hints_for", diagnosis))
+            for index, spec in enumerate(chapter.checks) for diagnosis in spec.hints_for
+            if (spec.id, diagnosis) not in declared]
 
 
 # -- graded rules ------------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""`course hint chapter-N`: progressive hints for the first failing check of the last grade."""
+"""`course hint chapter-N`: progressive hints for the first failing check of the last grade: the hints for
+the mistake it diagnosed when the chapter has some (`hints_for`), else the check's own."""
 
 from __future__ import annotations
 
@@ -22,12 +23,13 @@ FILES_HINTS = (
 """Hints for the engine's own `files` check, which has no manifest entry."""
 
 
-def _hints(chapter: ChapterOutline, check_id: str) -> tuple[str, tuple[str, ...]]:
-    """The title and hints of a check, the engine's own `files` check included (KeyError if unknown)."""
+def _hints(chapter: ChapterOutline, check_id: str, diagnosis: str | None) -> tuple[str, tuple[str, ...]]:
+    """The title of a check and its hints for a failure with `diagnosis`, the engine's own `files` check
+    included (KeyError if unknown)."""
     if check_id == FILES_CHECK:
         return FILES_TITLE, tuple(h.format(file=chapter.files[0]) for h in FILES_HINTS)
     spec = chapter.check(check_id)
-    return spec.title, spec.hints
+    return spec.title, spec.hints_of(diagnosis)
 
 
 def _stale(workspace: Path, chapter: ChapterOutline, grade: dict) -> bool:
@@ -57,12 +59,13 @@ def show_hint(console: Console, workspace: Path, chapter: ChapterOutline, *, che
         console.print(f"Try the practice questions (`course quiz {chapter.id}`) or compare with the reference "
                       f"solution (`course solution {chapter.id}`).")
         return 0
-    counts = {FILES_CHECK: len(FILES_HINTS), **{c.id: len(c.hints) for c in chapter.checks}}
+    diagnosis = grade.get("diagnosis")
+    counts = {FILES_CHECK: len(FILES_HINTS), **{c.id: len(c.hints_of(diagnosis)) for c in chapter.checks}}
     check_id, shown = progress.reveal_hint(workspace, chapter.id, counts)
     if check_id is None:  # another process recorded a passing grade meanwhile
         return show_hint(console, workspace, chapter, check_stale=check_stale, again=again)
     try:
-        title, hints = _hints(chapter, check_id)
+        title, hints = _hints(chapter, check_id, diagnosis if check_id == grade.get("failing") else None)
     except KeyError:
         console.print(f"The check {check_id!r} of your last grade is no longer part of {chapter.id} "
                       f"(the course was updated). Run `grade {chapter.id}` again.")
@@ -70,6 +73,7 @@ def show_hint(console: Console, workspace: Path, chapter: ChapterOutline, *, che
     if not hints:
         console.print(f"“{title}” has no hints. Read its message in `grade {chapter.id}`.")
         return 1
+    shown = min(shown, len(hints))  # a grade recorded meanwhile may have changed the mistake
     console.print(Text.assemble(("Hint ", "bold"), (f"{shown} of {len(hints)}", "bold"), " for “", (title, "bold"),
                                 f"” ({check_id}), the first check that failed:"))
     for number, hint in enumerate(hints[:shown], start=1):

@@ -2,7 +2,8 @@
 
     {"version": 1, "chapters": {"chapter-2": {
         "started_at": "...", "passed_at": "...", "reset_at": "...", "hints_shown": 2,
-        "last_grade": {"status": "fail", "passed": 7, "total": 12, "failing": "closes-on-error", ...},
+        "last_grade": {"status": "fail", "passed": 7, "total": 12, "failing": "closes-on-error",
+                       "diagnosis": "close-without-finally", ...},
         "quiz": {"last": 4, "best": 5, "total": 5, "at": "..."}}}}
 """
 
@@ -25,7 +26,8 @@ _ENTRY_TYPES: dict[str, type | tuple[type, ...]] = {
     "started_at": str, "passed_at": str, "reset_at": str, "hints_shown": int, "last_grade": dict, "quiz": dict,
 }
 _GRADE_TYPES: dict[str, type | tuple[type, ...]] = {
-    "status": str, "passed": int, "total": int, "failing": (str, type(None)), "at": str, "submission_hash": str,
+    "status": str, "passed": int, "total": int, "failing": (str, type(None)), "diagnosis": (str, type(None)),
+    "at": str, "submission_hash": str,
 }
 _QUIZ_TYPES: dict[str, type | tuple[type, ...]] = {"last": int, "best": int, "total": int, "at": str}
 
@@ -115,18 +117,19 @@ def entry(workspace: Path, chapter_id: str) -> dict[str, Any]:
 def record_grade(workspace: Path, report: Any) -> dict[str, Any]:
     """Remember the outcome of grading the workspace copy of a chapter."""
     counts = report.counts()
-    failing = next((c.id for c in report.checks if c.status in ("fail", "error")), None)
+    first = next((c for c in report.checks if c.status in ("fail", "error")), None)
+    failing, diagnosis = (first.id, first.diagnosis) if first is not None else (None, None)
 
     def change(data: dict[str, Any]) -> None:
         entry = chapter_entry(data, report.chapter)
-        previous_failing = (entry.get("last_grade") or {}).get("failing")
+        previous = entry.get("last_grade") or {}
         entry["last_grade"] = {
             "status": report.status, "passed": counts["pass"], "total": len(report.checks),
-            "failing": failing, "at": now(), "submission_hash": report.submission_hash,
+            "failing": failing, "diagnosis": diagnosis, "at": now(), "submission_hash": report.submission_hash,
         }
         entry.pop("reset_at", None)  # the files graded now are the ones after any reset
-        if failing != previous_failing:
-            entry.pop("hints_shown", None)  # a new first failure starts its hints from the first one
+        if (failing, diagnosis) != (previous.get("failing"), previous.get("diagnosis")):
+            entry.pop("hints_shown", None)  # a new first failure (or mistake) starts its hints from the first one
         if report.status == "pass":
             entry.setdefault("passed_at", now())
 
@@ -148,8 +151,8 @@ def reveal_hint(workspace: Path, chapter_id: str, hint_counts: dict[str, int]) -
     """Reveal one more hint for the first failing check of the last grade: (its id, hints now shown).
 
     The checklist of a grade already shows a check's first hint, so the first call reveals the
-    second; the count stops at the check's number of hints (`hint_counts`). (None, 0) when the
-    last grade had no failing check.
+    second; the count stops at the check's number of hints (`hint_counts`: for the diagnosed
+    mistake, when it has hints of its own). (None, 0) when the last grade had no failing check.
     """
     result: tuple[str | None, int] = (None, 0)
 

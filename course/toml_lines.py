@@ -15,7 +15,8 @@ _KEY = re.compile(r"""^(?:([A-Za-z0-9_-]+)|"([^"]*)"|'([^']*)')\s*=""")
 
 
 class TomlLines:
-    """Line numbers of keys: ``line("files")``, ``line("checks", 2, "hints")`` (the third [[checks]])."""
+    """Line numbers of keys: ``line("files")``, ``line("checks", 2, "hints")`` (the third [[checks]]),
+    ``line("checks", 2, "hints_for", "no-commit")`` (a key of its ``[checks.hints_for]`` table)."""
 
     def __init__(self, text: str):
         self._lines: dict[tuple, int] = {}
@@ -33,7 +34,9 @@ class TomlLines:
                 table = (name, counts[name])
                 self._lines.setdefault(table, number)
             elif (match := _TABLE.match(stripped)) is not None:
-                table = (match.group(1),)
+                head, *rest = match.group(1).split(".")
+                # `[checks.hints_for]` is a table of the last `[[checks]]`
+                table = (head, counts[head], *rest) if rest and head in counts else (match.group(1),)
                 self._lines.setdefault(table, number)
             elif (match := _KEY.match(stripped)) is not None:
                 key = next(g for g in match.groups() if g is not None)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from grader.clean import clean
 from grader.limits import Limits
 from grader.manifest import Chapter, CheckSpec
 from grader.submission import Submission
@@ -142,10 +143,9 @@ def interpret(specs: list[CheckSpec], outcome: dict[str, Any], timeout: float,
         message, diagnosis = stopped
         stack = next((r.get("text", "") for r in outcome.get("records", []) if r.get("type") == "stack"), "")
         file, line = stuck_at(stack, workdir)
-        if file:
-            message = f"{message} (stopped at line {line} of {file})"
+        output = outcome.get("output", "")[-2000:]
         results[running] = {"status": "fail", "message": message, "diagnosis": diagnosis, "file": file,
-                            "line": line, "output": outcome.get("output", "")[-2000:]}
+                            "line": line, "output": clean(output, 2000, workdir, str(Path(workdir).parent) if workdir else "")}
     for spec in specs:
         if spec.id in results:
             continue

@@ -108,13 +108,14 @@ def _grader_failed(specs: list[CheckSpec], why: str, notes: list[str]) -> dict[s
 
 def _report(chapter: Chapter, submission: Submission, verdicts: dict[str, dict[str, Any]],
             notes: list[str], duration: float) -> Report:
-    specs: list[tuple[str, str, str, float, tuple[str, ...], int | None]] = [
-        (FILES_CHECK, FILES_TITLE, "files", 0, (), None)]
-    specs += [(c.id, c.title, c.kind, c.points, c.hints, c.task) for c in chapter.checks]
+    specs: list[tuple[str, str, str, float, CheckSpec | None, int | None]] = [
+        (FILES_CHECK, FILES_TITLE, "files", 0, None, None)]
+    specs += [(c.id, c.title, c.kind, c.points, c, c.task) for c in chapter.checks]
     checks = []
-    for check_id, title, kind, points, hints, task in specs:
+    for check_id, title, kind, points, spec, task in specs:
         v = verdicts.get(check_id, {"status": "error", "message": "the grader produced no verdict"})
         status = v["status"]
+        hints = spec.hints_of(v.get("diagnosis")) if spec is not None else ()
         checks.append(CheckResult(
             id=check_id, title=title, kind=kind, status=status, message=v.get("message") or "",
             file=v.get("file"), line=v.get("line"), column=v.get("column"), diagnosis=v.get("diagnosis"),

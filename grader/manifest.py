@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from grader.content import CHAPTER_ID, ContentError, chapter_ids, chapters_dir, parse_toml
 from grader.outline import FILES_CHECK, FILES_TITLE, FORMAT_VERSION
@@ -29,8 +30,25 @@ class CheckSpec(BaseModel):
     depends: tuple[str, ...] = ()
     points: float = Field(default=1, ge=0)
     hints: tuple[str, ...] = ()
+    hints_for: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    """Hints for a diagnosed mistake (`diagnosis = ["...", ...]`), used instead of `hints` when the check
+    fails with that diagnosis."""
     task: int | None = Field(default=None, ge=1)
     """The numbered step of the lesson's instructions this check verifies (Exercism's `task_id`)."""
+
+    @field_validator("hints_for")
+    @classmethod
+    def _diagnosed_hints(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        for diagnosis, hints in value.items():
+            if not re.match(_CHECK_ID, diagnosis):
+                raise ValueError(f"{diagnosis!r} is not a diagnosis: kebab-case, like `not-exclude-unset`")
+            if not hints or not all(h.strip() for h in hints):
+                raise ValueError(f"the hints for {diagnosis!r} must be a list of one or more non-empty strings")
+        return value
+
+    def hints_of(self, diagnosis: str | None) -> tuple[str, ...]:
+        """The hints for a failure with `diagnosis`: its own, else the check's."""
+        return self.hints_for.get(diagnosis or "", ()) or self.hints
 
 
 class Chapter(BaseModel):

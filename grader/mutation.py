@@ -24,6 +24,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
+from typing import Literal
 
 import pytest
 
@@ -156,10 +157,24 @@ class TestResult:
     file: str | None = None
     """Relative to the run's folder (so: the learner's file name)."""
     line: int | None = None
+    marked: Literal["skip", "xfail", "skipped"] | None = None
+    """`skip` or `xfail` when the learner's marker skipped the test or expects it to fail (`@pytest.mark.skip`,
+    `skipif`, `xfail`), `skipped` when it skipped itself (`pytest.skip()`): such a test catches nothing."""
 
     @property
     def name(self) -> str:
         return self.nodeid.rsplit("::", 1)[-1]
+
+    @property
+    def inert(self) -> str | None:
+        """Why this test checks nothing (None when it does)."""
+        if self.marked == "xfail":
+            return f"{self.name} is marked xfail; its failure counts as expected, so it catches nothing"
+        if self.marked == "skip":
+            return f"{self.name} is marked skip; a skipped test checks nothing"
+        if self.marked == "skipped":
+            return f"{self.name} skips itself (pytest.skip); a skipped test checks nothing"
+        return None
 
 
 @dataclass
@@ -188,6 +203,10 @@ class TestRun:
     def caught(self) -> bool:
         """Something went wrong: what a run against a mutant should do."""
         return bool(self.failures or self.collect_errors or self.crashed)
+
+    def inert(self) -> list[str]:
+        """One sentence per test marked skip or xfail (or skipped): those never catch a mutant."""
+        return [why for t in self.tests if (why := t.inert)]
 
     def describe(self, limit: int = 3) -> str:
         """The failures, one short paragraph each."""
@@ -261,6 +280,10 @@ class _Collector:
 
     def pytest_runtest_logreport(self, report) -> None:
         result = self.by_id.setdefault(report.nodeid, TestResult(report.nodeid))
+        if hasattr(report, "wasxfail"):  # xfailed (reported as skipped) or xpassed
+            result.marked = "xfail"
+        elif report.skipped and result.marked is None:
+            result.marked = "skip" if {"skip", "skipif"} & set(report.keywords) else "skipped"
         if report.failed:
             result.outcome = "failed"
         elif report.skipped and result.outcome == "passed":

@@ -12,7 +12,8 @@ reported by the commands that grade or start a chapter, and by `course check`.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,12 @@ class CheckOutline:
     id: str
     title: str
     hints: tuple[str, ...]
+    hints_for: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
+    """Hints for a diagnosed mistake, by diagnosis (the manifest's `[checks.hints_for]`)."""
+
+    def hints_of(self, diagnosis: str | None) -> tuple[str, ...]:
+        """The hints for a failure with `diagnosis`: its own, else the check's."""
+        return self.hints_for.get(diagnosis or "", ()) or self.hints
 
 
 @dataclass(frozen=True)
@@ -61,7 +68,7 @@ class ChapterOutline:
     def of(cls, chapter: Chapter) -> ChapterOutline:
         """The outline of a validated chapter."""
         return cls(chapter.id, chapter.title, chapter.files,
-                   tuple(CheckOutline(c.id, c.title, c.hints) for c in chapter.checks), chapter.dir)
+                   tuple(CheckOutline(c.id, c.title, c.hints, c.hints_for) for c in chapter.checks), chapter.dir)
 
 
 def load_outline(chapter_id: str, root: Path | None = None) -> ChapterOutline:
@@ -91,12 +98,17 @@ def _outline(folder: Path, data: dict[str, Any]) -> ChapterOutline | None:
     for check in checks:
         if not isinstance(check, dict):
             return None
-        hints = check.get("hints", [])
-        if not (_text(check.get("id")) and _text(check.get("title")) and isinstance(hints, list)
-                and all(isinstance(h, str) for h in hints)):
+        hints, hints_for = check.get("hints", []), check.get("hints_for", {})
+        if not (_text(check.get("id")) and _text(check.get("title")) and _strings(hints)
+                and isinstance(hints_for, dict) and all(_strings(h) and h for h in hints_for.values())):
             return None
-        outlines.append(CheckOutline(check["id"], check["title"], tuple(hints)))
+        outlines.append(CheckOutline(check["id"], check["title"], tuple(hints),
+                                     {d: tuple(h) for d, h in hints_for.items()}))
     return ChapterOutline(chapter_id, title, tuple(files), tuple(outlines), folder)
+
+
+def _strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
 def _text(value: Any) -> bool:

@@ -8,47 +8,103 @@ Records are JSON lines written to a pipe the worker reads (never stdout), throug
 from __future__ import annotations
 
 import time
+import traceback
 from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import pytest
 
+from grader.blame import course_code, crash_site, described, learner_traceback, where
+from grader.clean import clean
 from grader.content import ContentError
-from grader.testing import CheckFailed, learner_frame, learner_traceback, stopped_by_grader
+from grader.testing import CheckFailed, stopped_by_grader
 
 OUTPUT_CAP = 4000
 MESSAGE_CAP = 2000
 
 
-def explain(exc: BaseException) -> dict[str, Any]:
-    """Turn an exception raised while a check ran into a message for the learner."""
+def explain(exc: BaseException, checks_dir: str) -> dict[str, Any]:
+    """Turn an exception raised while a check ran into a verdict and a message, by whose code raised it.
+
+    A frame of the learner's in the traceback makes it theirs (at their innermost line). Otherwise the
+    innermost frame decides: the chapter's checks or the grader is the course's bug (`error`, at the
+    check's file and line), except a plain `assert` of the check, which fails it with its message; a
+    library the check called on the learner's objects is the learner's failure, naming the call.
+    """
     if isinstance(exc, ContentError):
-        return {"message": f"the course content is broken, not your code: {exc}", "content_error": True}
+        return {"status": "error", "message": f"the course content is broken, not your code: {exc}"}
     if isinstance(exc, CheckFailed):
         return {"message": exc.message, "file": exc.file, "line": exc.line, "diagnosis": exc.diagnosis,
                 "output": exc.details}
-    file, line = learner_frame(exc.__traceback__)
-    at = f" at {file}:{line}" if file else ""
-    if isinstance(exc, AssertionError):
-        text = str(exc)
-        message = text.split("\nassert ")[0] if not text.startswith("assert ") else "assertion failed: " + text
-        return {"message": message or "assertion failed", "file": file, "line": line}
+    if isinstance(exc, pytest.fail.Exception):
+        return {"message": str(exc) or "the check failed"}
+    file, line = crash_site(exc)
     if isinstance(exc, SystemExit):
-        return {"message": f"your code called `sys.exit({exc.code!r})`{at}; the check could not finish",
+        return {"message": f"your code called `sys.exit({exc.code!r})`; the check could not finish",
                 "file": file, "line": line, "diagnosis": "sys-exit"}
     stopped = stopped_by_grader(exc)
     if stopped:
         what, diagnosis = stopped
-        return {"message": f"your code {what}{at}", "file": file, "line": line, "diagnosis": diagnosis}
-    origin = "your code" if file else "the check"
-    return {"message": f"{origin} raised {type(exc).__name__}: {exc}{at}", "file": file, "line": line,
-            "output": learner_traceback(exc) if file else ""}
+        return {"message": f"your code {what}", "file": file, "line": line, "diagnosis": diagnosis}
+    if file:
+        return {"message": f"your code raised {described(exc)}", "file": file, "line": line,
+                "output": learner_traceback(exc)}
+    frames = list(traceback.walk_tb(exc.__traceback__))
+    ours = [i for i, (frame, _) in enumerate(frames) if course_code(frame.f_code.co_filename, checks_dir)]
+    if ours and ours[-1] == len(frames) - 1:
+        innermost, lineno = frames[-1]
+        if isinstance(exc, AssertionError) and _within(innermost.f_code.co_filename, checks_dir):
+            text = str(exc)
+            message = text.split("\nassert ")[0] if not text.startswith("assert ") else "assertion failed: " + text
+            return {"message": message or "assertion failed"}
+        at = f"{_course_path(innermost.f_code.co_filename, checks_dir)}:{lineno}"
+        return {"status": "error", "message": f"the check itself failed at {at} (a bug in the course, not in your "
+                f"code): {described(exc)}"}
+    called = frames[ours[-1] + 1][0] if ours else (frames[-1][0] if frames else None)
+    return _library_failure(called, exc)
+
+
+def _library_failure(called: FrameType | None, exc: BaseException) -> dict[str, Any]:
+    """What failed when a check handed the learner's object to a library: the call, and the object (by its
+    class, at the class when it is the learner's)."""
+    if called is None:
+        return {"message": f"what your code provided failed when used: {described(exc)}"}
+    code = called.f_code
+    name = getattr(code, "co_qualname", code.co_name)
+    owner = called.f_locals.get("self", called.f_locals.get("cls"))
+    if owner is None:
+        return {"message": f"`{name}()` failed on what your code provided: {described(exc)}"}
+    kind = owner if isinstance(owner, type) else type(owner)
+    file, line = where(kind)
+    return {"message": f"your {kind.__name__} failed when used (`{name}()`): {described(exc)}", "file": file,
+            "line": line}
+
+
+def _within(filename: str, folder: str) -> bool:
+    try:
+        return Path(filename).resolve().is_relative_to(Path(folder).resolve())
+    except (OSError, ValueError):
+        return False
+
+
+def _course_path(filename: str, checks_dir: str) -> str:
+    """A course file as its authors know it: `checks/test_behaviour.py`, `grader/testing.py`."""
+    path = Path(filename).resolve()
+    for base in (Path(checks_dir).resolve().parent, Path(__file__).resolve().parent.parent):
+        if path.is_relative_to(base):
+            return path.relative_to(base).as_posix()
+    return path.name
 
 
 class GraderPlugin:
     def __init__(self, job: dict[str, Any], emit: Callable[[dict[str, Any]], None]):
         self.emit = emit
         """Sends one record to the parent (`grader.child.emit`, which stamps it with the job's key)."""
+        self.checks_dir: str = job["checks_dir"]
+        self.folders = (job["workdir"], job["sandbox"])
+        """The sandbox's copy of the submission, and the sandbox: never shown in a record (see `clean`)."""
         self.tests: list[dict[str, Any]] = job["tests"]
         self.titles = {t["id"]: t["title"] for t in self.tests}
         self.outcome: dict[str, str] = {}
@@ -105,14 +161,16 @@ class GraderPlugin:
         result = yield
         report = result.get_result()
         if report.failed and call.excinfo is not None and not self.current.get("explained"):
-            self.current.update({k: v for k, v in explain(call.excinfo.value).items() if v})
+            explained = explain(call.excinfo.value, self.checks_dir)
+            self.current["verdict"] = explained.pop("status", "fail")
+            self.current.update({k: v for k, v in explained.items() if v})
             self.current["explained"] = True
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if not self.current:
             return
         if report.failed:
-            self.current["status"] = "error" if self.current.get("content_error") else "fail"
+            self.current["status"] = self.current.get("verdict", "fail")
             if report.when != "call" and not self.current.get("explained"):
                 self.current["message"] = f"the check's {report.when} failed: {str(report.longrepr)[-MESSAGE_CAP:]}"
         elif report.skipped and self.current["status"] == "pass":
@@ -131,9 +189,10 @@ class GraderPlugin:
         self.outcome[rec["id"]] = rec["status"]
         self.emit({
             "type": "result", "id": rec["id"], "status": rec["status"],
-            "message": str(rec.get("message", ""))[:MESSAGE_CAP], "file": rec.get("file"), "line": rec.get("line"),
-            "diagnosis": rec.get("diagnosis"), "duration": round(time.perf_counter() - rec["start"], 4),
-            "output": str(rec.get("output", ""))[:OUTPUT_CAP],
+            "message": clean(str(rec.get("message", "")), MESSAGE_CAP, *self.folders), "file": rec.get("file"),
+            "line": rec.get("line"), "diagnosis": rec.get("diagnosis"),
+            "duration": round(time.perf_counter() - rec["start"], 4),
+            "output": clean(str(rec.get("output", "")), OUTPUT_CAP, *self.folders),
         })
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:

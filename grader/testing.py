@@ -9,23 +9,36 @@
             fail("get_session is not a generator", obj=database.get_session)
 
 Tests run in a child process, inside a temporary copy of the submission (the current
-directory), with the learner's folder first on `sys.path`.
+directory), with the learner's folder first on `sys.path`. Where a failure points comes from
+`grader.blame` (`where`, `crash_site`, `paused_at`) and `grader.routes` (`endpoint_of`), offered
+here too.
 """
 
 from __future__ import annotations
 
 import errno
 import importlib
-import inspect
+import re
 import sys
 import traceback
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any, NoReturn
 
 import pytest
 
+from grader.blame import (attribute_at, course_code, crash_site, described, learner_frame, learner_relative,
+                          learner_traceback, paused_at, where)
+from grader.clean import clip
 from grader.guard import Refused
+from grader.routes import endpoint_function, endpoint_of
+
+__all__ = ["Advice", "CheckFailed", "Learner", "about", "advised", "attribute_at", "check", "closed", "crash_site", "described",
+           "endpoint_function", "endpoint_of", "fail", "is_closed", "learner", "learner_frame", "learner_relative",
+           "learner_traceback", "paused_at", "request", "stopped_by_grader", "where"]
 
 
 def check(check_id: str) -> pytest.MarkDecorator:
@@ -47,64 +60,134 @@ class CheckFailed(AssertionError):
 
 
 def fail(message: str, *, obj: Any = None, file: str | None = None, line: int | None = None,
-         diagnosis: str | None = None) -> NoReturn:
-    """Fail the current check; `obj` (a learner function or class) supplies file and line."""
+         diagnosis: str | None = None, cause: BaseException | None = None) -> NoReturn:
+    """Fail the current check; `obj` (a learner function or class) supplies file and line. With `cause`, the
+    exception the message reports, its learner line (`crash_site`) comes first."""
+    if cause is not None and file is None:
+        file, line = crash_site(cause)
     if obj is not None and file is None:
         file, line = where(obj)
-    raise CheckFailed(message, file=file, line=line, diagnosis=diagnosis)
+    raise CheckFailed(message, file=file, line=line, diagnosis=diagnosis,
+                      details=learner_traceback(cause) if cause is not None and file else "")
 
 
-def where(obj: Any) -> tuple[str | None, int | None]:
-    """(file name relative to the submission, line) where a learner object is defined."""
+# -- where things are in the learner's files ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Advice:
+    """A sentence for a request's failure, added only when it fits.
+
+    With `on` (exception types) and/or `matching` (a regular expression searched in `Type: message`),
+    it fits a crash that matches. With neither, it fits a wrong answer: a status other than the
+    one expected, never a crash. A plain string is an `Advice` with neither.
+    """
+
+    text: str
+    on: type[BaseException] | tuple[type[BaseException], ...] = ()
+    matching: str = ""
+
+    def fits(self, exc: BaseException | None) -> bool:
+        if exc is None or not (self.on or self.matching):
+            return exc is None and not (self.on or self.matching)
+        if self.on and not isinstance(exc, self.on):
+            return False
+        return not self.matching or re.search(self.matching, f"{type(exc).__name__}: {exc}") is not None
+
+
+AdviceLike = str | Advice | Sequence[str | Advice]
+
+
+def advised(message: str, advice: AdviceLike, exc: BaseException | None = None) -> str:
+    """`message` followed by the sentences of `advice` that fit a crash with `exc` (None: a wrong answer)."""
+    items = [advice] if isinstance(advice, (str, Advice)) else list(advice)
+    fitting = [a.text for a in (a if isinstance(a, Advice) else Advice(a) for a in items if a) if a.fits(exc)]
+    if not fitting:
+        return message
+    message = message.rstrip()
+    return message + ("" if message.endswith((".", "!", "?", "…")) else ".") + " " + " ".join(fitting)
+
+
+def request(client: Any, method: str, url: str, *, expect: int | None = None, diagnosis: str = "server-error",
+            wrong_answer: str | None = None, advice: AdviceLike = (), **kwargs: Any) -> Any:
+    """`client.request(method, url, **kwargs)` on a TestClient that re-raises server errors.
+
+    A crash fails the check at the learner's innermost line (else at the endpoint that serves the
+    URL) with `diagnosis`. With `expect`, any other status fails it at that endpoint with
+    `wrong_answer` (default `status-NNN`). `advice` adds the sentences that fit (see `Advice`).
+    """
+    app = getattr(client, "app", None)
     try:
-        path = Path(inspect.getsourcefile(obj) or "")
-        line = inspect.getsourcelines(obj)[1]
-    except (TypeError, OSError):
-        return None, None
-    return learner_relative(path), line
-
-
-def learner_relative(path: Path | str) -> str | None:
-    """`path` relative to the submission folder, or None if it is not the learner's file."""
-    if str(path).startswith("<"):  # code compiled from a string: `<string>`, `<sqlalchemy generated ...>`
-        return None
-    try:
-        return Path(path).resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return None
-
-
-def learner_frame(tb) -> tuple[str | None, int | None]:
-    """The innermost traceback frame in the learner's files."""
-    found: tuple[str | None, int | None] = (None, None)
-    for frame, lineno in traceback.walk_tb(tb):
-        rel = learner_relative(frame.f_code.co_filename)
-        if rel is not None:
-            found = (rel, lineno)
-    return found
-
-
-def learner_traceback(exc: BaseException, limit: int = 4000) -> str:
-    """The traceback trimmed to frames in the learner's files."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if learner_relative(f.filename) is not None]
-    for f in frames:
-        f.filename = learner_relative(f.filename) or f.filename
-    text = "".join(traceback.format_list(frames)) + "".join(traceback.format_exception_only(type(exc), exc))
-    return text[:limit]
-
-
-def request(client: Any, method: str, url: str, *, diagnosis: str = "server-error", advice: str = "",
-            **kwargs: Any) -> Any:
-    """`client.request(method, url, **kwargs)` on a TestClient that re-raises server errors; an
-    exception from the learner's app fails the check at the learner's line, with `advice` appended."""
-    try:
-        return client.request(method, url, **kwargs)
+        with http_errors_raised() as raised:
+            response = client.request(method, url, **kwargs)
     except Exception as exc:  # noqa: BLE001 - the learner's app may raise anything
-        file, line = learner_frame(exc.__traceback__)
-        at = f" ({file}, line {line})" if file else ""
-        raise CheckFailed(f"{method} {url} crashed with {type(exc).__name__}: {str(exc)[:400]}{at}"
-                          + (f". {advice}" if advice else ""), file=file, line=line, diagnosis=diagnosis,
-                          details=learner_traceback(exc)) from None
+        file, line = crash_site(exc)
+        if file is None and raised:  # the learner made an HTTPException and did not raise it (returned it?)
+            _, file, line = raised[-1]
+        if file is None and app is not None:
+            file, line = endpoint_of(app, method, url)
+        raise CheckFailed(advised(f"{method} {url} crashed with {described(exc)}", advice, exc), file=file,
+                          line=line, diagnosis=diagnosis, details=learner_traceback(exc)) from None
+    if expect is not None and response.status_code != expect:
+        # The HTTPException the learner's code raised with this status is the statement to change; else the endpoint.
+        file, line = next(((f, n) for status, f, n in reversed(raised) if status == response.status_code),
+                          endpoint_of(app, method, url) if app is not None else (None, None))
+        raise CheckFailed(advised(f"{method} {url} answered {response.status_code}, expected {expect}: "
+                                  f"{clip(response.text, 300)}", advice), file=file, line=line,
+                          diagnosis=wrong_answer or f"status-{response.status_code}")
+    return response
+
+
+@contextmanager
+def http_errors_raised() -> Iterator[list[tuple[int, str, int]]]:
+    """(status, file, line) of every HTTPException the learner's code creates within the block, in order:
+    where a request's error status came from."""
+    from starlette.exceptions import HTTPException
+
+    raised: list[tuple[int, str, int]] = []
+    original = HTTPException.__init__
+
+    def init(self: Any, status_code: int, *args: Any, **kwargs: Any) -> None:
+        frame, depth = sys._getframe(1), 0
+        while frame is not None and depth < 3 and learner_relative(frame.f_code.co_filename) is None:
+            frame, depth = frame.f_back, depth + 1  # FastAPI's HTTPException.__init__ calls Starlette's
+        file = learner_relative(frame.f_code.co_filename) if frame is not None else None
+        if file is not None:
+            raised.append((status_code, file, frame.f_lineno))
+        original(self, status_code, *args, **kwargs)
+
+    HTTPException.__init__ = init  # type: ignore[method-assign]
+    try:
+        yield raised
+    finally:
+        HTTPException.__init__ = original  # type: ignore[method-assign]
+
+
+@contextmanager
+def about(what: str, *, obj: Any = None, file: str | None = None, line: int | None = None,
+          diagnosis: str | None = None, advice: AdviceLike = ()) -> Iterator[None]:
+    """Name the learner's object the block uses, for a library that fails on it.
+
+        with about("the session get_session yielded", obj=database.get_session):
+            session.execute(text("select 1"))
+
+    An exception raised inside a library (no frame of the learner's, nor of the course's code
+    innermost) fails the check as `{what} could not be used: Type: message`, at `obj` (or `file`
+    and `line`), with the `advice` that fits. Anything else passes through: a crash in the
+    learner's code stays theirs, at their line; a bug in the check stays the course's.
+    """
+    try:
+        yield
+    except CheckFailed:
+        raise
+    except Exception as exc:  # noqa: BLE001 - classified below
+        frames = [frame.f_code.co_filename for frame, _ in traceback.walk_tb(exc.__traceback__)]
+        block = next((f for f in frames if Path(f).resolve() != Path(__file__).resolve()), frames[-1])
+        checks = Path(block).resolve().parent  # the block is in a check: its folder is the chapter's checks
+        if learner_frame(exc.__traceback__)[0] is not None or course_code(frames[-1], checks):
+            raise
+        if obj is not None and file is None:
+            file, line = where(obj)
+        raise CheckFailed(advised(f"{what} could not be used: {described(exc)}", advice, exc), file=file,
+                          line=line, diagnosis=diagnosis) from None
 
 
 class Learner:
@@ -133,22 +216,21 @@ class Learner:
             raise failure from None
 
     def _explain_import(self, name: str, exc: BaseException) -> CheckFailed:
-        file, line = learner_frame(exc.__traceback__)
+        file, line = crash_site(exc)
         if isinstance(exc, SyntaxError) and exc.filename:
             file, line = learner_relative(exc.filename), exc.lineno
-        at = f" (line {line})" if line else ""
         if isinstance(exc, SystemExit):
-            return CheckFailed(f"importing {name}.py called `sys.exit({exc.code!r})`{at}: a module must not exit "
+            return CheckFailed(f"importing {name}.py called `sys.exit({exc.code!r})`: a module must not exit "
                                "when it is imported", file=file, line=line, diagnosis="exit-at-import")
         if isinstance(exc, ModuleNotFoundError) and exc.name and exc.name.split(".")[0] == name:
             return CheckFailed(f"there is no {name}.py in the submission", diagnosis="missing-module")
         stopped = stopped_by_grader(exc)
         if stopped:
             what, diagnosis = stopped
-            return CheckFailed(f"importing {name}.py {what}{at}", file=file, line=line, diagnosis=diagnosis,
+            return CheckFailed(f"importing {name}.py {what}", file=file, line=line, diagnosis=diagnosis,
                                details=learner_traceback(exc))
-        return CheckFailed(f"importing {name}.py raised {type(exc).__name__}: {exc}{at}",
-                           file=file, line=line, diagnosis="import-error", details=learner_traceback(exc))
+        return CheckFailed(f"importing {name}.py raised {described(exc, 1000)}", file=file, line=line,
+                           diagnosis="import-error", details=learner_traceback(exc))
 
 
 def stopped_by_grader(exc: BaseException) -> tuple[str, str] | None:

@@ -77,6 +77,14 @@ def test_a_surviving_mutant_is_named_with_what_is_untested(graded):
     assert survived.hint and "response" in survived.hint
 
 
+def test_a_test_marked_skip_is_named_where_a_mutant_survives(grade_files):
+    text = (ROOT / "solutions" / "chapter-5" / TESTS).read_text()
+    text = text.replace("def test_delete_hero(client):", "@pytest.mark.skip\ndef test_delete_hero(client):")
+    survived = by_id(grade_files("chapter-5", {TESTS: text}))["catches-delete-nothing"]
+    assert survived.status == "fail" and survived.diagnosis == "mutant-survived"
+    assert survived.message.endswith(". test_delete_hero is marked skip; a skipped test checks nothing")
+
+
 def test_failing_tests_are_reported_with_their_name_and_line(grade_files):
     text = (ROOT / "solutions" / "chapter-5" / TESTS).read_text()
     text = text.replace("assert response.status_code == 404", "assert response.status_code == 410")

@@ -420,8 +420,8 @@ def test_mistake_headers_are_checked(chapter, root):
     edit(fixture, "# about: no StaticPool, so every connection opens its own empty in-memory database\n", "")
     other = mistakes / "same-thread-only.diff"
     edit(other, "# fails: one-shared-database (same-thread-only)", "# fails: one-shared-database (Same Thread), nope")
-    undeclared = fixture.read_text().replace("# fails: one-shared-database (not-shared)\n# fault: database.py:11\n",
-                                             "# about: nothing declared\n# faults: database.py:11\n")
+    undeclared = fixture.read_text().replace("# fails: one-shared-database (not-shared)\n# fault: database.py:9-11\n",
+                                             "# about: nothing declared\n# faults: database.py:9-11\n")
     (mistakes / "undeclared.diff").write_text(undeclared)
     (mistakes / "unlisted.diff").write_text("# about: nothing declared\n" + undeclared.split("\n", 2)[2])
     (mistakes / "old-style.py").write_text("# mistake: a whole file\n# fails: one-shared-database\nx = 1\n")
@@ -437,7 +437,20 @@ def test_mistake_headers_are_checked(chapter, root):
         "fails, e.g. `# fails: check-id (diagnosis)`",
         f"chapters/{CHAPTER}/mistakes/unlisted.diff:1: has no `# fault:` line saying where the fix goes, e.g. "
         "`# fault: main.py:12-14`",
+        # same-thread-only.diff can no longer be read, so nothing declares the diagnosis chapter.toml has hints for
+        f"chapters/{CHAPTER}/chapter.toml:{line_of(chapter / 'chapter.toml', 'same-thread-only = [')}: check "
+        "'one-shared-database' has hints for the diagnosis 'same-thread-only', which no mistakes/ fixture declares: "
+        "add one whose header says `# fails: one-shared-database (same-thread-only)`",
     ]
+
+
+def test_hints_for_a_diagnosis_no_mistake_declares_are_refused_at_their_line(chapter, root):
+    manifest = chapter / "chapter.toml"
+    edit(manifest, "same-thread-only = [", "one-thread-only = [")
+    assert structural(root, "mistakes") == [
+        f"chapters/{CHAPTER}/chapter.toml:{line_of(manifest, 'one-thread-only = [')}: check 'one-shared-database' "
+        "has hints for the diagnosis 'one-thread-only', which no mistakes/ fixture declares: add one whose header "
+        "says `# fails: one-shared-database (one-thread-only)`"]
 
 
 def test_coverage_needs_a_failure_for_every_check(chapter, root, pool):

@@ -421,3 +421,40 @@ def test_grade_starts_its_worker_first_only_when_it_will_grade_on_one(argv, star
     finally:
         if worker is not None:
             worker.close()
+
+
+HINTS_FOR_DEPENDS_CALLED = '''
+[checks.hints_for]
+depends-called = [
+    "Depends wants the function, and you gave it what the function returns.",
+    "Write `Depends(get_session)`: no parentheses after get_session.",
+]
+'''
+
+
+def test_hints_follow_the_diagnosed_mistake_then_fall_back_to_the_checks_own(tmp_path, workspace):
+    from variants import mistake, source
+
+    content = copy_content(tmp_path / "content")
+    manifest = content / "chapters" / "chapter-2" / "chapter.toml"
+    text = manifest.read_text()
+    block_end = text.index("\n[[checks]]", text.index('id = "sessiondep-defined"'))
+    manifest.write_text(text[:block_end] + HINTS_FOR_DEPENDS_CALLED + text[block_end:])
+    env = {"COURSE_CONTENT": str(content)}
+    folder = workspace / "chapter-2"
+    folder.mkdir(parents=True)
+    (folder / "database.py").write_text(source(mistake("chapter-2", "depends-called"), "database.py"))
+
+    checklist = grade("chapter-2", workspace=workspace, env=env)
+    assert "hint: Depends wants the function, and you gave it what the function returns." in checklist.stdout
+    diagnosed = course("hint", "chapter-2", workspace=workspace, env=env)
+    assert "Hint 2 of 2 for “SessionDep = Annotated[Session, Depends(get_session)], below get_session”" \
+        in diagnosed.stdout
+    assert "2. Write `Depends(get_session)`: no parentheses" in diagnosed.stdout
+
+    (folder / "database.py").write_text(SOLUTION_2.replace("SessionDep = ", "Other = "))  # same check, other mistake
+    grade("chapter-2", workspace=workspace, env=env)
+    general = course("hint", "chapter-2", workspace=workspace, env=env)
+    assert "Hint 2 of 3 for “SessionDep = Annotated[Session, Depends(get_session)], below get_session”" \
+        in general.stdout
+    assert "2. Give `Depends` the function itself" in general.stdout

@@ -12,8 +12,10 @@ from coursekit import ROOT, SOLUTION_2, copy_content, course, grade
 from course import progress
 
 
-def fake_report(chapter="chapter-2", statuses=("pass", "fail", "skip"), ids=("files", "imports", "other")):
-    checks = [SimpleNamespace(id=i, status=s) for i, s in zip(ids, statuses)]
+def fake_report(chapter="chapter-2", statuses=("pass", "fail", "skip"), ids=("files", "imports", "other"),
+                diagnosis=None):
+    checks = [SimpleNamespace(id=i, status=s, diagnosis=diagnosis if s == "fail" else None)
+              for i, s in zip(ids, statuses)]
     counts = {k: sum(c.status == k for c in checks) for k in ("pass", "fail", "skip", "error")}
     status = "pass" if all(s == "pass" for s in statuses) else "fail"
     return SimpleNamespace(chapter=chapter, checks=checks, status=status, submission_hash="sha256:x",
@@ -36,6 +38,17 @@ def test_hints_advance_and_restart_when_the_first_failing_check_changes(tmp_path
     progress.record_grade(tmp_path, fake_report(statuses=("pass", "pass", "pass")))
     assert progress.reveal_hint(tmp_path, "chapter-2", HINTS) == (None, 0)
     assert "passed_at" in progress.entry(tmp_path, "chapter-2")
+
+
+def test_hints_restart_when_the_same_check_fails_with_another_diagnosis(tmp_path):
+    progress.record_grade(tmp_path, fake_report(diagnosis="depends-called"))
+    assert progress.entry(tmp_path, "chapter-2")["last_grade"]["diagnosis"] == "depends-called"
+    assert progress.reveal_hint(tmp_path, "chapter-2", HINTS) == ("imports", 2)
+    progress.record_grade(tmp_path, fake_report(diagnosis="depends-called"))  # the same mistake: keep going
+    assert progress.reveal_hint(tmp_path, "chapter-2", HINTS) == ("imports", 3)
+    progress.record_grade(tmp_path, fake_report(diagnosis="missing"))  # the same check, another mistake
+    assert progress.entry(tmp_path, "chapter-2")["last_grade"]["diagnosis"] == "missing"
+    assert progress.reveal_hint(tmp_path, "chapter-2", HINTS) == ("imports", 2)
 
 
 def test_quiz_keeps_last_and_best(tmp_path):

@@ -165,6 +165,50 @@ def test_run_tests_with_nothing_to_run_does_not_pass(tmp_path):
     assert not run.all_passed and not run.caught and not run.ran
 
 
+INERT = """\
+import sys
+
+import pytest
+
+from app import double
+
+
+@pytest.mark.skip(reason="later")
+def test_skipped():
+    assert double(2) == 4
+
+
+@pytest.mark.skipif(sys.version_info > (3,), reason="always")
+def test_skipped_if():
+    assert double(2) == 4
+
+
+@pytest.mark.skipif(sys.version_info < (3,), reason="never")
+def test_runs():
+    assert double(2) == 4
+
+
+@pytest.mark.xfail
+def test_expected_to_fail():
+    assert double(2) == 5
+
+
+def test_skips_itself():
+    pytest.skip("not now")
+"""
+
+
+def test_tests_marked_skip_or_xfail_are_named_as_checking_nothing(tmp_path):
+    run = run_tests(make(tmp_path, tests=INERT), ["tests/test_app.py"])
+    assert run.inert() == [
+        "test_skipped is marked skip; a skipped test checks nothing",
+        "test_skipped_if is marked skip; a skipped test checks nothing",
+        "test_expected_to_fail is marked xfail; its failure counts as expected, so it catches nothing",
+        "test_skips_itself skips itself (pytest.skip); a skipped test checks nothing",
+    ]
+    assert [t.name for t in run.ran] == ["test_runs"] and run.all_passed
+
+
 def test_run_tests_counts_a_fixture_error_as_a_failure(tmp_path):
     tests = "import pytest\n\n@pytest.fixture\ndef broken():\n    raise RuntimeError('boom')\n\n" \
             "def test_x(broken):\n    pass\n"

@@ -13,9 +13,14 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 from sqlalchemy import event
 
-from grader.testing import check, fail, request
+from grader.clean import clip
+from grader.testing import (Advice, about, advised, attribute_at, check, described, endpoint_function, fail,
+                            request)
 
 HERO = {"name": "Deadpond", "secret_name": "Dive Wilson"}
+LIFESPAN_SHAPE = Advice("A lifespan must be an async generator function taking the app, decorated with "
+                        "@asynccontextmanager", matching="asynchronous context manager|positional argument")
+"""Advice for an app that cannot start because its lifespan has the wrong shape (and only then)."""
 
 
 @pytest.fixture(scope="module")
@@ -39,14 +44,6 @@ def database(modules):
 @pytest.fixture(scope="module")
 def main(modules):
     return modules[2]
-
-
-def defined_in(model, field):
-    """The class of `model`'s hierarchy that declares `field` (for the line in messages)."""
-    for cls in model.__mro__:
-        if field in cls.__dict__.get("__annotations__", {}):
-            return cls
-    return model
 
 
 def indexed(table, column):
@@ -94,7 +91,8 @@ def test_hero_columns(models):
     ]
     for field, ok, message, diagnosis in rules:
         if not ok:
-            fail(message, obj=defined_in(hero, field), diagnosis=diagnosis)
+            file, line = attribute_at(hero, field)
+            fail(message, file=file, line=line, diagnosis=diagnosis)
 
 
 def refuses(cls, data):
@@ -168,7 +166,7 @@ def test_engine_configured(database):
     event.listen(engine, "do_connect", record)
     try:
         engine.dispose()
-        with engine.connect():
+        with about("the engine of database.py", **at), engine.connect():
             pass
     finally:
         event.remove(engine, "do_connect", record)
@@ -195,18 +193,17 @@ def test_tables_at_startup(main, database, models):
         try:
             client = stack.enter_context(TestClient(app))
         except Exception as exc:  # noqa: BLE001 - the learner's lifespan may raise anything
-            fail(f"the app failed to start: {type(exc).__name__}: {exc}. A lifespan must be an async generator "
-                 "decorated with @asynccontextmanager", diagnosis="startup-error", **at)
+            fail(advised(f"the app failed to start: {described(exc)}", LIFESPAN_SHAPE, exc),
+                 diagnosis="startup-error", cause=exc, **at)
         if not sqlalchemy.inspect(database.engine).has_table(table.name):
             fail(f"the app started, but there is no `{table.name}` table: the lifespan must call "
                  "create_db_and_tables(), and the app must be `FastAPI(lifespan=lifespan)`", diagnosis="no-table", **at)
-        created = request(client, "POST", "/heroes/", json={**HERO, "age": 30})
-        body = created.json() if created.status_code == 200 else {}
-        if not isinstance(body.get("id"), int):
-            fail(f"POST /heroes/ answered {created.status_code} {created.text[:200]}; expected the new hero with "
-                 "its `id`", file="main.py", diagnosis="no-id" if created.status_code == 200 else
-                 f"status-{created.status_code}")
-        read = request(client, "GET", f"/heroes/{body['id']}")
-        if read.status_code != 200 or read.json() != body:
-            fail(f"GET /heroes/{body['id']} answered {read.status_code} {read.text[:200]}; expected {body}",
-                 file="main.py", diagnosis=f"status-{read.status_code}")
+        created = request(client, "POST", "/heroes/", expect=200, json={**HERO, "age": 30})
+        body = created.json()
+        if not isinstance(body, dict) or not isinstance(body.get("id"), int):
+            fail(f"POST /heroes/ answered {clip(created.text, 200)}; expected the new hero with its `id`",
+                 obj=endpoint_function(app, "POST", "/heroes/"), diagnosis="no-id")
+        read = request(client, "GET", f"/heroes/{body['id']}", expect=200)
+        if read.json() != body:
+            fail(f"GET /heroes/{body['id']} answered {clip(read.text, 200)}; expected {body}",
+                 obj=endpoint_function(app, "GET", f"/heroes/{body['id']}"), diagnosis="wrong-hero")

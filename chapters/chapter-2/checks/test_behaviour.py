@@ -13,7 +13,7 @@ from fastapi.params import Depends
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from grader.testing import check, fail, is_closed
+from grader.testing import Advice, about, check, fail, is_closed, paused_at
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,10 @@ def test_module_imports(database):
 def test_generator_yields_session(database, closed):
     generator, session = first_session(database, closed)
     try:
-        if session.get_bind() is not database.engine:
+        with about("the session get_session yielded", obj=database.get_session, diagnosis="wrong-engine",
+                   advice=Advice("Create it with `Session(engine)`", matching="not bound")):
+            bind = session.get_bind()
+        if bind is not database.engine:
             fail("the session is not bound to the module's `engine`: create it with `Session(engine)`",
                  obj=database.get_session, diagnosis="wrong-engine")
         if is_closed(session, closed):
@@ -66,9 +69,10 @@ def test_closes_when_done(database, closed):
     except StopIteration:
         pass
     else:
+        file, line = paused_at(generator, otherwise=database.get_session)
         generator.close()
         fail("get_session yielded a second time: a dependency must yield exactly once",
-             obj=database.get_session, diagnosis="yields-twice")
+             file=file, line=line, diagnosis="yields-twice")
     if not is_closed(session, closed):
         fail("the session was still open after get_session finished: open it with "
              "`with Session(engine) as session:` so the block closes it", obj=database.get_session,
@@ -90,9 +94,9 @@ def test_closes_on_error(database, closed):
         fail("get_session caught the endpoint's exception and carried on: let it propagate so FastAPI can "
              "answer with an error", obj=database.get_session, diagnosis="swallowed-error")
     else:
+        file, line = paused_at(generator, otherwise=database.get_session)
         generator.close()
-        fail("get_session yielded again after the endpoint failed", obj=database.get_session,
-             diagnosis="yields-twice")
+        fail("get_session yielded again after the endpoint failed", file=file, line=line, diagnosis="yields-twice")
     if not is_closed(session, closed):
         fail("the session stayed open when the endpoint raised: code after a bare `yield` does not run then; "
              "use `with Session(engine) as session:` (or try/finally)", obj=database.get_session,

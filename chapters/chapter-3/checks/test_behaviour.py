@@ -7,12 +7,11 @@ which database every endpoint reads and writes.
 import os
 
 import pytest
-from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, inspect
 from sqlmodel import Session, SQLModel, create_engine, select
 
-from grader.testing import check, fail, request
+from grader.testing import Advice, check, endpoint_function, fail, request
 
 HERO = {"name": "Deadpond", "secret_name": "Dive Wilson"}
 MISSING_ID = 424242
@@ -40,23 +39,9 @@ def hero_model(learner, main):
     return learner.module("models").Hero
 
 
-def all_routes(routes):
-    """Every route, looking inside included routers."""
-    for route in routes:
-        yield route
-        inner = getattr(route, "original_router", None) or route
-        nested = getattr(inner, "routes", None)
-        if nested and nested is not routes:
-            yield from all_routes(nested)
-
-
 def endpoint(app, method, path):
     """The learner's function that serves `method path` (for file and line in messages), or None."""
-    candidates = [r for r in all_routes(app.routes)
-                  if isinstance(r, APIRoute) and method in r.methods and path.endswith(r.path)]
-    exact = [r for r in candidates if r.path == path]
-    chosen = (exact or candidates or [None])[0]
-    return chosen.endpoint if chosen is not None else None
+    return endpoint_function(app, method, path)
 
 
 def documented(app, method, path):
@@ -83,12 +68,9 @@ class Api:
 
     def call(self, method, url, route, *, expect=200, diagnosis=None, advice="", **kwargs):
         """Send a request; fail at the serving endpoint on a crash or an unexpected status."""
-        where = self.served_by(method, route)
-        response = request(self.client, method, url, diagnosis=diagnosis or "server-error", advice=advice, **kwargs)
-        if expect is not None and response.status_code != expect:
-            fail(f"{method} {url} answered {response.status_code}, expected {expect}: {response.text[:300]}"
-                 + (f". {advice}" if advice else ""), obj=where, diagnosis=diagnosis or f"status-{response.status_code}")
-        return response
+        self.served_by(method, route)
+        return request(self.client, method, url, expect=expect, diagnosis=diagnosis or "server-error",
+                       wrong_answer=diagnosis, advice=advice, **kwargs)
 
     def create(self, **fields):
         body = self.call("POST", ALL, ALL, json={**HERO, **fields}).json()
@@ -176,7 +158,8 @@ def test_patch_updates_given_fields(api):
              ({"age": None}, {**hero, "age": None, "name": "Rusty"})]
     for sent, expected in steps:
         api.call("PATCH", url, ONE, json=sent, diagnosis="not-exclude-unset",
-                 advice="fields the client did not send must be left alone: `hero.model_dump(exclude_unset=True)`")
+                 advice=Advice("Fields the client did not send must be left alone: "
+                               "`hero.model_dump(exclude_unset=True)`", matching="NOT NULL constraint failed"))
         stored = api.call("GET", url, ONE).json()
         if stored != expected:
             fail(f"after PATCH {url} with {sent} the hero is {stored!r}, expected {expected!r}: only the fields "

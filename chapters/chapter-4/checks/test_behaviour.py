@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete, text
 from sqlmodel import Session, select
 
-from grader.testing import check, fail, is_closed, learner_frame, request
+from grader.testing import Advice, check, fail, is_closed, paused_at, request
 
 
 @pytest.fixture(scope="module")
@@ -68,11 +68,10 @@ def start(database):
     except StopIteration:
         fail("get_db() finished without yielding a session", obj=get_db, diagnosis="no-yield")
     except Exception as exc:  # noqa: BLE001 - the learner's code may raise anything
-        file, line = learner_frame(exc.__traceback__)
         autocommit = "autocommit" in str(exc)
         fail(f"get_db() raised {type(exc).__name__} before yielding: {exc}"
              + (". SQLAlchemy 2 only accepts `autocommit=False` (or leave it out)" if autocommit else ""),
-             file=file, line=line, diagnosis="autocommit-true" if autocommit else "raised-before-yield")
+             cause=exc, obj=get_db, diagnosis="autocommit-true" if autocommit else "raised-before-yield")
     return generator, session
 
 
@@ -123,9 +122,10 @@ def test_commits_on_success(database, hero_model, heroes, closed):
     except StopIteration:
         pass
     else:
+        file, line = paused_at(generator, otherwise=database.get_db)
         generator.close()
         release(session, closed)
-        fail("get_db yielded a second time: a dependency yields exactly once", obj=database.get_db,
+        fail("get_db yielded a second time: a dependency yields exactly once", file=file, line=line,
              diagnosis="yields-twice")
     was_closed = is_closed(session, closed)
     release(session, closed)
@@ -155,6 +155,7 @@ def test_rolls_back_on_error(database, hero_model, heroes, closed):
         outcome = "swallowed"
     else:
         outcome = "yielded"
+        second_yield = paused_at(generator, otherwise=database.get_db)
         generator.close()
     was_closed = is_closed(session, closed)
     release(session, closed)
@@ -166,8 +167,9 @@ def test_rolls_back_on_error(database, hero_model, heroes, closed):
         fail("get_db caught the endpoint's exception and finished normally: re-raise it with `raise` after the "
              "rollback, so FastAPI can answer with the error", obj=database.get_db, diagnosis="swallowed-error")
     if outcome == "yielded":
+        file, line = second_yield
         fail("get_db yielded again after the endpoint failed: a dependency yields exactly once",
-             obj=database.get_db, diagnosis="yields-twice")
+             file=file, line=line, diagnosis="yields-twice")
     if not was_closed:
         fail("the session stayed open after the endpoint raised: code below the yield does not run then; "
              "close the session in `finally:`", obj=database.get_db, diagnosis="not-closed")
@@ -237,14 +239,11 @@ def test_failed_commit_is_error(database, hero_model, heroes):
 
 @check("app-persists")
 def test_app_persists(main, database, hero_model, heroes):
-    advice = "If the endpoint no longer commits, it must `session.flush()` before `session.refresh(...)`"
+    advice = Advice("If the endpoint no longer commits, it must `session.flush()` before `session.refresh(...)`",
+                    matching="is not persistent within this Session")
     with TestClient(main.app) as client:
         def send(method, url, **kwargs):
-            response = request(client, method, url, advice=advice, **kwargs)
-            if response.status_code != 200:
-                fail(f"{method} {url} answered {response.status_code}: {response.text[:300]}",
-                     diagnosis=f"status-{response.status_code}")
-            return response.json()
+            return request(client, method, url, expect=200, advice=advice, **kwargs).json()
 
         def stored(what):
             with Session(database.engine) as session:

@@ -93,6 +93,8 @@ def test_tests_pass(reference):
         first = (run.collect_errors or [None])[0]
         fail(f"pytest could not load {TESTS}:\n{run.describe()}", file=TESTS, line=first.line if first else None,
              diagnosis="collect-error")
+    if not run.ran and run.inert():
+        fail(f"none of your tests ran: {'; '.join(run.inert())}", file=TESTS, diagnosis="no-tests")
     if not run.ran:
         fail(f"pytest found no tests to run in {TESTS}: name each test function `test_...` (at the top level of "
              "the file, not inside a class or another function)", file=TESTS, diagnosis="no-tests")
@@ -127,8 +129,9 @@ def catches(mutant_id, app_dir, tmp_path_factory):
     mutant = MUTANTS[mutant_id]
     run = run_tests(build(tmp_path_factory, app_dir, mutant), [TESTS])
     if not run.caught:
+        inert = "".join(f". {why}" for why in run.inert())
         fail(f"your tests all passed against a copy of the app where {mutant.about}. So no test checks "
-             f"{mutant.untested}", file=TESTS, diagnosis="mutant-survived")
+             f"{mutant.untested}{inert}", file=TESTS, diagnosis="mutant-survived")
 
 
 @check("catches-no-commit")

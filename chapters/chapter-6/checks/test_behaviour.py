@@ -16,7 +16,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import SQLModel
 
-from grader.testing import check, fail, request, where
+from grader.testing import Advice, check, endpoint_function, fail, paused_at, request
 
 CONCURRENT = 5
 HOLD = 0.5
@@ -117,8 +117,9 @@ def test_yields_async_session(database, observed):
         except StopAsyncIteration:
             pass
         else:
+            file, line = paused_at(generator, otherwise=database.get_session)
             await generator.aclose()
-            fail("get_session yielded a second time: a dependency yields exactly once", obj=database.get_session,
+            fail("get_session yielded a second time: a dependency yields exactly once", file=file, line=line,
                  diagnosis="yields-twice")
         if not closed(observed, session):
             fail("the session was still open after get_session finished: open it with `async with ... as session:`",
@@ -144,8 +145,9 @@ def test_rolls_back_on_error(database, models, observed):
             fail("get_session caught the endpoint's exception and carried on: re-raise it after rolling back "
                  "(`raise`)", obj=database.get_session, diagnosis="swallowed-error")
         else:
+            file, line = paused_at(generator, otherwise=database.get_session)
             await generator.aclose()
-            fail("get_session yielded again after the endpoint failed", obj=database.get_session,
+            fail("get_session yielded again after the endpoint failed", file=file, line=line,
                  diagnosis="yields-twice")
         kinds = [kind for kind, s in observed if s is session]
         if "rollback" not in kinds:
@@ -264,41 +266,42 @@ def cause(exc):
     return f"{type(exc).__name__}: {lines[0][:500]}" if lines else type(exc).__name__
 
 
-def endpoint_at(app, method, path):
-    for route in app.routes:
-        if getattr(route, "path", None) == path and method in getattr(route, "methods", ()):
-            return route.endpoint
-    return None
+CRASH_ADVICE = (
+    Advice("A session call was not awaited: write `await session.get(...)`, `await session.commit()`, ...",
+           matching="coroutine"),
+    Advice("Reading an object after commit needs `expire_on_commit=False` on the session factory",
+           matching="MissingGreenlet|greenlet_spawn|get_attribute_error"),
+    Advice("`session.exec` belongs to SQLModel's AsyncSession: make the factory with `class_=AsyncSession` "
+           "from `sqlmodel.ext.asyncio.session`", matching="has no attribute 'exec'"),
+)
+"""What a crash of the CRUD endpoints most likely means, by what it says."""
 
 
 @check("crud-works")
 def test_crud_works(learner):
     main = learner.module("main")
 
-    def call(http, method, path, expected, route, **kwargs):
-        endpoint = endpoint_at(main.app, method, route)
-        response = request(http, method, path, diagnosis="endpoint-error", advice="Is every session call awaited, "
-                           "and does the session factory keep objects readable after commit?", **kwargs)
-        if response.status_code != expected:
-            file, line = where(endpoint) if endpoint is not None else (None, None)
-            fail(f"{method} {path} answered {response.status_code} (expected {expected}): {response.text[:200]}",
-                 file=file, line=line, diagnosis="wrong-answer")
+    def call(http, method, path, expected, **kwargs):
+        response = request(http, method, path, expect=expected, diagnosis="endpoint-error",
+                           wrong_answer="wrong-answer", advice=CRASH_ADVICE, **kwargs)
         return response.json()
 
     one = "/heroes/{hero_id}"
     with TestClient(main.app) as http:
-        hero = call(http, "POST", "/heroes/", 200, "/heroes/",
+        hero = call(http, "POST", "/heroes/", 200,
                     json={"name": "Rusty-Man", "secret_name": "Tommy Sharp", "age": 48})
         path = f"/heroes/{hero['id']}"
-        if call(http, "GET", path, 200, one) != hero:
-            fail(f"GET {path} did not return the hero that POST created", obj=endpoint_at(main.app, "GET", one),
+        if call(http, "GET", path, 200) != hero:
+            fail(f"GET {path} did not return the hero that POST created", obj=endpoint_function(main.app, "GET", one),
                  diagnosis="wrong-answer")
-        patched = call(http, "PATCH", path, 200, one, json={"age": 49})
+        patched = call(http, "PATCH", path, 200, json={"age": 49})
         if patched != {**hero, "age": 49}:
-            fail(f"PATCH {path} with {{\"age\": 49}} returned {patched}", obj=endpoint_at(main.app, "PATCH", one),
+            fail(f"PATCH {path} with {{\"age\": 49}} returned {patched}", obj=endpoint_function(main.app, "PATCH", one),
                  diagnosis="wrong-answer")
-        if hero["id"] not in [h["id"] for h in call(http, "GET", "/heroes/", 200, "/heroes/")]:
-            fail("GET /heroes/ does not list the hero just created", obj=endpoint_at(main.app, "GET", "/heroes/"),
+        if hero["id"] not in [h["id"] for h in call(http, "GET", "/heroes/", 200)]:
+            fail("GET /heroes/ does not list the hero just created", obj=endpoint_function(main.app, "GET", "/heroes/"),
                  diagnosis="wrong-answer")
-        call(http, "DELETE", path, 200, one)
-        call(http, "GET", path, 404, one)
+        call(http, "DELETE", path, 200)
+        if request(http, "GET", path, diagnosis="endpoint-error", advice=CRASH_ADVICE).status_code != 404:
+            fail(f"after DELETE {path} answered 200, GET {path} still finds the hero: the deletion was not "
+                 "committed", obj=endpoint_function(main.app, "DELETE", one), diagnosis="wrong-answer")

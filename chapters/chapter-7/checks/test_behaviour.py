@@ -19,7 +19,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import SQLModel
 
-from grader.testing import CheckFailed, check, fail, learner_frame, request
+from grader.testing import CheckFailed, check, endpoint_function, fail, request
 
 REAL_CREATE = sqlalchemy.ext.asyncio.create_async_engine
 THREADS = 4
@@ -62,9 +62,8 @@ async def open_session(dep):
     try:
         session = await generator.__anext__()
     except Exception as exc:  # noqa: BLE001 - explain it at the learner's line
-        file, line = learner_frame(exc.__traceback__)
-        fail(f"running the dependency from get_session(...) raised {type(exc).__name__}: {exc}",
-             **({"file": file, "line": line} if file else {"obj": dep}), diagnosis="dependency-error")
+        fail(f"running the dependency from get_session(...) raised {type(exc).__name__}: {exc}", cause=exc, obj=dep,
+             diagnosis="dependency-error")
     if not isinstance(session, AsyncSession):
         fail(f"the dependency yielded {type(session).__name__}, not an AsyncSession", obj=dep, diagnosis="wrong-type")
     SEEN.append(session.bind)
@@ -144,11 +143,11 @@ def test_unknown_name_error(database):
         missing = [name for name in known if name not in str(exc)]
         if "no-such-database" not in str(exc) or missing:
             fail(f"the ValueError says {str(exc)!r}; it must name the unknown database and the known ones "
-                 f"({', '.join(known)})", obj=database.get_session, diagnosis="vague-error")
+                 f"({', '.join(known)})", cause=exc, obj=database.get_session, diagnosis="vague-error")
         return
     except Exception as exc:  # noqa: BLE001 - any other error is the wrong one
         fail(f"get_session(\"no-such-database\") raised {type(exc).__name__}: {exc}; raise a ValueError that names "
-             "the known databases", obj=database.get_session, diagnosis="wrong-error")
+             "the known databases", cause=exc, obj=database.get_session, diagnosis="wrong-error")
     fail("get_session(\"no-such-database\") and its dependency ran without an error: an unknown name must raise "
          "ValueError", obj=database.get_session, diagnosis="no-error")
 
@@ -281,16 +280,16 @@ async def count(dep, model):
 
 
 def one_request(app, method, path, **kwargs):
-    """One request through the learner's app, its lifespan included."""
+    """One request through the learner's app, its lifespan included; a status other than 200 fails at the
+    endpoint."""
     try:
         with TestClient(app) as client:
-            return request(client, method, path, diagnosis="endpoint-error", **kwargs)
+            return request(client, method, path, expect=200, diagnosis="endpoint-error", **kwargs)
     except CheckFailed:
         raise
     except Exception as exc:  # noqa: BLE001 - the app's lifespan raised
-        file, line = learner_frame(exc.__traceback__)
         fail(f"starting or stopping the app (its lifespan) raised {type(exc).__name__}: {str(exc)[:400]}",
-             file=file, line=line, diagnosis="lifespan-error")
+             cause=exc, diagnosis="lifespan-error")
 
 
 @check("stats-reads-both")
@@ -307,24 +306,19 @@ def test_stats_reads_both(learner, database, models):
         return await count(primary, hero), await count(analytics, event)
 
     heroes, events = run(prepare)
-    response = one_request(main.app, "GET", "/stats")
-    if response.status_code != 200:
-        fail(f"GET /stats answered {response.status_code}: {response.text[:300]}", file="main.py",
-             diagnosis="stats-error")
+    response = one_request(main.app, "GET", "/stats", wrong_answer="stats-error")
     body = response.json()
     if body != {"heroes": heroes, "events": events}:
         fail(f"GET /stats returned {body}; the databases hold {heroes} heroes (primary) and {events} events "
              "(analytics): count heroes with the PrimarySessionDep session and events with the AnalyticsSessionDep "
-             "one", file="main.py", diagnosis="wrong-database")
+             "one", obj=endpoint_function(main.app, "GET", "/stats"), diagnosis="wrong-database")
 
 
 @check("heroes-in-primary")
 def test_heroes_in_primary(learner, database, models):
     main = learner.module("main")
     name = f"hero-{uuid.uuid4().hex[:8]}"
-    response = one_request(main.app, "POST", "/heroes/", json={"name": name, "secret_name": "x"})
-    if response.status_code != 200:
-        fail(f"POST /heroes/ answered {response.status_code}: {response.text[:300]}", diagnosis="endpoint-error")
+    one_request(main.app, "POST", "/heroes/", wrong_answer="endpoint-error", json={"name": name, "secret_name": "x"})
 
     async def where_is_it():
         found = {}
@@ -338,4 +332,5 @@ def test_heroes_in_primary(learner, database, models):
     if not found["primary"]:
         fail("a hero created with POST /heroes/ is not in the primary database"
              + (" (it went to analytics)" if found["analytics"] else "")
-             + ": the heroes endpoints take `session: PrimarySessionDep`", diagnosis="wrong-database")
+             + ": the heroes endpoints take `session: PrimarySessionDep`",
+             obj=endpoint_function(main.app, "POST", "/heroes/"), diagnosis="wrong-database")
