@@ -23,6 +23,7 @@ from grader.render.junit import to_junit
 from grader.report import Report
 
 SOLUTION = (ROOT / "solutions" / "chapter-2" / "database.py").read_text()
+HOSTILE = ROOT / "tests" / "hostile" / "chapter-2"
 MISTAKE = source(mistake("chapter-2", "depends-called"), "database.py")
 
 # Exercism test runner interface (exercism/docs: building/tooling/test-runners/interface.md)
@@ -161,6 +162,31 @@ def test_grade_prints_each_format(tmp_path):
             valid_junit(result.stdout, report)
         else:
             (valid_exercism if fmt == "exercism" else valid_gradescope)(json.loads(result.stdout))
+
+
+@pytest.mark.parametrize("variant", ["surrogate_text", "terminal_escapes"])
+def test_odd_learner_text_never_breaks_a_report(tmp_path, variant):
+    """A lone surrogate or an escape sequence in what the learner's code raises and prints: every format
+    is still written, as valid UTF-8, and the checklist shows the control characters escaped."""
+    from grader.variants import read_variant
+
+    (tmp_path / "database.py").write_text(source(read_variant(HOSTILE / f"{variant}.diff"), "database.py"))
+
+    def grade_as(fmt: str) -> str:
+        result = subprocess.run([sys.executable, "-c", "from course.grade_cli import main; main()", "chapter-2",
+                                 "--path", str(tmp_path), "--format", fmt], capture_output=True, timeout=120)
+        assert result.returncode == 1 and b"Traceback" not in result.stderr, result.stderr
+        return result.stdout.decode("utf-8")  # strict
+
+    report = Report.model_validate_json(grade_as("json"))
+    message = next(c.message for c in report.checks if c.id == "module-imports")
+    assert ("odd text: \\xff" if variant == "surrogate_text" else "\x1b[2J") in message
+    json.loads(grade_as("exercism")) and json.loads(grade_as("gradescope"))
+    valid_junit(grade_as("junit"), report)
+    text = grade_as("text")
+    assert "\x1b" not in text and "\x07" not in text
+    if variant == "terminal_escapes":
+        assert "raised ValueError: \\x1b[2J\\x1b]0;pwned\\x07cleared" in text
 
 
 # -- the Gradescope autograder ----------------------------------------------------------------
