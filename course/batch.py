@@ -171,7 +171,7 @@ def vet(submission: Submission, root: Path) -> None:
     learner's own files are; the starter's support files are the course's own."""
     for name, file in submission.files.items():
         inside = os.path.relpath(file, root)
-        if inside.startswith(".."):
+        if inside == os.pardir or inside.startswith(os.pardir + os.sep):
             continue
         try:
             info = file.lstat()

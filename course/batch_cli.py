@@ -28,7 +28,7 @@ def batch_command(chapter: Chapter, folder: Path, *, out: Path | None, jobs: int
         total = len(discover(folder, skip=out)[0])
         check_out(out, folder, chapter.id)
     except BatchError as exc:
-        err.print(f"error: {exc}", markup=False)
+        err.print(f"error: {exc}", markup=False, emoji=False)
         return 2
     try:
         if err.is_terminal:
@@ -36,20 +36,20 @@ def batch_command(chapter: Chapter, folder: Path, *, out: Path | None, jobs: int
         else:
             result = _with_lines(err, chapter, folder, out, total, jobs=jobs, force=force, sandbox=sandbox)
     except BatchError as exc:  # the folder changed since it was checked above
-        err.print(f"error: {exc}", markup=False)
+        err.print(f"error: {exc}", markup=False, emoji=False)
         return 2
     except (KeyboardInterrupt, SystemExit):
         err.print(f"Stopped. The gradebook in {printable(str(out))} holds every student graded so far; run the "
-                  "same command again to grade the rest.", markup=False)
+                  "same command again to grade the rest.", markup=False, emoji=False)
         raise
-    make_console().print(summary(result), markup=False, end="")
+    make_console().print(summary(result), markup=False, emoji=False, end="")
     err.print(f"Gradebook: {printable(str(result.out))}/{chapter.id}.csv, {chapter.id}.jsonl, "
-              f"{chapter.id}-summary.txt", markup=False)
+              f"{chapter.id}-summary.txt", markup=False, emoji=False)
     return 0
 
 
 def _with_bar(err, chapter: Chapter, folder: Path, out: Path, total: int, **options) -> BatchResult:
-    bar = Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+    bar = Progress(TextColumn("{task.description}", markup=False, emoji=False), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                    console=err, transient=True)
     task = bar.add_task(f"grading {chapter.id}", total=total)
 
@@ -68,6 +68,6 @@ def _with_lines(err, chapter: Chapter, folder: Path, out: Path, total: int, **op
         done += 1
         how = "unchanged" if reused else f"{report.duration:.1f} s"
         err.print(f"[{done}/{total}] {entry.student}: {report.status} {report.score:g}/{report.max_score:g} "
-                  f"({how})", markup=False)
+                  f"({how})", markup=False, emoji=False)
 
     return run_batch(chapter, folder, out=out, progress=progress, **options)

@@ -23,6 +23,7 @@ from conftest import ROOT
 from course.batch import (HIDDEN, MAX_BYTES, MAX_FILES, BatchError, Entry, Rejected, discover, prepare,
                           run_batch, unpack)
 from crafted import CRAFTED, ESCAPE_NAME, escape_student, hidden_student, non_utf8_student
+from grader.bwrap import unavailable
 from grader.engine import grade
 from grader.manifest import load_chapter, load_chapter_dir
 from grader.pool import WorkerPool
@@ -36,6 +37,7 @@ HOSTILE_IN_CLASS = sorted(p.stem for p in HOSTILE.glob("*.diff"))
 """Every hostile submission: a class must survive all of them at once."""
 UNUSABLE = Variant(path=Path("unusable"), about="an upload that is no submission", fails={"files": "bad-submission"})
 ODD_NAME = Variant(path=Path("odd-name"), about="the reference solution, under an odd folder name")
+NO_BWRAP = unavailable()
 GRADE = [sys.executable, "-c", "from course.grade_cli import main; main()"]
 
 
@@ -361,12 +363,14 @@ def test_the_batch_command_prints_no_control_characters(tmp_path):
     for name in ("terminal_escapes", "surrogate_text"):
         (folder / f"{name}.py").write_text(source(read_variant(HOSTILE / f"{name}.diff"), "database.py"))
     (folder / f"notes{ESCAPE_NAME}.txt").write_text("")
+    odd.append("[bold]ann:smile:")  # shown as spelled: no markup, no emoji codes
+    shutil.copy(ROOT / "solutions" / "chapter-2" / "database.py", folder / f"{odd[-1]}.py")
     CRAFTED["zip-corrupt-deflate"].build(folder, "zed")
     result = run_bytes("chapter-2", "--batch", "subs", "--jobs", "2", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     out, err = result.stdout.decode("utf-8"), result.stderr.decode("utf-8")  # strict: valid UTF-8
     assert not [c for c in out + err if not c.isprintable() and c not in "\n"]
-    assert "5 submissions (5 graded now" in out and ".ghost: a hidden name" in out
+    assert "6 submissions (6 graded now" in out and ".ghost: a hidden name" in out
     assert all(f"{student}: pass" in err for student in odd) and "zed: fail" in err
 
 
@@ -389,6 +393,28 @@ def test_a_bad_out_is_refused_before_anything_is_graded(tmp_path, out, message):
     assert "Traceback" not in result.stderr and "[1/1]" not in result.stderr  # nothing was graded
     assert (tmp_path / "taken.txt").read_text() == "keep"
     assert sorted(os.listdir(tmp_path / "subs")) == ["ann"] and os.listdir(tmp_path / "subs" / "ann") == ["database.py"]
+
+
+@pytest.mark.skipif(bool(NO_BWRAP), reason=f"bubblewrap is not usable here: {NO_BWRAP}")
+def test_a_hostile_class_in_bubblewrap_ends_with_a_complete_gradebook(tmp_path):
+    """Every crafted upload and every hostile submission, graded with --sandbox bwrap: one row each, each the
+    student's own failure (never the grader's error), and the gradebook complete."""
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for name, crafted in CRAFTED.items():
+        crafted.build(folder, f"c-{name}")
+    for name in HOSTILE_IN_CLASS:
+        (folder / f"h-{name}.py").write_text(source(read_variant(HOSTILE / f"{name}.diff"), "database.py"))
+    odd = [non_utf8_student(folder), escape_student(folder)]
+    hidden_student(folder)
+    result = run_batch(chapter2(), folder, jobs=2, sandbox="bwrap")
+    students = sorted([*(f"c-{n}" for n in CRAFTED), *(f"h-{n}" for n in HOSTILE_IN_CLASS), *odd])
+    assert sorted(result.reports) == students and result.pending == [] and list(result.skipped) == [".ghost"]
+    assert {s: r.status for s, r in result.reports.items() if r.status != ("pass" if s in odd else "fail")} == {}
+    for name, crafted in CRAFTED.items():
+        assert crafted.message in result.reports[f"c-{name}"].checks[0].message, name
+    rows = list(csv.DictReader(io.StringIO((result.out / "chapter-2.csv").read_text())))
+    assert [r["student"] for r in rows] == students
 
 
 # -- whatever happens, the gradebook ------------------------------------------------------------
