@@ -49,8 +49,8 @@ def batch_command(chapter: Chapter, folder: Path, *, out: Path | None, jobs: int
 
 
 def _with_bar(err, chapter: Chapter, folder: Path, out: Path, total: int, **options) -> BatchResult:
-    bar = Progress(TextColumn("{task.description}", markup=False, emoji=False), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                   console=err, transient=True)
+    bar = Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
+                   TimeRemainingColumn(), console=err, transient=True)
     task = bar.add_task(f"grading {chapter.id}", total=total)
 
     def progress(entry: Entry, report: Report, reused: bool) -> None:

@@ -1,5 +1,7 @@
-"""Batch grading: a class of mixed submissions (correct, wrong, hostile, unusable) graded with two
-workers, checked against what each one must get; the gradebook; re-runs; safe unzipping."""
+"""Batch grading: a class of mixed submissions (correct, wrong, every hostile one, every crafted upload,
+odd names) graded with two workers, checked against what each one must get; the gradebook; re-runs;
+safe unzipping; a bad --out refused up front; and whatever fails or is killed, a gradebook that
+loses nothing already graded."""
 
 from __future__ import annotations
 
@@ -374,6 +376,34 @@ def test_the_batch_command_prints_no_control_characters(tmp_path):
     assert all(f"{student}: pass" in err for student in odd) and "zed: fail" in err
 
 
+def test_the_progress_bar_on_a_terminal_shows_names_as_spelled(tmp_path):
+    """With stderr on a terminal the batch draws a progress bar: odd names in it are escaped too."""
+    import pty
+
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    escape_student(folder)
+    shutil.copy(ROOT / "solutions" / "chapter-2" / "database.py", folder / "[bold]ann:smile:.py")
+    leader, follower = pty.openpty()
+    process = subprocess.Popen([*GRADE, "chapter-2", "--batch", "subs"], cwd=tmp_path, stderr=follower,
+                               stdout=subprocess.PIPE, env={**os.environ, "NO_COLOR": "1", "TERM": "xterm"})
+    os.close(follower)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the other end closed
+            break
+        if not chunk:
+            break
+        shown += chunk
+    stdout, _ = process.communicate(timeout=120)
+    os.close(leader)
+    assert process.returncode == 0, shown
+    assert b"2 submissions (2 graded now" in stdout and b"Traceback" not in shown
+    assert b"\x1b]0;" not in shown and b"\x07" not in shown  # the bar's own escapes are cursor moves only
+
+
 @pytest.mark.parametrize("out, message", [
     ("taken.txt", "is a file"),
     ("taken.txt/gradebook", "cannot write the gradebook"),
@@ -479,9 +509,10 @@ def test_each_report_is_journaled_the_moment_it_is_graded(tmp_path):
 def start_batch(tmp_path: Path, students: list[str]) -> tuple[subprocess.Popen, list[str]]:
     """A batch in its own process, returned once it has graded two students (and the lines so far)."""
     small_class(tmp_path / "subs", students)
+    (tmp_path / "tmp").mkdir()  # what a killed batch cannot clean up stays here
     process = subprocess.Popen([*GRADE, "chapter-2", "--batch", "subs", "--jobs", "1"], cwd=tmp_path,
                                stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
-                               env={**os.environ, "NO_COLOR": "1"})
+                               env={**os.environ, "NO_COLOR": "1", "TMPDIR": str(tmp_path / "tmp")})
     lines = []
     assert process.stderr is not None
     while not lines or not lines[-1].startswith("[2/"):
