@@ -25,7 +25,7 @@ class CheckResult(BaseModel):
     """
 
     id: str
-    title: Text
+    title: str
     kind: Literal["files", "static", "behaviour"]
     status: CheckStatus
     message: Text = ""
