@@ -290,7 +290,7 @@ app.add_typer(export_app, name="export")
 @export_app.command("gradescope", epilog="Example:\n\n  course export gradescope chapter-2 --out chapter-2.zip")
 def export_gradescope(
     chapter: Annotated[str, typer.Argument(help="The chapter to grade on Gradescope, e.g. chapter-2.")],
-    out: Annotated[Optional[Path], typer.Option("--out", help="The zip to write (default: gradescope-CHAPTER.zip here).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="The zip to write, or a folder to write it into (default: gradescope-CHAPTER.zip here).")] = None,
 ) -> None:
     """Build the autograder zip Gradescope runs for each submission (setup.sh, run_autograder)."""
     from course.export import ExportError, build_gradescope

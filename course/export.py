@@ -7,7 +7,13 @@ The zip holds, at its root (Gradescope unpacks it into /autograder/source):
     run_autograder   run per submission: grades /autograder/submission with this course's own
                      grader and writes /autograder/results/results.json (always, even when the
                      submission is unusable)
-    course/          the course's source: pyproject.toml, course/, grader/, chapters/, starter/, solutions/
+    course/          the grader's source (pyproject.toml, course/, grader/) and the graded chapter
+                     only: its manifest and checks (chapters/chapter-N/) and the starter's support
+                     files the checks use (starter/chapter-N/, without the files the learner edits)
+
+No reference solution, other chapter, lesson, quiz or known mistake (a patch of the solution)
+is in the zip, so none is in the image a submission runs in: grading never reads them. The zip's
+pyproject.toml bundles only the content the zip holds.
 
 Both scripts read AUTOGRADER_ROOT (default /autograder), and run_autograder AUTOGRADER_PYTHON,
 so they can be tried on a fake tree (the tests do).
@@ -17,11 +23,13 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sys
 import zipfile
 from pathlib import Path
 
 from course.atomic import write_atomic
+from grader.content import parse_toml, starter_dir
 from grader.manifest import Chapter
 
 SETUP = """\
@@ -46,9 +54,15 @@ python="${{AUTOGRADER_PYTHON:-$root/venv/bin/python}}"
 exec "$python" -I -m course.export {chapter} "$root"
 """
 
-PROJECT_FILES = ("pyproject.toml", "README.md", "LICENSE")
+PROJECT_FILES = ("README.md", "LICENSE")
 PROJECT_DIRS = ("course", "grader")
-CONTENT_DIRS = ("chapters", "starter", "solutions")
+BUNDLED = ("chapters", "starter")
+"""The content folders the autograder's wheel bundles: pyproject.toml's force-include, trimmed to these."""
+FORCE_INCLUDE = "[tool.hatch.build.targets.wheel.force-include]"
+SEARCH_DEPTH = 6
+"""How deep below /autograder/submission the chapter's files are looked for."""
+SEARCH_FOLDERS = 5000
+"""How many folders of a submission are looked at, at most."""
 
 
 class ExportError(Exception):
@@ -70,23 +84,65 @@ def _wanted(relative: Path) -> bool:
             and not any(part.startswith(".") for part in relative.parts) and relative.suffix not in (".pyc", ".db"))
 
 
-def build_gradescope(chapter: Chapter, out: Path) -> Path:
-    """Write the autograder zip for `chapter` to `out` (atomically) and return it."""
+def _tree(base: Path, folder: Path) -> dict[str, Path]:
+    """The wanted files under `folder`, by their name relative to `base`."""
+    return {path.relative_to(base).as_posix(): path for path in sorted(folder.rglob("*"))
+            if path.is_file() and _wanted(path.relative_to(base))}
+
+
+def shipped_files(chapter: Chapter) -> dict[str, Path]:
+    """What the zip's `course/` holds besides pyproject.toml, by name: the grader's source, the chapter's
+    manifest and checks, and the starter's support files (the starter without the learner's files)."""
     project = project_root()
     content = chapter.dir.parent.parent
-    files: dict[str, Path] = {name: project / name for name in PROJECT_FILES if (project / name).is_file()}
-    for base, names in ((project, PROJECT_DIRS), (content, CONTENT_DIRS)):
-        for name in names:
-            for path in sorted((base / name).rglob("*")):
-                if path.is_file() and _wanted(path.relative_to(base)):
-                    files[path.relative_to(base).as_posix()] = path
+    files = {name: project / name for name in PROJECT_FILES if (project / name).is_file()}
+    for name in PROJECT_DIRS:
+        files.update(_tree(project, project / name))
+    files[f"chapters/{chapter.id}/chapter.toml"] = chapter.dir / "chapter.toml"
+    files.update(_tree(content, chapter.checks_dir))
+    starter = starter_dir(chapter.id, content)
+    files.update({name: path for name, path in _tree(content, starter).items()
+                  if path.relative_to(starter).as_posix() not in chapter.files})
+    return files
+
+
+def autograder_pyproject(text: str) -> str:
+    """The project's pyproject.toml, its wheel bundling only BUNDLED (the rest of the content is not shipped)."""
+    kept: list[str] = []
+    table = ""
+    for line in text.splitlines(keepends=True):
+        stripped = line.strip()
+        if stripped.startswith("["):
+            table = stripped
+        elif table == FORCE_INCLUDE and "=" in stripped and stripped.split("=")[0].strip(' "\'') not in BUNDLED:
+            continue
+        kept.append(line)
+    trimmed = "".join(kept)
+    wheel = parse_toml(trimmed, Path("pyproject.toml")).get("tool", {}).get("hatch", {}).get("build", {}) \
+        .get("targets", {}).get("wheel", {})
+    if sorted(wheel.get("force-include", {})) != sorted(BUNDLED):
+        raise ExportError(f"pyproject.toml's {FORCE_INCLUDE} must bundle {' and '.join(BUNDLED)} (and may bundle "
+                          "other content, which the export leaves out); it does not")
+    return trimmed
+
+
+def build_gradescope(chapter: Chapter, out: Path) -> Path:
+    """Write the autograder zip for `chapter` to `out` (atomically; into it, if `out` is a folder) and
+    return where it went. ExportError if it cannot be written."""
+    project = project_root()
+    if out.is_dir():
+        out = out / f"gradescope-{chapter.id}.zip"
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
         _add(zf, "setup.sh", SETUP, executable=True)
         _add(zf, "run_autograder", RUN.format(chapter=chapter.id), executable=True)
-        for name, path in sorted(files.items()):
+        _add(zf, "course/pyproject.toml", autograder_pyproject((project / "pyproject.toml").read_text("utf-8")))
+        for name, path in sorted(shipped_files(chapter).items()):
             _add(zf, f"course/{name}", path.read_bytes())
-    write_atomic(out, buffer.getvalue())
+    try:
+        write_atomic(out, buffer.getvalue())
+    except OSError as exc:
+        raise ExportError(f"cannot write {out}: {exc.strerror or exc}") from None
     return out
 
 
@@ -104,17 +160,38 @@ def find_submission(chapter: Chapter, folder: Path) -> Path:
     them (a repository submitted from GitHub keeps them in a subfolder)."""
     if all((folder / name).is_file() for name in chapter.files):
         return folder
-    first = chapter.files[0]
-    found = sorted({p.parent for p in folder.rglob(first)
-                    if not any(part.startswith((".", "__")) for part in p.relative_to(folder).parts)})
-    named = [p for p in found if chapter.id in p.parts]
+    found = [d for d in _folders(folder) if (d / chapter.files[0]).is_file()]
+    named = [d for d in found if chapter.id in d.parts]
     if len(named) == 1:
         return named[0]
     return found[0] if len(found) == 1 else folder
 
 
+def _folders(top: Path) -> list[Path]:
+    """The folders under `top`, breadth first, at most SEARCH_DEPTH down and SEARCH_FOLDERS in all,
+    never through a link nor into a hidden or `__` folder: whatever tree a submission brings, the
+    search ends soon."""
+    found: list[Path] = []
+    level = [top]
+    for _ in range(SEARCH_DEPTH):
+        below: list[Path] = []
+        for folder in level:
+            try:
+                with os.scandir(folder) as entries:
+                    below += sorted(Path(e.path) for e in entries
+                                    if not e.name.startswith((".", "__")) and e.is_dir(follow_symlinks=False))
+            except OSError:
+                continue
+        found += below[:SEARCH_FOLDERS - len(found)]
+        if len(found) >= SEARCH_FOLDERS or not below:
+            break
+        level = below
+    return found
+
+
 def autograde(chapter_id: str, root: Path) -> dict:
     """Grade `root/submission` and write `root/results/results.json`; return what was written."""
+    from course.batch import Rejected, vet
     from course.chapters import find_chapter
     from grader.engine import grade, unable_to_grade
     from grader.render.gradescope import to_gradescope
@@ -124,8 +201,10 @@ def autograde(chapter_id: str, root: Path) -> dict:
     try:
         chapter = find_chapter(chapter_id)
         try:
-            submission = locate(chapter, find_submission(chapter, folder))
-        except SubmissionError as exc:
+            found = find_submission(chapter, folder)
+            submission = locate(chapter, found)
+            vet(submission, found)
+        except (SubmissionError, Rejected) as exc:
             empty = Submission(origin=folder, folder=folder, edited={}, files={})
             report = unable_to_grade(chapter, empty, str(exc))
         else:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
+
+from grader.safetext import valid_unicode
 
 CheckStatus = Literal["pass", "fail", "skip", "error"]
 ReportStatus = Literal["pass", "fail", "error"]
 
 EXIT_PASS, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
+
+Text = Annotated[str, AfterValidator(valid_unicode)]
+"""Text a submission may have shaped (a message, its output, a path): always encodable as UTF-8."""
 
 
 class CheckResult(BaseModel):
@@ -23,8 +28,8 @@ class CheckResult(BaseModel):
     title: str
     kind: Literal["files", "static", "behaviour"]
     status: CheckStatus
-    message: str = ""
-    file: str | None = None
+    message: Text = ""
+    file: Text | None = None
     line: int | None = None
     column: int | None = None
     diagnosis: str | None = None
@@ -35,7 +40,7 @@ class CheckResult(BaseModel):
     task: int | None = None
     """The numbered step of the lesson's instructions this check verifies, if the manifest says."""
     duration: float = 0
-    output: str = ""
+    output: Text = ""
     """Captured output of the learner's code during this check (capped)."""
 
 
@@ -46,13 +51,13 @@ class Report(BaseModel):
     checks: list[CheckResult]
     score: float
     max_score: float
-    submission: str
+    submission: Text
     """Where the graded files came from (a folder or a file)."""
     duration: float = 0
     grader_version: str
     checks_hash: str
     submission_hash: str
-    notes: list[str] = Field(default_factory=list)
+    notes: list[Text] = Field(default_factory=list)
     """Things about the run itself, e.g. a timeout or a process that died."""
 
     @property

@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import textwrap
 import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
@@ -23,6 +24,7 @@ from grader.render.junit import to_junit
 from grader.report import Report
 
 SOLUTION = (ROOT / "solutions" / "chapter-2" / "database.py").read_text()
+HOSTILE = ROOT / "tests" / "hostile" / "chapter-2"
 MISTAKE = source(mistake("chapter-2", "depends-called"), "database.py")
 
 # Exercism test runner interface (exercism/docs: building/tooling/test-runners/interface.md)
@@ -163,6 +165,31 @@ def test_grade_prints_each_format(tmp_path):
             (valid_exercism if fmt == "exercism" else valid_gradescope)(json.loads(result.stdout))
 
 
+@pytest.mark.parametrize("variant", ["surrogate_text", "terminal_escapes"])
+def test_odd_learner_text_never_breaks_a_report(tmp_path, variant):
+    """A lone surrogate or an escape sequence in what the learner's code raises and prints: every format
+    is still written, as valid UTF-8, and the checklist shows the control characters escaped."""
+    from grader.variants import read_variant
+
+    (tmp_path / "database.py").write_text(source(read_variant(HOSTILE / f"{variant}.diff"), "database.py"))
+
+    def grade_as(fmt: str) -> str:
+        result = subprocess.run([sys.executable, "-c", "from course.grade_cli import main; main()", "chapter-2",
+                                 "--path", str(tmp_path), "--format", fmt], capture_output=True, timeout=120)
+        assert result.returncode == 1 and b"Traceback" not in result.stderr, result.stderr
+        return result.stdout.decode("utf-8")  # strict
+
+    report = Report.model_validate_json(grade_as("json"))
+    message = next(c.message for c in report.checks if c.id == "module-imports")
+    assert ("odd text: \\xff" if variant == "surrogate_text" else "\x1b[2J") in message
+    json.loads(grade_as("exercism")) and json.loads(grade_as("gradescope"))
+    valid_junit(grade_as("junit"), report)
+    text = grade_as("text")
+    assert "\x1b" not in text and "\x07" not in text
+    if variant == "terminal_escapes":
+        assert "raised ValueError: \\x1b[2J\\x1b]0;pwned\\x07cleared" in text
+
+
 # -- the Gradescope autograder ----------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -186,26 +213,84 @@ def autograder(tmp_path_factory):
 def test_the_zip_holds_the_scripts_and_the_course(autograder):
     _, names = autograder
     assert {"course/pyproject.toml", "course/grader/engine.py", "course/chapters/chapter-2/chapter.toml",
-            "course/starter/chapter-2/database.py"} <= set(names)
+            "course/starter/chapter-2/main.py"} <= set(names)
     assert not [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".db")) or "/." in n]
     setup = (autograder[0] / "source" / "setup.sh").read_text()
     assert 'pip" install --quiet "$root/source/course"' in setup
 
 
-def run_autograder(base: Path, tmp_path: Path, files: dict[str, str]) -> dict:
+def answers(chapter_id: str) -> set[bytes]:
+    """Every file a learner edits, as the reference solutions of all chapters have it, except those the
+    starter of `chapter_id` hands out anyway (a starter continues the previous chapter's solution; chapter
+    5's pinned app is chapter 3's)."""
+    from grader.content import chapter_ids
+    from grader.manifest import load_chapter
+
+    handed_out = {p.read_bytes() for p in (ROOT / "starter" / chapter_id).rglob("*") if p.is_file()}
+    return {(ROOT / "solutions" / c / name).read_bytes() for c in chapter_ids(ROOT)
+            for name in load_chapter(c).files} - handed_out
+
+
+@pytest.mark.parametrize("chapter_id", ["chapter-2", "chapter-5"])
+def test_the_zip_holds_the_graded_chapter_and_no_solution(tmp_path, chapter_id):
+    """Only the graded chapter's manifest, checks and starter support files: no solutions/, no other chapter,
+    no lesson, quiz or known mistakes, and no file that is a solution's answer (chapter 5's pinned app is
+    chapter 3's solution, shipped as chapter 5's starter on purpose)."""
+    from course.export import build_gradescope
+    from grader.manifest import load_chapter
+
+    chapter = load_chapter(chapter_id)
+    with zipfile.ZipFile(build_gradescope(chapter, tmp_path / "ag.zip")) as zf:
+        members = {n: zf.read(n) for n in zf.namelist() if not n.endswith("/")}
+    content = sorted(n.removeprefix("course/") for n in members
+                     if n.startswith(("course/chapters/", "course/starter/", "course/solutions/")))
+    starter = ROOT / "starter" / chapter_id
+    support = sorted(f"starter/{chapter_id}/{p.relative_to(starter).as_posix()}" for p in starter.rglob("*.py")
+                     if p.relative_to(starter).as_posix() not in chapter.files)
+    checks = sorted(f"chapters/{chapter_id}/{p.relative_to(chapter.dir).as_posix()}"
+                    for p in chapter.checks_dir.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    assert content == sorted([f"chapters/{chapter_id}/chapter.toml", *checks, *support])
+    assert [n for n, data in members.items() if data in answers(chapter_id)] == []
+    pyproject = members["course/pyproject.toml"].decode()
+    assert "solutions" not in pyproject and '"chapters" = "grader/_content/chapters"' in pyproject
+
+
+def fake_autograder(base: Path, tmp_path: Path) -> Path:
+    """A fake /autograder tree: the exported zip in source/, an empty submission/, and the venv setup.sh
+    makes, with the zip's course on its path instead of pip-installed (and this suite's libraries for the
+    rest), so the exported grader and content, and nothing of this checkout, grade the submission."""
+    import sysconfig
+
     root = tmp_path / "autograder"
     shutil.copytree(base / "source", root / "source")
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root / "venv")], check=True, timeout=60)
+    (site,) = (root / "venv" / "lib").glob("python3*/site-packages")
+    (site / "autograder.pth").write_text(f"{root / 'source' / 'course'}\n{sysconfig.get_paths()['purelib']}\n")
     (root / "submission").mkdir()
-    for name, text in files.items():
-        (root / "submission" / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / "submission" / name).write_text(text)
-    env = {**os.environ, "AUTOGRADER_ROOT": str(root), "AUTOGRADER_PYTHON": sys.executable}
-    result = subprocess.run(["bash", str(root / "source" / "run_autograder")], cwd=root, env=env,
-                            capture_output=True, text=True, timeout=120)
+    return root
+
+
+def autograde_in(root: Path) -> dict:
+    """Run the exported run_autograder (its own default python: the venv) and read results.json."""
+    env = {k: v for k, v in os.environ.items() if k not in ("AUTOGRADER_PYTHON", "COURSE_CONTENT")}
+    result = subprocess.run(["bash", str(root / "source" / "run_autograder")], cwd=root,
+                            env={**env, "AUTOGRADER_ROOT": str(root)}, capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stderr
     data = json.loads((root / "results" / "results.json").read_text())
     valid_gradescope(data)
     return data
+
+
+def run_autograder(base: Path, tmp_path: Path, files: dict[str, str | Path]) -> dict:
+    """Grade a submission ({name: text, or a Path to link to}) with the exported autograder."""
+    root = fake_autograder(base, tmp_path)
+    for name, text in files.items():
+        (root / "submission" / name).parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(text, Path):
+            (root / "submission" / name).symlink_to(text)
+        else:
+            (root / "submission" / name).write_text(text)
+    return autograde_in(root)
 
 
 @pytest.mark.parametrize("files, score", [
@@ -221,15 +306,108 @@ def test_run_autograder_writes_results(autograder, tmp_path, files, score):
         assert "database.py is missing" in data["tests"][0]["output"]
 
 
+PROBE = SOLUTION + textwrap.dedent("""
+
+    import os
+    import grader.content
+
+    root = grader.content.content_root()
+    print("content root:", root)
+    for folder, _, names in os.walk(root):
+        for name in names:
+            path = os.path.relpath(os.path.join(folder, name), root)
+            if not path.startswith(("course", "grader")) and "__pycache__" not in path:
+                print("content:", path)
+""")
+
+
+def test_no_solution_is_reachable_from_a_submission(autograder, tmp_path):
+    """A submission run by the exported autograder finds no solution in the content the grader uses, and a
+    link to a solution (on this very machine) is refused, not graded."""
+    data = run_autograder(autograder[0], tmp_path / "probe", {"database.py": PROBE})
+    printed = "\n".join(t["output"] for t in data["tests"])
+    root = tmp_path / "probe" / "autograder"
+    assert f"content root: {root / 'source' / 'course'}" in printed
+    seen = sorted({line.removeprefix("content: ") for line in printed.splitlines() if line.startswith("content: ")})
+    assert seen == ["README.md", "chapters/chapter-2/chapter.toml", "chapters/chapter-2/checks/static.py",
+                    "chapters/chapter-2/checks/test_behaviour.py", "pyproject.toml", "starter/chapter-2/main.py",
+                    "starter/chapter-2/models.py"]
+    assert [p for p in root.rglob("*") if p.is_file() and p.read_bytes() in answers("chapter-2")] == []
+    linked = run_autograder(autograder[0], tmp_path / "link",
+                            {"database.py": ROOT / "solutions" / "chapter-2" / "database.py"})
+    assert linked["score"] == 0 and "database.py is a symbolic link" in linked["tests"][0]["output"]
+
+
+def test_the_chapter_5_autograder_grades_with_its_pinned_app(tmp_path):
+    """Chapter 5 grades the learner's tests against its starter app (shipped) and mutants: full marks for
+    the reference tests, from the zip alone."""
+    from course.export import build_gradescope
+    from grader.manifest import load_chapter
+
+    chapter = load_chapter("chapter-5")
+    base = tmp_path / "export"
+    with zipfile.ZipFile(build_gradescope(chapter, tmp_path / "ag.zip")) as zf:
+        zf.extractall(base / "source")
+    tests = (ROOT / "solutions" / "chapter-5" / "tests" / "test_heroes.py").read_text()
+    data = run_autograder(base, tmp_path, {"tests/test_heroes.py": tests})
+    assert data["score"] == sum(c.points for c in chapter.checks), data["output"]
+
+
+def nest(folder: Path, depth: int) -> None:
+    """`depth` folders `d` one inside the other in `folder`, made one level at a time (os.makedirs and
+    shutil.rmtree recurse once per level, and Python stops at about a thousand)."""
+    fd = os.open(folder, os.O_RDONLY)
+    for _ in range(depth):
+        os.mkdir("d", dir_fd=fd)
+        inner = os.open("d", os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = inner
+    os.close(fd)
+
+
+def unnest(folder: Path) -> None:
+    """Remove what `nest` made, one level at a time."""
+    while (folder / "d" / "d").is_dir():
+        os.rename(folder / "d" / "d", folder / "inner")
+        os.rmdir(folder / "d")
+        os.rename(folder / "inner", folder / "d")
+    os.rmdir(folder / "d")
+
+
+def test_a_submission_of_any_depth_is_searched_in_bounded_time(autograder, tmp_path):
+    root = fake_autograder(autograder[0], tmp_path)
+    nest(root / "submission", 1100)
+    try:
+        data = autograde_in(root)
+    finally:
+        unnest(root / "submission")
+    assert data["score"] == 0 and "database.py is missing" in data["tests"][0]["output"]
+
+
 def test_course_export_command(tmp_path):
-    result = subprocess.run([sys.executable, "-c", "from course.cli import main; main()", "export", "gradescope",
-                             "chapter-2", "--out", str(tmp_path / "ag.zip")], capture_output=True, text=True,
-                            timeout=60)
+    def export(*args: str, cwd: Path = tmp_path) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-c", "from course.cli import main; main()", "export", "gradescope",
+                               *args], capture_output=True, text=True, timeout=60, cwd=cwd)
+
+    result = export("chapter-2", "--out", str(tmp_path / "ag.zip"))
     assert result.returncode == 0, result.stderr
     assert zipfile.ZipFile(tmp_path / "ag.zip").testzip() is None
-    bad = subprocess.run([sys.executable, "-c", "from course.cli import main; main()", "export", "gradescope",
-                          "chapter-99"], capture_output=True, text=True, timeout=60)
+    (tmp_path / "exports").mkdir()
+    into = export("chapter-2", "--out", "exports")  # a folder: the zip goes inside, under its default name
+    assert into.returncode == 0 and (tmp_path / "exports" / "gradescope-chapter-2.zip").is_file(), into.stderr
+    unwritable = export("chapter-2", "--out", "/proc/ag.zip")
+    assert unwritable.returncode == 2 and "cannot write /proc/ag.zip" in unwritable.stderr
+    assert "Traceback" not in unwritable.stderr
+    bad = export("chapter-99")
     assert bad.returncode == 2 and "no chapter" in bad.stderr
+
+
+def test_the_default_export_is_ignored_by_git():
+    """`course export gradescope chapter-N` run at the top of the checkout leaves nothing git would commit."""
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    ignored = subprocess.run(["git", "check-ignore", "-q", "gradescope-chapter-2.zip"], cwd=ROOT, timeout=30)
+    assert ignored.returncode == 0
 
 
 # -- the GitHub Actions example -----------------------------------------------------------------

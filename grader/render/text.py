@@ -1,4 +1,5 @@
-"""The learner's checklist: rich text, plain when piped or when NO_COLOR is set."""
+"""The learner's checklist: rich text, plain when piped or when NO_COLOR is set. Text the submission
+shaped (messages, notes) is printed with its control characters escaped (`grader.safetext`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from grader.report import CheckResult, Report
+from grader.safetext import printable
 
 SYMBOLS = {"pass": ("✓", "green"), "fail": ("✗", "red"), "skip": ("–", "yellow"), "error": ("!", "magenta")}
 
@@ -56,11 +58,11 @@ def render(report: Report, console: Console, *, folder: Path | None = None, file
         if where and check.status in ("fail", "error"):
             body = f"{where}: {body}" if body else where
         if body:
-            _indented(console, body, check.status)
+            _indented(console, printable(body), check.status)
         if check.hint:
             _indented(console, f"hint: {check.hint}", "hint")
     for note in report.notes:
-        console.print(Text(f"note: {note}", style="yellow"), soft_wrap=True)
+        console.print(Text(f"note: {printable(note)}", style="yellow"), soft_wrap=True)
     console.print(summary(report, hint_command), soft_wrap=not console.is_terminal)
 
 
