@@ -98,7 +98,7 @@ class BwrapRunner:
             ])
         os.close(rec_w)
         os.close(out_w)
-        outcome = supervise(pid, rec_r, out_r, start + timeout + COLD_START, dump_signal=False)
+        outcome = supervise(pid, rec_r, out_r, job["key"], timeout, startup=COLD_START, dump_signal=False)
         # The child stops itself at the time limit after dumping its stack ("Timeout (0:00:10)!").
         stack = next((r.get("text", "") for r in outcome["records"] if r.get("type") == "stack"), "")
         if stack.lstrip().startswith("Timeout ("):

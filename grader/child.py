@@ -105,8 +105,11 @@ def _run_pytest(job: dict[str, Any]) -> int:
     plugin = GraderPlugin(job, lambda record: emit(key, record))
     guard.install(job["sandbox"], lambda event, reason: emit(key, {"type": "refused", "event": event,
                                                                    "reason": reason}))
+    # The harness is up: the parent's clock for the time limit starts now (see `grader.worker.supervise`).
+    emit(key, {"type": "ready"})
     if job.get("dump_after"):
         # Started cold, out of the parent's signal reach: dump the stacks and stop at the time limit.
+        # (Learner code can cancel this timer; the parent's deadline still holds.)
         faulthandler.dump_traceback_later(float(job["dump_after"]), exit=True, file=RECORDS_FD)
     return int(pytest.main(args, plugins=[plugin, grader.testing]))
 

@@ -86,7 +86,7 @@ def _behave(chapter: Chapter, submission: Submission, specs: list[CheckSpec], wo
         except WorkerDied as exc:
             return _grader_failed(specs, str(exc), notes)
         result = authentic(result, job["key"])
-        if not any(r.get("type") != "stack" for r in result["records"]):
+        if not any(r.get("type") not in ("stack", "ready") for r in result["records"]):
             # Learner code runs only after the harness's first record: without one, the harness never started.
             return _grader_failed(specs, "the test process ended before any check started:\n"
                                   + result.get("output", "")[-1500:], notes)
