@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from grader.content import starter_dir
 from grader.limits import Limits
 from grader.manifest import Chapter, CheckSpec
 from grader.submission import Submission
@@ -65,6 +66,9 @@ def child_env(box: Sandbox) -> dict[str, str]:
 
 
 def build_job(chapter: Chapter, box: Sandbox, specs: list[CheckSpec], limits: Limits | None = None) -> dict[str, Any]:
+    """The job a runner hands the child. `mounts` are the only course folders the checks read (the
+    bubblewrap sandbox mounts nothing else of the course): the checks, and the chapter's starter,
+    which chapter 5's checks test the learner's tests against."""
     behavioural = {s.id for s in specs}
     limits = limits or Limits(cpu_seconds=int(chapter.timeout) + 2)
     return {
@@ -72,6 +76,8 @@ def build_job(chapter: Chapter, box: Sandbox, specs: list[CheckSpec], limits: Li
         "sandbox": str(box.root),
         "workdir": str(box.work),
         "checks_dir": str(chapter.checks_dir),
+        "mounts": [str(p) for p in (chapter.checks_dir, starter_dir(chapter.id, chapter.dir.parent.parent))
+                   if p.is_dir()],
         "test_files": sorted(str(p) for p in chapter.checks_dir.glob("test_*.py")),
         "ini": str(box.root / "pytest.ini"),
         "tests": [{"id": s.id, "title": s.title, "depends": [d for d in s.depends if d in behavioural]}

@@ -1,13 +1,14 @@
 """The strong sandbox: each job's child starts cold inside bubblewrap (`bwrap`).
 
-The child sees the filesystem read-only except its own sandbox folder, a private empty `/tmp`,
-no network, its own PID namespace (it cannot see or signal the grader) and no capabilities, even
-when the grader runs as root. A forked child of a warm worker cannot be moved into new
-namespaces, so this mode starts Python for every submission: slower, not weaker.
+The child sees only what it needs, read-only: the system's programs and libraries, Python, the
+grader package and the chapter's checks (see `command`); its own sandbox folder is the one place it
+can write, besides /tmp and /dev/shm, which are private and capped. It has no network, its own
+PID namespace (it cannot see or signal the grader, and everything in it dies with it) and no
+capabilities, even when the grader runs as root. A forked child of a warm worker cannot be moved
+into new namespaces, so this mode starts Python for every submission: slower, not weaker.
 
 `BwrapRunner` has the `run(job)` interface of `grader.workerproc.Worker`, so the engine and the
-pool use either.
-"""
+pool use either."""
 
 from __future__ import annotations
 
@@ -38,7 +39,8 @@ def unavailable() -> str | None:
     bwrap = find_bwrap()
     if bwrap is None:
         return "bubblewrap is not installed (Debian/Ubuntu: apt install bubblewrap)"
-    probe = subprocess.run([bwrap, *_isolation(), "--ro-bind", "/", "/", "--", "true"],
+    probe = subprocess.run([bwrap, *_isolation(), "--ro-bind", "/", "/", "--size", "1024", "--tmpfs", "/tmp", "--",
+                            "true"],
                            capture_output=True, text=True, timeout=30)
     if probe.returncode != 0:
         return f"bubblewrap cannot create a sandbox here: {probe.stderr.strip() or probe.returncode}"
@@ -49,29 +51,59 @@ def _isolation() -> list[str]:
     return ["--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
 
 
+SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+"""The operating system's programs and libraries (links, as merged-/usr systems have them, are kept
+links); nothing else of the host's file system is mounted: no /etc, /home, /run (its sockets) or /var."""
+MASK_BYTES = 1024 * 1024
+"""Size of the empty file system laid over the course content when it sits inside a mounted folder."""
+
+
 def command(job: dict[str, Any]) -> list[str]:
-    """The bwrap command line that starts a cold child for `job`."""
-    argv = [find_bwrap() or "bwrap", *_isolation(),
-            "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
-    for path in _needed_under_tmp(job):
-        argv += ["--ro-bind", path, path]
-    argv += ["--bind", job["sandbox"], job["sandbox"], "--chdir", job["workdir"],
-             "--", sys.executable, "-I", "-B", "-m", "grader.child"]
+    """The bwrap command line that starts a cold child for `job`: its own sandbox folder (writable);
+    read-only, the system, Python (with its site-packages), the grader package and the folders the
+    job's checks need (`job["mounts"]`); size-capped memory file systems for /tmp and /dev/shm; the
+    root itself is read-only. The course content (solutions included) is not there, even when the
+    grader keeps it inside its package."""
+    tmpfs_bytes = str(int(job["limits"]["file_mb"]) * 1024 * 1024)
+    argv = [find_bwrap() or "bwrap", *_isolation(), "--proc", "/proc", "--dev", "/dev",
+            "--size", tmpfs_bytes, "--tmpfs", "/dev/shm", "--size", tmpfs_bytes, "--tmpfs", "/tmp"]
+    for path in SYSTEM:
+        if os.path.islink(path):
+            argv += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            argv += ["--ro-bind", path, path]
+    software = _dedupe([sys.base_prefix, sys.prefix, sys.base_exec_prefix, sys.exec_prefix,
+                        str(Path(__file__).resolve().parent)], SYSTEM)
+    content = _content_root()
+    masks = [content] if any(_within(content, path) for path in software) else []
+    needed = _dedupe(job.get("mounts", [job["checks_dir"]]), ())
+    for path in sorted({*software, *masks, *needed}, key=lambda p: p.count(os.sep)):  # a folder before its insides
+        argv += ["--size", str(MASK_BYTES), "--tmpfs", path] if path in masks else ["--ro-bind", path, path]
+    argv += ["--bind", job["sandbox"], job["sandbox"],
+             *(arg for path in ("/dev", *masks, "/") for arg in ("--remount-ro", path)),
+             "--chdir", job["workdir"], "--", sys.executable, "-I", "-B", "-m", "grader.child"]
     return argv
 
 
-def _needed_under_tmp(job: dict[str, Any]) -> list[str]:
-    """Folders the child reads that live under /tmp, which the sandbox replaces with an empty one
-    (the chapter's checks, or the grader itself, when they were copied or installed there)."""
-    grader_root = str(Path(__file__).resolve().parent.parent)
-    wanted = [job["checks_dir"], grader_root, sys.prefix, *sys.path]
+def _dedupe(paths: list[str], covered: tuple[str, ...]) -> list[str]:
+    """The existing folders of `paths`, resolved, without those inside another or inside `covered`."""
     found: list[str] = []
-    for path in wanted:
-        real = os.path.realpath(path) if path else ""
-        if real.startswith("/tmp/") and os.path.isdir(real) and not any(real.startswith(f + "/") or real == f
-                                                                         for f in found):
-            found.append(real)
+    for path in sorted({os.path.realpath(p) for p in paths if p and os.path.isdir(p)}, key=len):
+        if not any(_within(path, f) for f in (*found, *covered)):
+            found.append(path)
     return found
+
+
+def _within(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _content_root() -> str:
+    """The course content (chapters, starters and solutions): laid over with an empty file system if
+    a mounted folder holds it (an installed grader keeps it inside its package)."""
+    from grader.content import content_root
+
+    return os.path.realpath(content_root())
 
 
 class BwrapRunner:
