@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
 import subprocess
 import sys
@@ -106,6 +107,35 @@ def _content_root() -> str:
     return os.path.realpath(content_root())
 
 
+def _pid_namespace(info_r: int) -> int | None:
+    """A pidfd of the sandbox's first process (bwrap's `--info-fd` names it), which ends only after
+    every process in the sandbox's PID namespace has; None if bwrap ended first or said nothing."""
+    data = b""
+    try:
+        while select.select([info_r], [], [], COLD_START)[0]:
+            chunk = os.read(info_r, 4096)
+            if not chunk:
+                break
+            data += chunk
+        pid = json.loads(data)["child-pid"]
+        return os.pidfd_open(pid)
+    except (ValueError, KeyError, TypeError, OSError):
+        return None
+    finally:
+        os.close(info_r)
+
+
+def _wait_until_gone(pidfd: int | None, limit: float = 5.0) -> None:
+    """Return once the sandbox's first process has ended: bwrap itself may end a moment before the
+    kernel has killed the rest of its PID namespace."""
+    if pidfd is None:
+        return
+    try:
+        select.select([pidfd], [], [], limit)
+    finally:
+        os.close(pidfd)
+
+
 class BwrapRunner:
     """Runs each job in a fresh `bwrap` sandbox; stateless, so it never dies."""
 
@@ -117,20 +147,27 @@ class BwrapRunner:
         job = {**job, "rec_fd": 3, "dump_after": timeout, "limits": limits}
         rec_r, rec_w = os.pipe()
         out_r, out_w = os.pipe()
+        info_r, info_w = os.pipe()
         with tempfile.TemporaryFile() as job_file:
             job_file.write(json.dumps(job).encode())
             job_file.seek(0)
             argv = command(job)
+            argv[1:1] = ["--info-fd", "4"]
             start = time.monotonic()
             pid = os.posix_spawn(argv[0], argv, job["env"], setsid=True, file_actions=[
                 (os.POSIX_SPAWN_DUP2, job_file.fileno(), 0),
                 (os.POSIX_SPAWN_DUP2, out_w, 1),
                 (os.POSIX_SPAWN_DUP2, out_w, 2),
                 (os.POSIX_SPAWN_DUP2, rec_w, 3),
+                (os.POSIX_SPAWN_DUP2, info_w, 4),
             ])
-        os.close(rec_w)
-        os.close(out_w)
-        outcome = supervise(pid, rec_r, out_r, job["key"], timeout, startup=COLD_START, dump_signal=False)
+        for fd in (rec_w, out_w, info_w):
+            os.close(fd)
+        namespace = _pid_namespace(info_r)
+        try:
+            outcome = supervise(pid, rec_r, out_r, job["key"], timeout, startup=COLD_START, dump_signal=False)
+        finally:
+            _wait_until_gone(namespace)
         # The child stops itself at the time limit after dumping its stack ("Timeout (0:00:10)!").
         stack = next((r.get("text", "") for r in outcome["records"] if r.get("type") == "stack"), "")
         if stack.lstrip().startswith("Timeout ("):

@@ -23,6 +23,7 @@ import sys
 import time
 from typing import Any
 
+from grader import reaper
 from grader.records import RecordReader
 
 CURRENT_CHILD: int | None = None
@@ -31,10 +32,10 @@ DUMP_WAIT = 0.3
 
 PRELOAD = ("fastapi", "fastapi.testclient", "fastapi.telemetry._runtime", "sqlmodel", "sqlalchemy",
            "sqlalchemy.dialects.sqlite", "sqlite3", "anyio._backends._asyncio", "pytest", "_pytest._argcomplete",
-           "pdb", "readline", "grader.plugin", "grader.testing", "grader.child", "grader.guard")
+           "pdb", "readline", "ctypes", "grader.plugin", "grader.testing", "grader.child", "grader.guard")
 """What every job imports: the libraries, what a FastAPI app, TestClient and a SQLite engine load
 on first use, pytest (its built-in plugins are added by `preload`) and what it loads per run, the
-harness."""
+harness (ctypes: the child ties its life to the worker's, see `grader.reaper`)."""
 IDLE_PRELOAD = ("pydantic.v1",)
 """What FastAPI imports for an app with response models, which not every chapter has: imported
 while no job is waiting, so it never delays one. What a chapter needs besides is content: its
@@ -83,12 +84,13 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     sys.stderr.flush()
     global CURRENT_CHILD
     start = time.monotonic()
+    worker = os.getpid()
     pid = os.fork()
     if pid == 0:
         os.close(rec_r)
         os.close(out_r)
         from grader.child import run
-        run(job, rec_w, out_w)
+        run(job, rec_w, out_w, parent=worker)
     CURRENT_CHILD = pid
     os.close(rec_w)
     os.close(out_w)
@@ -96,6 +98,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         outcome = supervise(pid, rec_r, out_r, job["key"], float(job["timeout"]))
     finally:
         CURRENT_CHILD = None
+        reaper.kill_orphans()  # what the child started in sessions of its own (see main)
     outcome["elapsed"] = round(time.monotonic() - start, 4)
     return outcome
 
@@ -214,6 +217,7 @@ def main() -> None:
     channel = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # stray prints from imports must not corrupt the protocol
     signal.signal(signal.SIGTERM, _terminate)
+    reaper.adopt_orphans()
     preload(sys.argv[1:])
     channel.write(json.dumps({"ready": True}) + "\n")
     jobs = Jobs(sys.stdin.fileno())

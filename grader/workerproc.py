@@ -59,7 +59,22 @@ def runner(sandbox: Sandboxing = "process", preload: tuple[str, ...] | list[str]
 
 
 class WorkerDied(RuntimeError):
-    """The worker process ended or stopped answering; the caller replaces it."""
+    """The worker process ended or stopped answering; the caller replaces it.
+
+    `during_job`: it was killed by a signal, or stopped answering, while a job's child ran. Only
+    that child's code (or someone outside the grader) can do that, so the job is the learner's
+    failure; a worker that exits by itself (a traceback) is the grader's."""
+
+    def __init__(self, message: str, during_job: bool = False):
+        super().__init__(message)
+        self.during_job = during_job
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 class Worker:
@@ -93,8 +108,14 @@ class Worker:
         while True:
             line = self._read_line(deadline)
             if line is None:
+                try:
+                    code = self.proc.wait(timeout=1)  # its output ends a moment before it does
+                except subprocess.TimeoutExpired:
+                    code = None
+                during_job = self.ready and (code is None or code < 0)  # hung, or killed by a signal
+                note = self._death_note()
                 self.kill()
-                raise WorkerDied(self._death_note())
+                raise WorkerDied(note, during_job)
             message = json.loads(line)
             if message.get("ready"):
                 self.ready = True
@@ -121,7 +142,8 @@ class Worker:
         code = self.proc.poll()
         self._stderr.seek(0)
         tail = self._stderr.read()[-1500:].decode("utf-8", "replace").strip()
-        state = "stopped answering" if code is None else f"exited with status {code}"
+        state = ("stopped answering" if code is None else f"was killed by {_signal_name(-code)}" if code < 0
+                 else f"exited with status {code}")
         return f"the grader's worker process {state}" + (f":\n{tail}" if tail else "")
 
     def kill(self) -> None:

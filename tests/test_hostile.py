@@ -71,13 +71,13 @@ def runners(target_worker):
         yield {"process": target_worker, "bwrap": bwrap}
 
 
-def escapees() -> list[int]:
-    """Processes a hostile submission started under the name ESCAPEE."""
+def escapees(name: str = ESCAPEE) -> list[int]:
+    """Processes a hostile submission started under the name `name`."""
     found = []
-    for name in os.listdir("/proc"):
+    for pid in os.listdir("/proc"):
         try:
-            if name.isdigit() and Path(f"/proc/{name}/cmdline").read_bytes().startswith(ESCAPEE.encode()):
-                found.append(int(name))
+            if pid.isdigit() and Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0] == name.encode():
+                found.append(int(pid))
         except OSError:
             continue
     return found
@@ -369,3 +369,42 @@ def test_a_refusal_inside_a_check_fails_that_check(grade_files):
     assert check.status == "fail" and check.diagnosis == "refused"
     assert check.message.startswith("your code was stopped: the grader does not let submissions start another "
                                     "process (os.system)") and check.file == "database.py"
+
+
+HOOK_OFF = """
+import gc
+from grader.guard import Policy
+
+for thing in gc.get_objects():  # learner code can reach the harness: switch the audit hook off
+    if isinstance(thing, Policy):
+        thing.check = lambda event, args: None
+"""
+DAEMON = """
+import os, subprocess
+
+errpipe_read, errpipe_write = os.pipe()
+subprocess._fork_exec(  # a session of its own, out of reach of the process-group kill
+    [b"NAME", b"30"], [b"/bin/sleep"], True, (errpipe_write,), None, None,
+    -1, -1, -1, -1, -1, -1, errpipe_read, errpipe_write, True, True, -1, None, None, -1, -1, None, False)
+if os.fork() == 0:  # and one more, forked twice over, its parent gone at once
+    os.setsid()
+    if os.fork() == 0:
+        os.execv("/bin/sleep", ["NAME", "30"])
+    os._exit(0)
+"""
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_no_process_outlives_the_grade_even_with_the_hook_off(mode, chapter, runners, tmp_path):
+    """Started in sessions of their own (setsid), orphaned, with the audit hook switched off: the
+    worker adopts and kills them (bubblewrap: they die with the sandbox's PID namespace)."""
+    name = f"{ESCAPEE}-{mode}-{os.getpid()}"
+    (tmp_path / "database.py").write_text(SOLUTION + HOOK_OFF + DAEMON.replace("NAME", name))
+    try:
+        report = grade(chapter, locate(chapter, tmp_path), worker=runners[mode])
+        assert report.status == "pass"  # nothing refused: the hook is off
+        assert runners[mode].alive
+        assert [(pid, Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[:4]) for pid in escapees(name)] == []
+    finally:
+        for pid in escapees(name):
+            os.kill(pid, signal.SIGKILL)
