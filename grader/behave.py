@@ -7,12 +7,12 @@ import re
 import secrets
 import shutil
 import signal
-import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from grader.cleanup import remove_tree
 from grader.content import starter_dir
 from grader.limits import Limits
 from grader.manifest import Chapter, CheckSpec
@@ -44,13 +44,8 @@ class Sandbox:
         return box
 
     def remove(self) -> None:
-        def unlock(func, path, _exc):  # learner code may have made things read-only
-            try:
-                os.chmod(path, stat.S_IRWXU)
-                func(path)
-            except OSError:
-                pass
-        shutil.rmtree(self.root, onerror=unlock)
+        """Delete the sandbox, following no link learner code left in it (see `grader.cleanup`)."""
+        remove_tree(self.root)
 
 
 def child_env(box: Sandbox) -> dict[str, str]:
