@@ -225,13 +225,12 @@ def load_sources(files: dict[str, Path]) -> tuple[dict[str, Source], dict[str, S
             problems[name] = SyntaxProblem(name, f"{name} cannot be read: {exc.strerror}")
             continue
         if read is None:
-            problems[name] = SyntaxProblem(name, f"{name} is not a regular file (a FIFO, a device or a folder?)")
+            problems[name] = SyntaxProblem(name, "not a regular file (a FIFO, a device or a folder?)")
             continue
         raw, size = read
         if size > MAX_FILE_BYTES:
-            problems[name] = SyntaxProblem(name, f"{name} is {size / 1024:,.0f} KB; the grader reads files of up to "
-                                           f"{MAX_FILE_BYTES // 1024} KB (a chapter's file is a few KB): is it the "
-                                           "right file?")
+            problems[name] = SyntaxProblem(name, f"{size / 1024:,.0f} KB, more than the {MAX_FILE_BYTES // 1024} KB "
+                                           "the grader reads (a chapter's file is a few KB): is it the right file?")
             continue
         try:
             text = raw.decode("utf-8")
