@@ -17,6 +17,7 @@ from grader.content import starter_dir
 from grader.limits import Limits
 from grader.manifest import Chapter, CheckSpec
 from grader.submission import Submission
+from grader.workerproc import signal_name
 
 
 @dataclass
@@ -82,13 +83,6 @@ def build_job(chapter: Chapter, box: Sandbox, specs: list[CheckSpec], limits: Li
         "limits": limits.to_dict(),
         "env": child_env(box),
     }
-
-
-def _signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return f"signal {number}"
 
 
 def stuck_at(stack: str, workdir: str) -> tuple[str | None, int | None]:
@@ -174,7 +168,7 @@ def _why_stopped(outcome: dict[str, Any], timeout: float) -> tuple[str, str] | N
     if sig is not None:
         if sig == signal.SIGXCPU:
             return ("stopped: your code used more CPU time than the grader allows (an endless computation?)", "cpu")
-        return (f"the test process was killed by {_signal_name(sig)} while this check ran", "killed")
+        return (f"the test process was killed by {signal_name(sig)} while this check ran", "killed")
     code = outcome.get("exit_code")
     finished = any(r.get("type") == "done" for r in outcome.get("records", []))
     if not finished:

@@ -208,10 +208,10 @@ def _close_side_doors(authorizer: Callable[..., int]) -> None:
     import _signal
     import _sqlite3
     import posix
-    import signal
+    import signal  # noqa: F401 - guarded: imported so that it is in sys.modules
     import sqlite3
-    import sqlite3.dbapi2
-    import subprocess
+    import sqlite3.dbapi2  # noqa: F401 - as above
+    import subprocess  # noqa: F401 - as above
 
     def mkfifo(path: Any, mode: int = 0o666, *, dir_fd: int | None = None) -> None:
         sys.audit("os.mkfifo", path, mode, dir_fd)
@@ -235,7 +235,7 @@ def _close_side_doors(authorizer: Callable[..., int]) -> None:
     replacements: dict[int, tuple[Any, Any]] = {
         id(original): (original, gated) for original, gated in (
             (original_mkfifo, mkfifo), (original_mknod, mknod), (original_fork_exec, fork_exec),
-            (original_connect, connect), (sqlite3.connect, connect))}
+            (original_connect, connect))}
     if hasattr(posix, "pidfd_open"):
         original_pidfd_open = posix.pidfd_open
 
@@ -252,7 +252,7 @@ def _close_side_doors(authorizer: Callable[..., int]) -> None:
             return original_send(pidfd, sig, siginfo, flags)
 
         replacements[id(original_send)] = (original_send, pidfd_send_signal)
-    for module in (os, posix, signal, _signal, subprocess, _posixsubprocess, sqlite3, sqlite3.dbapi2, _sqlite3):
+    for module in (sys.modules[name] for name in GUARDED_MODULES):  # all imported above
         for name, value in list(vars(module).items()):
             found = replacements.get(id(value))
             if found is not None and found[0] is value:

@@ -58,6 +58,13 @@ def runner(sandbox: Sandboxing = "process", preload: tuple[str, ...] | list[str]
     return Worker(preload)
 
 
+def signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
 class WorkerDied(RuntimeError):
     """The worker process ended or stopped answering; the caller replaces it.
 
@@ -68,13 +75,6 @@ class WorkerDied(RuntimeError):
     def __init__(self, message: str, during_job: bool = False):
         super().__init__(message)
         self.during_job = during_job
-
-
-def _signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return f"signal {number}"
 
 
 class Worker:
@@ -142,7 +142,7 @@ class Worker:
         code = self.proc.poll()
         self._stderr.seek(0)
         tail = self._stderr.read()[-1500:].decode("utf-8", "replace").strip()
-        state = ("stopped answering" if code is None else f"was killed by {_signal_name(-code)}" if code < 0
+        state = ("stopped answering" if code is None else f"was killed by {signal_name(-code)}" if code < 0
                  else f"exited with status {code}")
         return f"the grader's worker process {state}" + (f":\n{tail}" if tail else "")
 
