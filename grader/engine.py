@@ -112,8 +112,8 @@ def _worker_killed(specs: list[CheckSpec], why: str) -> dict[str, dict[str, Any]
     """The worker died of a signal (or hung) while the learner's code ran: their failure, since
     nothing but the code under test acts on the worker then. The first check fails; the rest never ran."""
     first, *rest = specs
-    message = (f"{why.split(':', 1)[0]} while your code ran, so no check could finish: does your code "
-               "signal or stop other processes?")
+    message = (f"{why.split(':', 1)[0]} while your code ran, so no check could finish: does your code act "
+               "on other processes (signals, their pipes)?")
     verdicts = {first.id: {"status": "fail", "message": message, "diagnosis": "killed"}}
     verdicts.update({s.id: {"status": "skip", "message": f"not run: the test process was killed during “{first.title}”"}
                      for s in rest})

@@ -8,7 +8,8 @@ Speed: the libraries every job needs are imported with the garbage collector off
 collection writes to every object it scans, copying the worker's memory page by page). Modules
 only some chapters need are imported while the worker waits for a job.
 
-Protocol: one JSON job per line on stdin; one JSON outcome per line on the original stdout.
+Protocol: one JSON job per line on stdin; one JSON outcome per line on the original stdout, carrying
+the job's key (the parent takes no other line for that job's outcome).
 """
 
 from __future__ import annotations
@@ -200,6 +201,15 @@ class Jobs:
     def waiting(self) -> bool:
         return b"\n" in self.buffer or self.ended or bool(select.select([self.fd], [], [], 0)[0])
 
+    def discard_waiting(self) -> None:
+        """Drop whatever input is waiting. Called when a job is done, before its outcome is sent:
+        the parent sends the next job only after reading that outcome, so anything already there
+        was written by the job's child (with the audit hook off, through /proc)."""
+        self.buffer = b""
+        while not self.ended and select.select([self.fd], [], [], 0)[0]:
+            if not os.read(self.fd, 65536):
+                self.ended = True
+
     def next(self) -> bytes | None:
         """The next line (blocking); None at the end of input."""
         while b"\n" not in self.buffer:
@@ -229,10 +239,15 @@ def main() -> None:
         line = jobs.next()
         if line is None:
             return
-        if not line.strip():
+        try:
+            job = json.loads(line)
+        except (ValueError, RecursionError):
             continue
-        outcome = run_job(json.loads(line))
-        channel.write(json.dumps(outcome) + "\n")
+        if not isinstance(job, dict):
+            continue
+        outcome = run_job(job)
+        jobs.discard_waiting()
+        channel.write(json.dumps({**outcome, "key": job["key"]}) + "\n")
         if idle is None:
             idle = list(IDLE_PRELOAD)
 

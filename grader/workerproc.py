@@ -116,11 +116,21 @@ class Worker:
                 note = self._death_note()
                 self.kill()
                 raise WorkerDied(note, during_job)
-            message = json.loads(line)
+            try:
+                message = json.loads(line)
+            except (ValueError, RecursionError):
+                continue  # not the worker's: the job's child can reach its pipes (see below)
+            if not isinstance(message, dict):
+                continue
             if message.get("ready"):
                 self.ready = True
-                continue
-            return message
+            elif message.get("key") == job["key"]:
+                return message
+            # Anything else is not this job's outcome: code in a child that switched the audit hook
+            # off can write to the worker's pipes (through /proc). Only this job's key counts.
+
+    LINE_CAP = 64 * 1024 * 1024
+    """The longest answer read from the worker (an outcome holds at most 4 MB of records)."""
 
     def _read_line(self, deadline: float) -> bytes | None:
         assert self.proc.stdout is not None
@@ -132,7 +142,7 @@ class Worker:
                 if remaining <= 0 or not sel.select(remaining):
                     return None
                 chunk = os.read(fd, 65536)
-                if not chunk:
+                if not chunk or len(self._buffer) > self.LINE_CAP:
                     return None
                 self._buffer += chunk
         line, _, self._buffer = self._buffer.partition(b"\n")

@@ -86,3 +86,30 @@ def test_a_submission_that_kills_its_worker_fails_and_the_pool_goes_on(tmp_path)
     assert sorted(r.status for r in results) == ["fail", "pass", "pass"]
     [killed] = [r for r in results if r.status == "fail"]
     assert killed.exit_code == 1 and next(c for c in killed.checks if c.status == "fail").diagnosis == "killed"
+
+
+def test_a_submission_that_garbles_its_workers_answer_fails_and_the_pool_goes_on(tmp_path):
+    """With the hook off, code can write to the worker's own pipes (through /proc): what it writes
+    there is that submission's failure alone, never a crash of the grader or the next one's grade."""
+    chapter = load_chapter("chapter-2").model_copy(update={"timeout": 2.0})
+    garbler = tmp_path / "garbler"
+    garbler.mkdir()
+    (garbler / "database.py").write_text(SOLUTION + textwrap.dedent("""
+        import gc, os
+        from grader.guard import Policy
+
+        for thing in gc.get_objects():
+            if isinstance(thing, Policy):
+                thing.check = lambda event, args: None
+        for fd in os.listdir(f"/proc/{os.getppid()}/fd"):
+            try:
+                with open(f"/proc/{os.getppid()}/fd/{fd}", "wb") as pipe:
+                    pipe.write(b"[" * 200_000 + b"\\n")
+            except OSError:
+                pass
+    """))
+    good = locate(chapter, ROOT / "solutions" / "chapter-2")
+    with WorkerPool(1) as pool:
+        results = [report for _, report in pool.map_unordered(lambda p, sub: p.grade(chapter, sub),
+                                                              [locate(chapter, garbler), good])]
+    assert sorted(r.status for r in results) == ["fail", "pass"]
