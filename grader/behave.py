@@ -7,16 +7,18 @@ import re
 import secrets
 import shutil
 import signal
-import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from grader.clean import clean
+from grader.cleanup import remove_tree
+from grader.content import starter_dir
 from grader.limits import Limits
 from grader.manifest import Chapter, CheckSpec
 from grader.submission import Submission
+from grader.workerproc import signal_name
 
 
 @dataclass
@@ -44,13 +46,8 @@ class Sandbox:
         return box
 
     def remove(self) -> None:
-        def unlock(func, path, _exc):  # learner code may have made things read-only
-            try:
-                os.chmod(path, stat.S_IRWXU)
-                func(path)
-            except OSError:
-                pass
-        shutil.rmtree(self.root, onerror=unlock)
+        """Delete the sandbox, following no link learner code left in it (see `grader.cleanup`)."""
+        remove_tree(self.root)
 
 
 def child_env(box: Sandbox) -> dict[str, str]:
@@ -66,6 +63,9 @@ def child_env(box: Sandbox) -> dict[str, str]:
 
 
 def build_job(chapter: Chapter, box: Sandbox, specs: list[CheckSpec], limits: Limits | None = None) -> dict[str, Any]:
+    """The job a runner hands the child. `mounts` are the only course folders the checks read (the
+    bubblewrap sandbox mounts nothing else of the course): the checks, and the chapter's starter,
+    which chapter 5's checks test the learner's tests against."""
     behavioural = {s.id for s in specs}
     limits = limits or Limits(cpu_seconds=int(chapter.timeout) + 2)
     return {
@@ -73,6 +73,8 @@ def build_job(chapter: Chapter, box: Sandbox, specs: list[CheckSpec], limits: Li
         "sandbox": str(box.root),
         "workdir": str(box.work),
         "checks_dir": str(chapter.checks_dir),
+        "mounts": [str(p) for p in (chapter.checks_dir, starter_dir(chapter.id, chapter.dir.parent.parent))
+                   if p.is_dir()],
         "test_files": sorted(str(p) for p in chapter.checks_dir.glob("test_*.py")),
         "ini": str(box.root / "pytest.ini"),
         "tests": [{"id": s.id, "title": s.title, "depends": [d for d in s.depends if d in behavioural]}
@@ -82,13 +84,6 @@ def build_job(chapter: Chapter, box: Sandbox, specs: list[CheckSpec], limits: Li
         "limits": limits.to_dict(),
         "env": child_env(box),
     }
-
-
-def _signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return f"signal {number}"
 
 
 def stuck_at(stack: str, workdir: str) -> tuple[str | None, int | None]:
@@ -173,7 +168,7 @@ def _why_stopped(outcome: dict[str, Any], timeout: float) -> tuple[str, str] | N
     if sig is not None:
         if sig == signal.SIGXCPU:
             return ("stopped: your code used more CPU time than the grader allows (an endless computation?)", "cpu")
-        return (f"the test process was killed by {_signal_name(sig)} while this check ran", "killed")
+        return (f"the test process was killed by {signal_name(sig)} while this check ran", "killed")
     code = outcome.get("exit_code")
     finished = any(r.get("type") == "done" for r in outcome.get("records", []))
     if not finished:

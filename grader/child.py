@@ -16,7 +16,7 @@ import sys
 import tempfile
 from typing import Any, NoReturn
 
-from grader import limits
+from grader import limits, reaper
 
 RECORDS_FD = 3
 UNUSED_PLUGINS = ("cacheprovider", "stepwise", "faulthandler", "pastebin", "setuponly", "setupplan")
@@ -25,9 +25,14 @@ has its own), and options nobody passes. Each one would cost its registration on
 They provide no fixtures, so chapter tests see pytest as usual."""
 
 
-def run(job: dict[str, Any], rec_fd: int, out_fd: int | None) -> NoReturn:
+def run(job: dict[str, Any], rec_fd: int, out_fd: int | None, parent: int | None = None) -> NoReturn:
+    """Run `job` and exit. `parent`: the worker that forked this child, which it must not outlive."""
     code = 70
     try:
+        if parent is not None:
+            reaper.die_with_parent()
+            if os.getppid() != parent:
+                return  # the worker died before the tie was made
         _isolate(job, rec_fd, out_fd)
         code = _run_pytest(job)
     except BaseException:  # noqa: BLE001 - nothing may escape a forked child
@@ -105,8 +110,11 @@ def _run_pytest(job: dict[str, Any]) -> int:
     plugin = GraderPlugin(job, lambda record: emit(key, record))
     guard.install(job["sandbox"], lambda event, reason: emit(key, {"type": "refused", "event": event,
                                                                    "reason": reason}))
+    # The harness is up: the parent's clock for the time limit starts now (see `grader.worker.supervise`).
+    emit(key, {"type": "ready"})
     if job.get("dump_after"):
         # Started cold, out of the parent's signal reach: dump the stacks and stop at the time limit.
+        # (Learner code can cancel this timer; the parent's deadline still holds.)
         faulthandler.dump_traceback_later(float(job["dump_after"]), exit=True, file=RECORDS_FD)
     return int(pytest.main(args, plugins=[plugin, grader.testing]))
 

@@ -84,9 +84,11 @@ def _behave(chapter: Chapter, submission: Submission, specs: list[CheckSpec], wo
         try:
             result = worker.run(job)
         except WorkerDied as exc:
+            if exc.during_job:
+                return _worker_killed(specs, str(exc))
             return _grader_failed(specs, str(exc), notes)
         result = authentic(result, job["key"])
-        if not any(r.get("type") != "stack" for r in result["records"]):
+        if not any(r.get("type") not in ("stack", "ready") for r in result["records"]):
             # Learner code runs only after the harness's first record: without one, the harness never started.
             return _grader_failed(specs, "the test process ended before any check started:\n"
                                   + result.get("output", "")[-1500:], notes)
@@ -104,6 +106,18 @@ def _grader_failed(specs: list[CheckSpec], why: str, notes: list[str]) -> dict[s
     notes.append(why)
     return {s.id: {"status": "error", "message": "the grader's test process failed; this is not your code's "
                    "fault:\n" + why} for s in specs}
+
+
+def _worker_killed(specs: list[CheckSpec], why: str) -> dict[str, dict[str, Any]]:
+    """The worker died of a signal (or hung) while the learner's code ran: their failure, since
+    nothing but the code under test acts on the worker then. The first check fails; the rest never ran."""
+    first, *rest = specs
+    message = (f"{why.split(':', 1)[0]} while your code ran, so no check could finish: does your code act "
+               "on other processes (signals, their pipes)?")
+    verdicts = {first.id: {"status": "fail", "message": message, "diagnosis": "killed"}}
+    verdicts.update({s.id: {"status": "skip", "message": f"not run: the test process was killed during “{first.title}”"}
+                     for s in rest})
+    return verdicts
 
 
 def _report(chapter: Chapter, submission: Submission, verdicts: dict[str, dict[str, Any]],

@@ -7,22 +7,29 @@ learner's code made the call, and reported to the parent as a `refused` record:
 - starting processes (`os.fork`, `subprocess`, `os.system`, `os.exec*`, `posix_spawn`, ...);
 - signals to any process but this one (the worker that forked it, `os.getppid()`, included);
 - writing, creating, renaming, deleting or changing files outside the sandbox folder
-  (the submission's temp copy, HOME and TMPDIR), SQLite databases and ATTACHes included;
+  (the submission's temp copy, HOME and TMPDIR), FIFOs and SQLite databases (`ATTACH` too) included;
 - network access, raising resource limits, `ctypes` and terminal `ioctl`s.
 
+Some functions do all that without an audit event of their own (`mkfifo`, `mknod`, the pidfd
+calls, `_posixsubprocess.fork_exec`): the hook replaces them, in every module that holds them, by
+ones that raise an event first (`GATED`); SQLite's `ATTACH` opens files in C, so every connection
+`connect()` opens gets an authorizer.
+
 This guards against mistakes and casual misuse. It is not a security boundary: the hook runs in
-the same interpreter as the learner's code, which can reach the harness's objects (see the
-README's Safety section). The kernel limits and the process-group kill do not depend on it, and
-`--sandbox bwrap` adds a real one.
+the same interpreter as the learner's code, which can reach the harness's objects, the original
+functions (a module imported afresh has them) and the connection's authorizer (see the README's
+Safety section). The kernel limits, the process-group kill and the worker's reaping of orphans do
+not depend on it, and `--sandbox bwrap` adds a real boundary.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
 ALLOWED_DEVICES = {"/dev/null"}
@@ -58,9 +65,14 @@ class Policy:
             "shutil.rmtree": lambda a: self._writes(a[0], a[1] if len(a) > 1 else None, "delete"),
             "sqlite3.connect": self._sqlite,
             "sqlite3.enable_load_extension": lambda a: "load SQLite extensions" if a[1] else None,
+            "os.mkfifo": lambda a: self._writes(a[0], a[2], "create a FIFO at"),
+            "os.mknod": self._mknod,
+            "os.pidfd_open": lambda a: None if a[0] == self.pid else f"signal another process (pidfd_open({a[0]}))",
+            "signal.pidfd_send_signal": lambda a: "signal another process (pidfd_send_signal)",
+            "import": lambda a: f"import {a[0]} afresh (the grader guards it)" if a[0] in GUARDED_MODULES else None,
         }
         for event in ("os.fork", "os.forkpty", "os.posix_spawn", "os.exec", "os.system", "os.startfile",
-                      "subprocess.Popen", "pty.spawn"):
+                      "subprocess.Popen", "pty.spawn", "_posixsubprocess.fork_exec"):
             self.handlers[event] = lambda a, e=event: f"start another process ({e})"
         for event in ("socket.connect", "socket.bind", "socket.sendto", "socket.sendmsg", "socket.getaddrinfo",
                       "socket.gethostbyname", "socket.gethostbyaddr", "socket.getnameinfo"):
@@ -95,6 +107,12 @@ class Policy:
         if self.inside(path, dir_fd):
             return None
         return f"{verb} {os.fsdecode(os.fspath(path))!s}, outside its own folder"
+
+    def _mknod(self, args: tuple[Any, ...]) -> str | None:
+        path, mode, _device, dir_fd = args
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+            return f"create the device file {os.fsdecode(os.fspath(path))}"
+        return self._writes(path, dir_fd, "create a file at")
 
     def _path_dirfd(self, args: tuple[Any, ...]) -> str | None:
         return self._writes(args[0], args[1], "delete")
@@ -134,11 +152,16 @@ class Policy:
         import sqlite3
 
         def authorize(action: int, arg1: Any, *_: Any) -> int:
-            if action == sqlite3.SQLITE_ATTACH and isinstance(arg1, str):
-                path = sqlite_path(arg1)
-                if path is not None and not self.inside(path):
-                    report("sqlite3.attach", f"attach the database {arg1} outside its own folder")
-                    return sqlite3.SQLITE_DENY
+            if action != sqlite3.SQLITE_ATTACH:
+                return sqlite3.SQLITE_OK
+            if not isinstance(arg1, str):  # a bound parameter or an expression: SQLite does not say which file
+                report("sqlite3.attach", "attach a database named by a parameter or an expression (name it "
+                       "with a string literal)")
+                return sqlite3.SQLITE_DENY
+            path = sqlite_path(arg1)
+            if path is not None and not self.inside(path):
+                report("sqlite3.attach", f"attach the database {arg1} outside its own folder")
+                return sqlite3.SQLITE_DENY
             return sqlite3.SQLITE_OK
 
         return authorize
@@ -150,16 +173,16 @@ def sqlite_path(database: str) -> str | None:
         return None
     if database.startswith("file:"):
         parts = urlsplit(database)
-        if "mode=memory" in parts.query or parts.path in ("", ":memory:"):
+        path = unquote(parts.path)  # SQLite decodes %2f and the like: so must the check
+        if "mode=memory" in parts.query or path in ("", ":memory:"):
             return None
-        return parts.path
+        return path
     return database
 
 
 def install(sandbox: str, report: Callable[[str, str], None]) -> None:
     """Install the hook for the rest of this process's life; `report(event, reason)` hears refusals."""
     policy = Policy(sandbox)
-    authorizer = policy.sqlite_authorizer(report)
 
     def hook(event: str, args: tuple[Any, ...]) -> None:
         reason = policy.check(event, args)
@@ -167,34 +190,70 @@ def install(sandbox: str, report: Callable[[str, str], None]) -> None:
             report(event, reason)
             raise Refused(f"the grader does not let submissions {reason}")
 
-    _close_side_doors(report, authorizer)
+    _close_side_doors(policy.sqlite_authorizer(report))
     sys.addaudithook(hook)
 
 
-def _close_side_doors(report: Callable[[str, str], None], authorizer: Callable[..., int]) -> None:
-    """Functions that start processes or send signals without raising an audit event, and SQLite
-    connections, which get an authorizer for `ATTACH` (it opens files without an audit event)."""
+GUARDED_MODULES = frozenset({"os", "posix", "signal", "_signal", "subprocess", "_posixsubprocess",
+                             "sqlite3", "sqlite3.dbapi2", "_sqlite3"})
+"""The modules `_close_side_doors` changes. They are loaded by then, so an `import` of one means
+learner code deleted it from `sys.modules` to get the original functions back: refused."""
+
+
+def _close_side_doors(authorizer: Callable[..., int]) -> None:
+    """Replace the functions that act without an audit event, in every guarded module that holds
+    them, by ones that raise one first (so the hook decides), and give every SQLite connection that
+    `connect` opens the authorizer (`ATTACH` opens files without an audit event)."""
     import _posixsubprocess
-    import signal
+    import _signal
+    import _sqlite3
+    import posix
+    import signal  # noqa: F401 - guarded: imported so that it is in sys.modules
     import sqlite3
-    import sqlite3.dbapi2
+    import sqlite3.dbapi2  # noqa: F401 - as above
+    import subprocess  # noqa: F401 - as above
 
-    connect = sqlite3.connect
+    def mkfifo(path: Any, mode: int = 0o666, *, dir_fd: int | None = None) -> None:
+        sys.audit("os.mkfifo", path, mode, dir_fd)
+        return original_mkfifo(path, mode, dir_fd=dir_fd)
 
-    def guarded_connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
-        connection = connect(*args, **kwargs)
+    def mknod(path: Any, mode: int = 0o600, device: int = 0, *, dir_fd: int | None = None) -> None:
+        sys.audit("os.mknod", path, mode, device, dir_fd)
+        return original_mknod(path, mode, device, dir_fd=dir_fd)
+
+    def fork_exec(*args: Any) -> int:
+        sys.audit("_posixsubprocess.fork_exec", args[0])
+        return original_fork_exec(*args)
+
+    def connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        connection = original_connect(*args, **kwargs)
         connection.set_authorizer(authorizer)
         return connection
 
-    sqlite3.connect = sqlite3.dbapi2.connect = guarded_connect
+    original_mkfifo, original_mknod = posix.mkfifo, posix.mknod
+    original_fork_exec, original_connect = _posixsubprocess.fork_exec, _sqlite3.connect
+    replacements: dict[int, tuple[Any, Any]] = {
+        id(original): (original, gated) for original, gated in (
+            (original_mkfifo, mkfifo), (original_mknod, mknod), (original_fork_exec, fork_exec),
+            (original_connect, connect))}
+    if hasattr(posix, "pidfd_open"):
+        original_pidfd_open = posix.pidfd_open
 
-    def refuse(name: str, reason: str) -> Callable[..., Any]:
-        def refused(*_: Any, **__: Any) -> Any:
-            report(name, reason)
-            raise Refused(f"the grader does not let submissions {reason}")
-        return refused
+        def pidfd_open(pid: int, flags: int = 0) -> int:
+            sys.audit("os.pidfd_open", pid, flags)
+            return original_pidfd_open(pid, flags)
 
-    _posixsubprocess.fork_exec = refuse("_posixsubprocess.fork_exec", "start another process (fork_exec)")
-    for module, name in ((os, "pidfd_open"), (signal, "pidfd_send_signal")):
-        if hasattr(module, name):
-            setattr(module, name, refuse(name, f"signal another process ({name})"))
+        replacements[id(original_pidfd_open)] = (original_pidfd_open, pidfd_open)
+    if hasattr(_signal, "pidfd_send_signal"):
+        original_send = _signal.pidfd_send_signal
+
+        def pidfd_send_signal(pidfd: int, sig: int, siginfo: None = None, flags: int = 0) -> None:
+            sys.audit("signal.pidfd_send_signal", pidfd, sig)
+            return original_send(pidfd, sig, siginfo, flags)
+
+        replacements[id(original_send)] = (original_send, pidfd_send_signal)
+    for module in (sys.modules[name] for name in GUARDED_MODULES):  # all imported above
+        for name, value in list(vars(module).items()):
+            found = replacements.get(id(value))
+            if found is not None and found[0] is value:
+                setattr(module, name, found[1])

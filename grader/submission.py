@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -68,11 +70,24 @@ def hash_files(files: dict[str, Path]) -> str:
     for name in sorted(files):
         digest.update(name.encode() + b"\0")
         try:
-            digest.update(files[name].read_bytes())
+            _hash_regular(files[name], digest)
         except OSError:
             digest.update(b"<missing>")
         digest.update(b"\0")
     return "sha256:" + digest.hexdigest()[:16]
+
+
+def _hash_regular(path: Path, digest: hashlib._Hash) -> None:
+    """Add the file's bytes, read a chunk at a time; raise OSError if it is not a regular file (a FIFO
+    would block the grader for ever)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path} is not a regular file")
+        while chunk := os.read(fd, 1 << 20):
+            digest.update(chunk)
+    finally:
+        os.close(fd)
 
 
 def checks_fingerprint(chapter: Chapter) -> str:

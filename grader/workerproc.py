@@ -58,8 +58,23 @@ def runner(sandbox: Sandboxing = "process", preload: tuple[str, ...] | list[str]
     return Worker(preload)
 
 
+def signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
 class WorkerDied(RuntimeError):
-    """The worker process ended or stopped answering; the caller replaces it."""
+    """The worker process ended or stopped answering; the caller replaces it.
+
+    `during_job`: it was killed by a signal, or stopped answering, while a job's child ran. Only
+    that child's code (or someone outside the grader) can do that, so the job is the learner's
+    failure; a worker that exits by itself (a traceback) is the grader's."""
+
+    def __init__(self, message: str, during_job: bool = False):
+        super().__init__(message)
+        self.during_job = during_job
 
 
 class Worker:
@@ -93,13 +108,29 @@ class Worker:
         while True:
             line = self._read_line(deadline)
             if line is None:
+                try:
+                    code = self.proc.wait(timeout=1)  # its output ends a moment before it does
+                except subprocess.TimeoutExpired:
+                    code = None
+                during_job = self.ready and (code is None or code < 0)  # hung, or killed by a signal
+                note = self._death_note()
                 self.kill()
-                raise WorkerDied(self._death_note())
-            message = json.loads(line)
+                raise WorkerDied(note, during_job)
+            try:
+                message = json.loads(line)
+            except (ValueError, RecursionError):
+                continue  # not the worker's: the job's child can reach its pipes (see below)
+            if not isinstance(message, dict):
+                continue
             if message.get("ready"):
                 self.ready = True
-                continue
-            return message
+            elif message.get("key") == job["key"]:
+                return message
+            # Anything else is not this job's outcome: code in a child that switched the audit hook
+            # off can write to the worker's pipes (through /proc). Only this job's key counts.
+
+    LINE_CAP = 64 * 1024 * 1024
+    """The longest answer read from the worker (an outcome holds at most 4 MB of records)."""
 
     def _read_line(self, deadline: float) -> bytes | None:
         assert self.proc.stdout is not None
@@ -111,7 +142,7 @@ class Worker:
                 if remaining <= 0 or not sel.select(remaining):
                     return None
                 chunk = os.read(fd, 65536)
-                if not chunk:
+                if not chunk or len(self._buffer) > self.LINE_CAP:
                     return None
                 self._buffer += chunk
         line, _, self._buffer = self._buffer.partition(b"\n")
@@ -121,7 +152,8 @@ class Worker:
         code = self.proc.poll()
         self._stderr.seek(0)
         tail = self._stderr.read()[-1500:].decode("utf-8", "replace").strip()
-        state = "stopped answering" if code is None else f"exited with status {code}"
+        state = ("stopped answering" if code is None else f"was killed by {signal_name(-code)}" if code < 0
+                 else f"exited with status {code}")
         return f"the grader's worker process {state}" + (f":\n{tail}" if tail else "")
 
     def kill(self) -> None:

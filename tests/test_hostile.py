@@ -1,8 +1,8 @@
 """Hostile submissions: each one is stopped, reported as the learner's own failure, and harms nothing.
 
 The submissions live in tests/hostile/chapter-2/ as variants (grader/variants.py): the reference
-solution with the attack appended. They run on
-a worker of their own (some try to kill it), with a 2 s time limit.
+solution with the attack appended. They run in both sandboxes (bubblewrap where it is available),
+on a runner of their own (some try to kill it), with a 2 s time limit.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import textwrap
@@ -26,7 +27,7 @@ from grader.variants import disagreements, read_variant
 from grader.guard import Policy, sqlite_path
 from grader.manifest import load_chapter, load_chapter_dir
 from grader.submission import locate
-from grader.workerproc import Worker
+from grader.workerproc import Runner, Worker
 
 HOSTILE = sorted((ROOT / "tests" / "hostile" / "chapter-2").glob("*.diff"))
 SOLUTION = (ROOT / "solutions" / "chapter-2" / "database.py").read_text()
@@ -42,9 +43,13 @@ def hostile(tmp_path_factory):
         (base / path.stem / "database.py").write_text(source(read_variant(path), "database.py"))
         folders[path.stem] = base / path.stem
     return folders
-ESCAPES = [Path("/tmp/grade-hostile-escape.txt"), Path("/tmp/grade-hostile-escape.db")]
+ESCAPES = [Path(f"/tmp/grade-hostile-escape{suffix}") for suffix in (".txt", ".db", ".fifo", ".node")]
 VICTIM = Path("/tmp/grade-hostile-victim")
+ESCAPEE = "grade-hostile-escapee"
+"""The name a hostile submission gives the process it starts to outlive grading."""
 NO_BWRAP = unavailable()
+bwrap_only = pytest.mark.skipif(NO_BWRAP is not None, reason=f"no bubblewrap here: {NO_BWRAP}")
+MODES = ["process", pytest.param("bwrap", marks=bwrap_only)]
 
 
 @pytest.fixture(scope="module")
@@ -59,32 +64,61 @@ def target_worker():
         yield worker
 
 
+@pytest.fixture(scope="module")
+def runners(target_worker):
+    """The runner of each sandbox mode: {"process": the target worker, "bwrap": a bubblewrap runner}."""
+    with BwrapRunner() as bwrap:
+        yield {"process": target_worker, "bwrap": bwrap}
+
+
+def escapees(name: str = ESCAPEE) -> list[int]:
+    """Processes a hostile submission started under the name `name`."""
+    found = []
+    for pid in os.listdir("/proc"):
+        try:
+            if pid.isdigit() and Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0] == name.encode():
+                found.append(int(pid))
+        except OSError:
+            continue
+    return found
+
+
 @pytest.fixture
 def bystanders():
-    """Files outside the sandbox that hostile code goes after: none may appear or disappear."""
+    """Files outside the sandbox that hostile code goes after: none may appear or disappear; and no
+    process it started may outlive the grade. (Tests in other xdist workers share these paths, so the
+    victim is rewritten atomically and never removed.)"""
     for path in ESCAPES:
         path.unlink(missing_ok=True)
+    for pid in escapees():  # left by an earlier test that failed: judge each test on its own
+        os.kill(pid, signal.SIGKILL)
     VICTIM.mkdir(exist_ok=True)
-    (VICTIM / "keep.txt").write_text("still here")
+    spare = VICTIM / f".keep-{os.getpid()}"
+    spare.write_text("still here")
+    spare.replace(VICTIM / "keep.txt")
     yield
-    assert [p for p in ESCAPES if p.exists()] == [], "a hostile submission wrote outside its sandbox"
+    assert [p for p in ESCAPES if os.path.lexists(p)] == [], "a hostile submission wrote outside its sandbox"
     assert (VICTIM / "keep.txt").read_text() == "still here"
-    shutil.rmtree(VICTIM)
+    assert escapees() == [], "a process started by a hostile submission outlived the grade"
 
 
 def test_the_hostile_corpus_covers_the_issue():
     names = {p.stem for p in HOSTILE}
     assert {"fork_bomb", "memory_bomb", "infinite_loop", "long_sleep", "sys_exit_zero", "os_exit_zero",
-            "forged_stdout", "forged_records_exit", "kill_the_worker", "write_outside", "output_flood"} <= names
+            "forged_stdout", "forged_records_exit", "kill_the_worker", "write_outside", "output_flood",
+            "record_bracket_bomb", "record_flood_unclosed", "sqlite_attach_bound", "sqlite_attach_concat",
+            "sqlite_uri_dotdot", "mkfifo_outside", "mknod_outside", "fork_exec_escape", "pidfd_kill_worker"} <= names
 
 
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("path", HOSTILE, ids=[p.stem for p in HOSTILE])
-def test_hostile_submission_fails_cleanly(path, hostile, chapter, target_worker, bystanders):
+def test_hostile_submission_fails_cleanly(path, mode, hostile, chapter, runners, bystanders):
     expectation = read_variant(path)
-    report = grade(chapter, locate(chapter, hostile[path.stem]), worker=target_worker)
+    runner: Runner = runners[mode]
+    report = grade(chapter, locate(chapter, hostile[path.stem]), worker=runner)
     assert disagreements(expectation, report) == []
     assert report.status == "fail" and report.exit_code == 1  # the learner's failure, never a grader error
-    assert target_worker.alive
+    assert runner.alive
     assert len(report.model_dump_json()) < 100_000
     if "refused" in expectation.fails.values():
         assert any(note.endswith("the grader refused") for note in report.notes), report.notes
@@ -170,6 +204,23 @@ def test_sqlite_names():
     assert sqlite_path("file:shared?mode=memory&cache=shared") is None
     assert sqlite_path("file:///etc/x.db?mode=rwc") == "/etc/x.db"
     assert sqlite_path("database.db") == "database.db"
+    assert sqlite_path("file:..%2f..%2fx.db?mode=rwc") == "../../x.db"  # SQLite decodes it: so does the check
+
+
+def test_policy_on_calls_without_an_audit_event_of_their_own(tmp_path):
+    """The events the hook's replacements of mkfifo, mknod, the pidfd calls and fork_exec raise."""
+    policy = Policy(str(tmp_path))
+    assert policy.check("os.mkfifo", (str(tmp_path / "f"), 0o666, None)) is None
+    assert "create a FIFO at /tmp/f" in policy.check("os.mkfifo", ("/tmp/f", 0o666, None))
+    assert policy.check("os.mknod", (str(tmp_path / "n"), 0o600 | stat.S_IFREG, 0, None)) is None
+    assert "create a file at" in policy.check("os.mknod", ("/tmp/n", 0o600, 0, None))
+    assert "device file" in policy.check("os.mknod", (str(tmp_path / "d"), 0o600 | stat.S_IFCHR, 0, None))
+    assert policy.check("os.pidfd_open", (os.getpid(), 0)) is None
+    assert "signal another process" in policy.check("os.pidfd_open", (os.getppid(), 0))
+    assert "signal another process" in policy.check("signal.pidfd_send_signal", (5, signal.SIGKILL))
+    assert "start another process" in policy.check("_posixsubprocess.fork_exec", ([b"/bin/true"],))
+    assert "import posix afresh" in policy.check("import", ("posix", None, [], [], []))
+    assert policy.check("import", ("json", None, [], [], [])) is None
 
 
 # -- kernel limits ------------------------------------------------------------------------------
@@ -207,9 +258,6 @@ def test_the_process_limit_stops_a_fork_bomb_for_other_users():
 
 
 # -- the bubblewrap sandbox ---------------------------------------------------------------------
-
-bwrap_only = pytest.mark.skipif(NO_BWRAP is not None, reason=f"no bubblewrap here: {NO_BWRAP}")
-
 
 @bwrap_only
 def test_bwrap_mode_grades_like_the_default(hostile, chapter, bystanders):
@@ -321,3 +369,42 @@ def test_a_refusal_inside_a_check_fails_that_check(grade_files):
     assert check.status == "fail" and check.diagnosis == "refused"
     assert check.message.startswith("your code was stopped: the grader does not let submissions start another "
                                     "process (os.system)") and check.file == "database.py"
+
+
+HOOK_OFF = """
+import gc
+from grader.guard import Policy
+
+for thing in gc.get_objects():  # learner code can reach the harness: switch the audit hook off
+    if isinstance(thing, Policy):
+        thing.check = lambda event, args: None
+"""
+DAEMON = """
+import os, subprocess
+
+errpipe_read, errpipe_write = os.pipe()
+subprocess._fork_exec(  # a session of its own, out of reach of the process-group kill
+    [b"NAME", b"30"], [b"/bin/sleep"], True, (errpipe_write,), None, None,
+    -1, -1, -1, -1, -1, -1, errpipe_read, errpipe_write, True, True, -1, None, None, -1, -1, None, False)
+if os.fork() == 0:  # and one more, forked twice over, its parent gone at once
+    os.setsid()
+    if os.fork() == 0:
+        os.execv("/bin/sleep", ["NAME", "30"])
+    os._exit(0)
+"""
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_no_process_outlives_the_grade_even_with_the_hook_off(mode, chapter, runners, tmp_path):
+    """Started in sessions of their own (setsid), orphaned, with the audit hook switched off: the
+    worker adopts and kills them (bubblewrap: they die with the sandbox's PID namespace)."""
+    name = f"{ESCAPEE}-{mode}-{os.getpid()}"
+    (tmp_path / "database.py").write_text(SOLUTION + HOOK_OFF + DAEMON.replace("NAME", name))
+    try:
+        report = grade(chapter, locate(chapter, tmp_path), worker=runners[mode])
+        assert report.status == "pass"  # nothing refused: the hook is off
+        assert runners[mode].alive
+        assert [(pid, Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[:4]) for pid in escapees(name)] == []
+    finally:
+        for pid in escapees(name):
+            os.kill(pid, signal.SIGKILL)

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import os
 import signal
+import textwrap
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from conftest import ROOT
 from coursekit import children, wait_until
 from grader.manifest import load_chapter
 from grader.pool import WorkerPool
 from grader.submission import locate
+
+SOLUTION = (ROOT / "solutions" / "chapter-2" / "database.py").read_text()
 
 
 def test_pool_grades_many_and_replaces_a_killed_worker():
@@ -28,14 +32,15 @@ def test_pool_grades_many_and_replaces_a_killed_worker():
         assert pool.grade(chapter, good).status == "pass"
 
 
-def test_a_worker_that_dies_during_a_grade_is_the_graders_fault_and_is_replaced(tmp_path):
-    """The submission being graded gets an error report (not a failure of its own), and the pool
-    grades the next one on a new worker."""
+def test_a_worker_killed_during_a_grade_fails_that_submission_and_is_replaced(tmp_path):
+    """While a job runs, only the code under test acts on the worker: a worker killed then is the
+    submission's failure (not the grader's error), its child dies with it, and the pool grades the
+    next submission on a new worker. (This used to be an error report: no one but learner code, or
+    someone outside the grader, kills a worker in mid-job.)"""
     chapter = load_chapter("chapter-2")
     slow = tmp_path / "slow"
     slow.mkdir()
-    solution = (ROOT / "solutions" / "chapter-2" / "database.py").read_text()
-    (slow / "database.py").write_text("import time\ntime.sleep(3)\n" + solution)
+    (slow / "database.py").write_text("import time\ntime.sleep(30)\n" + SOLUTION)
     good = locate(chapter, ROOT / "solutions" / "chapter-2")
     used = []
 
@@ -47,11 +52,64 @@ def test_a_worker_that_dies_during_a_grade_is_the_graders_fault_and_is_replaced(
         assert [r.status for _, r in pool.map_unordered(run, [good])] == ["pass"]  # warm: the next job starts at once
         first = used[-1]
         grading = background.submit(lambda: list(pool.map_unordered(run, [locate(chapter, slow)])))
-        wait_until(lambda: children(first.proc.pid), what="the worker's child", timeout=30)
+        [child] = wait_until(lambda: children(first.proc.pid), what="the worker's child", timeout=30)
         os.killpg(first.proc.pid, signal.SIGKILL)
         [(_, report)] = grading.result(timeout=60)
-        assert report.status == "error" and report.exit_code == 2
+        assert report.status == "fail" and report.exit_code == 1
         behavioural = [c for c in report.checks if c.kind == "behaviour"]
-        assert all(c.status == "error" and "worker process" in c.message for c in behavioural)
+        assert behavioural[0].status == "fail" and behavioural[0].diagnosis == "killed"
+        assert behavioural[0].message.startswith("the grader's worker process was killed by SIGKILL while your code ran")
+        assert all(c.status == "skip" for c in behavioural[1:])
+        wait_until(lambda: not Path(f"/proc/{child}").exists(), what="the child to die with its worker", timeout=5)
         assert [r.status for _, r in pool.map_unordered(run, [good])] == ["pass"]
         assert used[-1] is not first and used[-1].alive
+
+
+def test_a_submission_that_kills_its_worker_fails_and_the_pool_goes_on(tmp_path):
+    """Even with the audit hook switched off, killing the worker costs only the submission's own grade."""
+    chapter = load_chapter("chapter-2")
+    killer = tmp_path / "killer"
+    killer.mkdir()
+    (killer / "database.py").write_text(SOLUTION + textwrap.dedent("""
+        import gc, os, signal
+        from grader.guard import Policy
+
+        for thing in gc.get_objects():
+            if isinstance(thing, Policy):
+                thing.check = lambda event, args: None
+        os.kill(os.getppid(), signal.SIGKILL)
+    """))
+    good = locate(chapter, ROOT / "solutions" / "chapter-2")
+    with WorkerPool(1) as pool:
+        results = [report for _, report in pool.map_unordered(lambda p, sub: p.grade(chapter, sub),
+                                                              [good, locate(chapter, killer), good])]
+    assert sorted(r.status for r in results) == ["fail", "pass", "pass"]
+    [killed] = [r for r in results if r.status == "fail"]
+    assert killed.exit_code == 1 and next(c for c in killed.checks if c.status == "fail").diagnosis == "killed"
+
+
+def test_a_submission_that_garbles_its_workers_answer_fails_and_the_pool_goes_on(tmp_path):
+    """With the hook off, code can write to the worker's own pipes (through /proc): what it writes
+    there is that submission's failure alone, never a crash of the grader or the next one's grade."""
+    chapter = load_chapter("chapter-2").model_copy(update={"timeout": 2.0})
+    garbler = tmp_path / "garbler"
+    garbler.mkdir()
+    (garbler / "database.py").write_text(SOLUTION + textwrap.dedent("""
+        import gc, os
+        from grader.guard import Policy
+
+        for thing in gc.get_objects():
+            if isinstance(thing, Policy):
+                thing.check = lambda event, args: None
+        for fd in os.listdir(f"/proc/{os.getppid()}/fd"):
+            try:
+                with open(f"/proc/{os.getppid()}/fd/{fd}", "wb") as pipe:
+                    pipe.write(b"[" * 200_000 + b"\\n")
+            except OSError:
+                pass
+    """))
+    good = locate(chapter, ROOT / "solutions" / "chapter-2")
+    with WorkerPool(1) as pool:
+        results = [report for _, report in pool.map_unordered(lambda p, sub: p.grade(chapter, sub),
+                                                              [locate(chapter, garbler), good])]
+    assert sorted(r.status for r in results) == ["fail", "pass"]

@@ -9,7 +9,12 @@ A check function receives a :class:`Source`. Blocks use its metadata: ``src.line
 
 from __future__ import annotations
 
+import ast
+import io
+import os
+import stat
 import threading
+import tokenize
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +26,14 @@ from libcst.metadata import (
     QualifiedNameProvider,
     ScopeProvider,
 )
+
+
+MAX_FILE_BYTES = 64 * 1024
+"""The largest graded file the static stage reads (it runs in the grader's own process, and parsing
+costs about a second per 16 KB): over ten times the longest file any chapter's solution needs."""
+MAX_NESTING = 100
+"""The deepest nesting of the syntax tree the static stage reads: libcst (and the checks) recurse
+once per level, and fail at about 140."""
 
 
 @dataclass(frozen=True)
@@ -128,7 +141,74 @@ def syntax_problem(text: str, name: str) -> SyntaxProblem | None:
         return SyntaxProblem(name, f"{type(exc).__name__}: {exc.msg}", exc.lineno, exc.offset, line_text)
     except ValueError as exc:  # e.g. null bytes
         return SyntaxProblem(name, f"cannot be compiled: {exc}")
+    except (RecursionError, MemoryError):
+        return SyntaxProblem(name, "cannot be compiled: it is nested too deeply")
     return None
+
+
+def nesting_problem(text: str, name: str) -> SyntaxProblem | None:
+    """A problem at the first place the syntax tree nests deeper than MAX_NESTING, or None (also
+    when the text does not parse: `syntax_problem` says why)."""
+    try:
+        tree = ast.parse(text, name)
+    except (SyntaxError, ValueError, MemoryError):
+        return None
+    except RecursionError:  # deeper than Python itself parses: the longest statement is the culprit
+        return _too_deep(text, name, _longest_statement(text))
+    stack: list[tuple[ast.AST, int, int]] = [(tree, 0, 1)]
+    while stack:
+        node, depth, line = stack.pop()
+        line = getattr(node, "lineno", line)
+        if depth > MAX_NESTING:
+            return _too_deep(text, name, line)
+        stack.extend((child, depth + 1, line) for child in ast.iter_child_nodes(node))
+    return None
+
+
+def _too_deep(text: str, name: str, line: int | None) -> SyntaxProblem:
+    lines = text.splitlines()
+    return SyntaxProblem(name, f"nested more than {MAX_NESTING} levels deep (calls, brackets or operators inside "
+                         f"one another): the grader reads code nested up to {MAX_NESTING} levels", line, None,
+                         lines[line - 1] if line and 0 < line <= len(lines) else "")
+
+
+_NOT_CODE = (tokenize.NL, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT, tokenize.NEWLINE, tokenize.ENDMARKER)
+
+
+def _longest_statement(text: str) -> int | None:
+    """The first line of the statement with the most tokens (None if the text cannot be tokenized)."""
+    best, best_count, start, count = None, 0, None, 0
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+            if start is None and token.type not in _NOT_CODE:
+                start, count = token.start[0], 0
+            count += 1
+            if token.type in (tokenize.NEWLINE, tokenize.ENDMARKER) and start is not None:
+                if count > best_count:
+                    best, best_count = start, count
+                start = None
+    except (tokenize.TokenError, SyntaxError):
+        return best
+    return best
+
+
+def _read_regular(path: Path) -> tuple[bytes, int] | None:
+    """The first MAX_FILE_BYTES + 1 bytes of `path` and its size; None if it is not a regular file
+    (a FIFO or a device would block or never end)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return None
+        data = b""
+        while len(data) <= MAX_FILE_BYTES:
+            chunk = os.read(fd, MAX_FILE_BYTES + 1 - len(data))
+            if not chunk:
+                break
+            data += chunk
+        return data, max(info.st_size, len(data))
+    finally:
+        os.close(fd)
 
 
 def load_sources(files: dict[str, Path]) -> tuple[dict[str, Source], dict[str, SyntaxProblem]]:
@@ -137,12 +217,20 @@ def load_sources(files: dict[str, Path]) -> tuple[dict[str, Source], dict[str, S
     problems: dict[str, SyntaxProblem] = {}
     for name, path in files.items():
         try:
-            raw = path.read_bytes()
+            read = _read_regular(path)
         except FileNotFoundError:
             problems[name] = SyntaxProblem(name, f"{name} is missing")
             continue
         except OSError as exc:
             problems[name] = SyntaxProblem(name, f"{name} cannot be read: {exc.strerror}")
+            continue
+        if read is None:
+            problems[name] = SyntaxProblem(name, "not a regular file (a FIFO, a device or a folder?)")
+            continue
+        raw, size = read
+        if size > MAX_FILE_BYTES:
+            problems[name] = SyntaxProblem(name, f"{size / 1024:,.0f} KB, more than the {MAX_FILE_BYTES // 1024} KB "
+                                           "the grader reads (a chapter's file is a few KB): is it the right file?")
             continue
         try:
             text = raw.decode("utf-8")
@@ -153,16 +241,16 @@ def load_sources(files: dict[str, Path]) -> tuple[dict[str, Source], dict[str, S
         if not text.strip():
             problems[name] = SyntaxProblem(name, f"{name} is empty: did you save it?", 1)
             continue
-        problem = syntax_problem(text, name)
+        problem = nesting_problem(text, name) or syntax_problem(text, name)
         if problem:
             problems[name] = problem
             continue
         try:
-            module = cst.parse_module(text)
+            sources[name] = Source(name, text, cst.parse_module(text), siblings=sources)
         except cst.ParserSyntaxError as exc:  # valid for CPython, not for libcst: rare
             problems[name] = SyntaxProblem(name, f"cannot be analysed: {exc.message}", exc.raw_line, exc.raw_column + 1)
-            continue
-        sources[name] = Source(name, text, module, siblings=sources)
+        except (RecursionError, MemoryError):  # MAX_NESTING is meant to prevent it
+            problems[name] = SyntaxProblem(name, "cannot be analysed: it is nested too deeply")
     return sources, problems
 
 
