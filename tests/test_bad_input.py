@@ -24,7 +24,7 @@ def test_syntax_error_points_at_the_line_with_a_caret(grade_files):
     files = by_id(report)["files"]
     assert files.status == "fail" and files.diagnosis == "syntax-error"
     assert (files.file, files.line) == ("database.py", line)
-    assert f"database.py:{line}:" in files.message and "expected ':'" in files.message
+    assert files.message.startswith("SyntaxError: expected ':'")  # the report shows the location: not twice
     assert files.message.splitlines()[-1].strip() == "^"
     assert all(c.status == "skip" for c in report.checks if c.id != "files")
     assert report.exit_code == 1
