@@ -146,12 +146,20 @@ def test_yields_inside_works_through_a_module_import():
     ("session = Session(engine)\n    yield session", "never-closed", 4),
     ("yield Session(engine)", "never-closed", 4),
     ("with Session(other) as s:\n        yield s", "opener-mismatch", 4),
-    ("yield 1", "not-opened", 3),
+    ("return Session(engine)", "return-not-yield", 4),
+    ("pass", "no-yield", 3),
 ])
 def test_yields_inside_diagnoses_mistakes(body, diagnosis, line):
-    s = src(f"from sqlmodel import Session\nengine = other = None\ndef get_session():\n    {body}\n")
+    s = src(f"from sqlmodel import Session\nengine = None; other = None\ndef get_session():\n    {body}\n")
     found = yields_inside(s, fn(s), OPEN)
     assert not found and (found.diagnosis, found.line) == (diagnosis, line), found.message
+
+
+def test_yields_inside_leaves_a_shape_it_does_not_read_to_the_behavioural_checks():
+    """`yield 1` used to fail as `not-opened`: no positive evidence of a known mistake, so it passes now."""
+    s = src("from sqlmodel import Session\nengine = None\ndef get_session():\n    yield 1\n")
+    found = yields_inside(s, fn(s), OPEN)
+    assert found and found.node is None and "behavioural checks" in found.message
 
 
 def test_yields_inside_says_which_session_class_it_really_is():
