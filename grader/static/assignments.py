@@ -168,7 +168,7 @@ def defined_after(src: Source, later: str, earlier: str) -> Finding:
     early_stmt = table[earlier][0][0]
     if src.line(late_stmt) > src.line(early_stmt):
         return passed(f"`{later}` comes after `{earlier}`", node=late_stmt, line=src.line(late_stmt))
-    return failed(f"`{later}` (line {src.line(late_stmt)}) is defined before `{earlier}` (line {src.line(early_stmt)}): "
+    return failed(f"`{later}` is defined before `{earlier}` (line {src.line(early_stmt)}): "
                   f"Python runs the file from top to bottom, so `{earlier}` does not exist yet there; "
                   f"move `{later}` below `{earlier}`",
                   line=src.line(late_stmt), diagnosis="defined-too-early", node=late_stmt)

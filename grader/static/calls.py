@@ -137,7 +137,7 @@ def not_called(src: Source, target: Patterns, within: Within = None) -> Finding:
     call = found[0]
     owner = enclosing_function(src, call)
     where = f" in `{owner.name.value}`" if owner is not None else ""
-    return failed(f"`{src.code(call)}` is called{where} (line {src.line(call)})",
+    return failed(f"`{src.code(call)}` is called{where}",
                   line=src.line(call), column=src.column(call), diagnosis="forbidden-call", node=call)
 
 

@@ -276,12 +276,12 @@ class _Examiner:
                 return failed(f"inside `{kw} {shown} as {name}:` the function yields `{got}`; "
                               f"yield `{name}`, the session the block opened",
                               line=src.line(y), diagnosis="yields-other-name", node=y)
-            return failed(f"`{src.code(first)}` (line {src.line(first)}) is outside the `{kw} {shown} as {name}:` "
+            return failed(f"`{src.code(first)}` is outside the `{kw} {shown} as {name}:` "
                           f"block (line {src.line(w)}): by then the block has closed the session; indent the yield "
                           "into the block", line=src.line(first), diagnosis="yield-outside-with", node=first)
         if self.unnamed:
             w = self.unnamed[0]
-            return failed(f"`{kw} {shown}:` on line {src.line(w)} has no `as` name, so there is nothing to yield; "
+            return failed(f"`{kw} {shown}:` has no `as` name, so there is nothing to yield; "
                           f"write `{kw} {shown} as session:` and `yield session`",
                           line=src.line(w), diagnosis="yields-other-name", node=w)
         for name, assign in self.opened.items():
@@ -299,7 +299,7 @@ class _Examiner:
             else:
                 miss = find_mismatch(src, call, self.opener, arguments=self.env)
                 detail = miss.describe() if miss else ""
-            return failed(f"`{src.code(call)}` (line {src.line(call)}) does not open the right thing: {detail}",
+            return failed(f"`{src.code(call)}` does not open the right thing: {detail}",
                           line=src.line(call), column=src.column(call), diagnosis="opener-mismatch", node=call)
         return None
 
@@ -313,13 +313,13 @@ class _Examiner:
             else:
                 when = (f"only runs when the request succeeds: if the endpoint raises, the generator stops at the "
                         f"yield and `{name}` stays open")
-            return failed(f"`{src.code(close)}` (line {src.line(close)}) {when}; put the yield in `try:` and the "
+            return failed(f"`{src.code(close)}` {when}; put the yield in `try:` and the "
                           f"close in `finally:`, or use `{kw} {shown} as {name}:`",
                           line=src.line(close), diagnosis="close-without-finally", node=close)
         yielded = any(isinstance(y.value, cst.Name) and y.value.value == name for y in self.yields)
         if not yielded:
             return None
-        return failed(f"`{name}` is opened on line {src.line(assign)} but never closed; use `{kw} {shown} as {name}:`",
+        return failed(f"`{name}` is opened here but never closed; use `{kw} {shown} as {name}:`",
                       line=src.line(assign), diagnosis="never-closed", node=assign)
 
     def _opened_at_import(self) -> Finding | None:

@@ -134,5 +134,5 @@ def parameter(src: Source, fn: cst.FunctionDef, *, annotation: Patterns | None =
                       line=src.line(param))
     hint_text = f": {display(alternatives(annotation)[0], src)}" if annotation is not None else ""
     default_text = f" = {display(alternatives(default)[0], src)}" if default is not None else ""
-    return failed(f"`{fn.name.value}` (line {src.line(fn)}) has no parameter `name{hint_text}{default_text}`",
+    return failed(f"`{fn.name.value}` has no parameter `name{hint_text}{default_text}`",
                   line=src.line(fn), diagnosis="no-matching-parameter", node=fn)

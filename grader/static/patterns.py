@@ -389,9 +389,13 @@ def _compare_seq(ctx: _Ctx, pats: list, subs: list, node: cst.CSTNode, whole: cs
     open_ended = bool(pats) and isinstance(pats[-1], cst.Ellipsis)
     if open_ended:
         pats = pats[:-1]
-    if len(subs) < len(pats) or (not open_ended and len(subs) != len(pats)):
-        return Mismatch(node, _render(ctx.src, whole), ctx.src.code(node),
-                        detail=f"`{ctx.src.code(node)}` has {len(subs)} items; expected `{_render(ctx.src, whole)}`")
+    code = ctx.src.code(node)
+    if len(subs) < len(pats):
+        lacking = _render(ctx.src, pats[len(subs)])
+        return Mismatch(node, lacking, code, detail=f"`{code}` lacks an item: `{lacking}`")
+    if not open_ended and len(subs) > len(pats):
+        return Mismatch(node, _render(ctx.src, whole), code,
+                        detail=f"`{code}` has an item too many: `{ctx.src.code(subs[len(pats)])}`")
     for p, s in zip(pats, subs):
         _matched, miss = _match(ctx, p, s)
         if miss:
@@ -472,23 +476,25 @@ def _compare_args(ctx: _Ctx, pat: cst.Call, node: cst.Call) -> Mismatch | None:
         p_named = {a.keyword.value: a.value for a in plain if a.keyword is not None}
         s_pos = [a.value for a in node.args if a.keyword is None and not a.star]
         s_named = {a.keyword.value: a.value for a in node.args if a.keyword is not None}
-    if len(s_pos) < len(p_pos) or (not pos_open and len(s_pos) > len(p_pos)):
-        return Mismatch(node, whole, call, detail=f"`{call}` passes {_count(len(s_pos))}; expected `{whole}`")
+    if len(s_pos) < len(p_pos):
+        lacking = _render(src, p_pos[len(s_pos)])
+        return Mismatch(node, lacking, call, detail=f"`{call}` lacks an argument: `{lacking}`")
+    if not pos_open and len(s_pos) > len(p_pos):
+        return Mismatch(node, whole, call, detail=f"`{call}` has an argument too many: `{src.code(s_pos[len(p_pos)])}`")
     for p, s in zip(p_pos, s_pos):
         miss = _argument(ctx, p, s, node)
         if miss:
             return miss
     for key, p in p_named.items():
         if key not in s_named:
-            return Mismatch(node, f"{key}={_render(src, p)}", call,
-                            detail=f"`{call}` has no `{key}=` argument; expected `{whole}`")
+            return Mismatch(node, f"{key}={_render(src, p)}", call, detail=f"`{call}` has no `{key}` argument")
         miss = _argument(ctx, p, s_named[key], node)
         if miss:
             return miss
     extra = [key for key in s_named if key not in p_named]
     if extra and not kw_open:
-        return Mismatch(node, whole, call, detail=f"`{call}` passes `{extra[0]}=`, which does not belong here; "
-                        f"expected `{whole}`")
+        return Mismatch(node, whole, call, detail=f"`{call}` passes `{extra[0]}={src.code(s_named[extra[0]])}`, which "
+                        "does not belong here")
     return None
 
 
@@ -497,10 +503,6 @@ def _argument(ctx: _Ctx, pat: cst.CSTNode, value: cst.CSTNode, call: cst.Call) -
     if miss is not None and miss.called and miss.node is value:
         return replace(miss, within=ctx.src.code(call.func))
     return miss
-
-
-def _count(n: int) -> str:
-    return "no positional argument" if n == 0 else "1 positional argument" if n == 1 else f"{n} positional arguments"
 
 
 def _normalised(code: str) -> str:

@@ -33,7 +33,7 @@ def held(src: Source, node: cst.CSTNode, lock: Patterns) -> Finding:
     shown = display(alternatives(lock)[0], src)
     if holder is not None:
         return passed(f"line {src.line(node)} runs while `{shown}` is held", node=holder, line=src.line(holder))
-    return failed(f"`{src.code(node)}` on line {src.line(node)} runs without `{shown}` held: put it inside "
+    return failed(f"`{src.code(node)}` runs without `{shown}` held: put it inside "
                   f"`with {shown}:`", line=src.line(node), diagnosis="not-held", node=node)
 
 
@@ -95,7 +95,7 @@ def in_loop(src: Source, node: cst.CSTNode) -> Finding:
                           line=src.line(ancestor))
         if isinstance(ancestor, (cst.FunctionDef, cst.Lambda)):
             break
-    return failed(f"`{src.code(node)}` on line {src.line(node)} is not inside a loop", line=src.line(node),
+    return failed(f"`{src.code(node)}` is not inside a loop", line=src.line(node),
                   diagnosis="not-in-loop", node=node)
 
 
@@ -108,7 +108,7 @@ def in_finally(src: Source, node: cst.CSTNode) -> Finding:
                           node=ancestor, line=src.line(ancestor))
         if isinstance(ancestor, (cst.FunctionDef, cst.Lambda)):
             break
-    return failed(f"`{src.code(node)}` on line {src.line(node)} is not in a `finally:` block, so it does not run "
+    return failed(f"`{src.code(node)}` is not in a `finally:` block, so it does not run "
                   "when the code before it raises", line=src.line(node), diagnosis="not-in-finally", node=node)
 
 

@@ -166,9 +166,6 @@ def aliases_defined(src):
                 shape = shape.otherwise(f"`{alias}` passes `get_session` itself to Depends; get_session is now a "
                                         f"factory: call it, `Depends({calls[0]})`, and Depends gets the dependency "
                                         "it returns", diagnosis="factory-not-called")
-            else:
-                shape = shape.otherwise(f"`{alias}` should be `Annotated[AsyncSession, Depends({calls[0]})]`; "
-                                        "{message}")
         findings.append(shape)
         if shape.ok:
             findings.append(defined_after(src, alias, "get_session"))
