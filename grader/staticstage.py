@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import traceback
+from pathlib import Path
 from typing import Any
 
 from grader.manifest import FILES_CHECK, FILES_TITLE, Chapter, CheckSpec, ContentError
@@ -92,10 +93,23 @@ def _run_one(fn, src: Source, name: str) -> dict[str, Any]:
         value = fn(src)
         finding = value if isinstance(value, Finding) else all_of(*value)
     except Exception as exc:  # noqa: BLE001 - a crashing check is the course's bug, not the learner's
-        return {"status": "error", "file": name,
-                "message": f"the grader crashed on this check ({type(exc).__name__}: {exc}); "
-                           "this is a bug in the course, not in your code",
+        return {"status": "error",
+                "message": f"the grader crashed on this check ({type(exc).__name__}: {exc}, at "
+                           f"{_where_it_broke(exc, fn)}); this is a bug in the course, not in your code",
                 "output": traceback.format_exc()[-3000:]}
     return {"status": "pass" if finding.ok else "fail", "message": "" if finding.ok else finding.message,
             "file": name, "line": finding.line, "column": finding.column,
             "diagnosis": None if finding.ok else finding.diagnosis}
+
+
+def _where_it_broke(exc: BaseException, fn) -> str:
+    """`file:line` in the check's own module where it raised (else the deepest frame), for the course's
+    authors: the learner's file is not where the bug is."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    own = getattr(getattr(fn, "__code__", None), "co_filename", None)
+    frame = next((f for f in reversed(frames) if f.filename == own), frames[-1] if frames else None)
+    if frame is None:
+        return "an unknown place"
+    path = Path(frame.filename)
+    shown = "/".join(path.parts[-3:]) if "checks" in path.parts else "/".join(path.parts[-2:])
+    return f"{shown}:{frame.lineno}"

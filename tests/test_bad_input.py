@@ -149,4 +149,6 @@ def test_a_crashing_static_check_is_an_error_not_a_fail(grade_files, tmp_path):
     report = grade_files(chapter, SOLUTION)
     check = by_id(report)["get-session-yields"]
     assert check.status == "error" and "bug in the course" in check.message
+    line = static.read_text().splitlines().index('    raise RuntimeError("oops")') + 1
+    assert f"at chapter-2/checks/static.py:{line})" in check.message and check.file is None  # the course's line
     assert report.status == "error" and report.exit_code == 2

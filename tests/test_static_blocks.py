@@ -442,7 +442,9 @@ def test_yields_inside_accepts_async_openers(code):
 
 
 @pytest.mark.parametrize("code, diagnosis, line", [
-    ("session = Session(engine)\ndef get_session():\n    yield session", "opened-at-import", 4),
+    ("session = Session(engine)\ndef get_session():\n    yield session", "not-opened", 4),
+    ("_cache = []\ndef get_session():\n    if not _cache:\n        _cache.append(Session(engine))\n"
+     "    with _cache[0] as session:\n        yield session", "not-opened", 4),
     ("from sqlalchemy.orm import sessionmaker\nSessionLocal = sessionmaker(bind=other, class_=Session)\n"
      "def get_session():\n    with SessionLocal() as s:\n        yield s", "opener-mismatch", 7),
     ("from contextlib import contextmanager\n@contextmanager\ndef scope():\n    with Session(engine) as s:\n"

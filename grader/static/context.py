@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from grader.static.assignments import alias_value
+from grader.static.assignments import alias_value, module_bindings, resolve_alias
 from grader.static.calls import argument
 from grader.static.finding import Finding, failed, passed
 from grader.static.functions import FunctionRef, resolve, returns_value, yields
@@ -59,7 +59,8 @@ def yields_inside(src: Source, fn: FunctionRef, opener: Patterns, *, finally_clo
     (the finding's node is then None, else the yield).
 
     Diagnoses (positive evidence only): ``yield-outside-with``, ``yields-other-name``,
-    ``close-without-finally``, ``never-closed``, ``opened-at-import``, ``return-not-yield``,
+    ``close-without-finally``, ``never-closed``, ``not-opened`` (it hands out a session the module
+    keeps: opened at import, or cached), ``return-not-yield``,
     ``no-yield``, ``opener-mismatch`` (right callable, wrong arguments: another engine), ``missing``
     (no such function).
     """
@@ -288,9 +289,9 @@ class _Examiner:
             unclosed = self._unclosed(name, assign)
             if unclosed is not None:
                 return unclosed
-        at_import = self._opened_at_import()
-        if at_import is not None:
-            return at_import
+        shared = self._module_level_session()
+        if shared is not None:
+            return shared
         if self.near_misses:
             call = self.near_misses[0]
             maker = self._maker(call)
@@ -322,18 +323,43 @@ class _Examiner:
         return failed(f"`{name}` is opened here but never closed; use `{kw} {shown} as {name}:`",
                       line=src.line(assign), diagnosis="never-closed", node=assign)
 
-    def _opened_at_import(self) -> Finding | None:
-        """The function yields a module-level name that was opened when the module loaded."""
+    def _module_level_session(self) -> Finding | None:
+        """The function hands out an object the module keeps (a session opened when the module loads, or
+        one kept in a module-level cache) instead of opening one per call."""
+        src = self.src
         for y in self.yields:
-            if not isinstance(y.value, cst.Name) or any("<locals>" in q for q in self.src.qualified_names(y.value)):
+            if y.value is None or isinstance(y.value, cst.From):
                 continue
-            value = alias_value(self.src, y.value)
-            if value is not None and self.opens(value):
-                return failed(f"`{y.value.value}` is opened once, when the module loads, and every request gets that "
-                              f"same session; open one per request inside `{self.fn.name.value}`: "
-                              f"`{self.keyword} {self.shown} as session:`", line=self.src.line(value),
-                              diagnosis="opened-at-import", node=value)
+            kept = _module_state(src, y.value)
+            if kept is None and isinstance(y.value, cst.Name):
+                entered = [i.item for w in self.body if isinstance(w, cst.With) for i in w.items
+                           if i.asname is not None and isinstance(i.asname.name, cst.Name)
+                           and i.asname.name.value == y.value.value and w in src.ancestors(y)]
+                kept = next((k for k in (_module_state(src, e) for e in entered) if k is not None), None)
+            if kept is None:
+                continue
+            binding = resolve_binding(src, kept)
+            line = src.line(binding) if binding is not None else src.line(y)
+            return failed(f"every call of `{self.fn.name.value}` hands out the session kept in `{kept.value}`, "
+                          "which the module holds for all requests; open one per call instead: "
+                          f"`{self.keyword} {self.shown} as session:`", line=line, diagnosis="not-opened",
+                          node=binding or y)
         return None
+
+def _module_state(src: Source, expr: cst.CSTNode) -> cst.Name | None:
+    """The module-level variable `expr` reads (`cache`, `cache[0]`, `state.session`), if it reads one."""
+    base = expr
+    while isinstance(base, (cst.Attribute, cst.Subscript)):
+        base = base.value
+    if not isinstance(base, cst.Name) or any("<locals>" in q for q in src.qualified_names(base)):
+        return None
+    return base if resolve_alias(src, base) is not None else None
+
+
+def resolve_binding(src: Source, name: cst.Name) -> cst.CSTNode | None:
+    """The statement that last binds a module-level name by assignment."""
+    bound = [stmt for stmt, value in module_bindings(src).get(name.value, []) if value is not None]
+    return bound[-1] if bound else None
 
 
 def _module_function(src: Source, func: cst.CSTNode) -> cst.FunctionDef | None:
