@@ -23,11 +23,12 @@ def files_verdict(chapter: Chapter, problems: dict[str, SyntaxProblem],
     if not names:
         return {"status": "pass", "message": ""}
     first = names[0]
-    shown = " and ".join(f"`{n}`" for n in dict.fromkeys(u.name for u in names))
+    undefined = list(dict.fromkeys(u.name for u in names))
+    shown = " and ".join(f"`{n}`" for n in undefined) + (" is" if len(undefined) == 1 else " are")
     return {"status": "fail", "message": "\n".join([first.message, *(u.located(first.file) for u in names[1:])]),
             "file": first.file, "line": first.fix_line, "column": first.column if first.fix_line == first.line else None,
             "diagnosis": "undefined-name",
-            "blocks": f"skipped: waits for {shown} to be defined (see “{FILES_TITLE}”)"}
+            "blocks": f"skipped until {shown} defined: see the first check"}
 
 
 def _broken_files(chapter: Chapter, problems: dict[str, SyntaxProblem]) -> dict[str, Any]:

@@ -132,7 +132,7 @@ def parameter(src: Source, fn: cst.FunctionDef, *, annotation: Patterns | None =
             continue
         return passed(f"`{fn.name.value}` takes `{src.code(param).rstrip(',').strip()}`", node=param,
                       line=src.line(param))
-    hint_text = f": {display(alternatives(annotation)[0], src)}" if annotation is not None else ""
-    default_text = f" = {display(alternatives(default)[0], src)}" if default is not None else ""
-    return failed(f"`{fn.name.value}` has no parameter `name{hint_text}{default_text}`",
+    wanted = [f"annotated `{display(alternatives(annotation)[0], src)}`" if annotation is not None else "",
+              f"with the default `{display(alternatives(default)[0], src)}`" if default is not None else ""]
+    return failed(f"`{fn.name.value}` has no parameter {' and '.join(w for w in wanted if w)}",
                   line=src.line(fn), diagnosis="no-matching-parameter", node=fn)
