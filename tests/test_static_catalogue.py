@@ -322,3 +322,8 @@ def test_blocks_taking_a_function_accept_its_node_or_a_missing_one():
     assert is_generator(s, function(s, "get_session").node)
     found = is_generator(s, function(s, "nope").node)
     assert not found and found.diagnosis == "missing" and found.line == 2
+
+
+def test_doubled_braces_in_a_message_are_one_brace():
+    found = imported(src("import os"), "fastapi.Depends").otherwise('DATABASES = {{"primary": {{"url": ...}}}}')
+    assert found.message == 'DATABASES = {"primary": {"url": ...}}'
