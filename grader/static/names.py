@@ -66,7 +66,8 @@ TAUGHT: dict[str, str] = {
 """The names the chapters import, and where from (a name equal to its module is `import module`);
 tests/test_static_names.py holds it to the reference solutions' own imports."""
 
-MODULE_DUNDERS = frozenset({"__file__", "__builtins__", "__cached__", "__path__", "__loader__", "__spec__"})
+MODULE_DUNDERS = frozenset({"__file__", "__builtins__", "__cached__", "__path__", "__loader__", "__spec__",
+                            "__annotations__"})
 CLASS_DUNDERS = frozenset({"__qualname__", "__module__"})
 
 
