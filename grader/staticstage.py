@@ -26,7 +26,8 @@ def files_verdict(chapter: Chapter, problems: dict[str, SyntaxProblem],
     undefined = list(dict.fromkeys(u.name for u in names))
     shown = " and ".join(f"`{n}`" for n in undefined) + (" is" if len(undefined) == 1 else " are")
     return {"status": "fail", "message": "\n".join([first.message, *(u.located(first.file) for u in names[1:])]),
-            "file": first.file, "line": first.fix_line, "column": first.column if first.fix_line == first.line else None,
+            "file": first.file, "line": first.fix_line,
+            "column": first.column if first.fix_line == first.line else None,
             "diagnosis": "undefined-name",
             "blocks": f"skipped until {shown} defined: see the first check"}
 

@@ -119,9 +119,9 @@ def called(src: Source, target: Patterns, within: Within = None) -> Finding:
     for root in roots:
         for n in walk(root):
             if isinstance(n, cst.Expr) and any(refers_to(src, n.value, name) for name in alternatives(target)):
-                return failed(f"`{src.code(n.value)}` on its own only names the function; call it: "
-                              f"`{src.code(n.value)}()`", line=src.line(n), column=src.column(n), diagnosis="not-called",
-                              node=n)
+                named = src.code(n.value)
+                return failed(f"`{named}` on its own only names the function; call it: `{named}()`",
+                              line=src.line(n), column=src.column(n), diagnosis="not-called", node=n)
     line = src.line(roots[0]) if within is not None and roots else src.last_line
     return failed(f"`{_shown(src, target)}()` is never called{_where(roots)}", line=line, diagnosis="not-called")
 

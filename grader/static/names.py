@@ -14,7 +14,6 @@ never evaluates them), string annotations. A file with ``from module import *`` 
 from __future__ import annotations
 
 import builtins
-import difflib
 from dataclasses import dataclass
 
 import libcst as cst

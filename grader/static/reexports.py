@@ -2,8 +2,9 @@
 
 Add a pair here (the longer path -> the public one) when a library re-exports an object; every
 block compares names through :func:`canonical`. Check it first: ``a.X is b.X`` on the installed
-versions (or, for the one pair that is not, say why they mean the same) (``sqlmodel.create_engine is sqlalchemy.create_engine``, but ``sqlmodel.Session`` is its
-own class, not ``sqlalchemy.orm.Session``).
+versions (``sqlmodel.create_engine is sqlalchemy.create_engine``, but ``sqlmodel.Session`` is its
+own class, not ``sqlalchemy.orm.Session``); a pair that is not the same object must say why it
+means the same.
 """
 
 from __future__ import annotations
