@@ -485,3 +485,14 @@ def test_a_function_named_but_not_called_is_pointed_at():
     s = src("def create_db_and_tables():\n    pass\ndef lifespan():\n    create_db_and_tables\n    yield\n")
     found = called(s, "create_db_and_tables", within="lifespan")
     assert (found.diagnosis, found.line) == ("not-called", 4) and "`create_db_and_tables()`" in found.message
+
+
+@pytest.mark.parametrize("code, pattern", [
+    ("from sqlmodel import Session\nx = Session(bind=engine)", "sqlmodel.Session(engine)"),
+    ("from sqlmodel import Session\nx = Session(engine)", "sqlmodel.Session(bind=engine)"),
+    ("from sqlalchemy.orm import sessionmaker\nx = sessionmaker(bind=engine, class_=S)", "sqlalchemy.orm.sessionmaker(engine, **_)"),
+    ("from sqlalchemy.ext.asyncio import create_async_engine\nx = create_async_engine(url='u')",
+     "sqlalchemy.ext.asyncio.create_async_engine('u')"),
+])
+def test_keyword_and_positional_arguments_are_one_spelling(code, pattern):
+    assert assignment(src("engine = 1\n" + code), "x", pattern), code
