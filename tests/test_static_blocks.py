@@ -71,6 +71,7 @@ def test_imported_ignores_imports_inside_functions():
 
 def test_imported_accepts_known_reexports():
     assert imported(src("from typing_extensions import Annotated"), "typing.Annotated")
+    assert imported(src("from fastapi.params import Depends"), "fastapi.Depends")  # the same in Annotated
 
 
 # -- function / is_generator / is_async ------------------------------------------------
