@@ -450,6 +450,8 @@ def test_yields_inside_accepts_async_openers(code):
      "def get_session():\n    with SessionLocal() as s:\n        yield s", "opener-mismatch", 7),
     ("from contextlib import contextmanager\n@contextmanager\ndef scope():\n    with Session(engine) as s:\n"
      "        yield s\ndef get_session():\n    with scope() as s:\n        pass\n    yield s", "yield-outside-with", 12),
+    ("from sqlalchemy.orm import sessionmaker\nSessionLocal = sessionmaker(bind=engine, class_=Session)\n"
+     "def get_session():\n    with SessionLocal as s:\n        yield s", "factory-not-called", 7),
 ])
 def test_yields_inside_fails_on_positive_evidence_in_any_spelling(code, diagnosis, line):
     s = src("from sqlmodel import Session\nengine = None\nother = None\n" + code)

@@ -60,7 +60,8 @@ def yields_inside(src: Source, fn: FunctionRef, opener: Patterns, *, finally_clo
 
     Diagnoses (positive evidence only): ``yield-outside-with``, ``yields-other-name``,
     ``close-without-finally``, ``never-closed``, ``not-opened`` (it hands out a session the module
-    keeps: opened at import, or cached), ``return-not-yield``,
+    keeps: opened at import, or cached), ``factory-not-called`` (``with SessionLocal as s:``),
+    ``return-not-yield``,
     ``no-yield``, ``opener-mismatch`` (right callable, wrong arguments: another engine), ``missing``
     (no such function).
     """
@@ -87,6 +88,8 @@ class _Examiner:
         self.opened: dict[str, cst.CSTNode] = {}
         """Names assigned the opened resource outside any with (`x = <opener>`), and the statement."""
         self.near_misses: list[cst.Call] = []
+        self.uncalled: list[cst.BaseExpression] = []
+        """With items that name the opener (or a session factory) without calling it."""
         self._find_openings()
 
     # -- what opens -----------------------------------------------------------------------------------
@@ -173,6 +176,8 @@ class _Examiner:
                         self.unnamed.append(w)
                 else:
                     self._near_miss(item.item)
+                    if self._names_the_opener(item.item):
+                        self.uncalled.append(item.item)
         for n in self.body:
             target = _single_target(n)
             if target is None or n.value is None:  # type: ignore[attr-defined]
@@ -198,6 +203,16 @@ class _Examiner:
                    and i.asname.name.value == stack.value for i in w.items if i.asname is not None):
                 return w
         return None
+
+    def _names_the_opener(self, expr: cst.CSTNode) -> bool:
+        """`expr` is what opens when called: the opener's callable, or a session factory."""
+        if not isinstance(expr, (cst.Name, cst.Attribute)):
+            return False
+        call = cst.Call(func=expr)
+        if self._maker(call) is not None:
+            return True
+        return any(isinstance(p := compile_pattern(a), cst.Call) and (d := dotted_name(p.func)) is not None
+                   and refers_to(self.src, expr, d) for a in alternatives(self.opener))
 
     def _near_miss(self, expr: cst.CSTNode) -> None:
         """The opener's callable called with other arguments (another engine...)."""
@@ -289,6 +304,12 @@ class _Examiner:
             unclosed = self._unclosed(name, assign)
             if unclosed is not None:
                 return unclosed
+        if self.uncalled:
+            item = self.uncalled[0]
+            opener = f"{src.code(item)}()" if self._maker(cst.Call(func=item)) is not None else shown
+            return failed(f"`{kw} {src.code(item)}` enters `{src.code(item)}` itself, which makes sessions but is "
+                          f"not one: call it, `{kw} {opener} as session:`", line=src.line(item),
+                          column=src.column(item), diagnosis="factory-not-called", node=item)
         shared = self._module_level_session()
         if shared is not None:
             return shared
