@@ -18,7 +18,8 @@ FILES_HINTS = (
     "The first check looks at your files before anything else: read its message in the checklist "
     "for the file and line.",
     "Run `python {file}` in the chapter folder: Python prints the same error with the line and a caret.",
-    "Fix the line it points at (often a missing `:`, bracket or quote); every other check waits for this one.",
+    "Fix the line it points at (often a missing `:`, bracket or quote, or a name spelt unlike its definition or "
+    "never imported); every other check waits for this one.",
 )
 """Hints for the engine's own `files` check, which has no manifest entry."""
 

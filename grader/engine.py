@@ -28,9 +28,11 @@ def grade(chapter: Chapter, submission: Submission, *, worker: Runner | None = N
         from grader.staticstage import files_verdict, run_static
 
         sources, problems = load_sources(submission.edited)
-        verdicts: dict[str, dict[str, Any]] = {FILES_CHECK: files_verdict(chapter, problems)}
-        outcome = {FILES_CHECK: verdicts[FILES_CHECK]["status"]}
-        verdicts.update(run_static(chapter, [c for c in ordered if c.kind == "static"], sources, problems, outcome))
+        files = files_verdict(chapter, problems, sources)
+        verdicts: dict[str, dict[str, Any]] = {FILES_CHECK: files}
+        outcome = {FILES_CHECK: files["status"]}
+        verdicts.update(run_static(chapter, [c for c in ordered if c.kind == "static"], sources, problems, outcome,
+                                   files))
         runnable = _runnable(chapter, behavioural, outcome, verdicts)
         notes: list[str] = []
         if runnable:
@@ -63,7 +65,7 @@ def _runnable(chapter: Chapter, behavioural: list[CheckSpec], outcome: dict[str,
     planned: set[str] = set()
     for spec in behavioural:
         if outcome.get(FILES_CHECK) != "pass":
-            verdicts[spec.id] = skipped(chapter, FILES_CHECK)
+            verdicts[spec.id] = skipped(chapter, FILES_CHECK, verdicts[FILES_CHECK])
             outcome[spec.id] = "skip"
             continue
         blocked = next((d for d in spec.depends if d not in planned and outcome.get(d) != "pass"), None)

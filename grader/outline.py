@@ -29,8 +29,9 @@ if TYPE_CHECKING:
 
 FORMAT_VERSION = 1
 FILES_CHECK = "files"
-"""Id of the check the engine adds to every chapter: the learner's files exist and parse."""
-FILES_TITLE = "Your files are there and are valid Python"
+"""Id of the check the engine adds to every chapter: the learner's files exist, parse, and define every
+name they use."""
+FILES_TITLE = "Your files are there, are valid Python, and every name they use is defined"
 
 
 @dataclass(frozen=True)

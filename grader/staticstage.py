@@ -3,25 +3,45 @@
 from __future__ import annotations
 
 import traceback
+from pathlib import Path
 from typing import Any
 
 from grader.manifest import FILES_CHECK, FILES_TITLE, Chapter, CheckSpec, ContentError
 from grader.static.finding import Finding, all_of
+from grader.static.names import undefined_names
 from grader.static.registry import load_static_checks
 from grader.static.source import Source, SyntaxProblem
 
 
-def files_verdict(chapter: Chapter, problems: dict[str, SyntaxProblem]) -> dict[str, Any]:
-    """The engine's own first check: every graded file exists, is non-empty text and parses."""
-    if not problems:
+def files_verdict(chapter: Chapter, problems: dict[str, SyntaxProblem],
+                  sources: dict[str, Source] | None = None) -> dict[str, Any]:
+    """The engine's own first check: every graded file exists, is non-empty text, parses, and every
+    name it reads is defined (see `grader.static.names`)."""
+    if problems:
+        return _broken_files(chapter, problems)
+    names = [u for name in chapter.files if name in (sources or {}) for u in undefined_names(sources[name])]
+    if not names:
         return {"status": "pass", "message": ""}
+    first = names[0]
+    undefined = list(dict.fromkeys(u.name for u in names))
+    shown = " and ".join(f"`{n}`" for n in undefined) + (" is" if len(undefined) == 1 else " are")
+    return {"status": "fail", "message": "\n".join([first.message, *(u.located(first.file) for u in names[1:])]),
+            "file": first.file, "line": first.fix_line,
+            "column": first.column if first.fix_line == first.line else None,
+            "diagnosis": "undefined-name",
+            "blocks": f"skipped until {shown} defined: see the first check"}
+
+
+def _broken_files(chapter: Chapter, problems: dict[str, SyntaxProblem]) -> dict[str, Any]:
+    """Files missing, unreadable or not valid Python: the first one's problem (the report shows its
+    location), then every other file's, with its location."""
     first = next(problems[name] for name in chapter.files if name in problems)
     lines = []
     for name in chapter.files:
         p = problems.get(name)
         if p:
             where = f"{name}:{p.line}:{p.column}" if p.line and p.column else f"{name}:{p.line}" if p.line else name
-            lines.append(f"{where}: {p.message}")
+            lines.append(p.message if p is first else f"{where}: {p.message}")
             if p.caret():
                 lines.append(p.caret())
     return {"status": "fail", "message": "\n".join(lines), "file": first.file, "line": first.line,
@@ -29,8 +49,10 @@ def files_verdict(chapter: Chapter, problems: dict[str, SyntaxProblem]) -> dict[
 
 
 def run_static(chapter: Chapter, specs: list[CheckSpec], sources: dict[str, Source],
-               problems: dict[str, SyntaxProblem], outcome: dict[str, str]) -> dict[str, dict[str, Any]]:
-    """Verdicts of the static checks in `specs` (dependency order), given earlier outcomes."""
+               problems: dict[str, SyntaxProblem], outcome: dict[str, str],
+               files: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """Verdicts of the static checks in `specs` (dependency order), given earlier outcomes and the
+    `files` verdict (undefined names make every check wait)."""
     if not specs:
         return {}
     path = chapter.checks_dir / "static.py"
@@ -41,10 +63,13 @@ def run_static(chapter: Chapter, specs: list[CheckSpec], sources: dict[str, Sour
     except Exception as exc:  # noqa: BLE001 - any failure here is the content's
         raise ContentError(f"checks/static.py cannot be loaded: {type(exc).__name__}: {exc}", path) from None
     results: dict[str, dict[str, Any]] = {}
+    waits = files.get("blocks") if files else None
     for spec in specs:
         name = chapter.file_of(spec)
         blocked = next((d for d in spec.depends if outcome.get(d) != "pass"), None)
-        if blocked is not None:
+        if waits:
+            results[spec.id] = {"status": "skip", "message": waits}
+        elif blocked is not None:
             results[spec.id] = skipped(chapter, blocked)
         elif name in problems:
             results[spec.id] = {"status": "skip", "message": f"skipped: fix {name} first (see “{FILES_TITLE}”)"}
@@ -57,7 +82,10 @@ def run_static(chapter: Chapter, specs: list[CheckSpec], sources: dict[str, Sour
     return results
 
 
-def skipped(chapter: Chapter, dep: str) -> dict[str, Any]:
+def skipped(chapter: Chapter, dep: str, files: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A check skipped because `dep` did not pass (with the `files` verdict: its own reason to wait)."""
+    if dep == FILES_CHECK and files and files.get("blocks"):
+        return {"status": "skip", "message": files["blocks"]}
     title = FILES_TITLE if dep == FILES_CHECK else chapter.check(dep).title
     return {"status": "skip", "message": f"skipped: needs “{title}” to pass first"}
 
@@ -67,10 +95,23 @@ def _run_one(fn, src: Source, name: str) -> dict[str, Any]:
         value = fn(src)
         finding = value if isinstance(value, Finding) else all_of(*value)
     except Exception as exc:  # noqa: BLE001 - a crashing check is the course's bug, not the learner's
-        return {"status": "error", "file": name,
-                "message": f"the grader crashed on this check ({type(exc).__name__}: {exc}); "
-                           "this is a bug in the course, not in your code",
+        return {"status": "error",
+                "message": f"the grader crashed on this check ({type(exc).__name__}: {exc}, at "
+                           f"{_where_it_broke(exc, fn)}); this is a bug in the course, not in your code",
                 "output": traceback.format_exc()[-3000:]}
     return {"status": "pass" if finding.ok else "fail", "message": "" if finding.ok else finding.message,
             "file": name, "line": finding.line, "column": finding.column,
             "diagnosis": None if finding.ok else finding.diagnosis}
+
+
+def _where_it_broke(exc: BaseException, fn) -> str:
+    """`file:line` in the check's own module where it raised (else the deepest frame), for the course's
+    authors: the learner's file is not where the bug is."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    own = getattr(getattr(fn, "__code__", None), "co_filename", None)
+    frame = next((f for f in reversed(frames) if f.filename == own), frames[-1] if frames else None)
+    if frame is None:
+        return "an unknown place"
+    path = Path(frame.filename)
+    shown = "/".join(path.parts[-3:]) if "checks" in path.parts else "/".join(path.parts[-2:])
+    return f"{shown}:{frame.lineno}"

@@ -24,7 +24,7 @@ def test_syntax_error_points_at_the_line_with_a_caret(grade_files):
     files = by_id(report)["files"]
     assert files.status == "fail" and files.diagnosis == "syntax-error"
     assert (files.file, files.line) == ("database.py", line)
-    assert f"database.py:{line}:" in files.message and "expected ':'" in files.message
+    assert files.message.startswith("SyntaxError: expected ':'")  # the report shows the location: not twice
     assert files.message.splitlines()[-1].strip() == "^"
     assert all(c.status == "skip" for c in report.checks if c.id != "files")
     assert report.exit_code == 1
@@ -149,4 +149,23 @@ def test_a_crashing_static_check_is_an_error_not_a_fail(grade_files, tmp_path):
     report = grade_files(chapter, SOLUTION)
     check = by_id(report)["get-session-yields"]
     assert check.status == "error" and "bug in the course" in check.message
+    line = static.read_text().splitlines().index('    raise RuntimeError("oops")') + 1
+    assert f"at chapter-2/checks/static.py:{line})" in check.message and check.file is None  # the course's line
     assert report.status == "error" and report.exit_code == 2
+
+
+def test_an_undefined_name_fails_the_first_check_and_every_other_check_waits(grade_files):
+    text = SOLUTION.replace("with Session(engine) as session:", "with Sesion(engine) as session:").replace(
+        "from fastapi import Depends\n", "")
+    line = text.splitlines().index("    with Sesion(engine) as session:") + 1
+    report = grade_files("chapter-2", text)
+    files = by_id(report)["files"]
+    assert (files.status, files.diagnosis, files.line, files.column) == ("fail", "undefined-name", line, 10)
+    assert files.message.splitlines() == [
+        "`Sesion` is not defined: did you mean `Session`?",
+        f"`Depends` (line {text.splitlines().index('SessionDep = Annotated[Session, Depends(get_session)]') + 1}) is "
+        "used but never imported: add `from fastapi import Depends` to the imports",
+    ]
+    others = [c for c in report.checks if c.id != "files"]
+    assert all(c.status == "skip" and "`Sesion` and `Depends` are defined" in c.message for c in others)
+    assert report.exit_code == 1

@@ -97,7 +97,8 @@ def test_failing_tests_are_reported_with_their_name_and_line(grade_files):
 
 def test_a_hanging_test_is_stopped_at_the_time_limit(grade_files):
     text = (ROOT / "solutions" / "chapter-5" / TESTS).read_text()
-    text = text.replace('    response = client.get("/heroes/999")', "    while True:\n        pass")
+    text = text.replace('    response = client.get("/heroes/999")',
+                        '    while True:\n        pass\n    response = client.get("/heroes/999")')
     report = grade_files("chapter-5", {TESTS: text}, timeout=4)
     check = by_id(report)["tests-pass"]
     assert check.status == "fail" and check.diagnosis in {"timeout", "cpu"}

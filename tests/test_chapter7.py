@@ -57,8 +57,9 @@ def test_the_race_is_reported_with_the_number_of_engines(graded):
     assert "4 threads" in check.message and "4 engines" in check.message
 
 
-def test_a_dependency_that_opens_no_session_is_told_what_to_open():
-    """The general block can only show this chapter's opener as `_()`; the check says what it is."""
+def test_a_dependency_whose_opening_the_static_check_cannot_read_is_left_to_the_behavioural_checks():
+    """It used to fail as `not-opened`; with no positive evidence of a known mistake, it passes now (the
+    behavioural checks run the dependency and see that it yields no session)."""
     from grader.static import Source
     from grader.static.registry import load_static_checks
 
@@ -69,6 +70,4 @@ def test_a_dependency_that_opens_no_session_is_told_what_to_open():
     chapter = load_chapter("chapter-7")
     checks = load_static_checks(chapter.checks_dir / "static.py", "_test_chapter_7_static")
     finding = checks["returns-dependency"](Source.from_text(text, "database.py"))
-    assert (finding.ok, finding.diagnosis) == (False, "not-opened")
-    assert finding.message.startswith("`session_dependency` never opens a session: write `async with "
-                                      "session_factory(url)() as session:`")
+    assert finding.ok

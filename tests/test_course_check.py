@@ -359,9 +359,9 @@ def test_a_starter_that_fails_through_a_grader_error(chapter, root, pool):
 def test_a_starter_that_is_not_valid_python(root, pool):
     (root / "starter" / CHAPTER / "database.py").write_text("def get_memory_engine(:\n")
     found = problems(check(root, pool), "starter")
-    assert found == [f"starter/{CHAPTER}/database.py:1: the starter fails “Your files are there and are valid Python” "
-                     "(files): the learner would start from a broken file: database.py:1:23: SyntaxError: invalid "
-                     "syntax"]
+    assert found == [f"starter/{CHAPTER}/database.py:1: the starter fails “Your files are there, are valid Python, and "
+                     "every name they use is defined” (files): the learner would start from a broken file: "
+                     "SyntaxError: invalid syntax"]
 
 
 def test_a_chapter_without_mistakes(chapter, root, pool):

@@ -241,7 +241,8 @@ def test_hint_for_a_syntax_error_points_at_the_files_check(workspace):
     (workspace / "chapter-2" / "database.py").write_text("def get_session(\n")
     grade("chapter-2", workspace=workspace)
     result = course("hint", "chapter-2", workspace=workspace)
-    assert "Hint 2 of 3 for “Your files are there and are valid Python” (files)" in result.stdout
+    assert ("Hint 2 of 3 for “Your files are there, are valid Python, and every name they use is defined” (files)"
+            in result.stdout)
     assert "python database.py" in result.stdout
 
 

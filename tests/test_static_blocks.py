@@ -12,6 +12,7 @@ from grader.static import (
     all_of,
     argument,
     assignment,
+    call_path,
     called,
     calls_to,
     defined_after,
@@ -70,6 +71,7 @@ def test_imported_ignores_imports_inside_functions():
 
 def test_imported_accepts_known_reexports():
     assert imported(src("from typing_extensions import Annotated"), "typing.Annotated")
+    assert imported(src("from fastapi.params import Depends"), "fastapi.Depends")  # the same in Annotated
 
 
 # -- function / is_generator / is_async ------------------------------------------------
@@ -146,12 +148,20 @@ def test_yields_inside_works_through_a_module_import():
     ("session = Session(engine)\n    yield session", "never-closed", 4),
     ("yield Session(engine)", "never-closed", 4),
     ("with Session(other) as s:\n        yield s", "opener-mismatch", 4),
-    ("yield 1", "not-opened", 3),
+    ("return Session(engine)", "return-not-yield", 4),
+    ("pass", "no-yield", 3),
 ])
 def test_yields_inside_diagnoses_mistakes(body, diagnosis, line):
-    s = src(f"from sqlmodel import Session\nengine = other = None\ndef get_session():\n    {body}\n")
+    s = src(f"from sqlmodel import Session\nengine = None; other = None\ndef get_session():\n    {body}\n")
     found = yields_inside(s, fn(s), OPEN)
     assert not found and (found.diagnosis, found.line) == (diagnosis, line), found.message
+
+
+def test_yields_inside_leaves_a_shape_it_does_not_read_to_the_behavioural_checks():
+    """`yield 1` used to fail as `not-opened`: no positive evidence of a known mistake, so it passes now."""
+    s = src("from sqlmodel import Session\nengine = None\ndef get_session():\n    yield 1\n")
+    found = yields_inside(s, fn(s), OPEN)
+    assert found and found.node is None and "behavioural checks" in found.message
 
 
 def test_yields_inside_says_which_session_class_it_really_is():
@@ -277,3 +287,215 @@ def test_argument_is_the_value_passed_by_keyword_or_position():
     shown = lambda node: None if node is None else node.value  # noqa: E731
     assert shown(argument(call, "url", 0)) == "url" and shown(argument(call, "echo")) == "True"
     assert argument(call, "url") is None and argument(call, "poolclass", 1) is None
+
+
+# -- equivalent spellings: arguments bound by the callee's parameters, defaults, aliases, helpers ------------
+HEAD = "from typing import Annotated\nfrom fastapi import Depends\nfrom sqlmodel import Session\ndef get_session(): yield\n"
+
+
+@pytest.mark.parametrize("code", [
+    "SessionDep = Annotated[Session, Depends(dependency=get_session)]",  # keyword for positional
+    "SessionDep = Annotated[Session, Depends(get_session, use_cache=True)]",  # a default written out
+    "SessionDep = Annotated[Session, Depends(get_session, scope=None)]",
+    "_dep = Depends(get_session)\nSessionDep = Annotated[Session, _dep]",  # a module-level alias
+    "S = Session\nSessionDep = Annotated[S, Depends(get_session)]",
+    "dependency = get_session\nSessionDep = Annotated[Session, Depends(dependency)]",
+    "from fastapi.params import Depends as D\nSessionDep = Annotated[Session, D(get_session)]",  # same meaning
+])
+def test_a_pattern_matches_equivalent_arguments_and_aliases(code):
+    assert assignment(src(HEAD + code), "SessionDep", PATTERN), code
+
+
+@pytest.mark.parametrize("code, diagnosis, line", [
+    ("SessionDep = Annotated[Session, Depends(get_session, use_cache=False)]", "pattern-mismatch", 5),
+    ("SessionDep = Annotated[Session, Depends(dependency=get_session())]", "called-not-passed", 5),
+    ("_dep = Depends(get_session())\nSessionDep = Annotated[Session, _dep]", "called-not-passed", 5),  # in the alias
+])
+def test_a_pattern_refuses_what_only_looks_equivalent(code, diagnosis, line):
+    found = assignment(src(HEAD + code), "SessionDep", PATTERN)
+    assert not found and (found.diagnosis, found.line) == (diagnosis, line), found.message
+
+
+@pytest.mark.parametrize("code", [
+    "engine = create_engine(url='sqlite://')",
+    "def _build(url):\n    return create_engine(url)\nengine = _build('sqlite://')",  # through a helper's return
+    "def _build():\n    return create_engine('sqlite://')\nprimary = _build()\nengine = primary",
+])
+def test_a_call_matches_through_keywords_and_helpers(code):
+    found = assignment(src("from sqlmodel import create_engine\n" + code), "engine", "sqlalchemy.create_engine('sqlite://')")
+    assert found and found.node is not None and "create_engine(" in src_code(found.node)
+
+
+def src_code(node) -> str:
+    import libcst as cst
+
+    return cst.Module(body=[]).code_for_node(node)
+
+
+def test_a_helper_returning_something_else_does_not_match():
+    code = "from sqlmodel import create_engine\ndef _build():\n    return 1\nengine = _build()\n"
+    assert not assignment(src(code), "engine", "sqlalchemy.create_engine(...)")
+
+
+def test_the_learners_own_function_binds_its_arguments_by_its_parameters():
+    code = "def get_session(database=None, *, dev=False):\n    return 1\nx = get_session(database='primary')\n"
+    assert assignment(src(code), "x", "get_session('primary')")
+    assert assignment(src(code.replace("database='primary'", "'primary', dev=False")), "x", "get_session('primary')")
+    assert not assignment(src(code.replace("database='primary'", "'primary', dev=True")), "x", "get_session('primary')")
+
+
+def test_names_that_stand_for_one_value_are_the_same():
+    code = "from sqlalchemy.ext.asyncio import create_async_engine\nasync_engine = create_async_engine('x')\n" \
+           "engine = async_engine\nother = create_async_engine('y')\n"
+    s = src(code + "a = f(async_engine)\nb = f(other)\n")
+    assert assignment(s, "a", "f(engine)") and not assignment(s, "b", "f(engine)")
+
+
+def test_a_local_alias_of_an_attribute_chain_is_the_chain():
+    s = src("from sqlmodel import SQLModel\nengine = 1\ndef create():\n    metadata = SQLModel.metadata\n"
+            "    metadata.create_all(engine)\n")
+    assert called(s, "sqlmodel.SQLModel.metadata.create_all", within="create")
+
+
+def test_a_name_assigned_twice_in_a_function_is_no_alias():
+    s = src("from sqlmodel import SQLModel\ndef create(other):\n    metadata = SQLModel.metadata\n"
+            "    metadata = other\n    metadata.create_all(1)\n")
+    assert not called(s, "sqlmodel.SQLModel.metadata.create_all", within="create")
+
+
+# -- messages -------------------------------------------------------------------------------------------------
+def test_a_mismatch_reads_in_the_learners_spelling_and_says_the_one_difference():
+    found = assignment(src("import typing as t\nimport fastapi\nimport sqlmodel as sm\ndef get_session(): yield\n"
+                           "SessionDep = t.Annotated[sm.Session, fastapi.Depends(get_session())]"), "SessionDep", PATTERN)
+    assert found.message == ("`SessionDep`: `fastapi.Depends` is given `get_session()`, a call: give it the function "
+                             "itself, `get_session`")
+    found = assignment(src(HEAD + "SessionDep = Annotated[Session, Depends(get_session, use_cache=False)]"),
+                       "SessionDep", PATTERN)
+    assert found.message == ("`SessionDep` should be `Annotated[Session, Depends(get_session)]`; "
+                             "`Depends(get_session, use_cache=False)` passes `use_cache=False`, which does not belong here")
+
+
+@pytest.mark.parametrize("code", [
+    "from sqlmodel import create_engine\nengine = create_engine()",
+    "from sqlmodel import create_engine\nengine = create_engine('x', echo=True)",
+    "import sqlmodel\nengine = sqlmodel.create_engine('x', connect_args={})",
+    "engine = 1",
+])
+def test_messages_show_no_pattern_syntax_and_the_pattern_once(code):
+    pattern = 'sqlalchemy.create_engine(_, connect_args={"check_same_thread": False})'
+    message = assignment(src(code), "engine", pattern).message
+    assert not any(p in message for p in ("**_", "(_", "_)", "...", "sqlalchemy."))
+    assert message.count('create_engine(url, connect_args={"check_same_thread": False})') <= 1, message
+
+
+def test_missing_import_points_at_the_import_from_that_module():
+    found = imported(src("import os\nfrom sqlmodel import SQLModel\n"), "sqlmodel.Session")
+    assert (found.diagnosis, found.line) == ("missing-import", 2)
+    assert found.message == "`Session` is not imported: add `Session` to the `from sqlmodel import ...` on line 2"
+
+
+def test_suggested_code_in_an_async_function_uses_async_with():
+    s = src("from sqlmodel.ext.asyncio.session import AsyncSession\nengine = 1\nasync def get_session():\n"
+            "    session = AsyncSession(engine)\n    yield session\n")
+    found = yields_inside(s, "get_session", "sqlmodel.ext.asyncio.session.AsyncSession(engine, ...)")
+    assert found.diagnosis == "never-closed" and "`async with AsyncSession(engine) as session:`" in found.message
+
+
+# -- openers in every spelling ------------------------------------------------------------------------------
+GENERATOR = "from sqlmodel import Session\nengine = None\n"
+
+
+@pytest.mark.parametrize("code", [
+    "import contextlib\ndef get_session():\n    with contextlib.closing(Session(engine)) as s:\n        yield s",
+    "from contextlib import ExitStack\ndef get_session():\n    with ExitStack() as stack:\n"
+    "        s = stack.enter_context(Session(engine))\n        yield s",
+    "def get_session():\n    s = Session(bind=engine, autoflush=True)\n    with s:\n        yield s",
+    "def get_session():\n    built = Session(engine)\n    with built as s:\n        yield s\n    return",
+    "def _sessions(bind):\n    with Session(bind) as s:\n        yield s\ndef get_session():\n"
+    "    yield from _sessions(engine)",
+    "from contextlib import contextmanager\n@contextmanager\ndef scope():\n    with Session(engine) as s:\n"
+    "        yield s\ndef get_session():\n    with scope() as s:\n        yield s",
+    "from sqlalchemy.orm import sessionmaker\nSessionLocal = sessionmaker(bind=engine, class_=Session)\n"
+    "def get_session():\n    with SessionLocal() as s:\n        yield s",
+    "from sqlalchemy.orm import sessionmaker\nSessionLocal = sessionmaker(engine, class_=Session)\n"
+    "def get_session():\n    s = SessionLocal()\n    try:\n        yield s\n    finally:\n        s.close()",
+])
+def test_yields_inside_accepts_every_way_of_opening_and_closing(code):
+    s = src(GENERATOR + code)
+    found = yields_inside(s, "get_session", OPEN)
+    assert found and found.node is not None, found.message
+
+
+ASYNC_OPEN = ("sqlmodel.ext.asyncio.session.AsyncSession(engine, ...)",)
+
+
+@pytest.mark.parametrize("code", [
+    "import contextlib\nasync def get_session():\n    async with contextlib.aclosing(AsyncSession(engine)) as s:\n"
+    "        yield s",
+    "from contextlib import AsyncExitStack\nasync def get_session():\n    async with AsyncExitStack() as stack:\n"
+    "        s = await stack.enter_async_context(AsyncSession(engine))\n        yield s",
+    "from sqlalchemy.ext.asyncio import async_sessionmaker\nfactory = async_sessionmaker(engine, class_=AsyncSession)\n"
+    "async def get_session():\n    session = factory()\n    async with session:\n        yield session",
+])
+def test_yields_inside_accepts_async_openers(code):
+    s = src("from sqlmodel.ext.asyncio.session import AsyncSession\nengine = None\n" + code)
+    assert yields_inside(s, "get_session", ASYNC_OPEN).node is not None
+
+
+@pytest.mark.parametrize("code, diagnosis, line", [
+    ("session = Session(engine)\ndef get_session():\n    yield session", "not-opened", 4),
+    ("_cache = []\ndef get_session():\n    if not _cache:\n        _cache.append(Session(engine))\n"
+     "    with _cache[0] as session:\n        yield session", "not-opened", 4),
+    ("from sqlalchemy.orm import sessionmaker\nSessionLocal = sessionmaker(bind=other, class_=Session)\n"
+     "def get_session():\n    with SessionLocal() as s:\n        yield s", "opener-mismatch", 7),
+    ("from contextlib import contextmanager\n@contextmanager\ndef scope():\n    with Session(engine) as s:\n"
+     "        yield s\ndef get_session():\n    with scope() as s:\n        pass\n    yield s", "yield-outside-with", 12),
+    ("from sqlalchemy.orm import sessionmaker\nSessionLocal = sessionmaker(bind=engine, class_=Session)\n"
+     "def get_session():\n    with SessionLocal as s:\n        yield s", "factory-not-called", 7),
+])
+def test_yields_inside_fails_on_positive_evidence_in_any_spelling(code, diagnosis, line):
+    s = src("from sqlmodel import Session\nengine = None\nother = None\n" + code)
+    found = yields_inside(s, "get_session", OPEN)
+    assert not found and (found.diagnosis, found.line) == (diagnosis, line), found.message
+
+
+# -- calls through helpers ----------------------------------------------------------------------------------
+def test_calls_made_by_helpers_count_and_call_path_says_how():
+    s = src("""
+        from sqlmodel import SQLModel
+        def create_db_and_tables():
+            SQLModel.metadata.create_all(1)
+        def init_db():
+            create_db_and_tables()
+        def lifespan():
+            init_db()
+            yield
+        def unrelated():
+            pass
+    """)
+    target = "sqlmodel.SQLModel.metadata.create_all"
+    assert called(s, target, within="lifespan") and not called(s, target, within="unrelated")
+    [call] = calls_to(s, target, within="lifespan")
+    assert [s.line(c) for c in call_path(s, call, "lifespan")] == [8, 6, 4]
+
+
+def test_recursive_helpers_are_followed_once():
+    s = src("def a():\n    b()\ndef b():\n    a()\n    target()\n")
+    assert [s.line(c) for c in calls_to(s, "target", within="a")] == [5]
+
+
+def test_a_function_named_but_not_called_is_pointed_at():
+    s = src("def create_db_and_tables():\n    pass\ndef lifespan():\n    create_db_and_tables\n    yield\n")
+    found = called(s, "create_db_and_tables", within="lifespan")
+    assert (found.diagnosis, found.line) == ("not-called", 4) and "`create_db_and_tables()`" in found.message
+
+
+@pytest.mark.parametrize("code, pattern", [
+    ("from sqlmodel import Session\nx = Session(bind=engine)", "sqlmodel.Session(engine)"),
+    ("from sqlmodel import Session\nx = Session(engine)", "sqlmodel.Session(bind=engine)"),
+    ("from sqlalchemy.orm import sessionmaker\nx = sessionmaker(bind=engine, class_=S)", "sqlalchemy.orm.sessionmaker(engine, **_)"),
+    ("from sqlalchemy.ext.asyncio import create_async_engine\nx = create_async_engine(url='u')",
+     "sqlalchemy.ext.asyncio.create_async_engine('u')"),
+])
+def test_keyword_and_positional_arguments_are_one_spelling(code, pattern):
+    assert assignment(src("engine = 1\n" + code), "x", pattern), code

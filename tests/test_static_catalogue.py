@@ -15,10 +15,14 @@ from grader.static import (
     all_of,
     assignment,
     called,
+    calls_method,
     calls_to,
     defined_after,
     function,
+    held,
     imported,
+    in_finally,
+    in_loop,
     is_async,
     is_generator,
     matches,
@@ -34,6 +38,11 @@ def src(code: str) -> Source:
 def value_of(source: Source, name: str):
     """The value of the module-level assignment to `name`."""
     return assignment(source, name).node
+
+
+def the_call(source: Source, name: str = "create"):
+    """The first call of `name()` in the file (the node the place blocks examine)."""
+    return calls_to(source, name)[0]
 
 
 @dataclass
@@ -184,6 +193,45 @@ BLOCKS = [
         ("import sqlalchemy.ext.asyncio as aio\nengine = aio.create_async_engine(url, connect_args="
          "{'check_same_thread': False})", "pattern-mismatch", 2),
     ]),
+    Block("held", lambda s: held(s, the_call(s), "_lock"), [
+        "_lock = Lock()\ndef get(url):\n    with _lock:\n        return create(url)",
+        "_lock = Lock()\nasync def get(url):\n    async with _lock:\n        return create(url)",
+        "_lock = Lock()\ndef get(url):\n    _lock.acquire()\n    try:\n        return create(url)\n    finally:\n"
+        "        _lock.release()",
+        "_lock = Lock()\ndef get(url):\n    try:\n        _lock.acquire()\n        return create(url)\n    finally:\n"
+        "        _lock.release()",
+        "_lock = Lock()\ndef _make(url):\n    return create(url)\ndef get(url):\n    with _lock:\n        return _make(url)",
+    ], [
+        ("_lock = Lock()\ndef get(url):\n    with _lock:\n        pass\n    return create(url)", "not-held", 5),
+        ("_lock = Lock()\ndef get(url):\n    _lock.acquire()\n    x = create(url)\n    _lock.release()\n"
+         "    return x", "not-held", 4),
+        ("_lock = Lock()\ndef _make(url):\n    return create(url)\ndef get(url):\n    with _lock:\n"
+         "        return _make(url)\ndef other(url):\n    return _make(url)", "not-held", 3),
+    ]),
+    Block("in_loop", lambda s: in_loop(s, the_call(s)), [
+        "def f(urls):\n    for url in urls:\n        create(url)",
+        "def f():\n    while True:\n        if create():\n            break",
+    ], [
+        ("def f(urls):\n    for url in urls:\n        pass\n    create(url)", "not-in-loop", 4),
+        ("def f(urls):\n    for url in urls:\n        def g():\n            create(url)", "not-in-loop", 4),
+    ]),
+    Block("in_finally", lambda s: in_finally(s, the_call(s)), [
+        "def f():\n    try:\n        yield 1\n    finally:\n        create()",
+        "def f():\n    try:\n        yield 1\n    except Exception:\n        raise\n    finally:\n        if True:\n"
+        "            create()",
+    ], [
+        ("def f():\n    try:\n        yield 1\n    except Exception:\n        create()", "not-in-finally", 5),
+        ("def f():\n    try:\n        create()\n    finally:\n        pass", "not-in-finally", 3),
+    ]),
+    Block("calls_method", lambda s: calls_method(s, "update", "commit", on="session", at_most=1), [
+        "def update(hero, session):\n    session.add(hero)\n    session.commit()",
+        "def update(hero, session):\n    if hero:\n        session.commit()\n    return hero",
+    ], [
+        ("def update(hero, session):\n    session.add(hero)", "not-called", 1),
+        ("def update(hero, session):\n    other = session\n    hero.commit()", "not-called", 1),
+        ("def update(hero, session):\n    session.commit()\n    session.commit()", "called-too-often", 3),
+        ("def other(session):\n    session.commit()", "missing", 2),
+    ]),
     Block("all_of", lambda s: all_of(imported(s, "typing.Annotated"), imported(s, "fastapi.Depends")), [
         "from typing import Annotated\nfrom fastapi import Depends",
         "import typing, fastapi",
@@ -274,3 +322,8 @@ def test_blocks_taking_a_function_accept_its_node_or_a_missing_one():
     assert is_generator(s, function(s, "get_session").node)
     found = is_generator(s, function(s, "nope").node)
     assert not found and found.diagnosis == "missing" and found.line == 2
+
+
+def test_doubled_braces_in_a_message_are_one_brace():
+    found = imported(src("import os"), "fastapi.Depends").otherwise('DATABASES = {{"primary": {{"url": ...}}}}')
+    assert found.message == 'DATABASES = {"primary": {"url": ...}}'

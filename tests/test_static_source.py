@@ -7,14 +7,15 @@ import pytest
 from libcst.metadata import MetadataWrapper, ParentNodeProvider
 
 from conftest import ROOT
-from grader.static.source import Source, _walk_children, walk
+from grader.static.source import Source, _walk_children, syntax_problem, walk
 from variants import CHAPTERS, chapter_variants, files_of, label
 
 FILES = {str(p.relative_to(ROOT)): p.read_text() for p in sorted({*ROOT.glob("solutions/*/*.py"),
                                                                    *ROOT.glob("starter/*/*.py")})}
 FILES.update({f"{label(v)}:{patch.name}": files_of(v)[patch.name] for chapter in CHAPTERS
               for v in chapter_variants(chapter) for patch in v.patches
-              if not patch.removed and patch.name.endswith(".py") and "syntax" not in v.name})
+              if not patch.removed and patch.name.endswith(".py")
+              and syntax_problem(files_of(v)[patch.name], patch.name) is None})
 # (the corpus's deliberate syntax errors are left out)
 
 

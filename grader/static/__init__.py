@@ -13,25 +13,25 @@ Every block returns a :class:`Finding` (ok, message, line, diagnosis, node); use
 The catalogue, with the pattern language, is in docs/AUTHORING.md ("Static checks").
 """
 
-from grader.static.assignments import assignment, bindings, defined_after
-from grader.static.calls import argument, called, calls_to, not_called
-from grader.static.context import display, yields_inside
+from grader.static.assignments import (
+    alias_value, assignment, bindings, defined_after, resolve_alias, resolved, resolves_to,
+)
+from grader.static.calls import argument, call_path, called, calls_to, not_called
+from grader.static.context import yields_inside
+from grader.static.endpoints import Endpoint, app_objects, endpoints, parameter, parameters
 from grader.static.finding import Finding, all_of, failed, passed
 from grader.static.functions import function, is_async, is_generator, yields
 from grader.static.imports import imported, module_imports
-from grader.static.patterns import alternatives, find_mismatch, matches, refers_to
+from grader.static.patterns import alternatives, display, find_mismatch, matches, refers_to, spelled
+from grader.static.places import calls_method, held, in_finally, in_loop, method_calls
 from grader.static.registry import check
 from grader.static.source import Source, enclosing_function, module_functions, walk
 
 __all__ = [
-    "Finding", "Source", "all_of", "argument", "assignment", "bindings", "called", "calls_to", "check", "defined_after",
-    "alternatives", "display", "enclosing_function", "failed", "find_mismatch", "function", "imported", "is_async", "is_generator", "matches",
-    "module_functions", "module_imports", "not_called", "passed", "refers_to", "walk", "yields", "yields_inside",
+    "Endpoint", "Finding", "Source", "alias_value", "all_of", "alternatives", "app_objects", "argument", "assignment",
+    "bindings", "call_path", "called", "calls_method", "calls_to", "check", "defined_after", "display",
+    "enclosing_function", "endpoints", "failed", "find_mismatch", "function", "held", "imported", "in_finally",
+    "in_loop", "is_async", "is_generator", "matches", "method_calls", "module_functions", "module_imports",
+    "not_called", "parameter", "parameters", "passed", "refers_to", "resolve_alias", "resolved", "resolves_to",
+    "spelled", "walk", "yields", "yields_inside",
 ]
-
-from grader.static.endpoints import (
-    Endpoint, app_objects, endpoints, parameter, parameters, resolve_alias, resolved, resolves_to,
-)
-
-__all__ += ["Endpoint", "app_objects", "endpoints", "parameter", "parameters", "resolve_alias", "resolved",
-            "resolves_to"]

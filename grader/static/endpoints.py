@@ -19,12 +19,10 @@ from weakref import WeakKeyDictionary
 
 import libcst as cst
 
-from grader.static.assignments import bindings
+from grader.static.assignments import module_bindings
 from grader.static.calls import argument
-from grader.static.context import display
 from grader.static.finding import Finding, failed, passed
-from grader.static.imports import module_imports
-from grader.static.patterns import Patterns, alternatives, find_mismatch
+from grader.static.patterns import Patterns, alternatives, display, find_mismatch
 from grader.static.source import Source, walk
 
 HTTP_METHODS = ("get", "post", "put", "patch", "delete", "head", "options", "trace")
@@ -52,15 +50,7 @@ class Endpoint:
         return f"{route} (`{self.name}`)" if route else f"`{self.name}`"
 
 
-_BINDINGS: WeakKeyDictionary[Source, dict] = WeakKeyDictionary()
 _ENDPOINTS: WeakKeyDictionary[Source, list[Endpoint]] = WeakKeyDictionary()
-
-
-def module_bindings(src: Source) -> dict:
-    """`bindings(src)`, computed once per parsed file (walking a libcst tree is slow)."""
-    if src not in _BINDINGS:
-        _BINDINGS[src] = bindings(src)
-    return _BINDINGS[src]
 
 
 def app_objects(src: Source) -> dict[str, cst.Call]:
@@ -118,36 +108,6 @@ def _api_route_methods(call: cst.Call) -> tuple[str, ...]:
                  if isinstance(e.value, cst.SimpleString) and isinstance(e.value.evaluated_value, str))
 
 
-def resolve_alias(src: Source, node: cst.BaseExpression) -> cst.BaseExpression | None:
-    """What a name stands for when its last module-level binding is an assignment
-    (``Dep = Annotated[...]``, ``Dep: TypeAlias = ...``, ``type Dep = ...``); None for an imported
-    name, a local variable or parameter, or a name the file never assigns."""
-    if not isinstance(node, cst.Name) or any("<locals>" in q for q in src.qualified_names(node)):
-        return None
-    assigned = [(src.line(stmt), value) for stmt, value in module_bindings(src).get(node.value, [])
-                if value is not None]
-    imported = [src.line(stmt) for bound, _qualified, stmt in module_imports(src) if bound == node.value]
-    if not assigned or (imported and max(imported) > max(line for line, _ in assigned)):
-        return None
-    return max(assigned, key=lambda pair: pair[0])[1]
-
-
-def resolved(src: Source, node: cst.BaseExpression, *, depth: int = 4) -> cst.BaseExpression:
-    """The expression behind a chain of module-level aliases (`node` itself if it is no alias)."""
-    for _ in range(depth):
-        alias = resolve_alias(src, node)
-        if alias is None:
-            break
-        node = alias
-    return node
-
-
-def resolves_to(src: Source, node: cst.BaseExpression, pattern: Patterns) -> bool:
-    """`node` matches `pattern`, looking through module-level aliases: a name the file assigns is
-    compared by its value (``Dep = Annotated[...]``), any other node as written."""
-    return find_mismatch(src, resolved(src, node), pattern) is None
-
-
 def parameters(fn: cst.FunctionDef) -> list[cst.Param]:
     """Every named parameter of `fn`: positional-only, ordinary and keyword-only."""
     p = fn.params
@@ -166,13 +126,13 @@ def parameter(src: Source, fn: cst.FunctionDef, *, annotation: Patterns | None =
     """
     for param in parameters(fn):
         hint = param.annotation.annotation if param.annotation is not None else None
-        if annotation is not None and (hint is None or not resolves_to(src, hint, annotation)):
+        if annotation is not None and (hint is None or find_mismatch(src, hint, annotation) is not None):
             continue
-        if default is not None and (param.default is None or not resolves_to(src, param.default, default)):
+        if default is not None and (param.default is None or find_mismatch(src, param.default, default) is not None):
             continue
         return passed(f"`{fn.name.value}` takes `{src.code(param).rstrip(',').strip()}`", node=param,
                       line=src.line(param))
-    hint_text = f": {display(alternatives(annotation)[0])}" if annotation is not None else ""
-    default_text = f" = {display(alternatives(default)[0])}" if default is not None else ""
-    return failed(f"`{fn.name.value}` (line {src.line(fn)}) has no parameter `name{hint_text}{default_text}`",
+    wanted = [f"annotated `{display(alternatives(annotation)[0], src)}`" if annotation is not None else "",
+              f"with the default `{display(alternatives(default)[0], src)}`" if default is not None else ""]
+    return failed(f"`{fn.name.value}` has no parameter {' and '.join(w for w in wanted if w)}",
                   line=src.line(fn), diagnosis="no-matching-parameter", node=fn)

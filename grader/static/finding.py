@@ -31,18 +31,19 @@ class Finding:
         """This finding with the author's message (and diagnosis) if it failed; unchanged if ok.
 
         The message may use ``{message}`` for the block's own text and ``{line}``; any other
-        braces are kept as written, so messages can quote code such as ``{"check_same_thread": False}``.
+        braces are kept as written, so messages can quote code such as ``{"check_same_thread": False}``
+        (doubled braces, as in a format string, also give one: ``{{`` is ``{``).
         """
         if self.ok:
             return self
         if message is None:
             return replace(self, diagnosis=diagnosis or self.diagnosis)
         fields = {"message": self.message, "line": "?" if self.line is None else str(self.line)}
-        text = _FIELD.sub(lambda m: fields[m.group(1)], message)
+        text = _FIELD.sub(lambda m: fields[m.group(1)] if m.group(1) else m.group(0)[0], message)
         return replace(self, message=text, diagnosis=diagnosis or self.diagnosis)
 
 
-_FIELD = re.compile(r"\{(message|line)\}")
+_FIELD = re.compile(r"\{\{|\}\}|\{(message|line)\}")
 
 
 def passed(message: str = "", node: cst.CSTNode | None = None, line: int | None = None) -> Finding:

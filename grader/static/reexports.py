@@ -3,7 +3,8 @@
 Add a pair here (the longer path -> the public one) when a library re-exports an object; every
 block compares names through :func:`canonical`. Check it first: ``a.X is b.X`` on the installed
 versions (``sqlmodel.create_engine is sqlalchemy.create_engine``, but ``sqlmodel.Session`` is its
-own class, not ``sqlalchemy.orm.Session``).
+own class, not ``sqlalchemy.orm.Session``); a pair that is not the same object must say why it
+means the same.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ CANONICAL = {
     "sqlmodel.main.Field": "sqlmodel.Field",
     "sqlmodel.sql.expression.select": "sqlmodel.select",
     "fastapi.param_functions.Depends": "fastapi.Depends",
+    # Not the same object: `fastapi.Depends` is a function that returns a `fastapi.params.Depends`. But in
+    # `Annotated[T, Depends(f)]` and as a default, FastAPI reads either the same way.
+    "fastapi.params.Depends": "fastapi.Depends",
     "fastapi.applications.FastAPI": "fastapi.FastAPI",
     "sqlalchemy.orm.session.Session": "sqlalchemy.orm.Session",
     "sqlalchemy.orm.session.sessionmaker": "sqlalchemy.orm.sessionmaker",

@@ -68,6 +68,7 @@ class Source:
         _remember(tree.children)
         self.siblings = siblings if siblings is not None else {}
         self.siblings[name] = self
+        self._functions: dict[str, cst.FunctionDef] | None = None
 
     # -- construction -------------------------------------------------------------
     @classmethod
@@ -96,6 +97,16 @@ class Source:
 
     def scope(self, node: cst.CSTNode):
         return self._meta[ScopeProvider].get(node)
+
+    def scopes(self) -> list:
+        """Every scope of the file (module, functions, classes, comprehensions), each once."""
+        if not hasattr(self, "_scopes"):
+            self._scopes = list({id(s): s for s in self._meta[ScopeProvider].values() if s is not None}.values())
+        return self._scopes
+
+    def global_names(self) -> set[str]:
+        """The names the module binds at its top level (assignments, defs, classes, imports)."""
+        return {a.name for a in self.scope(self.module).assignments}
 
     def qualified_names(self, node: cst.CSTNode) -> set[str]:
         """What a name or attribute refers to, through imports: `{'sqlmodel.Session'}`."""
@@ -334,11 +345,12 @@ def _walk_children(node: cst.CSTNode, into_nested: bool) -> Iterator[cst.CSTNode
 
 def module_functions(src: Source) -> dict[str, cst.FunctionDef]:
     """Functions defined at module level (the last definition of each name wins)."""
-    out: dict[str, cst.FunctionDef] = {}
-    for node in walk(src.module, into_nested=False):
-        if isinstance(node, cst.FunctionDef):
-            out[node.name.value] = node
-    return out
+    if src._functions is None:
+        src._functions = {}
+        for node in walk(src.module, into_nested=False):
+            if isinstance(node, cst.FunctionDef):
+                src._functions[node.name.value] = node
+    return dict(src._functions)
 
 
 def all_functions(src: Source) -> list[cst.FunctionDef]:

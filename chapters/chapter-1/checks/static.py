@@ -9,6 +9,7 @@ from grader.static import (
     app_objects,
     argument,
     assignment,
+    call_path,
     calls_to,
     check,
     failed,
@@ -216,7 +217,7 @@ def lifespan_creates_tables(src):
                               "call it before the yield, so the tables exist before the first request",
                               line=owner.line(fn), diagnosis="not-called"), owner, src)
     first_yield = yields(owner, fn)[0]
-    call = calls[0]
+    call = call_path(owner, calls[0], fn)[0]  # made here, or the call of the helper that makes it
     if owner.line(call) > owner.line(first_yield):
         return located(failed(f"`{owner.code(call)}` (line {owner.line(call)}) comes after the yield, so it runs "
                               "when the app shuts down; move it above the yield", line=owner.line(call),

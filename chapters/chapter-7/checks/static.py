@@ -15,6 +15,7 @@ from grader.static import (
     failed,
     find_mismatch,
     function,
+    held,
     parameter,
     passed,
     refers_to,
@@ -134,9 +135,7 @@ def engine_cache_locked(src):
         return failed("no lock guards the engine cache: add `_lock = threading.Lock()` at module level, and create "
                       "engines inside `with _lock:`", diagnosis="no-lock")
     for call in engines:
-        guarded = any(isinstance(a, cst.With) and any(isinstance(i.item, cst.Name) and i.item.value in locks
-                                                      for i in a.items) for a in src.ancestors(call))
-        if not guarded:
+        if not held(src, call, tuple(sorted(locks))):
             return failed(f"`{src.code(call)}` on line {src.line(call)} is outside `with {sorted(locks)[0]}:`: two "
                           "threads could both miss the cache and create two engines for one URL",
                           line=src.line(call), diagnosis="engine-outside-lock", node=call)
@@ -167,9 +166,6 @@ def aliases_defined(src):
                 shape = shape.otherwise(f"`{alias}` passes `get_session` itself to Depends; get_session is now a "
                                         f"factory: call it, `Depends({calls[0]})`, and Depends gets the dependency "
                                         "it returns", diagnosis="factory-not-called")
-            else:
-                shape = shape.otherwise(f"`{alias}` should be `Annotated[AsyncSession, Depends({calls[0]})]`; "
-                                        "{message}")
         findings.append(shape)
         if shape.ok:
             findings.append(defined_after(src, alias, "get_session"))
