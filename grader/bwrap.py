@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import select
 import shutil
 import subprocess
@@ -172,6 +173,7 @@ class BwrapRunner:
         stack = next((r.get("text", "") for r in outcome["records"] if r.get("type") == "stack"), "")
         if stack.lstrip().startswith("Timeout ("):
             outcome["timed_out"] = True
+        _signal_from_status(outcome)
         outcome["elapsed"] = round(time.monotonic() - start, 4)
         return outcome
 
@@ -186,3 +188,15 @@ class BwrapRunner:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _signal_from_status(outcome: dict) -> None:
+    """bwrap reports a child killed by signal N as exit status 128 + N: report it as that signal, as
+    the warm worker does (a child that exits with such a status itself reads the same; it is rare)."""
+    code = outcome.get("exit_code")
+    if outcome.get("signal") is None and code is not None and code > 128:
+        try:
+            outcome["signal"], outcome["exit_code"] = signal.Signals(code - 128).value, None
+        except ValueError:
+            pass
+
