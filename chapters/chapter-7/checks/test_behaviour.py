@@ -35,7 +35,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from grader.static import Source, argument, calls_to
-from grader.testing import CheckFailed, check, endpoint_function, fail, learner_relative, request, where
+from grader.testing import CheckFailed, check, crash_site, endpoint_function, fail, learner_relative, request, where
 
 REAL_CREATE = sqlalchemy.ext.asyncio.create_async_engine
 THREADS = 4
@@ -528,14 +528,110 @@ def fresh_databases(database):
                     file.unlink()
 
 
-def lifespan_run(app):
-    """Start and stop the learner's app; a lifespan that raises fails the check at its line."""
+_STARTS: dict = {}
+"""The first start of the app, on fresh databases: (tables of each database, calls of create_db_and_tables, the
+failure), shared by the checks that serve requests (creating tables in new files is the slow part)."""
+
+
+def first_start(main, database):
+    if id(main.app) not in _STARTS:
+        fresh_databases(database)
+        found, calls, failure = None, None, None
+        try:
+            with counted(main, database, "create_db_and_tables") as calls, TestClient(main.app):
+                found = {name: tables(database, name) for name in ("primary", "analytics")}
+        except CheckFailed as exc:
+            failure = exc
+        except Exception as exc:  # noqa: BLE001 - the app's lifespan raised
+            failure = CheckFailed(f"starting or stopping the app (its lifespan) raised {type(exc).__name__}: "
+                                  f"{str(exc)[:400]}", diagnosis="lifespan-error")
+            failure.file, failure.line = crash_site(exc)
+        _STARTS[id(main.app)] = (found, calls, failure)
+    return _STARTS[id(main.app)]
+
+
+@contextmanager
+def app_running(main, database, needs):
+    """The learner's app as a TestClient, after a first start on fresh databases. Fails at the lifespan if it
+    raises, and where the tables should have been made if a table of `needs` ({database: table}) was missing
+    after that first start. Yields (client, the tables of each database)."""
+    found, calls, failure = first_start(main, database)
+    if failure is not None:
+        raise failure
+    missing = [f"the {name} database has no `{table}` table" for name, table in needs.items()
+               if table not in found[name]]
+    if missing:
+        no_tables(main, database, missing, calls)
     try:
-        with TestClient(app):
-            pass
+        with TestClient(main.app) as client:
+            yield client, found
+    except CheckFailed:
+        raise
     except Exception as exc:  # noqa: BLE001 - the app's lifespan raised
         fail(f"starting or stopping the app (its lifespan) raised {type(exc).__name__}: {str(exc)[:400]}",
              cause=exc, diagnosis="lifespan-error")
+
+
+def no_tables(main, database, missing, calls):
+    lifespan = getattr(main, "lifespan", None)
+    if calls == [] and lifespan is not None:
+        fail(f"after the app started on fresh databases, {' and '.join(missing)}: the lifespan never calls "
+             "`create_db_and_tables()`; await it before the `yield`", obj=lifespan, diagnosis="tables-missing")
+    fail(f"after the app started on fresh databases, {' and '.join(missing)}: `create_db_and_tables()` must create "
+         "the tables in every database of DATABASES (the grader does not create them for you)",
+         obj=getattr(database, "create_db_and_tables", None) or lifespan or main.app, diagnosis="tables-missing")
+
+
+def sqlite_file(database, name):
+    """The file of the SQLite database `name` of DATABASES (its `url`), or None if it is not a file."""
+    try:
+        url = make_url(database.DATABASES[name]["url"])
+    except Exception:  # noqa: BLE001 - the other checks judge the config
+        return None
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    return Path(url.database).resolve()
+
+
+def named(database, name):
+    return dependency(database, *([] if name == "primary" else [name]))
+
+
+@contextmanager
+def direct(database, name):
+    """A plain connection to the database `name`, past the learner's code: a synchronous engine on its SQLite
+    file (no event loop to share with the app), else a session from the learner's own dependency."""
+    path = sqlite_file(database, name)
+    if path is not None:
+        engine = sqlalchemy.create_engine(f"sqlite:///{path}")
+        try:
+            with engine.begin() as connection:
+                yield connection
+        finally:
+            engine.dispose()
+        return
+
+    class Through:
+        def execute(self, statement, *args):
+            async def go():
+                generator, session = await open_session(named(database, name), database)
+                result = await session.execute(statement, *args)
+                rows = result.all() if result.returns_rows else None
+                await session.commit()
+                await generator.aclose()
+                return rows
+            return run(go)
+    yield Through()
+
+
+def tables(database, name):
+    path = sqlite_file(database, name)
+    if path is None:
+        return run(lambda: tables_in(named(database, name), database))
+    if not path.exists():
+        return set()
+    with direct(database, name) as connection:
+        return set(sqlalchemy.inspect(connection).get_table_names())
 
 
 async def tables_in(dep, database):
@@ -546,20 +642,32 @@ async def tables_in(dep, database):
     return names
 
 
-def started(main, database, needs):
-    """Start the app on fresh databases; fail if a table in `needs` ({database: table}) is not there after.
-    Returns the tables of each database."""
-    fresh_databases(database)
-    lifespan_run(main.app)
-    dispose_all()
-    found = {name: run(lambda: tables_in(dependency(database, name), database)) for name in ("primary", "analytics")}
-    missing = [f"the {name} database has no `{table}` table" for name, table in needs.items() if table not in found[name]]
-    if missing:
-        maker = getattr(database, "create_db_and_tables", None) or getattr(main, "lifespan", None) or main.app
-        fail(f"after the app started on fresh databases, {' and '.join(missing)}: the lifespan must create the "
-             "tables in every database of DATABASES (`create_db_and_tables()` loops over them); the grader does not "
-             "create them for you", obj=maker, diagnosis="tables-missing")
-    return found
+@contextmanager
+def counted(main, database, name):
+    """Count the calls of database.`name` made through main.py or database.py while the block runs (None:
+    there is no such function)."""
+    original = getattr(database, name, None)
+    if not callable(original):
+        yield None
+        return
+    calls = []
+    if inspect.iscoroutinefunction(original):
+        async def counting(*args, **kwargs):
+            calls.append(args)
+            return await original(*args, **kwargs)
+    else:
+        def counting(*args, **kwargs):
+            calls.append(args)
+            return original(*args, **kwargs)
+    places = [(module, key) for module in (main, database) for key, value in list(vars(module).items())
+              if value is original]
+    for module, key in places:
+        setattr(module, key, counting)
+    try:
+        yield calls
+    finally:
+        for module, key in places:
+            setattr(module, key, original)
 
 
 def factory_as_dependency(main, database, routes):
@@ -710,35 +818,36 @@ def served(client, database, seen, method, path, **kwargs):
         raise explained(failure, database, seen) from None
 
 
-async def fill(dep, database, *rows):
-    """Add `rows` on the dependency's database, commit."""
-    generator, session = await open_session(dep, database)
-    session.add_all(rows)
-    await session.commit()
-    await generator.aclose()
-
-
 STATS_ROUTES = [("GET", "/stats")]
 HERO_ROUTES = [("POST", "/heroes/"), ("GET", "/heroes/"), ("GET", "/heroes/{hero_id}"),
                ("PATCH", "/heroes/{hero_id}"), ("DELETE", "/heroes/{hero_id}")]
+
+
+def rows_of(database, name, model):
+    with direct(database, name) as connection:
+        return [dict(r._mapping) for r in connection.execute(select(model.__table__))]
 
 
 @check("stats-reads-both")
 def test_stats_reads_both(learner, database, models, session_calls):
     main = learner.module("main")
     factory_as_dependency(main, database, STATS_ROUTES)
-    tables = started(main, database, {"primary": "hero", "analytics": "event"})
-    hero, event = models.Hero, learner.module("events").Event
-    # Heroes live in primary and events in analytics; one decoy of each in the other database, if it has the table.
-    run(lambda: fill(dependency(database), database, hero(name="Deadpond", secret_name="Dive"),
-                     hero(name="Rusty-Man", secret_name="Tommy"),
-                     *([event(name="decoy")] if "event" in tables["primary"] else [])))
-    run(lambda: fill(dependency(database, "analytics"), database, *(event(name=f"view-{n}") for n in range(3)),
-                     *([hero(name="Decoy", secret_name="Nobody")] if "hero" in tables["analytics"] else [])))
-    with TestClient(main.app) as client:
+    hero, event = models.Hero.__table__, learner.module("events").Event.__table__
+    with app_running(main, database, {"primary": "hero", "analytics": "event"}) as (client, found):
+        # Heroes live in primary and events in analytics; a decoy of each in the other database, if it has the table.
+        with direct(database, "primary") as connection:
+            connection.execute(hero.insert(), [{"name": "Deadpond", "secret_name": "Dive"},
+                                               {"name": "Rusty-Man", "secret_name": "Tommy"}])
+            if "event" in found["primary"]:
+                connection.execute(event.insert(), [{"name": "decoy"}])
+        with direct(database, "analytics") as connection:
+            connection.execute(event.insert(), [{"name": f"view-{n}"} for n in range(3)])
+            if "hero" in found["analytics"]:
+                connection.execute(hero.insert(), [{"name": "Decoy", "secret_name": "Nobody"}])
+        expected = {"heroes": len(rows_of(database, "primary", models.Hero)),
+                    "events": len(rows_of(database, "analytics", learner.module("events").Event))}
         body = served(client, database, session_calls, "GET", "/stats").json()
-    dispose_all()
-    if body == {"heroes": 2, "events": 3}:
+    if body == expected:
         return
     homes = {"hero": make_url(database.DATABASES["primary"]["url"]).database,
              "event": make_url(database.DATABASES["analytics"]["url"]).database}
@@ -748,7 +857,8 @@ def test_stats_reads_both(learner, database, models, session_calls):
         fail(f"GET /stats returned {body}: this counts the `{table}` table with a session on {astray.database!r}, "
              f"but {table} rows live in {homes[table]!r}: count heroes with the PrimarySessionDep session and events "
              "with the AnalyticsSessionDep one", file=astray.file, line=astray.line, diagnosis="wrong-database")
-    fail(f"GET /stats returned {body}; the databases hold 2 heroes (primary) and 3 events (analytics): return "
+    fail(f"GET /stats returned {body}; the databases hold {expected['heroes']} heroes (primary) and "
+         f"{expected['events']} events (analytics): return "
          "`{\"heroes\": ..., \"events\": ...}`, counting heroes with the PrimarySessionDep session and events with "
          "the AnalyticsSessionDep one", obj=endpoint_function(main.app, "GET", "/stats"), diagnosis="wrong-database")
 
@@ -757,9 +867,8 @@ def test_stats_reads_both(learner, database, models, session_calls):
 def test_heroes_in_primary(learner, database, models, session_calls):
     main = learner.module("main")
     factory_as_dependency(main, database, HERO_ROUTES)
-    tables = started(main, database, {"primary": "hero"})
     one = "/heroes/{hero_id}"
-    with TestClient(main.app) as client:
+    with app_running(main, database, {"primary": "hero"}) as (client, found):
         kept = served(client, database, session_calls, "POST", "/heroes/", json={"name": "Kept", "secret_name": "k"})
         gone = served(client, database, session_calls, "POST", "/heroes/", json={"name": "Gone", "secret_name": "g"})
         kept, gone = kept.json(), gone.json()
@@ -773,16 +882,9 @@ def test_heroes_in_primary(learner, database, models, session_calls):
                  obj=endpoint_function(main.app, "GET", "/heroes/"))
         served(client, database, session_calls, "PATCH", f"/heroes/{kept['id']}", json={"age": 30})
         served(client, database, session_calls, "DELETE", f"/heroes/{gone['id']}")
-    dispose_all()
-
-    async def rows(name, model):
-        generator, session = await open_session(dependency(database, *([] if name == "primary" else [name])), database)
-        found = {h.name: h.age for h in (await session.execute(select(model))).scalars()}
-        await generator.aclose()
-        return found
-
-    primary = run(lambda: rows("primary", models.Hero))
-    analytics = run(lambda: rows("analytics", models.Hero)) if "hero" in tables["analytics"] else {}
+        primary = {h["name"]: h["age"] for h in rows_of(database, "primary", models.Hero)}
+        analytics = {h["name"] for h in rows_of(database, "analytics", models.Hero)} if "hero" in found["analytics"] \
+            else set()
     if "Kept" not in primary:
         fail("a hero created with POST /heroes/ is not in the primary database"
              + (" (it went to analytics)" if "Kept" in analytics else "")
