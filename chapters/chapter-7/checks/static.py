@@ -46,8 +46,9 @@ def config_defined(src):
     if not found.ok:
         single = _single_url(src) if found.diagnosis == "missing" else None
         if single is not None:
-            return failed(f"database.py has no `DATABASES` yet: replace the single URL (`{src.code(single.targets[0].target)}`) with "
-                          "a dict that names each database, `DATABASES = {\"primary\": {\"url\": ..., \"dev_url\": "
+            name = src.code(single.targets[0].target)
+            return failed(f"database.py has no `DATABASES` yet: replace the single URL (`{name}`) with a dict"
+                          " that names each database, `DATABASES = {\"primary\": {\"url\": ..., \"dev_url\": "
                           "...}, \"analytics\": {...}}`", line=src.line(single), diagnosis="missing", node=single)
         return found.otherwise("{message}: describe the databases in a dict, `DATABASES = {{\"primary\": {{\"url\": "
                                "..., \"dev_url\": ...}}, \"analytics\": {{...}}}}`")
@@ -261,9 +262,10 @@ def _cache_hint(src):
 def _memoized(src, fn):
     if fn is None:
         return None
-    return next((d for d in fn.decorators if any(find_mismatch(src, d.decorator, m) is None or
-                                                 (isinstance(d.decorator, cst.Call) and refers_to(src, d.decorator.func, m))
-                                                 or refers_to(src, d.decorator, m) for m in MEMOIZERS)), None)
+    def memoizes(decorator):
+        target = decorator.func if isinstance(decorator, cst.Call) else decorator
+        return any(refers_to(src, target, m) for m in MEMOIZERS)
+    return next((d for d in fn.decorators if memoizes(d.decorator)), None)
 
 
 def _lock_item(src, with_node):

@@ -14,6 +14,8 @@ import asyncio
 import gc
 import importlib.util
 import inspect
+import linecache
+import re
 import sys
 import threading
 import time
@@ -30,7 +32,7 @@ import sqlalchemy.ext.asyncio
 import sqlalchemy.ext.asyncio.engine
 from fastapi import params
 from fastapi.testclient import TestClient
-from sqlalchemy import func, make_url, select
+from sqlalchemy import make_url, select
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -307,8 +309,8 @@ def test_unknown_name_error(database):
         run(lambda: dep().__anext__())
     except Exception as exc:  # noqa: BLE001 - the name was resolved too late
         outer = learner_lines_of(exc)
-        fail(f"get_session(\"no-such-database\") returned a dependency without complaint; the error ({type(exc).__name__}) "
-             "came only when the dependency ran, on the first request. Resolve the name in get_session itself, "
+        fail("get_session(\"no-such-database\") returned a dependency without complaint; the error "
+             f"({type(exc).__name__}) came only when the dependency ran, on the first request. Resolve the name in get_session itself, "
              "before defining the dependency, so that a typo fails when main.py is imported",
              file=outer[0] if outer else None, line=outer[1] if outer else None, obj=database.get_session,
              diagnosis="late-error")
@@ -456,20 +458,20 @@ def test_dev_url(database):
     if engines[1].url.database != expected or engines[0] is engines[1]:
         with traced() as calls:
             run(lambda: engine_of(dependency(database, dev=True), database))
-        file, line = first_of(dev_dropped(calls, url_text(engines[1].url)), where(database.get_session))
+        dropped = next((c.caller for c in calls[1:] if c.arguments.get("dev") is False and c.caller), None)
+        file, line = first_of(dropped, dev_dropped(calls, url_text(engines[1].url)), where(database.get_session))
         if engines[1].url.database != expected:
-            fail(f"get_session(dev=True) opened {engines[1].url.database!r}; with dev=True use the entry's dev_url "
-                 f"({expected!r})", file=file, line=line, diagnosis="dev-ignored")
+            why = "this call leaves `dev` out, so the look-up gets the normal URL: pass it on, `dev=dev`" if dropped \
+                else f"with dev=True use the entry's dev_url ({expected!r})"
+            fail(f"get_session(dev=True) opened {engines[1].url.database!r}; {why}", file=file, line=line,
+                 diagnosis="dev-ignored")
         fail("dev=True and dev=False share one engine: they are different URLs", file=file, line=line,
              diagnosis="dev-ignored")
 
 
 def dev_dropped(calls, wrong):
-    """Where dev=True got lost: a learner call made with dev=False (at the line that made it), a function
-    given dev=True that returned the normal URL, or one given the dev URL that returned another database."""
-    for c in calls[1:]:
-        if c.arguments.get("dev") is False and c.caller:
-            return c.caller
+    """Where dev=True got lost past the calls: a function given dev=True that returned the normal URL, or one
+    given the dev URL that returned another database."""
     for c in sorted((c for c in calls if c.returned_at), key=lambda c: c.order):
         if c.arguments.get("dev") is True and text_of(c.value) == wrong:
             return c.file, c.returned_at
@@ -768,9 +770,10 @@ def explained(failure, database, seen):
     a session factory that expires objects on commit. Else the failure as it was."""
     lost = next((c for c in seen if not c.awaited()), None)
     if lost is not None:
-        return CheckFailed(f"`{lost.method}(...)` on an AsyncSession returns a coroutine, and nothing awaits this one "
-                           f"({failure.message.split(' crashed with ')[-1][:200]}): write "
-                           f"`await ....{lost.method}(...)`", file=lost.file, line=lost.line, diagnosis="not-awaited")
+        call = called_as(lost)
+        return CheckFailed(f"`{call}` is not awaited: on an AsyncSession it returns a coroutine, not a result, so what "
+                           f"follows fails ({failure.message.split(' crashed with ')[-1][:200]}); write "
+                           f"`await {call}`", file=lost.file, line=lost.line, diagnosis="not-awaited")
     if "MissingGreenlet" in failure.message or "greenlet_spawn" in failure.message:
         generator, session = run(lambda: open_and_keep(dependency(database), database))
         if session.sync_session.expire_on_commit:
@@ -781,6 +784,13 @@ def explained(failure, database, seen):
                                "factory with `expire_on_commit=False`", file=file, line=line,
                                diagnosis="expire-on-commit")
     return failure
+
+
+def called_as(call):
+    """How the learner's line spells a session call: `primary.exec(...)`."""
+    text = linecache.getline(str(Path.cwd() / call.file), call.line)
+    found = re.search(rf"([A-Za-z_][\w.]*)\.{call.method}\(", text)
+    return f"{found.group(1) if found else 'session'}.{call.method}(...)"
 
 
 async def open_and_keep(dep, database):
