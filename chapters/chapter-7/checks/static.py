@@ -177,7 +177,9 @@ def engine_cache_locked(src):
         owner = _function_of(src, call)
         fresh = held(src, call, NEW_LOCK)
         if fresh:
-            return failed(f"this `with` takes a new `{src.code(_lock_item(src, fresh.node))}` on every call: each "
+            item = _lock_item(src, fresh.node)
+            made = f"`{src.code(item)}`, a lock made" if isinstance(item, cst.Name) else f"a new `{src.code(item)}`"
+            return failed(f"this `with` takes {made} on every call: each "
                           "thread gets its own lock, so none ever waits for another and two can still create two "
                           "engines. Make the lock once, at module level (`_lock = threading.Lock()`), and take that "
                           "one", line=fresh.line, diagnosis="lock-per-call", node=fresh.node)
