@@ -36,8 +36,7 @@ from sqlalchemy import make_url, select
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from grader.static import Source, argument, calls_to
-from grader.testing import CheckFailed, check, crash_site, endpoint_function, fail, learner_relative, request, where
+from grader.testing import CheckFailed, check, endpoint_function, fail, learner_relative, request, where
 
 REAL_CREATE = sqlalchemy.ext.asyncio.create_async_engine
 THREADS = 4
@@ -531,41 +530,29 @@ def fresh_databases(database):
 
 
 _STARTS: dict = {}
-"""The first start of the app, on fresh databases: (tables of each database, calls of create_db_and_tables, the
-failure), shared by the checks that serve requests (creating tables in new files is the slow part)."""
-
-
-def first_start(main, database):
-    if id(main.app) not in _STARTS:
-        fresh_databases(database)
-        found, calls, failure = None, None, None
-        try:
-            with counted(main, database, "create_db_and_tables") as calls, TestClient(main.app):
-                found = {name: tables(database, name) for name in ("primary", "analytics")}
-        except CheckFailed as exc:
-            failure = exc
-        except Exception as exc:  # noqa: BLE001 - the app's lifespan raised
-            failure = CheckFailed(f"starting or stopping the app (its lifespan) raised {type(exc).__name__}: "
-                                  f"{str(exc)[:400]}", diagnosis="lifespan-error")
-            failure.file, failure.line = crash_site(exc)
-        _STARTS[id(main.app)] = (found, calls, failure)
-    return _STARTS[id(main.app)]
+"""What the app's first start, on fresh databases, left: the tables of each database and the calls of
+create_db_and_tables its lifespan made. The checks that serve requests share it (creating tables in new
+files is the slow part), so only the first of them deletes the files."""
 
 
 @contextmanager
 def app_running(main, database, needs):
-    """The learner's app as a TestClient, after a first start on fresh databases. Fails at the lifespan if it
-    raises, and where the tables should have been made if a table of `needs` ({database: table}) was missing
-    after that first start. Yields (client, the tables of each database)."""
-    found, calls, failure = first_start(main, database)
-    if failure is not None:
-        raise failure
-    missing = [f"the {name} database has no `{table}` table" for name, table in needs.items()
-               if table not in found[name]]
-    if missing:
-        no_tables(main, database, missing, calls)
+    """The learner's app as a TestClient, its lifespan run; the first time, on fresh databases. Fails at the
+    lifespan if it raises, and where the tables should have been made if a table of `needs` ({database: table})
+    was missing after the first start. Yields (client, the tables of each database after the first start)."""
+    first = id(main.app) not in _STARTS
+    if first:
+        fresh_databases(database)
     try:
-        with TestClient(main.app) as client:
+        with counted(main, database, "create_db_and_tables") as calls, TestClient(main.app) as client:
+            if first:
+                _STARTS[id(main.app)] = ({name: tables(database, name) for name in ("primary", "analytics")},
+                                         None if calls is None else list(calls))
+            found, made = _STARTS[id(main.app)]
+            missing = [f"the {name} database has no `{table}` table" for name, table in needs.items()
+                       if table not in found[name]]
+            if missing:
+                no_tables(main, database, missing, made)
             yield client, found
     except CheckFailed:
         raise
@@ -805,6 +792,8 @@ MAKERS = ("sqlalchemy.ext.asyncio.async_sessionmaker", "sqlalchemy.orm.sessionma
 
 def maker_line(database):
     """(file, line) of the session factory (or session) database.py makes without expire_on_commit=False."""
+    from grader.static import Source, argument, calls_to  # libcst: imported only to explain this failure
+
     path = Path(database.__file__)
     try:
         src = Source.from_text(path.read_text(), path.name)
