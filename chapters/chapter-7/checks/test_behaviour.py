@@ -11,6 +11,7 @@ of an endpoint that read the wrong database or was not awaited (`session_calls`)
 
 import ast
 import asyncio
+import functools
 import gc
 import importlib.util
 import inspect
@@ -641,10 +642,12 @@ def counted(main, database, name):
         return
     calls = []
     if inspect.iscoroutinefunction(original):
+        @functools.wraps(original)  # where() still finds the learner's def through it
         async def counting(*args, **kwargs):
             calls.append(args)
             return await original(*args, **kwargs)
     else:
+        @functools.wraps(original)
         def counting(*args, **kwargs):
             calls.append(args)
             return original(*args, **kwargs)
