@@ -71,3 +71,130 @@ def test_a_dependency_whose_opening_the_static_check_cannot_read_is_left_to_the_
     checks = load_static_checks(chapter.checks_dir / "static.py", "_test_chapter_7_static")
     finding = checks["returns-dependency"](Source.from_text(text, "database.py"))
     assert finding.ok
+
+
+# -- static checks: equivalent spellings pass, known mistakes are named where the fix goes -------------------------
+
+SOLUTION = (ROOT / "solutions" / "chapter-7" / "database.py").read_text()
+MAIN = (ROOT / "solutions" / "chapter-7" / "main.py").read_text()
+LOCKED = "    with _lock:  # two threads asking at once must not create two engines\n"
+
+
+def static(check_id, text, name="database.py"):
+    from grader.static import Source
+    from grader.static.registry import load_static_checks
+
+    checks = load_static_checks(load_chapter("chapter-7").checks_dir / "static.py", "_test_chapter_7_static")
+    return checks[check_id](Source.from_text(text, name))
+
+
+def line_of(text, needle):
+    return text[:text.index(needle)].count("\n") + 1
+
+
+@pytest.mark.parametrize("text", [
+    SOLUTION.replace(LOCKED, "    _lock.acquire()\n    try:\n").replace(
+        "        return _factories[url]\n", "        return _factories[url]\n    finally:\n        _lock.release()\n", 1),
+    SOLUTION.replace("_lock = threading.Lock()", "_lock = threading.RLock()"),
+], ids=["acquire-release", "rlock"])
+def test_a_lock_held_another_way_is_held(text):
+    assert static("engine-cache-locked", text).ok
+
+
+@pytest.mark.parametrize("lock", ["    with threading.Lock():\n", "    lock = threading.Lock()\n    with lock:\n"],
+                         ids=["inline", "local"])
+def test_a_lock_made_on_every_call_is_named_at_its_with(lock):
+    text = SOLUTION.replace(LOCKED, lock)
+    found = static("engine-cache-locked", text)
+    assert (found.ok, found.diagnosis) == (False, "lock-per-call")
+    assert found.line == line_of(text, "    with ") and "every call" in found.message
+
+
+@pytest.mark.parametrize("decorator", ["@functools.cache", "@functools.lru_cache(maxsize=None)"])
+def test_a_memoized_factory_is_no_lock(decorator):
+    text = SOLUTION.replace("import threading", "import functools\nimport threading").replace(
+        "def session_factory(", f"{decorator}\ndef session_factory(").replace(LOCKED, "    if True:\n")
+    found = static("engine-cache-locked", text)
+    assert (found.ok, found.diagnosis, found.line) == (False, "lru-cache", line_of(text, decorator))
+
+
+@pytest.mark.parametrize("extra, at", [
+    ("for _name in DATABASES:\n    _engines[_name] = create_async_engine(database_url(_name))\n", "    _engines[_name]"),
+    ("ENGINES = {n: create_async_engine(database_url(n)) for n in DATABASES}\n", "ENGINES ="),
+    ("session_factory(database_url())\n", "session_factory(database_url())\n"),
+    ("def _warm():\n    return create_async_engine('sqlite+aiosqlite://')\n\n\nWARM = _warm()\n", "WARM ="),
+], ids=["loop", "comprehension", "cache-helper", "own-helper"])
+def test_an_engine_made_at_import_by_any_means_is_named_where_it_runs(extra, at):
+    text = SOLUTION + "\n\n" + extra
+    found = static("engine-cache-locked", text)
+    assert (found.ok, found.diagnosis) == (False, "engine-at-import")
+    assert found.line == line_of(text, at)
+
+
+def test_the_aliases_accept_every_spelling_of_the_same_dependency():
+    for old, new in [("Depends(get_session())", "Depends(dependency=get_session())"),
+                     ("Depends(get_session())", 'Depends(get_session(database="primary"))'),
+                     ("Depends(get_session())", "Depends(get_session(), use_cache=True)"),
+                     ("PrimarySessionDep = Annotated[AsyncSession, Depends(get_session())]",
+                      'primary = get_session("primary")\nPrimarySessionDep = Annotated[AsyncSession, Depends(primary)]')]:
+        assert static("aliases-defined", SOLUTION.replace(old, new)).ok, new
+
+
+def test_an_uncalled_factory_in_both_aliases_is_one_sentence():
+    text = SOLUTION.replace("Depends(get_session())", "Depends(get_session)").replace(
+        'Depends(get_session("analytics"))', "Depends(dependency=get_session)")
+    found = static("aliases-defined", text)
+    assert found.diagnosis == "factory-not-called" and found.message.count("passes") + found.message.count("pass ") == 1
+    assert "`PrimarySessionDep` and `AnalyticsSessionDep`" in found.message and "fastapi." not in found.message
+
+
+def test_get_session_returning_a_session_factory_is_named_at_the_return():
+    text = SOLUTION.replace("    return session_dependency\n", "    return async_sessionmaker(create_async_engine(url))\n")
+    found = static("returns-dependency", text)
+    assert (found.diagnosis, found.line) == ("returns-factory", line_of(text, "    return async_sessionmaker("))
+
+
+def test_stats_may_spell_a_session_out_in_place_but_not_leave_one_out():
+    inline = MAIN.replace("analytics: AnalyticsSessionDep)", 'analytics: AsyncSession = Depends(get_session("analytics")))')
+    inline = inline.replace("from database import", "from fastapi import Depends\nfrom sqlmodel.ext.asyncio.session import "
+                                                   "AsyncSession\nfrom database import get_session,")
+    assert static("stats-endpoint", inline, "main.py").ok
+    one = MAIN.replace("primary: PrimarySessionDep, analytics: AnalyticsSessionDep", "primary: PrimarySessionDep, limit: int = 3")
+    found = static("stats-endpoint", one, "main.py")
+    assert found.diagnosis == "one-database" and "AnalyticsSessionDep" in found.message
+
+
+def test_no_static_message_repeats_its_line():
+    for name in ("no-lock", "lock-per-call", "returns-factory", "eager-engine"):
+        for check in graded_static(name):
+            assert f"line {check.line}" not in check.message and f"(line {check.line})" not in check.message
+
+
+def graded_static(name):
+    from grader.static import Source
+    from grader.static.registry import load_static_checks
+
+    checks = load_static_checks(load_chapter("chapter-7").checks_dir / "static.py", "_test_chapter_7_static")
+    text = source(mistake("chapter-7", name), "database.py")
+    return [f for f in (c(Source.from_text(text, "database.py")) for k, c in checks.items() if k != "stats-endpoint")
+            if not f.ok]
+
+
+# -- behavioural checks: what the first message says, and where ---------------------------------------------------
+
+def test_an_unawaited_query_is_named_as_the_learner_wrote_it(graded):
+    check = by_id(graded(mistake("chapter-7", "stats-not-awaited")))["stats-reads-both"]
+    assert check.diagnosis == "not-awaited" and "`analytics.exec(...)` is not awaited" in check.message
+    assert "await analytics.exec(...)" in check.message
+
+
+def test_a_missing_lifespan_call_is_blamed_on_the_lifespan(graded):
+    check = by_id(graded(mistake("chapter-7", "tables-not-created")))["stats-reads-both"]
+    assert (check.diagnosis, check.file) == ("tables-missing", "main.py") and "never calls" in check.message
+
+
+def test_a_name_resolved_late_is_reported_in_the_dependency(graded):
+    variant = mistake("chapter-7", "name-resolved-late")
+    check = by_id(graded(variant))["unknown-name-error"]
+    text = source(variant, "database.py")
+    assert check.diagnosis == "late-error" and check.line == line_of(text, "        async with session_factory(database_url(")
