@@ -131,6 +131,26 @@ def test_an_engine_made_at_import_by_any_means_is_named_where_it_runs(extra, at)
     assert found.line == line_of(text, at)
 
 
+ANALYTICS = '    "analytics": {"url": "sqlite:///analytics.db", "dev_url": "sqlite:///analytics-dev.db"},\n'
+
+
+@pytest.mark.parametrize("fill", [
+    'DATABASES["analytics"] = {"url": "sqlite:///analytics.db", "dev_url": "sqlite:///analytics-dev.db"}\n',
+    'DATABASES.update(analytics={"url": "sqlite:///analytics.db", "dev_url": "sqlite:///analytics-dev.db"})\n',
+    'DATABASES |= {"analytics": {"url": "sqlite:///analytics.db", "dev_url": "sqlite:///analytics-dev.db"}}\n',
+], ids=["item", "update", "or-assign"])
+def test_a_config_filled_in_after_its_literal_is_left_to_the_behavioural_checks(fill):
+    text = SOLUTION.replace(ANALYTICS, "").replace('DEFAULT_DATABASE = "primary"\n', fill + 'DEFAULT_DATABASE = "primary"\n')
+    assert static("config-defined", text).ok
+
+
+def test_a_config_missing_an_entry_is_named_at_the_literal():
+    text = SOLUTION.replace(ANALYTICS, "")
+    found = static("config-defined", text)
+    assert (found.ok, found.diagnosis, found.line) == (False, "config-shape", line_of(text, "DATABASES = {"))
+    assert "'analytics'" in found.message
+
+
 def test_the_aliases_accept_every_spelling_of_the_same_dependency():
     for old, new in [("Depends(get_session())", "Depends(dependency=get_session())"),
                      ("Depends(get_session())", 'Depends(get_session(database="primary"))'),
