@@ -7,7 +7,7 @@ import pytest
 from libcst.metadata import MetadataWrapper, ParentNodeProvider
 
 from conftest import ROOT
-from grader.static.source import Source, _walk_children, syntax_problem, walk
+from grader.static.source import Source, _walk_children, load_sources, syntax_problem, walk
 from variants import CHAPTERS, chapter_variants, files_of, label
 
 FILES = {str(p.relative_to(ROOT)): p.read_text() for p in sorted({*ROOT.glob("solutions/*/*.py"),
@@ -48,3 +48,12 @@ def libcst_visit_order(node: cst.CSTNode) -> list[cst.CSTNode]:
 
     node.visit(Collect())
     return seen
+
+
+def test_a_file_saved_with_a_bom_is_read_as_the_same_code(tmp_path):
+    """Batch grading reads students' files as they are; a BOM must not become a syntax error at line 1."""
+    path = tmp_path / "database.py"
+    path.write_bytes(b"\xef\xbb\xbfimport sqlmodel\n\nx = 1\n")
+    sources, problems = load_sources({"database.py": path})
+    assert problems == {}
+    assert sources["database.py"].text.startswith("import sqlmodel")

@@ -244,7 +244,7 @@ def load_sources(files: dict[str, Path]) -> tuple[dict[str, Source], dict[str, S
                                            "the grader reads (a chapter's file is a few KB): is it the right file?")
             continue
         try:
-            text = raw.decode("utf-8")
+            text = raw.decode("utf-8-sig")  # a BOM (some Windows editors write one) is no part of the code
         except UnicodeDecodeError as exc:
             line = raw[: exc.start].count(b"\n") + 1
             problems[name] = SyntaxProblem(name, f"{name} is not UTF-8 text (byte {exc.start})", line)
