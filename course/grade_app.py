@@ -163,7 +163,7 @@ def _grade(chapter, path: Path | None, solution: bool, fmt: GradeFormat, workspa
     with tempfile.TemporaryDirectory(prefix="grade-copy-") as scratch:
         if _is_variant(target):
             submission = _variant(chapter, target, Path(scratch))
-            shown = submission.edited
+            shown = {name: Path(name) for name in submission.edited}  # the patched solution's files, not a temp copy
         else:
             submission = locate(chapter, target)
             shown = submission.edited  # locations point at the learner's files, not at a copy without BOM

@@ -84,6 +84,13 @@ def test_json_contract(tmp_path):
     assert report["submission"].endswith("depends-called.diff")  # a variant is graded as the patched solution
 
 
+def test_a_variant_is_shown_by_its_file_names_not_a_temp_copy(tmp_path):
+    result = run("chapter-2", "--path", str(ROOT / "chapters" / "chapter-2" / "mistakes" / "depends-called.diff"),
+                 cwd=tmp_path)
+    assert result.returncode == 1
+    assert "grade-copy" not in result.stdout and "database.py:" in result.stdout
+
+
 def test_a_printed_fake_report_does_not_reach_the_json(tmp_path):
     fake = tmp_path / "database.py"
     fake.write_text('print(\'{"status": "pass", "chapter": "chapter-2", "checks": []}\')\nimport os\nos._exit(0)\n')
