@@ -169,3 +169,20 @@ def test_an_undefined_name_fails_the_first_check_and_every_other_check_waits(gra
     others = [c for c in report.checks if c.id != "files"]
     assert all(c.status == "skip" and "`Sesion` and `Depends` are defined" in c.message for c in others)
     assert report.exit_code == 1
+
+
+def test_a_missing_file_is_named_once_in_the_checklist(tmp_path):
+    from rich.console import Console
+
+    from grader.engine import grade
+    from grader.manifest import load_chapter
+    from grader.render.text import render
+    from grader.submission import locate
+
+    chapter = load_chapter("chapter-2")
+    (tmp_path / "notes.txt").write_text("nothing here")
+    console = Console(record=True, width=200)
+    render(grade(chapter, locate(chapter, tmp_path)), console, folder=tmp_path)
+    lines = console.export_text().splitlines()
+    failed = next(i for i, line in enumerate(lines) if "✗" in line)
+    assert lines[failed + 1].strip() == "database.py is missing"  # no path printed before the same name

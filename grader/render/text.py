@@ -36,6 +36,8 @@ def location(check: CheckResult, folder: Path | None, files: dict[str, Path] | N
         path = files[check.file]
     else:
         path = (folder / check.file) if folder else Path(check.file)
+    if not check.line and not path.exists():
+        return None  # a missing file: nothing to jump to, and the message names it
     shown = shown_path(path)
     if check.line:
         shown += f":{check.line}"
