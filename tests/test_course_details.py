@@ -84,7 +84,7 @@ def test_an_ascii_terminal_gets_plain_text_and_the_real_exit_status(workspace):
     graded = grade("2", workspace=workspace, env=env)
     assert graded.returncode == 1  # the starter fails checks: 1, not a crash
     assert "Traceback" not in graded.stderr and "UnicodeEncodeError" not in graded.stderr
-    assert " + Your files are there and are valid Python" in graded.stdout
+    assert " + Your files are there, are valid Python" in graded.stdout
     assert re.search(r" x .+\n", graded.stdout) and 'Next: fix "' in graded.stdout
     listed = course("list", workspace=workspace, env=env)
     assert listed.returncode == 0 and "> Continue with chapter-2" in listed.stdout
