@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field, ValidationError
 from course.toml_lines import TomlLines
 from grader.content import chapters_dir, parse_toml, solution_dir, starter_dir, tree_files
 from grader.variants import SUFFIX, Variant, VariantError, disagreements, misplaced, read_variant
-from grader.manifest import FILES_CHECK, Chapter, ContentError
+from grader.manifest import FILES_CHECK, FILES_TITLE, Chapter, ContentError
 from grader.pool import WorkerPool
 from grader.quiz import Quiz
 from grader.report import Report
@@ -228,9 +228,11 @@ class Inspection:
         if self.chapter is not None:
             jobs = self.jobs()
             if jobs:
-                self.record("solution", solution_rule(self, outcomes[jobs[0]]))
-                self.record("starter", starter_rule(self, outcomes[jobs[1]]))
-                self.record("mistakes", self.results["mistakes"].problems + mistakes_rule(self, outcomes))
+                crashes = crash_problems(self, [(job, outcomes[job]) for job in jobs])
+                self.record("solution", crashes["solution"] + solution_rule(self, outcomes[jobs[0]]))
+                self.record("starter", crashes["starter"] + starter_rule(self, outcomes[jobs[1]]))
+                self.record("mistakes", self.results["mistakes"].problems + crashes["mistake"]
+                            + mistakes_rule(self, outcomes))
                 self.record("coverage", coverage_rule(self, [outcomes[j] for j in jobs[1:]]))
             else:
                 why = f"fix “{RULES['implementations']}” first"
@@ -497,25 +499,63 @@ def diagnosed_hints_problems(ins: Inspection) -> list[Problem]:
 
 
 # -- graded rules ------------------------------------------------------------------------------------------------
+def crash_problems(ins: Inspection, graded: list[tuple[Job, Outcome]]) -> dict[str, list[Problem]]:
+    """One problem per bug of the chapter's checks, however many submissions it broke: a check that errors
+    with the same message on the solution, the starter and ten mistakes is one crash, reported at the line
+    of the checks file that raised (else at the check's manifest entry), under the rule of the first
+    submission it broke ("solution", "starter" or "mistake"). The other rules leave errors to it."""
+    crashes: dict[tuple[str, str], list[Job]] = {}
+    for job, outcome in graded:
+        for check in outcome.checks if isinstance(outcome, Report) else ():
+            if check.status == "error":
+                crashes.setdefault((check.id, check.message.strip()), []).append(job)
+    found: dict[str, list[Problem]] = {"solution": [], "starter": [], "mistake": []}
+    titles = {c.id: c.title for c in ins.chapter.checks} if ins.chapter else {}
+    for (check_id, message), jobs in crashes.items():
+        at = CRASH_AT.search(message)
+        path, line = ((ins.folder / "checks" / at.group(1), int(at.group(2))) if at
+                      else (ins.manifest, ins.check_line(check_id)))
+        title = f"“{titles[check_id]}” ({check_id})" if check_id in titles else f"“{FILES_TITLE}” ({check_id})"
+        first = message.splitlines()[0] if message else "no message"
+        found[jobs[0].role].append(ins.problem(path, f"{title} errors on {_submissions(jobs)}: {first}", line))
+    return found
+
+
+CRASH_AT = re.compile(r"\bat (?:[\w.-]+/)?checks/([\w./-]+\.py):(\d+)")
+"""Where a check's own code raised, as the engine's error messages say it ("at checks/test_behaviour.py:14",
+"at chapter-8/checks/static.py:9")."""
+
+
+def _submissions(jobs: list[Job]) -> str:
+    """`the solution, the starter and 2 mistakes (a.diff, b.diff)`."""
+    parts = [f"the {role}" for role in ("solution", "starter") if any(j.role == role for j in jobs)]
+    mistakes = [j.path.name for j in jobs if j.role == "mistake"]
+    if mistakes:
+        parts.append(f"{len(mistakes)} mistake{'s' if len(mistakes) > 1 else ''} ({', '.join(mistakes)})")
+    return ", ".join(parts[:-1]) + f" and {parts[-1]}" if len(parts) > 1 else parts[0]
+
+
 def solution_rule(ins: Inspection, outcome: Outcome) -> list[Problem]:
-    """The reference solution passes every check."""
+    """The reference solution passes every check (a check that errors is a crash: see `crash_problems`)."""
     folder = solution_dir(ins.id, ins.root)
     if not isinstance(outcome, Report):
         return [ins.problem(folder, f"cannot be graded: {outcome}")]
-    verbs = {"fail": "fails", "skip": "skips", "error": "errors on"}
+    verbs = {"fail": "fails", "skip": "skips"}
+    crashed = {c.id for c in outcome.checks if c.status == "error"}
     return [_check_problem(ins, folder, check, f"the solution {verbs[check.status]}")
-            for check in outcome.checks if check.status != "pass"]
+            for check in outcome.checks if check.status in verbs
+            and not (check.status == "skip" and ins.chapter and _needs(ins.chapter, check.id, crashed))]
 
 
 def starter_rule(ins: Inspection, outcome: Outcome) -> list[Problem]:
-    """The starter fails (so there is something to do), through checks: no grader error, and valid Python."""
+    """The starter fails (so there is something to do), through checks: no grader error (a crash: see
+    `crash_problems`), and valid Python."""
     folder = starter_dir(ins.id, ins.root)
     if not isinstance(outcome, Report):
         return [ins.problem(folder, f"cannot be graded: {outcome}")]
     if outcome.status == "pass":
         return [ins.problem(folder, "the starter passes every check: the learner would have nothing to do")]
-    problems = [_check_problem(ins, folder, check, "the starter errors on", " (a course or grader error, not a "
-                               "failure)") for check in outcome.checks if check.status == "error"]
+    problems: list[Problem] = []
     files = next(c for c in outcome.checks if c.id == FILES_CHECK)
     if files.status == "fail":
         problems.append(_check_problem(ins, folder, files, "the starter fails", ": the learner would start from a "
@@ -535,6 +575,8 @@ def mistakes_rule(ins: Inspection, outcomes: dict[Job, Outcome]) -> list[Problem
         if not isinstance(outcome, Report):
             problems.append(ins.problem(variant.path, f"cannot be graded: {outcome}"))
             continue
+        if any(c.status == "error" for c in outcome.checks):
+            continue  # a crash of the checks: reported once, at its line (crash_problems)
         found = disagreements(variant, outcome)
         problems += [ins.problem(variant.path, text, variant.lines.get("fails")) for text in found]
         off = None if found else misplaced(variant, outcome)
@@ -549,9 +591,28 @@ def coverage_rule(ins: Inspection, outcomes: list[Outcome]) -> list[Problem]:
     assert chapter is not None
     caught = {c.id for outcome in outcomes if isinstance(outcome, Report) for c in outcome.checks
               if c.status == "fail"}
+    crashed = {c.id for outcome in outcomes if isinstance(outcome, Report) for c in outcome.checks
+               if c.status == "error"}
+    unknown = crashed | {spec.id for spec in chapter.checks if _needs(chapter, spec.id, crashed)}
+    """Checks that crashed, or wait for one that did: whether anything fails them is not known yet."""
     return [ins.problem(ins.manifest, f"nothing fails check {spec.id!r}: neither the starter nor a mistakes/ fixture "
                         "does; add a fixture with the mistake this check is there to catch", ins.check_line(spec.id))
-            for spec in chapter.checks if spec.id not in caught]
+            for spec in chapter.checks if spec.id not in caught and spec.id not in unknown]
+
+
+def _needs(chapter: Chapter, check_id: str, ids: set[str]) -> bool:
+    """Does `check_id` depend, directly or not, on one of `ids`?"""
+    depends = {c.id: c.depends for c in chapter.checks}
+    seen: set[str] = set()
+    todo = list(depends.get(check_id, ()))
+    while todo:
+        dep = todo.pop()
+        if dep in ids:
+            return True
+        if dep not in seen:
+            seen.add(dep)
+            todo.extend(depends.get(dep, ()))
+    return False
 
 
 # -- helpers -------------------------------------------------------------------------------------------------------

@@ -154,6 +154,29 @@ def test_a_crashing_static_check_is_an_error_not_a_fail(grade_files, tmp_path):
     assert report.status == "error" and report.exit_code == 2
 
 
+@pytest.mark.parametrize("returned, says", [
+    ("None", "returned None; return a finding"),
+    ("True", "returned True; return a finding"),
+    ("[passed(), None]", "returned None among its findings; return a finding"),
+])
+def test_a_static_check_that_returns_no_finding_says_so_at_its_def(grade_files, tmp_path, returned, says):
+    import shutil
+
+    from grader.manifest import load_chapter_dir
+
+    content = tmp_path / "content"
+    shutil.copytree(ROOT / "chapters" / "chapter-2", content / "chapters" / "chapter-2")
+    shutil.copytree(ROOT / "starter" / "chapter-2", content / "starter" / "chapter-2")
+    static = content / "chapters" / "chapter-2" / "checks" / "static.py"
+    static.write_text(static.read_text().replace('    return is_generator(src, function(src, "get_session").node)',
+                                                 f"    from grader.static import passed\n    return {returned}"))
+    report = grade_files(load_chapter_dir(content / "chapters" / "chapter-2"), SOLUTION)
+    check = by_id(report)["get-session-yields"]
+    line = static.read_text().splitlines().index('@check("get-session-yields")') + 1  # the check's decorator
+    assert check.status == "error" and check.file is None
+    assert check.message.startswith(f"the check at chapter-2/checks/static.py:{line} {says}")
+
+
 def test_an_undefined_name_fails_the_first_check_and_every_other_check_waits(grade_files):
     text = SOLUTION.replace("with Session(engine) as session:", "with Sesion(engine) as session:").replace(
         "from fastapi import Depends\n", "")

@@ -350,10 +350,26 @@ def test_a_starter_that_fails_through_a_grader_error(chapter, root, pool):
     edit(chapter / "checks" / "static.py", "import called, check", "import called, check, function")
     result = check(root, pool)
     found = problems(result, "starter")
-    assert len(found) == 1 and found[0].startswith(f"starter/{CHAPTER}/database.py: the starter errors on “get_memory"
-                                                   "_engine() is a function of database.py that calls create_engine” "
-                                                   "(memory-engine-defined) (a course or grader error")
+    static = chapter / "checks" / "static.py"
+    assert len(found) == 1 and found[0].startswith(
+        f"chapters/{CHAPTER}/checks/static.py:{line_of(static, '.node.name')}: “get_memory_engine() is a function of "
+        "database.py that calls create_engine” (memory-engine-defined) errors on the starter: the grader crashed on "
+        "this check (AttributeError")
     assert problems(result, "solution") == []
+
+
+@pytest.mark.parametrize("checks_file, before", [
+    ("static.py", "    found = called("),
+    ("test_behaviour.py", "    with engine.begin() as connection:"),
+])
+def test_a_check_that_crashes_everywhere_is_one_problem_at_its_own_line(chapter, root, pool, checks_file, before):
+    path = chapter / "checks" / checks_file
+    edit(path, before, '    {}["boom"]\n' + before)
+    result = check(root, pool)
+    crashes = [p for r in result.rules for p in r.problems]
+    assert len(crashes) == 1, crashes  # not once per submission, nor the skips and misses it causes
+    assert crashes[0].where() == f"chapters/{CHAPTER}/checks/{checks_file}:{line_of(path, 'boom')}"
+    assert "errors on the solution" in crashes[0].message and "KeyError: 'boom'" in crashes[0].message
 
 
 def test_a_starter_that_is_not_valid_python(root, pool):
