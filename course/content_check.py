@@ -38,14 +38,20 @@ PLACEHOLDER = "TODO(author)"
 """What `course new` writes wherever the author has something to fill in."""
 MIN_HINTS = 3
 """Hints per check: gentle first, explicit last (the chapter format asks for at least three)."""
+MIN_QUESTIONS = 4
+"""Questions per quiz."""
+MIN_ANSWER_LETTERS = 3
+"""Different answer letters a quiz uses, so that the right answer is not always in the same place."""
+MIN_EXAMPLES = 2
+"""Runnable examples (```python blocks) per lesson."""
 
 RULES: dict[str, str] = {
     "manifest": "chapter.toml is valid",
     "files": "the starter and the solution hold the chapter's files",
     "continuity": "the starter continues the previous chapter's solution",
     "implementations": "every check has exactly one implementation",
-    "lesson": "the lesson names the edited files and each check's step",
-    "quiz": "the quiz is valid",
+    "lesson": "the lesson has examples, names the edited files and each check's step",
+    "quiz": "the quiz is valid and long enough",
     "placeholders": "no template placeholder is left",
     "solution": "the solution passes every check",
     "starter": "the starter fails, through checks",
@@ -264,11 +270,15 @@ def manifest_rule(ins: Inspection) -> tuple[Chapter | None, list[Problem]]:
     except TypeError as exc:
         return None, [ins.problem(path, f"invalid manifest: {exc}")]
     problems = []
-    for spec in chapter.checks:
+    for index, spec in enumerate(chapter.checks):
+        line = ins.lines.line("checks", index, "hints")
         if len(spec.hints) < MIN_HINTS:
             problems.append(ins.problem(path, f"check {spec.id!r} has {len(spec.hints)} hint(s); give at least "
-                                        f"{MIN_HINTS}, from a gentle nudge to the explicit answer",
-                                        ins.lines.line("checks", chapter.checks.index(spec), "hints")))
+                                        f"{MIN_HINTS}, from a gentle nudge to the explicit answer", line))
+        repeated = sorted({h for h in spec.hints if spec.hints.count(h) > 1})
+        if repeated:
+            problems.append(ins.problem(path, f"check {spec.id!r} gives the hint {repeated[0]!r} twice: each hint "
+                                        "says more than the one before", line))
     return chapter, problems
 
 
@@ -283,10 +293,19 @@ def quiz_rule(ins: Inspection) -> list[Problem]:
     if problem is not None:
         return [problem]
     try:
-        Quiz(**data)
+        quiz = Quiz(**data)
     except ValidationError as exc:
         return [ins.problem(path, _describe(err, data), _key_line(lines, err)) for err in exc.errors()]
-    return []
+    problems = []
+    if len(quiz.questions) < MIN_QUESTIONS:
+        problems.append(ins.problem(path, f"the quiz has {len(quiz.questions)} question(s); write at least "
+                                    f"{MIN_QUESTIONS}, one per idea of the lesson a learner could get wrong"))
+    letters = sorted({q.answer for q in quiz.questions})
+    if len(letters) < MIN_ANSWER_LETTERS:
+        problems.append(ins.problem(path, f"every right answer is {' or '.join(repr(x) for x in letters)}: put the "
+                                    f"right choice in at least {MIN_ANSWER_LETTERS} different places",
+                                    lines.line("questions", 0, "answer")))
+    return problems
 
 
 def placeholders_rule(ins: Inspection) -> list[Problem]:
@@ -420,6 +439,13 @@ def lesson_rule(ins: Inspection) -> list[Problem]:
         return [ins.problem(path, "lesson.md is empty")]
     problems = [ins.problem(path, f"the lesson never names {name}, a file the learner edits: tell them which file to "
                             "open") for name in chapter.files if name not in text]
+    examples = len(re.findall(r"^`{3,}python\b", text, re.M))
+    if examples < MIN_EXAMPLES:
+        problems.append(ins.problem(path, f"the lesson has {examples} ```python example(s); show at least "
+                                    f"{MIN_EXAMPLES}, each runnable on its own"))
+    if not re.search(r"^## Instructions[ \t]*$", text, re.M):
+        return problems + [ins.problem(path, "the lesson has no `## Instructions` section: end it with the numbered "
+                                       "steps the checks verify, under a `## Instructions` heading")]
     steps = instruction_steps(text)
     for spec in chapter.checks:
         if spec.task is not None and spec.task > steps:

@@ -293,8 +293,10 @@ def test_a_checks_task_must_be_a_step_of_the_instructions(chapter, root):
     assert structural(root, "lesson") == [f"chapters/{CHAPTER}/chapter.toml:{CHECK_LINE}: check "
                                           "'one-shared-database' has task = 4, but the lesson's ## Instructions has "
                                           "3 numbered step(s)"]
-    edit(chapter / "lesson.md", "## Instructions", "## What to do")
-    assert "has 0 numbered step(s)" in structural(root, "lesson")[0]
+    edit(chapter / "lesson.md", "## Instructions", "## What to do")  # one problem: the section, not the step
+    assert structural(root, "lesson") == [f"chapters/{CHAPTER}/lesson.md: the lesson has no `## Instructions` "
+                                          "section: end it with the numbered steps the checks verify, under a "
+                                          "`## Instructions` heading"]
 
 
 @pytest.mark.parametrize("old, new, line_text, says", [
@@ -314,6 +316,44 @@ def test_a_missing_quiz(chapter, root):
     (chapter / "quiz.toml").unlink()
     assert structural(root, "quiz") == [f"chapters/{CHAPTER}/quiz.toml: there is no quiz.toml: every chapter has a "
                                         "practice quiz"]
+
+
+def test_a_quiz_too_short_or_with_the_right_answer_always_in_one_place(chapter, root):
+    quiz = chapter / "quiz.toml"
+    text = quiz.read_text()
+    quiz.write_text(text[:text.index("[[questions]]", 10)])  # the first question only
+    assert structural(root, "quiz") == [
+        f"chapters/{CHAPTER}/quiz.toml: the quiz has 1 question(s); write at least 4, one per idea of the lesson a "
+        "learner could get wrong",
+        f"chapters/{CHAPTER}/quiz.toml:{line_of(quiz, 'answer = ')}: every right answer is 'b': put the right "
+        "choice in at least 3 different places"]
+
+
+def test_a_lesson_needs_examples_and_one_instructions_section(chapter, root):
+    lesson = chapter / "lesson.md"
+    text = lesson.read_text()
+    first = text.index("```python")
+    lesson.write_text(text[:first] + text[text.index("```\n", first) + 4:])  # one example left
+    edit(chapter / "chapter.toml", 'kind = "static"', 'kind = "static"\ntask = 2')
+    edit(chapter / "chapter.toml", 'kind = "behaviour"', 'kind = "behaviour"\ntask = 3')
+    assert structural(root, "lesson") == [f"chapters/{CHAPTER}/lesson.md: the lesson has 1 ```python example(s); "
+                                          "show at least 2, each runnable on its own"]
+    edit(lesson, "## Instructions", "## What to do")
+    assert structural(root, "lesson") == [  # one problem, not one per check with a task
+        f"chapters/{CHAPTER}/lesson.md: the lesson has 1 ```python example(s); show at least 2, each runnable on its "
+        "own",
+        f"chapters/{CHAPTER}/lesson.md: the lesson has no `## Instructions` section: end it with the numbered steps "
+        "the checks verify, under a `## Instructions` heading"]
+
+
+def test_a_hint_given_twice(chapter, root):
+    manifest = chapter / "chapter.toml"
+    edit(manifest, '    "Define `def get_memory_engine():`', '    "Tests need their own engine: write a function called '
+         '`get_memory_engine` that builds and returns it.",\n    "Define `def get_memory_engine():`')
+    found = structural(root, "manifest")
+    assert found == [f"chapters/{CHAPTER}/chapter.toml:{line_of(manifest, 'hints = [')}: check 'memory-engine-defined' "
+                     "gives the hint 'Tests need their own engine: write a function called `get_memory_engine` that "
+                     "builds and returns it.' twice: each hint says more than the one before"]
 
 
 def test_template_placeholders_left_behind(chapter, root):
