@@ -369,9 +369,12 @@ def continuity_rule(ins: Inspection) -> tuple[list[Problem], str]:
     problems = []
     for name, theirs in tree_files(theirs_root).items():
         ours = starter / name
-        if ours.is_file() and (line := code_difference(ours, theirs)) is not None:
+        edited = name in chapter.files
+        if ours.is_file() and (line := code_difference(ours, theirs, stubs=edited)) is not None:
+            allowed = " (and marked stubs)" if edited else ""
             problems.append(ins.problem(ours, f"differs from {ins.rel(theirs)}: this chapter continues {previous}, so "
-                                        "the files they share must hold the same code", line))
+                                        f"the files they share must hold the same code, comments aside{allowed}",
+                                        line))
     return problems, ""
 
 
@@ -642,17 +645,22 @@ def _needs(chapter: Chapter, check_id: str, ids: set[str]) -> bool:
 
 
 # -- helpers -------------------------------------------------------------------------------------------------------
-def code_difference(ours: Path, theirs: Path) -> int | None:
+def code_difference(ours: Path, theirs: Path, *, stubs: bool = False) -> int | None:
     """None if both files hold the same code, else the line of `ours` where they first differ.
 
     Python files are compared as syntax trees (comments, blank lines and formatting do not count);
-    other files line by line.
+    other files line by line. With `stubs`, a function of `ours` that is a marked stub (see `is_stub`)
+    stands for the function of that name in `theirs`, or for nothing if `theirs` has none: the learner
+    writes it.
     """
     a = ours.read_text(encoding="utf-8", errors="replace")
     b = theirs.read_text(encoding="utf-8", errors="replace")
     if ours.suffix == ".py":
         try:
-            return _first_difference(ast.parse(a), ast.parse(b), 1, len(a.splitlines()) or 1)
+            mine, other = ast.parse(a), ast.parse(b)
+            if stubs:
+                _fill_stubs(mine, other)
+            return _first_difference(mine, other, 1, len(a.splitlines()) or 1)
         except SyntaxError:
             pass
     lines_a, lines_b = a.splitlines(), b.splitlines()
@@ -660,6 +668,60 @@ def code_difference(ours: Path, theirs: Path) -> int | None:
         if x != y:
             return number
     return None if len(lines_a) == len(lines_b) else min(len(lines_a), len(lines_b)) + 1
+
+
+def is_stub(node: ast.AST) -> bool:
+    """A marked stub: a function whose body is only `raise NotImplementedError(...)` (after a docstring)."""
+    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return False
+    body = node.body[1:] if node.body and isinstance(node.body[0], ast.Expr) and isinstance(
+        node.body[0].value, ast.Constant) and isinstance(node.body[0].value.value, str) else node.body
+    if len(body) != 1 or not isinstance(body[0], ast.Raise) or body[0].exc is None:
+        return False
+    raised = body[0].exc.func if isinstance(body[0].exc, ast.Call) else body[0].exc
+    return isinstance(raised, ast.Name) and raised.id == "NotImplementedError"
+
+
+def _fill_stubs(ours: ast.AST, theirs: ast.AST) -> None:
+    """Put in place of each stub of `ours` the function of that name in `theirs` (at the same place: module or
+    class), or drop it when `theirs` has none."""
+    for holder in ast.walk(ours):
+        body = getattr(holder, "body", None)
+        if not isinstance(body, list) or not any(is_stub(n) for n in body):
+            continue
+        twin = _twin(holder, ours, theirs)
+        defs = {n.name: n for n in getattr(twin, "body", []) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+        filled = []
+        for n in body:
+            if not is_stub(n):
+                filled.append(n)
+            elif n.name in defs:
+                filled.append(defs[n.name])
+        holder.body = filled  # type: ignore[attr-defined]
+
+
+def _twin(holder: ast.AST, ours: ast.AST, theirs: ast.AST) -> ast.AST | None:
+    """The module or class of `theirs` at the place of `holder` in `ours` (by the names of the classes around it)."""
+    if holder is ours:
+        return theirs
+    if not isinstance(holder, ast.ClassDef):
+        return None
+    path = _class_path(ours, holder)
+    node: ast.AST | None = theirs
+    for name in path or []:
+        node = next((n for n in getattr(node, "body", []) if isinstance(n, ast.ClassDef) and n.name == name), None)
+    return node if path else None
+
+
+def _class_path(tree: ast.AST, target: ast.ClassDef, path: tuple[str, ...] = ()) -> tuple[str, ...] | None:
+    for n in getattr(tree, "body", []):
+        if n is target:
+            return (*path, n.name)
+        if isinstance(n, ast.ClassDef):
+            found = _class_path(n, target, (*path, n.name))
+            if found:
+                return found
+    return None
 
 
 def _first_difference(a: Any, b: Any, line: int, last: int) -> int | None:

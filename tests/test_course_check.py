@@ -202,7 +202,36 @@ def test_continuity_compares_the_starter_with_the_previous_solution(chapter, roo
     (previous / "database.py").write_text(starter.replace('"sqlite:///database.db"', '"sqlite:///heroes.db"'))
     assert structural(root, "continuity") == [
         f"starter/{CHAPTER}/database.py:5: differs from solutions/chapter-7/database.py: this chapter continues "
-        "chapter-7, so the files they share must hold the same code"]
+        "chapter-7, so the files they share must hold the same code, comments aside (and marked stubs)"]
+
+
+STUB = '''
+
+def get_memory_engine():
+    """Chapter 8: an in-memory engine every thread shares."""
+    raise NotImplementedError("write it: see the lesson")
+'''
+
+
+def test_a_continuing_starter_may_hand_out_marked_stubs_in_the_files_the_learner_edits(chapter, root):
+    edit(chapter / "chapter.toml", 'files = ["database.py"]', 'files = ["database.py"]\ncontinues_from = "chapter-7"')
+    previous = root / "solutions" / "chapter-7"
+    shutil.copytree(root / "solutions" / CHAPTER, previous)  # chapter 7 already had get_memory_engine
+    (previous / "models.py").write_text("class Hero:\n    def save(self):\n        return 1\n")
+    starter = root / "starter" / CHAPTER
+    (starter / "database.py").write_text((previous / "database.py").read_text().split("\n\ndef ")[0] + STUB)
+    assert structural(root, "continuity") == []  # a stub in place of the learner's function
+    (previous / "database.py").write_text((starter / "database.py").read_text().split("\n\ndef ")[0] + "\n")
+    assert structural(root, "continuity") == []  # a new function, handed out as a stub
+    (starter / "database.py").write_text((starter / "database.py").read_text() + "\n\nX = 1\n")
+    assert len(structural(root, "continuity")) == 1  # anything else is still a difference
+
+    # a support file (not in `files`) may not be stubbed: the learner never edits it
+    (starter / "database.py").write_text((previous / "database.py").read_text())
+    (starter / "models.py").write_text("class Hero:\n    def save(self):\n        raise NotImplementedError\n")
+    assert structural(root, "continuity") == [
+        f"starter/{CHAPTER}/models.py:3: differs from solutions/chapter-7/models.py: this chapter continues "
+        "chapter-7, so the files they share must hold the same code, comments aside"]
 
 
 def test_continuity_is_ok_without_continues_from(root):
