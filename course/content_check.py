@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field, ValidationError
 from course.toml_lines import TomlLines
 from grader.content import chapters_dir, parse_toml, solution_dir, starter_dir, tree_files
 from grader.variants import SUFFIX, Variant, VariantError, disagreements, misplaced, read_variant
-from grader.manifest import FILES_CHECK, FILES_TITLE, Chapter, ContentError
+from grader.manifest import FILES_CHECK, FILES_TITLE, Chapter, ContentError, author_errors, describe_error
 from grader.pool import WorkerPool
 from grader.quiz import Quiz
 from grader.report import Report
@@ -266,7 +266,7 @@ def manifest_rule(ins: Inspection) -> tuple[Chapter | None, list[Problem]]:
     try:
         chapter = Chapter(dir=ins.folder, **data)
     except ValidationError as exc:
-        return None, [_validation_problem(ins, path, err, data) for err in exc.errors()]
+        return None, [_validation_problem(ins, path, err, data) for err in author_errors(exc)]
     except TypeError as exc:
         return None, [ins.problem(path, f"invalid manifest: {exc}")]
     problems = []
@@ -295,7 +295,7 @@ def quiz_rule(ins: Inspection) -> list[Problem]:
     try:
         quiz = Quiz(**data)
     except ValidationError as exc:
-        return [ins.problem(path, _describe(err, data), _key_line(lines, err)) for err in exc.errors()]
+        return [ins.problem(path, _describe(err, data, Quiz), _key_line(lines, err)) for err in author_errors(exc)]
     problems = []
     if len(quiz.questions) < MIN_QUESTIONS:
         problems.append(ins.problem(path, f"the quiz has {len(quiz.questions)} question(s); write at least "
@@ -754,21 +754,9 @@ def _load_toml(ins: Inspection, path: Path, text: str) -> tuple[dict[str, Any], 
         return {}, ins.problem(path, exc.message, exc.line)
 
 
-def _describe(err: Any, data: dict[str, Any]) -> str:
-    """A pydantic error in the author's terms: `checks[2] ('get-engine') hints: ...`."""
-    parts: list[str] = []
-    loc = list(err["loc"])
-    while loc:
-        key = loc.pop(0)
-        if isinstance(key, int) and parts:
-            table = data.get(parts[-1]) if len(parts) == 1 else None
-            item = table[key] if isinstance(table, list) and key < len(table) else None
-            name = item.get("id") if isinstance(item, dict) else None
-            parts[-1] += f"[{key}]" + (f" ({name!r})" if name else "")
-        else:
-            parts.append(str(key))
-    message = err["msg"].removeprefix("Value error, ")
-    return f"{' '.join(parts)}: {message}" if parts else message
+def _describe(err: Any, data: dict[str, Any], model: type[BaseModel]) -> str:
+    """A pydantic error in the author's terms: ``check 'get-engine': `hints` must be a list, not "x"``."""
+    return describe_error(err, model, data)
 
 
 def _key_line(lines: TomlLines, err: Any) -> int | None:
@@ -782,7 +770,7 @@ def _validation_problem(ins: Inspection, path: Path, err: Any, data: dict[str, A
     """One manifest validation error, at the line of the key it is about (or of what its message names)."""
     message = err["msg"].removeprefix("Value error, ")
     line = _key_line(ins.lines, err) if err["loc"] else _named_line(ins.lines, message, data)
-    return ins.problem(path, f"invalid manifest: {_describe(err, data)}", line)
+    return ins.problem(path, f"invalid manifest: {_describe(err, data, Chapter)}", line)
 
 
 def _named_line(lines: TomlLines, message: str, data: dict[str, Any]) -> int | None:

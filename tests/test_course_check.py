@@ -88,10 +88,14 @@ def test_chapter_2_the_worked_example_is_clean(tmp_path, pool):
 # -- manifest ---------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("old, new, line_text, says", [
     ("format_version = 1", "format_version = 2", "format_version", "format_version is 2"),
-    ('kind = "behaviour"', 'kind = "test"', 'kind = "test"', "Input should be 'static' or 'behaviour'"),
+    ('kind = "behaviour"', 'kind = "test"', 'kind = "test"',
+     'check \'one-shared-database\': `kind` is "test"; write "static" or "behaviour"'),
     ('depends = ["memory-engine-defined"]', 'depends = ["nope"]', 'depends = ["nope"]', "depends on 'nope'"),
-    ('id = "one-shared-database"', 'id = "One Shared"', 'id = "One Shared"', "should match pattern"),
-    ('files = ["database.py"]', 'files = []', "files = []", "at least 1 item"),
+    ('id = "one-shared-database"', 'id = "One Shared"', 'id = "One Shared"',
+     '`id` is "One Shared", which is not a check id: kebab-case'),
+    ('files = ["database.py"]', 'files = []', "files = []", "`files` is empty: it needs at least 1 item(s)"),
+    ('kind = "behaviour"', 'kind = "behaviour"\nfle = "database.py"', 'fle = ',
+     "check 'one-shared-database': unknown key `fle`: did you mean `file`?"),
     ('title = "Every connection', 'file = "app.py"\ntitle = "Every connection', 'file = "app.py"',
      "not one of the chapter's files"),
 ])
@@ -330,15 +334,15 @@ def test_a_checks_task_must_be_a_step_of_the_instructions(chapter, root):
 
 @pytest.mark.parametrize("old, new, line_text, says", [
     ('answer = "b"', 'answer = "e"', 'answer = "e"', "answer 'e' is not one of the 4 choices"),
-    ('answer = "b"', 'answer = "b"\nanswer2 = "c"', "answer2", "Extra inputs are not permitted"),
+    ('answer = "b"', 'answer = "b"\nanswer2 = "c"', "answer2", "unknown key `answer2`: did you mean `answer`?"),
     ('    "FastAPI requires it",', '    "It makes queries faster",', "[[questions]]", "two choices have the same text"),
-    ('explanation = "An in-memory', 'explanation = ""\nwhy = "An in-memory', 'explanation = ""', "at least 1 character"),
+    ('explanation = "An in-memory', 'explanation = ""\nwhy = "An in-memory', 'explanation = ""', "`explanation` is empty"),
 ])
 def test_an_invalid_quiz_is_reported_at_its_line(chapter, root, old, new, line_text, says):
     quiz = chapter / "quiz.toml"
     edit(quiz, old, new)
     found = [f for f in structural(root, "quiz") if says in f]
-    assert found and found[0].startswith(f"chapters/{CHAPTER}/quiz.toml:{line_of(quiz, line_text)}: questions[0]")
+    assert found and found[0].startswith(f"chapters/{CHAPTER}/quiz.toml:{line_of(quiz, line_text)}: question 1: ")
 
 
 def test_a_missing_quiz(chapter, root):
@@ -527,6 +531,14 @@ def test_mistake_headers_are_checked(chapter, root):
         "'one-shared-database' has hints for the diagnosis 'same-thread-only', which no mistakes/ fixture declares: "
         "add one whose header says `# fails: one-shared-database (same-thread-only)`",
     ]
+
+
+def test_an_empty_fails_line_is_reported_as_empty_not_missing(chapter, root):
+    fixture = chapter / "mistakes" / "no-static-pool.diff"
+    edit(fixture, "# fails: one-shared-database (not-shared)", "# fails: ")
+    found = [p for p in structural(root, "mistakes") if "no-static-pool" in p]
+    assert found == [f"chapters/{CHAPTER}/mistakes/no-static-pool.diff:2: the `# fails:` line names no check (remove "
+                     "it if the variant must pass)"]
 
 
 def test_hints_for_a_diagnosis_no_mistake_declares_are_refused_at_their_line(chapter, root):

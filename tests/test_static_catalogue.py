@@ -11,6 +11,8 @@ import libcst as cst
 import pytest
 
 from grader.static import (
+    LINE,
+    MESSAGE,
     Finding,
     Source,
     all_of,
@@ -383,6 +385,16 @@ def test_blocks_taking_a_function_accept_its_node_or_a_missing_one():
     assert not found and found.diagnosis == "missing" and found.line == 2
 
 
-def test_doubled_braces_in_a_message_are_one_brace():
-    found = imported(src("import os"), "fastapi.Depends").otherwise('DATABASES = {{"primary": {{"url": ...}}}}')
-    assert found.message == 'DATABASES = {"primary": {"url": ...}}'
+def test_a_message_is_taken_as_written_but_for_the_block_s_message_and_line():
+    found = imported(src("import os"), "fastapi.Depends")
+    code = 'DATABASES = {"primary": {"url": ...}}; f"{{x}}"'  # code, the learner's included, is never changed
+    assert found.otherwise(f"{MESSAGE} (line {LINE}): write `{code}`").message == \
+        f"{found.message} (line {found.line}): write `{code}`"
+    assert found.otherwise(f"write `{code}`").message == f"write `{code}`"  # doubled braces stay doubled
+
+
+def test_the_older_spelling_still_reads_in_a_message_that_uses_it():
+    """`"{message}"` in a plain string, where doubled braces give one (a message without it is as written)."""
+    found = imported(src("import os"), "fastapi.Depends")
+    assert found.otherwise('{message}: DATABASES = {{"primary": {{"url": ...}}}}').message == \
+        found.message + ': DATABASES = {"primary": {"url": ...}}'
