@@ -71,6 +71,9 @@ class Chapter(BaseModel):
     """Wall-clock seconds for the whole behavioural stage."""
     preload: tuple[str, ...] = ()
     """Extra modules a warm worker imports before forking (speed only)."""
+    static_points_need: str | None = None
+    """A behavioural check (such as one that imports the learner's modules): until it passes, the static
+    checks that pass score nothing, so code that cannot run earns no points for its shape."""
     checks: tuple[CheckSpec, ...] = Field(min_length=1)
     dir: Path = Field(exclude=True)
 
@@ -95,6 +98,9 @@ class Chapter(BaseModel):
                     raise ValueError(f"static check {c.id!r} cannot depend on behavioural check {dep!r}")
             if c.file is not None and c.file not in self.files:
                 raise ValueError(f"check {c.id!r} examines {c.file!r}, which is not one of the chapter's files")
+        if self.static_points_need is not None and kinds.get(self.static_points_need) != "behaviour":
+            raise ValueError(f"static_points_need names {self.static_points_need!r}, which is not a behavioural "
+                             "check of this chapter")
         cycle = _find_cycle({c.id: c.depends for c in self.checks})
         if cycle:
             raise ValueError("dependency cycle: " + " -> ".join(cycle))

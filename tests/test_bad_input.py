@@ -192,3 +192,32 @@ def test_an_undefined_name_fails_the_first_check_and_every_other_check_waits(gra
     others = [c for c in report.checks if c.id != "files"]
     assert all(c.status == "skip" and "`Sesion` and `Depends` are defined" in c.message for c in others)
     assert report.exit_code == 1
+
+
+def test_static_points_can_wait_for_the_module_to_import(grade_files):
+    """`static_points_need`: code that cannot run earns no points for its shape, however right it looks."""
+    broken = "raise SystemExit(0)\n" + SOLUTION
+    plain = grade_files("chapter-2", broken)
+    static = [c for c in plain.checks if c.kind == "static"]
+    assert all(c.status == "pass" and c.score == c.points for c in static)  # by default, shape scores
+
+    gated = grade_files("chapter-2", broken, static_points_need="module-imports")
+    assert by_id(gated)["module-imports"].status == "fail"
+    assert all(c.status == "pass" and c.score == 0 for c in gated.checks if c.kind == "static")
+    assert gated.score == 0 and gated.max_score == plain.max_score
+    assert any("earn their points once “database.py runs without errors when imported” passes" in n
+               for n in gated.notes)
+
+    right = grade_files("chapter-2", SOLUTION, static_points_need="module-imports")
+    assert right.score == right.max_score and not right.notes
+
+
+def test_static_points_need_names_a_behavioural_check():
+    from pydantic import ValidationError
+
+    from grader.manifest import load_chapter
+
+    chapter = load_chapter("chapter-2")
+    data = {**chapter.model_dump(exclude={"dir"}), "static_points_need": "imports"}  # a static check
+    with pytest.raises(ValidationError, match="static_points_need names 'imports', which is not a behavioural"):
+        type(chapter)(dir=chapter.dir, **data)
