@@ -619,3 +619,13 @@ def test_the_command_reports_problems_at_path_line_and_exits_1(chapter, root, tm
 def test_usage_errors_exit_2(root, tmp_path, args, says):
     result = run_course(args, root, tmp_path)
     assert result.returncode == 2 and says in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("chapter_arg, says", [
+    ("chapter-99", "there is no chapter 'chapter-99'; the chapters are: chapter-8"),
+    ("five", "'five' is not a chapter name: write chapter-N (e.g. chapter-8)"),
+])
+def test_a_usage_error_in_json_is_json(root, tmp_path, chapter_arg, says):
+    result = run_course(["check", chapter_arg, "--format", "json"], root, tmp_path)
+    assert result.returncode == 2
+    assert json.loads(result.stdout) == {"format": 1, "status": "error", "root": str(root), "message": says}
