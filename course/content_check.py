@@ -13,8 +13,10 @@ output documented in docs/AUTHORING.md.
 from __future__ import annotations
 
 import ast
+import os
 import re
 import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Iterable
@@ -27,7 +29,9 @@ from pydantic import BaseModel, Field, ValidationError
 from course.toml_lines import TomlLines
 from grader.content import chapters_dir, parse_toml, solution_dir, starter_dir, tree_files
 from grader.variants import SUFFIX, Variant, VariantError, disagreements, misplaced, read_variant
-from grader.manifest import FILES_CHECK, FILES_TITLE, Chapter, ContentError, author_errors, describe_error
+from grader.manifest import (
+    FILES_CHECK, FILES_TITLE, Chapter, ContentError, author_errors, describe_error, load_chapter,
+)
 from grader.pool import WorkerPool
 from grader.quiz import Quiz
 from grader.report import Report
@@ -120,22 +124,70 @@ Outcome = Report | ContentError | SubmissionError
 
 
 # -- running --------------------------------------------------------------------------------------------------------
+def default_jobs() -> int:
+    """Warm workers for `course check`: one per core, at least two, at most eight."""
+    return max(2, min(os.cpu_count() or 2, 8))
+
+
 def check_chapters(chapter_ids: Iterable[str], root: Path, *, pool: WorkerPool | None = None,
-                   jobs: int = 2) -> CheckRun:
-    """Run every rule on each chapter. Grading shares `pool`, or a pool of `jobs` workers started here."""
+                   jobs: int | None = None) -> CheckRun:
+    """Run every rule on each chapter. Grading shares `pool`, or a pool of `jobs` workers (default: one per
+    core) started at once, so that they import their libraries while the structural rules run."""
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="course-check-") as scratch:
-        return _check_chapters(chapter_ids, root, Path(scratch), pool, jobs, started)
+    ids = list(chapter_ids)
+    own = pool is None
+    active = pool if pool is not None else WorkerPool(jobs or default_jobs(), _preload(ids, root))
+    warming = threading.Thread(target=_warm, args=(active,), daemon=True) if own else None
+    if warming is not None:
+        warming.start()
+    try:
+        with tempfile.TemporaryDirectory(prefix="course-check-") as scratch:
+            return _check_chapters(ids, root, Path(scratch), active, started)
+    finally:
+        if warming is not None:
+            warming.join()
+            active.close()
 
 
-def _check_chapters(chapter_ids: Iterable[str], root: Path, scratch: Path, pool: WorkerPool | None, jobs: int,
-                    started: float) -> CheckRun:
+def _preload(chapter_ids: list[str], root: Path) -> tuple[str, ...]:
+    """What the chapters' manifests ask the workers to import ahead (manifests that do not load ask nothing)."""
+    wanted: set[str] = set()
+    for chapter_id in chapter_ids:
+        try:
+            wanted.update(load_chapter(chapter_id, root).preload)
+        except ContentError:
+            continue
+    return tuple(sorted(wanted))
+
+
+def _warm(pool: WorkerPool) -> None:
+    """Start every worker of the pool, each on its own thread (a barrier holds each warm-up until all have one)."""
+    barrier = threading.Barrier(pool.size)
+
+    def start(worker_pool: WorkerPool, _index: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+        except threading.BrokenBarrierError:
+            pass
+        worker_pool.worker()
+
+    for _ in pool.map_unordered(start, range(pool.size)):  # type: ignore[arg-type]
+        pass
+
+
+COST = {"solution": 0, "mistake": 1, "starter": 2}
+"""Grading order within a chapter: the solution runs every check; a starter usually stops early."""
+
+
+def _check_chapters(chapter_ids: list[str], root: Path, scratch: Path, pool: WorkerPool, started: float) -> CheckRun:
     inspections = [Inspection.of(root, chapter_id, scratch) for chapter_id in chapter_ids]
-    work = [job for ins in inspections for job in ins.jobs()]
+    chapters = {ins.id: ins.chapter for ins in inspections if ins.chapter is not None}
+    # The longest grades first (a chapter's time limit says how long its checks may run), so that no long one
+    # is left for the end while the other workers wait.
+    work = sorted((job for ins in inspections for job in ins.jobs()),
+                  key=lambda job: (-chapters[job.chapter].timeout, COST[job.role]))
     outcomes: dict[Job, Outcome] = {}
     if work:
-        chapters = {ins.id: ins.chapter for ins in inspections if ins.chapter is not None}
-
         def grade(worker_pool: WorkerPool, job: Job) -> Outcome:
             chapter = chapters[job.chapter]
             try:
@@ -143,14 +195,7 @@ def _check_chapters(chapter_ids: Iterable[str], root: Path, scratch: Path, pool:
             except (ContentError, SubmissionError) as exc:
                 return exc
 
-        preload = tuple(sorted({name for c in chapters.values() for name in c.preload}))
-        own = pool is None
-        active = WorkerPool(min(max(1, jobs), len(work)), preload) if pool is None else pool
-        try:
-            outcomes = dict(active.map_unordered(grade, work))  # type: ignore[arg-type]
-        finally:
-            if own:
-                active.close()
+        outcomes = dict(pool.map_unordered(grade, work))  # type: ignore[arg-type]
     results = [ins.finish(outcomes) for ins in inspections]
     total = sum(r.problems for r in results)
     return CheckRun(status="problem" if total else "ok", root=str(root), problems=total,

@@ -40,7 +40,7 @@ def new_command(chapter: str, title: str, from_chapter: str | None, files: list[
     return 0
 
 
-def check_command(chapters: list[str], fmt: str, jobs: int) -> int:
+def check_command(chapters: list[str], fmt: str, jobs: int | None) -> int:
     out, err = make_console(), make_console(stderr=True)
     root = content_root()
     known = chapter_ids(root, with_manifest=False)
