@@ -695,8 +695,8 @@ def code_difference(ours: Path, theirs: Path, *, stubs: bool = False) -> int | N
 
     Python files are compared as syntax trees (comments, blank lines and formatting do not count);
     other files line by line. With `stubs`, a function of `ours` that is a marked stub (see `is_stub`)
-    stands for the function of that name in `theirs`, or for nothing if `theirs` has none: the learner
-    writes it.
+    stands for the function of that name in `theirs`, or for nothing if `theirs` has none (the learner
+    writes it), and imports `theirs` does not have are allowed (what the stubs need).
     """
     a = ours.read_text(encoding="utf-8", errors="replace")
     b = theirs.read_text(encoding="utf-8", errors="replace")
@@ -727,9 +727,12 @@ def is_stub(node: ast.AST) -> bool:
     return isinstance(raised, ast.Name) and raised.id == "NotImplementedError"
 
 
-def _fill_stubs(ours: ast.AST, theirs: ast.AST) -> None:
+def _fill_stubs(ours: ast.Module, theirs: ast.Module) -> None:
     """Put in place of each stub of `ours` the function of that name in `theirs` (at the same place: module or
-    class), or drop it when `theirs` has none."""
+    class), or drop it when `theirs` has none; and drop the module-level imports `theirs` does not have (a
+    skeleton imports what its stubs name)."""
+    known = {ast.dump(n) for n in theirs.body if isinstance(n, (ast.Import, ast.ImportFrom))}
+    ours.body = [n for n in ours.body if not isinstance(n, (ast.Import, ast.ImportFrom)) or ast.dump(n) in known]
     for holder in ast.walk(ours):
         body = getattr(holder, "body", None)
         if not isinstance(body, list) or not any(is_stub(n) for n in body):

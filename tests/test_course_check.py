@@ -217,7 +217,7 @@ def get_memory_engine():
 '''
 
 
-def test_a_continuing_starter_may_hand_out_marked_stubs_in_the_files_the_learner_edits(chapter, root):
+def test_a_continuing_starter_may_hand_out_a_skeleton_in_the_files_the_learner_edits(chapter, root):
     edit(chapter / "chapter.toml", 'files = ["database.py"]', 'files = ["database.py"]\ncontinues_from = "chapter-7"')
     previous = root / "solutions" / "chapter-7"
     shutil.copytree(root / "solutions" / CHAPTER, previous)  # chapter 7 already had get_memory_engine
@@ -227,6 +227,8 @@ def test_a_continuing_starter_may_hand_out_marked_stubs_in_the_files_the_learner
     assert structural(root, "continuity") == []  # a stub in place of the learner's function
     (previous / "database.py").write_text((starter / "database.py").read_text().split("\n\ndef ")[0] + "\n")
     assert structural(root, "continuity") == []  # a new function, handed out as a stub
+    (starter / "database.py").write_text("import threading\n" + (starter / "database.py").read_text())
+    assert structural(root, "continuity") == []  # with a new import line its stubs need
     (starter / "database.py").write_text((starter / "database.py").read_text() + "\n\nX = 1\n")
     assert len(structural(root, "continuity")) == 1  # anything else is still a difference
 
