@@ -21,6 +21,7 @@ from grader.static import (
     calls_method,
     calls_to,
     defined_after,
+    endpoint,
     function,
     held,
     imported,
@@ -292,6 +293,16 @@ BLOCKS = [
         "SessionDep = 1\ndef create(hero, db: SessionDep):\n    db.add(hero)\n    db.flush()",
     ], [
         ("SessionDep = 1\ndef create(hero, db: SessionDep, other):\n    other.commit()", "not-called", 2),
+    ]),
+    Block("endpoint", lambda s: endpoint(s, "POST", "/heroes/batch"), [
+        "from fastapi import FastAPI\napp = FastAPI()\n@app.post('/heroes/batch')\ndef create_heroes():\n    pass",
+        "import fastapi\nrouter = fastapi.APIRouter()\n@router.api_route('/heroes/batch', methods=['POST'])\n"
+        "def create_heroes():\n    pass",
+    ], [
+        ("from fastapi import FastAPI\napp = FastAPI()\n@app.post('/heroes/batches')\ndef create_heroes():\n"
+         "    pass", "other-path", 4),
+        ("from fastapi import FastAPI\napp = FastAPI()\n@app.get('/heroes/batch')\ndef create_heroes():\n    pass",
+         "no-endpoint", 5),
     ]),
     Block("all_of", lambda s: all_of(imported(s, "typing.Annotated"), imported(s, "fastapi.Depends")), [
         "from typing import Annotated\nfrom fastapi import Depends",
