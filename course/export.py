@@ -172,8 +172,9 @@ def constraints(project: Path) -> str:
         for text in dist.requires or []:
             todo += [(Requirement(text), wanted) for wanted in ("", *sorted(requirement.extras))]
     python = ".".join(map(str, sys.version_info[:3]))
+    lines = "".join(f"{name}=={version}\n" for name, version in sorted(pinned.items()))
     return (f"# The versions `course export` found where the course was checked (Python {python}); the\n"
-            "# autograder's setup.sh installs exactly these.\n" + "".join(f"{n}=={v}\n" for n, v in sorted(pinned.items())))
+            "# autograder's setup.sh installs exactly these.\n" + lines)
 
 
 def build_gradescope(chapter: Chapter, out: Path) -> Path:

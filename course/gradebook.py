@@ -107,9 +107,8 @@ class Journal:
 
 def write_gradebook(result: BatchResult, out: Path) -> None:
     csv_path, jsonl_path, summary_path = names(out, result.chapter.id)
-    for path, text in ((csv_path, gradebook_csv(result)),
-                       (jsonl_path, "".join(report_line(student, report) for student, report in result.reports.items())),
-                       (summary_path, summary(result))):
+    lines = "".join(report_line(student, report) for student, report in result.reports.items())
+    for path, text in ((csv_path, gradebook_csv(result)), (jsonl_path, lines), (summary_path, summary(result))):
         write_atomic(path, text)
         os.chmod(path, 0o666 & ~umask())  # write_atomic's temp file is private; the gradebook is an ordinary file
 

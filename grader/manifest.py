@@ -278,7 +278,9 @@ def _toml(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
-    return repr(value) if not isinstance(value, (list, tuple, dict)) else f"a {'table' if isinstance(value, dict) else 'list'}"
+    if isinstance(value, (list, tuple, dict)):
+        return "a table" if isinstance(value, dict) else "a list"
+    return repr(value)
 
 
 def _field_names(model: type[BaseModel] | None, loc: list[Any]) -> list[str]:

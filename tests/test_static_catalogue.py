@@ -409,3 +409,20 @@ def test_the_older_spelling_still_reads_in_a_message_that_uses_it():
     found = imported(src("import os"), "fastapi.Depends")
     assert found.otherwise('{message}: DATABASES = {{"primary": {{"url": ...}}}}').message == \
         found.message + ': DATABASES = {"primary": {"url": ...}}'
+
+
+def test_in_with_can_ask_for_a_plain_with_and_any_block():
+    s = src("async def f(session):\n    async with session.begin():\n        create()\n")
+    found = in_with(s, the_call(s), asynchronous=False)
+    assert (found.diagnosis, found.line) == ("async-with", 2)
+    assert in_with(s, the_call(s)) and in_with(s, the_call(s), "_.begin()", asynchronous=True)
+
+
+def test_a_lambda_is_no_evidence_for_or_against_a_place():
+    """Code in a lambda runs whenever the lambda is called: under a lock it may well be held (no evidence of
+    a mistake), and in a loop it is not known to run per pass."""
+    locked = src("_lock = Lock()\ndef get(url):\n    with _lock:\n"
+                 "        return cache.setdefault(url, lambda: create(url))\n")
+    assert held(locked, the_call(locked), "_lock")
+    looped = src("def f(session, heroes):\n    for hero in heroes:\n        later.append(lambda: session.commit())\n")
+    assert outside_loop(looped, the_call(looped, "session.commit"))

@@ -34,18 +34,20 @@ Block = Callable[[cst.CSTNode, cst.CSTNode], bool]
 
 
 # -- finding the place a node runs in ----------------------------------------------------------------------------------
-def _enclosing(src: Source, node: cst.CSTNode, wanted: Block, depth: int = _DEPTH) -> cst.CSTNode | None:
+def _enclosing(src: Source, node: cst.CSTNode, wanted: Block, depth: int = _DEPTH, *,
+               lambdas: bool = False) -> cst.CSTNode | None:
     """The innermost ancestor of `node`, within its own function, that `wanted` accepts; for a node of a
-    module-level helper that has none, the place where *every* call of the helper is (None if any is not)."""
+    module-level helper that has none, the place where *every* call of the helper is (None if any is not).
+    A lambda ends the search (it runs later, elsewhere) unless `lambdas`."""
     child = node
     for ancestor in src.ancestors(node):
         if wanted(ancestor, child):
             return ancestor
-        if isinstance(ancestor, cst.Lambda):
+        if isinstance(ancestor, cst.Lambda) and not lambdas:
             return None
         if isinstance(ancestor, cst.FunctionDef):
             calls = _helper_calls(src, ancestor) if depth > 0 else []
-            places = [_enclosing(src, call, wanted, depth - 1) for call in calls]
+            places = [_enclosing(src, call, wanted, depth - 1, lambdas=lambdas) for call in calls]
             return places[0] if places and all(p is not None for p in places) else None
         child = ancestor
     return None
@@ -117,7 +119,7 @@ def held(src: Source, node: cst.CSTNode, lock: Patterns) -> Finding:
         return (isinstance(ancestor, cst.Try) and child is ancestor.body and _releases(src, ancestor, lock)
                 and _acquired_for(src, ancestor, lock))
 
-    holder = _enclosing(src, node, holds)
+    holder = _enclosing(src, node, holds, lambdas=True)  # a lambda under the lock may well run there: no evidence
     shown = display(alternatives(lock)[0], src)
     if holder is not None:
         return passed(f"line {src.line(node)} runs while `{shown}` is held", node=holder, line=src.line(holder))
