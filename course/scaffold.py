@@ -88,8 +88,9 @@ STATIC = Template('''\
 """Static checks of $chapter: one @check function per `kind = "static"` check of chapter.toml.
 
 Each receives the parsed file the check examines (`src`) and returns a Finding made with the
-building blocks of grader.static (docs/AUTHORING.md, "Static checks");
-chapters/chapter-2/checks/static.py is a worked example.
+building blocks of grader.static (docs/AUTHORING.md, "Static checks"); chapters/chapter-2/checks/static.py
+and, for sessions, loops and savepoints, tests/authored/batches/chapters/chapter-8/checks/static.py are
+worked examples.
 """
 
 from grader.static import all_of, called, check, function, imported  # noqa: F401
@@ -105,8 +106,10 @@ BEHAVIOUR = Template('''\
 """Behavioural checks of $chapter: one pytest test per `kind = "behaviour"` check of chapter.toml.
 
 Tests run in a sandboxed child process, in a copy of the submission. `learner.module("main")`
-imports the learner's module; `fail("message", obj=..., diagnosis="...")` fails the check at the
-learner's file and line (docs/AUTHORING.md, "Behavioural checks").
+imports the learner's module; `with serve(main.app) as client:` serves the app with its lifespan and
+`request(client, "GET", "/heroes/", expect=200)` sends a request; `fail("message", obj=...,
+diagnosis="...")` fails the check at the learner's file and line (docs/AUTHORING.md, "Behavioural
+checks").
 """
 
 from grader.testing import check, fail  # noqa: F401
