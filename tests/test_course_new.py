@@ -68,7 +68,7 @@ def test_the_scaffold_fails_course_check_saying_what_is_missing(root):
     assert ("chapters/chapter-9/lesson.md:3: still contains the template's placeholder: TODO(author): the problem this "
             "chapter solves, in two or three short paragraphs.") in placeholders
     for where in ("chapters/chapter-9/chapter.toml:3", "chapters/chapter-9/quiz.toml:5",
-                  "chapters/chapter-9/checks/static.py:10", "chapters/chapter-9/checks/test_behaviour.py:10",
+                  "chapters/chapter-9/checks/static.py:11", "chapters/chapter-9/checks/test_behaviour.py:12",
                   "starter/chapter-9/database.py:1", "solutions/chapter-9/database.py:1"):
         assert any(p.startswith(where + ":") for p in placeholders), where
     assert said["manifest"] == said["quiz"] == said["lesson"] == said["files"] == []
