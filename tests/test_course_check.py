@@ -631,3 +631,31 @@ def test_a_usage_error_in_json_is_json(root, tmp_path, chapter_arg, says):
     result = run_course(["check", chapter_arg, "--format", "json"], root, tmp_path)
     assert result.returncode == 2
     assert json.loads(result.stdout) == {"format": 1, "status": "error", "root": str(root), "message": says}
+
+
+def test_the_longest_grades_go_first_and_workers_follow_the_cores(root, monkeypatch):
+    """Jobs are handed out by the chapters' time limits, the solution first: no long grade is left for the end."""
+    from course import content_check
+    from grader.content import ContentError
+
+    shutil.copytree(root / "chapters" / CHAPTER, root / "chapters" / "chapter-9")
+    for kind in ("starter", "solutions"):
+        shutil.copytree(root / kind / CHAPTER, root / kind / "chapter-9")
+    edit(root / "chapters" / "chapter-9" / "chapter.toml", "format_version = 1", "format_version = 1\ntimeout = 30")
+
+    class Recorder:
+        size = 1
+        handed: list = []
+
+        def map_unordered(self, fn, items):
+            self.handed.extend(items)
+            return ((job, ContentError("not graded here: only the order matters")) for job in items)
+
+    check_chapters([CHAPTER, "chapter-9"], root, pool=Recorder())
+    assert [(job.chapter, job.role) for job in Recorder.handed[:2]] == [("chapter-9", "solution"),
+                                                                          ("chapter-9", "mistake")]
+    assert Recorder.handed[-1].role == "starter" and Recorder.handed[-1].chapter == CHAPTER
+    monkeypatch.setattr(content_check.os, "cpu_count", lambda: 1)
+    assert content_check.default_jobs() == 2
+    monkeypatch.setattr(content_check.os, "cpu_count", lambda: 64)
+    assert content_check.default_jobs() == 8
