@@ -13,8 +13,10 @@ output documented in docs/AUTHORING.md.
 from __future__ import annotations
 
 import ast
+import os
 import re
 import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Iterable
@@ -27,7 +29,9 @@ from pydantic import BaseModel, Field, ValidationError
 from course.toml_lines import TomlLines
 from grader.content import chapters_dir, parse_toml, solution_dir, starter_dir, tree_files
 from grader.variants import SUFFIX, Variant, VariantError, disagreements, misplaced, read_variant
-from grader.manifest import FILES_CHECK, Chapter, ContentError
+from grader.manifest import (
+    FILES_CHECK, FILES_TITLE, Chapter, ContentError, author_errors, describe_error, load_chapter,
+)
 from grader.pool import WorkerPool
 from grader.quiz import Quiz
 from grader.report import Report
@@ -38,14 +42,20 @@ PLACEHOLDER = "TODO(author)"
 """What `course new` writes wherever the author has something to fill in."""
 MIN_HINTS = 3
 """Hints per check: gentle first, explicit last (the chapter format asks for at least three)."""
+MIN_QUESTIONS = 4
+"""Questions per quiz."""
+MIN_ANSWER_LETTERS = 3
+"""Different answer letters a quiz uses, so that the right answer is not always in the same place."""
+MIN_EXAMPLES = 2
+"""Runnable examples (```python blocks) per lesson."""
 
 RULES: dict[str, str] = {
     "manifest": "chapter.toml is valid",
     "files": "the starter and the solution hold the chapter's files",
     "continuity": "the starter continues the previous chapter's solution",
     "implementations": "every check has exactly one implementation",
-    "lesson": "the lesson names the edited files and each check's step",
-    "quiz": "the quiz is valid",
+    "lesson": "the lesson has examples, names the edited files and each check's step",
+    "quiz": "the quiz is valid and long enough",
     "placeholders": "no template placeholder is left",
     "solution": "the solution passes every check",
     "starter": "the starter fails, through checks",
@@ -114,22 +124,70 @@ Outcome = Report | ContentError | SubmissionError
 
 
 # -- running --------------------------------------------------------------------------------------------------------
+def default_jobs() -> int:
+    """Warm workers for `course check`: one per core, at least two, at most eight."""
+    return max(2, min(os.cpu_count() or 2, 8))
+
+
 def check_chapters(chapter_ids: Iterable[str], root: Path, *, pool: WorkerPool | None = None,
-                   jobs: int = 2) -> CheckRun:
-    """Run every rule on each chapter. Grading shares `pool`, or a pool of `jobs` workers started here."""
+                   jobs: int | None = None) -> CheckRun:
+    """Run every rule on each chapter. Grading shares `pool`, or a pool of `jobs` workers (default: one per
+    core) started at once, so that they import their libraries while the structural rules run."""
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="course-check-") as scratch:
-        return _check_chapters(chapter_ids, root, Path(scratch), pool, jobs, started)
+    ids = list(chapter_ids)
+    own = pool is None
+    active = pool if pool is not None else WorkerPool(jobs or default_jobs(), _preload(ids, root))
+    warming = threading.Thread(target=_warm, args=(active,), daemon=True) if own else None
+    if warming is not None:
+        warming.start()
+    try:
+        with tempfile.TemporaryDirectory(prefix="course-check-") as scratch:
+            return _check_chapters(ids, root, Path(scratch), active, started)
+    finally:
+        if warming is not None:
+            warming.join()
+            active.close()
 
 
-def _check_chapters(chapter_ids: Iterable[str], root: Path, scratch: Path, pool: WorkerPool | None, jobs: int,
-                    started: float) -> CheckRun:
+def _preload(chapter_ids: list[str], root: Path) -> tuple[str, ...]:
+    """What the chapters' manifests ask the workers to import ahead (manifests that do not load ask nothing)."""
+    wanted: set[str] = set()
+    for chapter_id in chapter_ids:
+        try:
+            wanted.update(load_chapter(chapter_id, root).preload)
+        except ContentError:
+            continue
+    return tuple(sorted(wanted))
+
+
+def _warm(pool: WorkerPool) -> None:
+    """Start every worker of the pool, each on its own thread (a barrier holds each warm-up until all have one)."""
+    barrier = threading.Barrier(pool.size)
+
+    def start(worker_pool: WorkerPool, _index: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+        except threading.BrokenBarrierError:
+            pass
+        worker_pool.worker()
+
+    for _ in pool.map_unordered(start, range(pool.size)):  # type: ignore[arg-type]
+        pass
+
+
+COST = {"solution": 0, "mistake": 1, "starter": 2}
+"""Grading order within a chapter: the solution runs every check; a starter usually stops early."""
+
+
+def _check_chapters(chapter_ids: list[str], root: Path, scratch: Path, pool: WorkerPool, started: float) -> CheckRun:
     inspections = [Inspection.of(root, chapter_id, scratch) for chapter_id in chapter_ids]
-    work = [job for ins in inspections for job in ins.jobs()]
+    chapters = {ins.id: ins.chapter for ins in inspections if ins.chapter is not None}
+    # The longest grades first (a chapter's time limit says how long its checks may run), so that no long one
+    # is left for the end while the other workers wait.
+    work = sorted((job for ins in inspections for job in ins.jobs()),
+                  key=lambda job: (-chapters[job.chapter].timeout, COST[job.role]))
     outcomes: dict[Job, Outcome] = {}
     if work:
-        chapters = {ins.id: ins.chapter for ins in inspections if ins.chapter is not None}
-
         def grade(worker_pool: WorkerPool, job: Job) -> Outcome:
             chapter = chapters[job.chapter]
             try:
@@ -137,14 +195,7 @@ def _check_chapters(chapter_ids: Iterable[str], root: Path, scratch: Path, pool:
             except (ContentError, SubmissionError) as exc:
                 return exc
 
-        preload = tuple(sorted({name for c in chapters.values() for name in c.preload}))
-        own = pool is None
-        active = WorkerPool(min(max(1, jobs), len(work)), preload) if pool is None else pool
-        try:
-            outcomes = dict(active.map_unordered(grade, work))  # type: ignore[arg-type]
-        finally:
-            if own:
-                active.close()
+        outcomes = dict(pool.map_unordered(grade, work))  # type: ignore[arg-type]
     results = [ins.finish(outcomes) for ins in inspections]
     total = sum(r.problems for r in results)
     return CheckRun(status="problem" if total else "ok", root=str(root), problems=total,
@@ -228,9 +279,11 @@ class Inspection:
         if self.chapter is not None:
             jobs = self.jobs()
             if jobs:
-                self.record("solution", solution_rule(self, outcomes[jobs[0]]))
-                self.record("starter", starter_rule(self, outcomes[jobs[1]]))
-                self.record("mistakes", self.results["mistakes"].problems + mistakes_rule(self, outcomes))
+                crashes = crash_problems(self, [(job, outcomes[job]) for job in jobs])
+                self.record("solution", crashes["solution"] + solution_rule(self, outcomes[jobs[0]]))
+                self.record("starter", crashes["starter"] + starter_rule(self, outcomes[jobs[1]]))
+                self.record("mistakes", self.results["mistakes"].problems + crashes["mistake"]
+                            + mistakes_rule(self, outcomes))
                 self.record("coverage", coverage_rule(self, [outcomes[j] for j in jobs[1:]]))
             else:
                 why = f"fix “{RULES['implementations']}” first"
@@ -258,15 +311,19 @@ def manifest_rule(ins: Inspection) -> tuple[Chapter | None, list[Problem]]:
     try:
         chapter = Chapter(dir=ins.folder, **data)
     except ValidationError as exc:
-        return None, [_validation_problem(ins, path, err, data) for err in exc.errors()]
+        return None, [_validation_problem(ins, path, err, data) for err in author_errors(exc)]
     except TypeError as exc:
         return None, [ins.problem(path, f"invalid manifest: {exc}")]
     problems = []
-    for spec in chapter.checks:
+    for index, spec in enumerate(chapter.checks):
+        line = ins.lines.line("checks", index, "hints")
         if len(spec.hints) < MIN_HINTS:
             problems.append(ins.problem(path, f"check {spec.id!r} has {len(spec.hints)} hint(s); give at least "
-                                        f"{MIN_HINTS}, from a gentle nudge to the explicit answer",
-                                        ins.lines.line("checks", chapter.checks.index(spec), "hints")))
+                                        f"{MIN_HINTS}, from a gentle nudge to the explicit answer", line))
+        repeated = sorted({h for h in spec.hints if spec.hints.count(h) > 1})
+        if repeated:
+            problems.append(ins.problem(path, f"check {spec.id!r} gives the hint {repeated[0]!r} twice: each hint "
+                                        "says more than the one before", line))
     return chapter, problems
 
 
@@ -281,10 +338,19 @@ def quiz_rule(ins: Inspection) -> list[Problem]:
     if problem is not None:
         return [problem]
     try:
-        Quiz(**data)
+        quiz = Quiz(**data)
     except ValidationError as exc:
-        return [ins.problem(path, _describe(err, data), _key_line(lines, err)) for err in exc.errors()]
-    return []
+        return [ins.problem(path, _describe(err, data, Quiz), _key_line(lines, err)) for err in author_errors(exc)]
+    problems = []
+    if len(quiz.questions) < MIN_QUESTIONS:
+        problems.append(ins.problem(path, f"the quiz has {len(quiz.questions)} question(s); write at least "
+                                    f"{MIN_QUESTIONS}, one per idea of the lesson a learner could get wrong"))
+    letters = sorted({q.answer for q in quiz.questions})
+    if len(letters) < MIN_ANSWER_LETTERS:
+        problems.append(ins.problem(path, f"every right answer is {' or '.join(repr(x) for x in letters)}: put the "
+                                    f"right choice in at least {MIN_ANSWER_LETTERS} different places",
+                                    lines.line("questions", 0, "answer")))
+    return problems
 
 
 def placeholders_rule(ins: Inspection) -> list[Problem]:
@@ -348,9 +414,12 @@ def continuity_rule(ins: Inspection) -> tuple[list[Problem], str]:
     problems = []
     for name, theirs in tree_files(theirs_root).items():
         ours = starter / name
-        if ours.is_file() and (line := code_difference(ours, theirs)) is not None:
+        edited = name in chapter.files
+        if ours.is_file() and (line := code_difference(ours, theirs, stubs=edited)) is not None:
+            allowed = " (and marked stubs)" if edited else ""
             problems.append(ins.problem(ours, f"differs from {ins.rel(theirs)}: this chapter continues {previous}, so "
-                                        "the files they share must hold the same code", line))
+                                        f"the files they share must hold the same code, comments aside{allowed}",
+                                        line))
     return problems, ""
 
 
@@ -418,6 +487,13 @@ def lesson_rule(ins: Inspection) -> list[Problem]:
         return [ins.problem(path, "lesson.md is empty")]
     problems = [ins.problem(path, f"the lesson never names {name}, a file the learner edits: tell them which file to "
                             "open") for name in chapter.files if name not in text]
+    examples = len(re.findall(r"^`{3,}python\b", text, re.M))
+    if examples < MIN_EXAMPLES:
+        problems.append(ins.problem(path, f"the lesson has {examples} ```python example(s); show at least "
+                                    f"{MIN_EXAMPLES}, each runnable on its own"))
+    if not re.search(r"^## Instructions[ \t]*$", text, re.M):
+        return problems + [ins.problem(path, "the lesson has no `## Instructions` section: end it with the numbered "
+                                       "steps the checks verify, under a `## Instructions` heading")]
     steps = instruction_steps(text)
     for spec in chapter.checks:
         if spec.task is not None and spec.task > steps:
@@ -497,25 +573,63 @@ def diagnosed_hints_problems(ins: Inspection) -> list[Problem]:
 
 
 # -- graded rules ------------------------------------------------------------------------------------------------
+def crash_problems(ins: Inspection, graded: list[tuple[Job, Outcome]]) -> dict[str, list[Problem]]:
+    """One problem per bug of the chapter's checks, however many submissions it broke: a check that errors
+    with the same message on the solution, the starter and ten mistakes is one crash, reported at the line
+    of the checks file that raised (else at the check's manifest entry), under the rule of the first
+    submission it broke ("solution", "starter" or "mistake"). The other rules leave errors to it."""
+    crashes: dict[tuple[str, str], list[Job]] = {}
+    for job, outcome in graded:
+        for check in outcome.checks if isinstance(outcome, Report) else ():
+            if check.status == "error":
+                crashes.setdefault((check.id, check.message.strip()), []).append(job)
+    found: dict[str, list[Problem]] = {"solution": [], "starter": [], "mistake": []}
+    titles = {c.id: c.title for c in ins.chapter.checks} if ins.chapter else {}
+    for (check_id, message), jobs in crashes.items():
+        at = CRASH_AT.search(message)
+        path, line = ((ins.folder / "checks" / at.group(1), int(at.group(2))) if at
+                      else (ins.manifest, ins.check_line(check_id)))
+        title = f"“{titles[check_id]}” ({check_id})" if check_id in titles else f"“{FILES_TITLE}” ({check_id})"
+        first = message.splitlines()[0] if message else "no message"
+        found[jobs[0].role].append(ins.problem(path, f"{title} errors on {_submissions(jobs)}: {first}", line))
+    return found
+
+
+CRASH_AT = re.compile(r"\bat (?:[\w.-]+/)?checks/([\w./-]+\.py):(\d+)")
+"""Where a check's own code raised, as the engine's error messages say it ("at checks/test_behaviour.py:14",
+"at chapter-8/checks/static.py:9")."""
+
+
+def _submissions(jobs: list[Job]) -> str:
+    """`the solution, the starter and 2 mistakes (a.diff, b.diff)`."""
+    parts = [f"the {role}" for role in ("solution", "starter") if any(j.role == role for j in jobs)]
+    mistakes = [j.path.name for j in jobs if j.role == "mistake"]
+    if mistakes:
+        parts.append(f"{len(mistakes)} mistake{'s' if len(mistakes) > 1 else ''} ({', '.join(mistakes)})")
+    return ", ".join(parts[:-1]) + f" and {parts[-1]}" if len(parts) > 1 else parts[0]
+
+
 def solution_rule(ins: Inspection, outcome: Outcome) -> list[Problem]:
-    """The reference solution passes every check."""
+    """The reference solution passes every check (a check that errors is a crash: see `crash_problems`)."""
     folder = solution_dir(ins.id, ins.root)
     if not isinstance(outcome, Report):
         return [ins.problem(folder, f"cannot be graded: {outcome}")]
-    verbs = {"fail": "fails", "skip": "skips", "error": "errors on"}
+    verbs = {"fail": "fails", "skip": "skips"}
+    crashed = {c.id for c in outcome.checks if c.status == "error"}
     return [_check_problem(ins, folder, check, f"the solution {verbs[check.status]}")
-            for check in outcome.checks if check.status != "pass"]
+            for check in outcome.checks if check.status in verbs
+            and not (check.status == "skip" and ins.chapter and _needs(ins.chapter, check.id, crashed))]
 
 
 def starter_rule(ins: Inspection, outcome: Outcome) -> list[Problem]:
-    """The starter fails (so there is something to do), through checks: no grader error, and valid Python."""
+    """The starter fails (so there is something to do), through checks: no grader error (a crash: see
+    `crash_problems`), and valid Python."""
     folder = starter_dir(ins.id, ins.root)
     if not isinstance(outcome, Report):
         return [ins.problem(folder, f"cannot be graded: {outcome}")]
     if outcome.status == "pass":
         return [ins.problem(folder, "the starter passes every check: the learner would have nothing to do")]
-    problems = [_check_problem(ins, folder, check, "the starter errors on", " (a course or grader error, not a "
-                               "failure)") for check in outcome.checks if check.status == "error"]
+    problems: list[Problem] = []
     files = next(c for c in outcome.checks if c.id == FILES_CHECK)
     if files.status == "fail":
         problems.append(_check_problem(ins, folder, files, "the starter fails", ": the learner would start from a "
@@ -535,6 +649,8 @@ def mistakes_rule(ins: Inspection, outcomes: dict[Job, Outcome]) -> list[Problem
         if not isinstance(outcome, Report):
             problems.append(ins.problem(variant.path, f"cannot be graded: {outcome}"))
             continue
+        if any(c.status == "error" for c in outcome.checks):
+            continue  # a crash of the checks: reported once, at its line (crash_problems)
         found = disagreements(variant, outcome)
         problems += [ins.problem(variant.path, text, variant.lines.get("fails")) for text in found]
         off = None if found else misplaced(variant, outcome)
@@ -549,23 +665,47 @@ def coverage_rule(ins: Inspection, outcomes: list[Outcome]) -> list[Problem]:
     assert chapter is not None
     caught = {c.id for outcome in outcomes if isinstance(outcome, Report) for c in outcome.checks
               if c.status == "fail"}
+    crashed = {c.id for outcome in outcomes if isinstance(outcome, Report) for c in outcome.checks
+               if c.status == "error"}
+    unknown = crashed | {spec.id for spec in chapter.checks if _needs(chapter, spec.id, crashed)}
+    """Checks that crashed, or wait for one that did: whether anything fails them is not known yet."""
     return [ins.problem(ins.manifest, f"nothing fails check {spec.id!r}: neither the starter nor a mistakes/ fixture "
                         "does; add a fixture with the mistake this check is there to catch", ins.check_line(spec.id))
-            for spec in chapter.checks if spec.id not in caught]
+            for spec in chapter.checks if spec.id not in caught and spec.id not in unknown]
+
+
+def _needs(chapter: Chapter, check_id: str, ids: set[str]) -> bool:
+    """Does `check_id` depend, directly or not, on one of `ids`?"""
+    depends = {c.id: c.depends for c in chapter.checks}
+    seen: set[str] = set()
+    todo = list(depends.get(check_id, ()))
+    while todo:
+        dep = todo.pop()
+        if dep in ids:
+            return True
+        if dep not in seen:
+            seen.add(dep)
+            todo.extend(depends.get(dep, ()))
+    return False
 
 
 # -- helpers -------------------------------------------------------------------------------------------------------
-def code_difference(ours: Path, theirs: Path) -> int | None:
+def code_difference(ours: Path, theirs: Path, *, stubs: bool = False) -> int | None:
     """None if both files hold the same code, else the line of `ours` where they first differ.
 
     Python files are compared as syntax trees (comments, blank lines and formatting do not count);
-    other files line by line.
+    other files line by line. With `stubs`, a function of `ours` that is a marked stub (see `is_stub`)
+    stands for the function of that name in `theirs`, or for nothing if `theirs` has none (the learner
+    writes it), and imports `theirs` does not have are allowed (what the stubs need).
     """
     a = ours.read_text(encoding="utf-8", errors="replace")
     b = theirs.read_text(encoding="utf-8", errors="replace")
     if ours.suffix == ".py":
         try:
-            return _first_difference(ast.parse(a), ast.parse(b), 1, len(a.splitlines()) or 1)
+            mine, other = ast.parse(a), ast.parse(b)
+            if stubs:
+                _fill_stubs(mine, other)
+            return _first_difference(mine, other, 1, len(a.splitlines()) or 1)
         except SyntaxError:
             pass
     lines_a, lines_b = a.splitlines(), b.splitlines()
@@ -573,6 +713,63 @@ def code_difference(ours: Path, theirs: Path) -> int | None:
         if x != y:
             return number
     return None if len(lines_a) == len(lines_b) else min(len(lines_a), len(lines_b)) + 1
+
+
+def is_stub(node: ast.AST) -> bool:
+    """A marked stub: a function whose body is only `raise NotImplementedError(...)` (after a docstring)."""
+    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return False
+    body = node.body[1:] if node.body and isinstance(node.body[0], ast.Expr) and isinstance(
+        node.body[0].value, ast.Constant) and isinstance(node.body[0].value.value, str) else node.body
+    if len(body) != 1 or not isinstance(body[0], ast.Raise) or body[0].exc is None:
+        return False
+    raised = body[0].exc.func if isinstance(body[0].exc, ast.Call) else body[0].exc
+    return isinstance(raised, ast.Name) and raised.id == "NotImplementedError"
+
+
+def _fill_stubs(ours: ast.Module, theirs: ast.Module) -> None:
+    """Put in place of each stub of `ours` the function of that name in `theirs` (at the same place: module or
+    class), or drop it when `theirs` has none; and drop the module-level imports `theirs` does not have (a
+    skeleton imports what its stubs name)."""
+    known = {ast.dump(n) for n in theirs.body if isinstance(n, (ast.Import, ast.ImportFrom))}
+    ours.body = [n for n in ours.body if not isinstance(n, (ast.Import, ast.ImportFrom)) or ast.dump(n) in known]
+    for holder in ast.walk(ours):
+        body = getattr(holder, "body", None)
+        if not isinstance(body, list) or not any(is_stub(n) for n in body):
+            continue
+        twin = _twin(holder, ours, theirs)
+        defs = {n.name: n for n in getattr(twin, "body", []) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+        filled = []
+        for n in body:
+            if not is_stub(n):
+                filled.append(n)
+            elif n.name in defs:
+                filled.append(defs[n.name])
+        holder.body = filled  # type: ignore[attr-defined]
+
+
+def _twin(holder: ast.AST, ours: ast.AST, theirs: ast.AST) -> ast.AST | None:
+    """The module or class of `theirs` at the place of `holder` in `ours` (by the names of the classes around it)."""
+    if holder is ours:
+        return theirs
+    if not isinstance(holder, ast.ClassDef):
+        return None
+    path = _class_path(ours, holder)
+    node: ast.AST | None = theirs
+    for name in path or []:
+        node = next((n for n in getattr(node, "body", []) if isinstance(n, ast.ClassDef) and n.name == name), None)
+    return node if path else None
+
+
+def _class_path(tree: ast.AST, target: ast.ClassDef, path: tuple[str, ...] = ()) -> tuple[str, ...] | None:
+    for n in getattr(tree, "body", []):
+        if n is target:
+            return (*path, n.name)
+        if isinstance(n, ast.ClassDef):
+            found = _class_path(n, target, (*path, n.name))
+            if found:
+                return found
+    return None
 
 
 def _first_difference(a: Any, b: Any, line: int, last: int) -> int | None:
@@ -605,21 +802,9 @@ def _load_toml(ins: Inspection, path: Path, text: str) -> tuple[dict[str, Any], 
         return {}, ins.problem(path, exc.message, exc.line)
 
 
-def _describe(err: Any, data: dict[str, Any]) -> str:
-    """A pydantic error in the author's terms: `checks[2] ('get-engine') hints: ...`."""
-    parts: list[str] = []
-    loc = list(err["loc"])
-    while loc:
-        key = loc.pop(0)
-        if isinstance(key, int) and parts:
-            table = data.get(parts[-1]) if len(parts) == 1 else None
-            item = table[key] if isinstance(table, list) and key < len(table) else None
-            name = item.get("id") if isinstance(item, dict) else None
-            parts[-1] += f"[{key}]" + (f" ({name!r})" if name else "")
-        else:
-            parts.append(str(key))
-    message = err["msg"].removeprefix("Value error, ")
-    return f"{' '.join(parts)}: {message}" if parts else message
+def _describe(err: Any, data: dict[str, Any], model: type[BaseModel]) -> str:
+    """A pydantic error in the author's terms: ``check 'get-engine': `hints` must be a list, not "x"``."""
+    return describe_error(err, model, data)
 
 
 def _key_line(lines: TomlLines, err: Any) -> int | None:
@@ -633,7 +818,7 @@ def _validation_problem(ins: Inspection, path: Path, err: Any, data: dict[str, A
     """One manifest validation error, at the line of the key it is about (or of what its message names)."""
     message = err["msg"].removeprefix("Value error, ")
     line = _key_line(ins.lines, err) if err["loc"] else _named_line(ins.lines, message, data)
-    return ins.problem(path, f"invalid manifest: {_describe(err, data)}", line)
+    return ins.problem(path, f"invalid manifest: {_describe(err, data, Chapter)}", line)
 
 
 def _named_line(lines: TomlLines, message: str, data: dict[str, Any]) -> int | None:

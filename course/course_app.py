@@ -259,7 +259,8 @@ def new(
 def check(
     chapters: Annotated[Optional[list[str]], typer.Argument(help="Chapters to check (default: all).")] = None,
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.text,
-    jobs: Annotated[int, typer.Option("--jobs", min=1, help="Warm grading workers to run in parallel.")] = 2,
+    jobs: Annotated[Optional[int], typer.Option("--jobs", min=1, help="Warm grading workers to run in parallel "
+                                                "(default: one per core, 2 to 8).")] = None,
 ) -> None:
     """Author QA: manifests, implementations, lessons, quizzes, and solution, starter and mistakes graded."""
     from course.instructor import check_command

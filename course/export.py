@@ -3,7 +3,10 @@
 The zip holds, at its root (Gradescope unpacks it into /autograder/source):
 
     setup.sh         run once when Gradescope builds the image: a venv at /autograder/venv with
-                     this course installed from course/ (Python 3.10+ comes from apt if missing)
+                     this course installed from course/, with the versions of constraints.txt
+                     (Python 3.10+ comes from apt if missing; if it still is, the build fails, saying so)
+    constraints.txt  every library the course needs, pinned to the version installed where the
+                     author ran `course export` (and so checked the course)
     run_autograder   run per submission: grades /autograder/submission with this course's own
                      grader and writes /autograder/results/results.json (always, even when the
                      submission is unusable)
@@ -37,12 +40,24 @@ SETUP = """\
 # Gradescope runs this once, as root, when it builds the autograder image.
 set -euo pipefail
 root="${AUTOGRADER_ROOT:-/autograder}"
-if ! python3 -c 'import sys, venv, ensurepip; assert sys.version_info >= (3, 10)' 2>/dev/null; then
+usable() { python3 -c 'import sys, venv, ensurepip; assert sys.version_info >= (3, 10)' 2>/dev/null; }
+if ! usable; then
     apt-get update
     apt-get install -y python3 python3-venv python3-pip
 fi
+if ! usable; then
+    echo "setup.sh: the course needs Python 3.10 or newer, with venv; this image has" \
+         "$(python3 --version 2>&1 || echo 'no python3'), even after apt-get install python3." \
+         "Choose a newer base image in the autograder settings." >&2
+    exit 1
+fi
+found="$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+if [ "$found" != "@AUTHOR_PYTHON@" ]; then
+    echo "setup.sh: note: the course was checked on Python @AUTHOR_PYTHON@; this image has Python $found" >&2
+fi
 python3 -m venv "$root/venv"
-"$root/venv/bin/pip" install --quiet "$root/source/course"
+# The versions the author checked the course with (constraints.txt): nothing newer or older.
+"$root/venv/bin/pip" install --quiet --constraint "$root/source/constraints.txt" "$root/source/course"
 """
 
 RUN = """\
@@ -126,15 +141,53 @@ def autograder_pyproject(text: str) -> str:
     return trimmed
 
 
+def constraints(project: Path) -> str:
+    """`constraints.txt`: every distribution the course needs (pyproject.toml's dependencies, with their extras
+    and their own dependencies, for this Python), pinned to the version installed here, where the author checks
+    the course. ExportError if one is not installed."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    roots = parse_toml((project / "pyproject.toml").read_text("utf-8"), project / "pyproject.toml")
+    todo = [(Requirement(text), "") for text in roots.get("project", {}).get("dependencies", [])]
+    pinned: dict[str, str] = {}
+    seen: set[tuple[str, frozenset[str]]] = set()
+    while todo:
+        requirement, extra = todo.pop()
+        if requirement.marker is not None and not requirement.marker.evaluate({"extra": extra}):
+            continue
+        name = canonicalize_name(requirement.name)
+        if (name, frozenset(requirement.extras)) in seen:
+            continue
+        seen.add((name, frozenset(requirement.extras)))
+        try:
+            dist = metadata.distribution(requirement.name)
+        except metadata.PackageNotFoundError:
+            raise ExportError(f"the course needs {requirement}, which is not installed here: install the course "
+                              "(`pip install -e .`) and check it, so the autograder gets the versions you "
+                              "checked") from None
+        pinned[name] = dist.version
+        for text in dist.requires or []:
+            todo += [(Requirement(text), wanted) for wanted in ("", *sorted(requirement.extras))]
+    python = ".".join(map(str, sys.version_info[:3]))
+    lines = "".join(f"{name}=={version}\n" for name, version in sorted(pinned.items()))
+    return (f"# The versions `course export` found where the course was checked (Python {python}); the\n"
+            "# autograder's setup.sh installs exactly these.\n" + lines)
+
+
 def build_gradescope(chapter: Chapter, out: Path) -> Path:
     """Write the autograder zip for `chapter` to `out` (atomically; into it, if `out` is a folder) and
     return where it went. ExportError if it cannot be written."""
     project = project_root()
     if out.is_dir():
         out = out / f"gradescope-{chapter.id}.zip"
+    pins = constraints(project)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-        _add(zf, "setup.sh", SETUP, executable=True)
+        _add(zf, "setup.sh", SETUP.replace("@AUTHOR_PYTHON@", "%d.%d" % sys.version_info[:2]), executable=True)
+        _add(zf, "constraints.txt", pins)
         _add(zf, "run_autograder", RUN.format(chapter=chapter.id), executable=True)
         _add(zf, "course/pyproject.toml", autograder_pyproject((project / "pyproject.toml").read_text("utf-8")))
         for name, path in sorted(shipped_files(chapter).items()):

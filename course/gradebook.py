@@ -1,9 +1,10 @@
 """A batch's gradebook: its three files, written atomically, and the journal that keeps each report
 the moment it is graded.
 
-    chapter-N.csv            student, one column per check (the points earned; the status for a
-                             check worth no points), score, max_score, percent, status, then the
-                             stamps (submission hash, checks hash, grader version)
+    chapter-N.csv            student, one column per check worth points (the points earned), score,
+                             max_score, percent, status, one column per check worth none (its status:
+                             `files` and any check with points = 0), then the stamps (submission
+                             hash, checks hash, grader version)
     chapter-N.jsonl          one full report per student (with the student id)
     chapter-N-summary.txt    how many students passed each check, where most got stuck, and who
                              could not be graded, was skipped or was not reached
@@ -13,6 +14,9 @@ the moment it is graded.
 
 If the batch is killed before it writes the three files, the journal still holds every report it
 finished, and the next run takes them from there instead of grading those students again.
+
+Every file is created with the permissions the umask gives (like any file the user creates), so a
+gradebook in a shared folder can be read by those the folder is shared with.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -102,9 +107,24 @@ class Journal:
 
 def write_gradebook(result: BatchResult, out: Path) -> None:
     csv_path, jsonl_path, summary_path = names(out, result.chapter.id)
-    write_atomic(csv_path, gradebook_csv(result))
-    write_atomic(jsonl_path, "".join(report_line(student, report) for student, report in result.reports.items()))
-    write_atomic(summary_path, summary(result))
+    lines = "".join(report_line(student, report) for student, report in result.reports.items())
+    for path, text in ((csv_path, gradebook_csv(result)), (jsonl_path, lines), (summary_path, summary(result))):
+        write_atomic(path, text)
+        os.chmod(path, 0o666 & ~umask())  # write_atomic's temp file is private; the gradebook is an ordinary file
+
+
+def umask() -> int:
+    """The process's umask, read without changing it (Linux), else set and put back at once."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
 
 
 def _cell(value: object) -> str:
@@ -114,19 +134,21 @@ def _cell(value: object) -> str:
 
 
 def gradebook_csv(result: BatchResult) -> str:
-    check_ids = [FILES_CHECK, *(c.id for c in result.chapter.checks)]
+    """Points columns (the checks worth points), the totals, then status columns (the checks worth none)."""
+    scored = [c.id for c in result.chapter.checks if c.points]
+    unscored = [FILES_CHECK, *(c.id for c in result.chapter.checks if not c.points)]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["student", *check_ids, "score", "max_score", "percent", "status",
+    writer.writerow(["student", *scored, "score", "max_score", "percent", "status", *unscored,
                      "submission_hash", "checks_hash", "grader_version"])
     for student, report in result.reports.items():
-        # a check worth points shows the points earned; one worth none (like `files`) its status
-        cells = {c.id: float(c.score) if c.points else c.status for c in report.checks}
+        points = {c.id: float(c.score) for c in report.checks}
+        statuses = {c.id: c.status for c in report.checks}
         percent = 100 * report.score / report.max_score if report.max_score else 0.0
         writer.writerow([_cell(v) for v in (
-            student, *(cells.get(i, "") for i in check_ids), float(report.score), float(report.max_score),
-            float(round(percent, 1)), report.status, report.submission_hash, report.checks_hash,
-            report.grader_version)])
+            student, *(points.get(i, "") for i in scored), float(report.score), float(report.max_score),
+            float(round(percent, 1)), report.status, *(statuses.get(i, "") for i in unscored),
+            report.submission_hash, report.checks_hash, report.grader_version)])
     return buffer.getvalue()
 
 

@@ -5,6 +5,7 @@ Exit status: 0 done / every chapter clean, 1 `course check` found a problem, 2 u
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -39,21 +40,27 @@ def new_command(chapter: str, title: str, from_chapter: str | None, files: list[
     return 0
 
 
-def check_command(chapters: list[str], fmt: str, jobs: int) -> int:
+def check_command(chapters: list[str], fmt: str, jobs: int | None) -> int:
     out, err = make_console(), make_console(stderr=True)
     root = content_root()
     known = chapter_ids(root, with_manifest=False)
+
+    def usage_error(message: str) -> int:
+        err.print(f"error: {message}", markup=False)
+        if fmt == "json":  # what a CI step parses is JSON, whatever went wrong
+            sys.stdout.write(json.dumps({"format": 1, "status": "error", "root": str(root), "message": message},
+                                        indent=2) + "\n")
+        return 2
+
     try:
         wanted = list(dict.fromkeys(chapter_name(c) for c in chapters)) or known
     except ScaffoldError as exc:
-        err.print(f"error: {exc}", markup=False)
-        return 2
+        return usage_error(str(exc))
     unknown = [c for c in wanted if c not in known]
     if unknown or not wanted:
         listed = ", ".join(known) or "none"
         what = f"there is no chapter {unknown[0]!r}" if unknown else f"there are no chapters in {root / 'chapters'}"
-        err.print(f"error: {what}; the chapters are: {listed}", markup=False)
-        return 2
+        return usage_error(f"{what}; the chapters are: {listed}")
     run = check_chapters(wanted, root, jobs=jobs)
     if fmt == "json":
         sys.stdout.write(run.model_dump_json(indent=2) + "\n")

@@ -30,7 +30,7 @@ title = $title
 summary = "$todo: one sentence on what the learner builds in this chapter."
 files = $files
 $continues_from
-timeout = 10
+$limits
 
 # One [[checks]] table per thing the learner must get right, in the order the lesson teaches it.
 # kind = "static" reads the code (checks/static.py); kind = "behaviour" runs it (checks/test_*.py).
@@ -71,6 +71,12 @@ You will edit $files.
 # $todo: a short, runnable example
 ```
 
+## $todo: the next step of the idea, with its own example
+
+```python
+# $todo: another runnable example
+```
+
 ## Instructions
 
 1. $todo: the first step, in the words your checks use.
@@ -82,8 +88,9 @@ STATIC = Template('''\
 """Static checks of $chapter: one @check function per `kind = "static"` check of chapter.toml.
 
 Each receives the parsed file the check examines (`src`) and returns a Finding made with the
-building blocks of grader.static (docs/AUTHORING.md, "Static checks");
-chapters/chapter-2/checks/static.py is a worked example.
+building blocks of grader.static (docs/AUTHORING.md, "Static checks"); chapters/chapter-2/checks/static.py
+and, for sessions, loops and savepoints, tests/authored/batches/chapters/chapter-8/checks/static.py are
+worked examples.
 """
 
 from grader.static import all_of, called, check, function, imported  # noqa: F401
@@ -99,8 +106,10 @@ BEHAVIOUR = Template('''\
 """Behavioural checks of $chapter: one pytest test per `kind = "behaviour"` check of chapter.toml.
 
 Tests run in a sandboxed child process, in a copy of the submission. `learner.module("main")`
-imports the learner's module; `fail("message", obj=..., diagnosis="...")` fails the check at the
-learner's file and line (docs/AUTHORING.md, "Behavioural checks").
+imports the learner's module; `with serve(main.app) as client:` serves the app with its lifespan and
+`request(client, "GET", "/heroes/", expect=200)` sends a request; `fail("message", obj=...,
+diagnosis="...")` fails the check at the learner's file and line (docs/AUTHORING.md, "Behavioural
+checks").
 """
 
 from grader.testing import check, fail  # noqa: F401
@@ -114,19 +123,21 @@ from grader.testing import check, fail  # noqa: F401
 #         fail("main.py has no function get_engine", diagnosis="missing")
 ''')
 
-QUIZ = Template('''\
-# Practice questions: one right answer each (`answer` is its letter) and an explanation.
-
+QUESTION = Template('''
 [[questions]]
 prompt = "$todo: a question about this chapter's idea"
 choices = [
-    "$todo: the right answer",
-    "$todo: a tempting wrong answer",
-    "$todo: another wrong answer",
+$choices
 ]
-answer = "a"
+answer = "$answer"
 explanation = "$todo: why the right answer is right, and the wrong ones are not"
 ''')
+QUIZ_HEAD = """\
+# Practice questions (at least four): one right answer each (`answer` is its letter, "a" the first
+# choice) and an explanation. Put the right choice in at least three different places.
+"""
+ANSWERS = "abca"
+"""Where the scaffold's questions put the right choice (course check wants three places at least)."""
 
 
 class ScaffoldError(Exception):
@@ -173,7 +184,7 @@ def new_chapter(root: Path, chapter: str, title: str, *, from_chapter: str | Non
     staging = Path(tempfile.mkdtemp(prefix=".course-new-", dir=root))
     try:
         stage = [staging / t.relative_to(root) for t in targets]
-        _write_chapter(stage[0], chapter, title, edited, from_chapter)
+        _write_chapter(stage[0], chapter, title, edited, from_chapter, root)
         for folder, role in ((stage[1], "as the learner receives it"), (stage[2], "as it is at the end of the chapter")):
             folder.mkdir(parents=True)
             for name, path in base.items():
@@ -188,20 +199,49 @@ def new_chapter(root: Path, chapter: str, title: str, *, from_chapter: str | Non
     return created
 
 
-def _write_chapter(folder: Path, chapter: str, title: str, edited: list[str], from_chapter: str | None) -> None:
+def _write_chapter(folder: Path, chapter: str, title: str, edited: list[str], from_chapter: str | None,
+                   root: Path) -> None:
     number = chapter.split("-")[1]
     continues = (f'continues_from = "{from_chapter}"' if from_chapter else
                  '# continues_from = "chapter-M"   (set it when the starter continues chapter M\'s solution)')
+    limits = _limits(root, from_chapter)
     named = ", ".join(f"**`{name}`**" for name in edited)
     fields = {"todo": PLACEHOLDER, "chapter": chapter, "number": number, "title": title}
     _write(folder / "chapter.toml", MANIFEST.substitute(
         fields, title=json.dumps(title, ensure_ascii=False), files=json.dumps(edited),
-        continues_from=continues).encode())
+        continues_from=continues, limits=limits).encode())
     _write(folder / "lesson.md", LESSON.substitute(fields, files=named).encode())
-    _write(folder / "quiz.toml", QUIZ.substitute(fields).encode())
+    _write(folder / "quiz.toml", quiz_template().encode())
     _write(folder / "checks" / "static.py", STATIC.substitute(fields).encode())
     _write(folder / "checks" / "test_behaviour.py", BEHAVIOUR.substitute(fields).encode())
     (folder / "mistakes").mkdir()
+
+
+def quiz_template() -> str:
+    """Four placeholder questions, their right answers in three places."""
+    choices = ["$todo: the right answer", "$todo: a tempting wrong answer", "$todo: another wrong answer"]
+    questions = []
+    for answer in ANSWERS:
+        right = "abc".index(answer)
+        ordered = [*choices[1:right + 1], choices[0], *choices[right + 1:]]
+        questions.append(QUESTION.substitute(todo=PLACEHOLDER, answer=answer, choices="\n".join(
+            f'    "{c.replace("$todo", PLACEHOLDER)}",' for c in ordered)))
+    return QUIZ_HEAD + "".join(questions)
+
+
+def _limits(root: Path, from_chapter: str | None) -> str:
+    """`timeout` (and `preload`) lines: the continued chapter's, else the default timeout."""
+    timeout, preload = 10.0, ()
+    if from_chapter is not None:
+        try:
+            previous = load_chapter(from_chapter, root)
+            timeout, preload = previous.timeout, previous.preload
+        except ContentError:
+            pass
+    lines = [f"timeout = {timeout:g}"]
+    if preload:
+        lines.append(f"preload = {json.dumps(list(preload))}")
+    return "\n".join(lines)
 
 
 def _default_files(root: Path, from_chapter: str | None) -> list[str]:

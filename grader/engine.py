@@ -127,16 +127,23 @@ def _report(chapter: Chapter, submission: Submission, verdicts: dict[str, dict[s
     specs: list[tuple[str, str, str, float, CheckSpec | None, int | None]] = [
         (FILES_CHECK, FILES_TITLE, "files", 0, None, None)]
     specs += [(c.id, c.title, c.kind, c.points, c, c.task) for c in chapter.checks]
+    gate = chapter.static_points_need
+    unscored = gate is not None and verdicts.get(gate, {}).get("status") != "pass"
+    """The static checks score nothing: the check they need for their points did not pass."""
+    if unscored and any(v.get("status") == "pass" for k, v in verdicts.items() if k != FILES_CHECK
+                        and chapter.check(k).kind == "static"):
+        notes = [*notes, f"the static checks earn their points once “{chapter.check(gate).title}” passes"]
     checks = []
     for check_id, title, kind, points, spec, task in specs:
         v = verdicts.get(check_id, {"status": "error", "message": "the grader produced no verdict"})
         status = v["status"]
         hints = spec.hints_of(v.get("diagnosis")) if spec is not None else ()
+        scored = status == "pass" and not (unscored and kind == "static")
         checks.append(CheckResult(
             id=check_id, title=title, kind=kind, status=status, message=v.get("message") or "",
             file=v.get("file"), line=v.get("line"), column=v.get("column"), diagnosis=v.get("diagnosis"),
             hint=hints[0] if hints and status == "fail" else None, points=points,
-            score=points if status == "pass" else 0, task=task, duration=float(v.get("duration") or 0),
+            score=points if scored else 0, task=task, duration=float(v.get("duration") or 0),
             output=v.get("output") or "",
         ))
     return Report(

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
+import json
 import re
+import typing
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -68,6 +71,9 @@ class Chapter(BaseModel):
     """Wall-clock seconds for the whole behavioural stage."""
     preload: tuple[str, ...] = ()
     """Extra modules a warm worker imports before forking (speed only)."""
+    static_points_need: str | None = None
+    """A behavioural check (such as one that imports the learner's modules): until it passes, the static
+    checks that pass score nothing, so code that cannot run earns no points for its shape."""
     checks: tuple[CheckSpec, ...] = Field(min_length=1)
     dir: Path = Field(exclude=True)
 
@@ -92,6 +98,9 @@ class Chapter(BaseModel):
                     raise ValueError(f"static check {c.id!r} cannot depend on behavioural check {dep!r}")
             if c.file is not None and c.file not in self.files:
                 raise ValueError(f"check {c.id!r} examines {c.file!r}, which is not one of the chapter's files")
+        if self.static_points_need is not None and kinds.get(self.static_points_need) != "behaviour":
+            raise ValueError(f"static_points_need names {self.static_points_need!r}, which is not a behavioural "
+                             "check of this chapter")
         cycle = _find_cycle({c.id: c.depends for c in self.checks})
         if cycle:
             raise ValueError("dependency cycle: " + " -> ".join(cycle))
@@ -178,16 +187,126 @@ def load_chapter_dir(folder: Path) -> Chapter:
     try:
         return Chapter(dir=folder, **data)
     except ValidationError as exc:
-        raise ContentError("invalid manifest: " + explain_validation(exc), path) from None
+        raise ContentError("invalid manifest: " + explain_validation(exc, data), path) from None
     except TypeError as exc:  # e.g. a non-table at top level
         raise ContentError(f"invalid manifest: {exc}", path) from None
 
 
-def explain_validation(exc: ValidationError) -> str:
-    """pydantic's errors as `field.path: message; ...`."""
-    parts = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"])
-        msg = err["msg"].removeprefix("Value error, ")
-        parts.append(f"{where}: {msg}" if where else msg)
-    return "; ".join(parts)
+def explain_validation(exc: ValidationError, data: dict[str, Any] | None = None) -> str:
+    """pydantic's errors in the author's terms (see `describe_error`), joined with `; `."""
+    model = _models().get(exc.title)
+    return "; ".join(describe_error(err, model, data or {}) for err in author_errors(exc))
+
+
+def author_errors(exc: ValidationError) -> list[Any]:
+    """The errors worth an author's time: without a list's "too short after validation", which only repeats
+    that its items had errors."""
+    return [err for err in exc.errors() if not (
+        err["type"] == "too_short" and isinstance(err.get("input"), (list, tuple))
+        and (err.get("ctx") or {}).get("actual_length", 0) < len(err["input"]))]
+
+
+# -- validation errors in the author's terms ------------------------------------------------------------------------
+TOML_TYPES = {"string": "a string", "int": "a whole number", "float": "a number", "bool": "true or false",
+              "list": "a list", "tuple": "a list", "dict": "a table", "model": "a table"}
+PATTERNS = {
+    "id": "a check id: kebab-case, lower-case words joined by `-`, like `one-shared-database`",
+    "answer": "the letter of the right choice: \"a\" for the first, \"b\" for the second, ...",
+}
+"""What a field with a `pattern` must look like, in words."""
+
+
+def describe_error(err: Any, model: type[BaseModel] | None, data: dict[str, Any]) -> str:
+    """One pydantic error in the author's terms: where (`check 'engine-url'`, `question 2`), which key, and what is
+    wrong, without pydantic's phrasing; an unknown key gets the known key it was probably meant to be."""
+    loc = list(err["loc"])
+    where, key = _where(loc, data)
+    value = err.get("input")
+    kind, ctx = err["type"], err.get("ctx") or {}
+    shown = f"`{key}`" if key else "the value"
+    if kind == "extra_forbidden":
+        known = _field_names(model, loc[:-1])
+        close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+        hint = f": did you mean `{close[0]}`?" if close else (f"; the keys are {', '.join(known)}" if known else "")
+        text = f"unknown key `{key}`{hint}"
+    elif kind == "missing":
+        text = f"{shown} is missing"
+    elif kind == "literal_error":
+        expected = re.sub(r"'([^']*)'", r'"\1"', str(ctx.get("expected", "one of the allowed values")))
+        text = f"{shown} is {_toml(value)}; write {expected}"
+    elif kind == "string_pattern_mismatch":
+        text = f"{shown} is {_toml(value)}, which is not {PATTERNS.get(str(key), 'in the expected form')}"
+    elif kind in ("too_short", "string_too_short"):
+        least = ctx.get("min_length", 1)
+        text = (f"{shown} is empty" if kind == "string_too_short" or not value
+                else f"{shown} has {len(value)} item(s); it needs at least {least}")
+        if kind == "too_short" and not value:
+            text += f": it needs at least {least} item(s)"
+    elif kind == "too_long":
+        text = f"{shown} has {len(value)} items; it may have at most {ctx.get('max_length')}"
+    elif kind.endswith("_type") or kind.endswith("_parsing"):
+        wanted = TOML_TYPES.get(kind.split("_")[0], kind.split("_")[0])
+        text = f"{shown} must be {wanted}, not {_toml(value)}"
+    elif kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        limit = next(iter(ctx.values()), "")
+        limit = f"{limit:g}" if isinstance(limit, float) else limit
+        words = {"greater_than": "more than", "greater_than_equal": "at least", "less_than": "less than",
+                 "less_than_equal": "at most"}[kind]
+        text = f"{shown} is {_toml(value)}; it must be {words} {limit}"
+    else:
+        text = err["msg"].removeprefix("Value error, ")
+        text = f"{shown}: {text}" if key and kind != "value_error" else text
+    return f"{where}: {text}" if where else text
+
+
+def _where(loc: list[Any], data: dict[str, Any]) -> tuple[str, str | None]:
+    """(`check 'engine-url'`, `question 2` or "", the key the error is about, if any)."""
+    where, rest = "", loc
+    if len(loc) >= 2 and loc[0] in ("checks", "questions") and isinstance(loc[1], int):
+        table = data.get(loc[0]) if isinstance(data, dict) else None
+        item = table[loc[1]] if isinstance(table, list) and loc[1] < len(table) else None
+        name = item.get("id") if isinstance(item, dict) else None
+        singular = "check" if loc[0] == "checks" else "question"
+        where = f"{singular} {name!r}" if isinstance(name, str) else f"{singular} {loc[1] + 1}"
+        rest = loc[2:]
+    key = next((str(part) for part in rest if isinstance(part, str)), None)
+    return where, key
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (list, tuple, dict)):
+        return "a table" if isinstance(value, dict) else "a list"
+    return repr(value)
+
+
+def _field_names(model: type[BaseModel] | None, loc: list[Any]) -> list[str]:
+    """The keys the table at `loc` of `model` may have."""
+    for part in loc:
+        if model is None:
+            return []
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(str(part))
+        model = _inner_model(field.annotation) if field is not None else None
+    set_by_the_loader = ("dir", "id") if model is Chapter else ()
+    return [name for name in (model.model_fields if model is not None else {}) if name not in set_by_the_loader]
+
+
+def _inner_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _models() -> dict[str, type[BaseModel]]:
+    from grader.quiz import Question, Quiz
+
+    return {"Chapter": Chapter, "CheckSpec": CheckSpec, "Quiz": Quiz, "Question": Question}

@@ -92,8 +92,13 @@ def skipped(chapter: Chapter, dep: str, files: dict[str, Any] | None = None) -> 
 
 def _run_one(fn, src: Source, name: str) -> dict[str, Any]:
     try:
-        value = fn(src)
-        finding = value if isinstance(value, Finding) else all_of(*value)
+        findings, wrong = _findings(fn(src))
+        if wrong is not None:
+            return {"status": "error", "message": f"the check at {_shown(fn.__code__.co_filename)}:"
+                    f"{fn.__code__.co_firstlineno} returned {wrong}; return a finding (every way through "
+                    "the function must end in `return` of a block's finding); this is a bug in the course, "
+                    "not in your code"}
+        finding = all_of(*findings)
     except Exception as exc:  # noqa: BLE001 - a crashing check is the course's bug, not the learner's
         return {"status": "error",
                 "message": f"the grader crashed on this check ({type(exc).__name__}: {exc}, at "
@@ -104,6 +109,24 @@ def _run_one(fn, src: Source, name: str) -> dict[str, Any]:
             "diagnosis": None if finding.ok else finding.diagnosis}
 
 
+def _findings(value: Any) -> tuple[list[Finding], str | None]:
+    """The findings a check returned (one, or an iterable of them), or what it returned instead."""
+    if isinstance(value, Finding):
+        return [value], None
+    if value is None or isinstance(value, (str, bytes, bool)) or not hasattr(value, "__iter__"):
+        return [], _named(value)
+    items = list(value)
+    wrong = next((item for item in items if not isinstance(item, Finding)), _NOTHING)
+    return items, None if wrong is _NOTHING else f"{_named(wrong)} among its findings"
+
+
+_NOTHING = object()
+
+
+def _named(value: Any) -> str:
+    return repr(value) if value is None or isinstance(value, bool) else f"a {type(value).__name__}"
+
+
 def _where_it_broke(exc: BaseException, fn) -> str:
     """`file:line` in the check's own module where it raised (else the deepest frame), for the course's
     authors: the learner's file is not where the bug is."""
@@ -112,6 +135,10 @@ def _where_it_broke(exc: BaseException, fn) -> str:
     frame = next((f for f in reversed(frames) if f.filename == own), frames[-1] if frames else None)
     if frame is None:
         return "an unknown place"
-    path = Path(frame.filename)
-    shown = "/".join(path.parts[-3:]) if "checks" in path.parts else "/".join(path.parts[-2:])
-    return f"{shown}:{frame.lineno}"
+    return f"{_shown(frame.filename)}:{frame.lineno}"
+
+
+def _shown(filename: str) -> str:
+    """A course file as its authors know it: `chapter-8/checks/static.py`, `grader/static/calls.py`."""
+    path = Path(filename)
+    return "/".join(path.parts[-3:]) if "checks" in path.parts else "/".join(path.parts[-2:])

@@ -38,7 +38,7 @@ from grader.routes import endpoint_function, endpoint_of
 
 __all__ = ["Advice", "CheckFailed", "Learner", "about", "advised", "attribute_at", "check", "closed", "crash_site", "described",
            "endpoint_function", "endpoint_of", "fail", "is_closed", "learner", "learner_frame", "learner_relative",
-           "learner_traceback", "paused_at", "request", "stopped_by_grader", "where"]
+           "learner_traceback", "paused_at", "request", "serve", "stopped_by_grader", "where"]
 
 
 def check(check_id: str) -> pytest.MarkDecorator:
@@ -134,6 +134,51 @@ def request(client: Any, method: str, url: str, *, expect: int | None = None, di
                                   f"{clip(response.text, 300)}", advice), file=file, line=line,
                           diagnosis=wrong_answer or f"status-{response.status_code}")
     return response
+
+
+@contextmanager
+def serve(app: Any, *, advice: AdviceLike = (), diagnosis: str | None = None, **client_options: Any) -> Iterator[Any]:
+    """Serve the learner's `app` with its lifespan, as uvicorn would: startup before the block, shutdown
+    after it; the block gets a `TestClient` (give it to `request`).
+
+        with serve(main.app) as client:
+            request(client, "POST", "/heroes/", expect=200, json=HERO)
+
+    A lifespan that raises fails the check: "the app failed to start: its lifespan raised ..." (diagnosis
+    `startup-error`) or "... to stop ..." (`shutdown-error`), or `diagnosis`, with the `advice` that fits, at
+    the learner's innermost line (else at the lifespan function). An exception the block raises wins over
+    one the shutdown then raises. `client_options` go to `TestClient` (`raise_server_exceptions=False`, ...).
+    In a fixture: ``with serve(main.app) as client: yield client``.
+    """
+    from fastapi.testclient import TestClient
+
+    client = TestClient(app, **client_options)
+    try:
+        client.__enter__()
+    except Exception as exc:  # noqa: BLE001 - the learner's lifespan may raise anything
+        _lifespan_failed(app, "start", exc, advice, diagnosis or "startup-error")
+    try:
+        yield client
+    except BaseException:
+        try:
+            client.__exit__(*sys.exc_info())
+        except Exception:  # noqa: BLE001, S110 - the block's own exception is the one to report
+            pass
+        raise
+    try:
+        client.__exit__(None, None, None)
+    except Exception as exc:  # noqa: BLE001 - the learner's lifespan may raise anything
+        _lifespan_failed(app, "stop", exc, advice, diagnosis or "shutdown-error")
+
+
+def _lifespan_failed(app: Any, when: str, exc: BaseException, advice: AdviceLike, diagnosis: str) -> NoReturn:
+    file, line = crash_site(exc)
+    if file is None:
+        lifespan = getattr(getattr(app, "router", None), "lifespan_context", None)
+        file, line = where(lifespan) if lifespan is not None else (None, None)
+    raise CheckFailed(advised(f"the app failed to {when}: its lifespan raised {described(exc)}", advice, exc),
+                      file=file, line=line, diagnosis=diagnosis,
+                      details=learner_traceback(exc) if file else "") from None
 
 
 @contextmanager

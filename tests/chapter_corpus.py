@@ -1,42 +1,44 @@
-"""Shared by the chapter test modules: the content every chapter needs (chain, quiz, hints), the
-solution passing and the starter failing through checks. Variants are in tests/variants.py."""
+"""Shared by the chapter test modules: `course check`'s own rules (course/content_check.py) on one chapter of
+the course, so the tests demand exactly what the command does. The structural rules (manifest, files,
+continuity, implementations, lesson, quiz, placeholders) and the graded ones for the solution and the
+starter; every variant is graded in tests/test_variants.py."""
 
 from __future__ import annotations
 
-import filecmp
-from pathlib import Path
-
 from conftest import ROOT
-from grader.manifest import load_chapter
-from grader.quiz import load_quiz
+from course.content_check import GRADED, Inspection, Job, crash_problems, solution_rule, starter_rule
+
+
+def _problems(problems) -> list[str]:
+    return [f"{p.where()}: {p.message}" for p in problems]
 
 
 def assert_continues(chapter_id: str) -> None:
-    """Every starter file that the continued solution also has is byte-identical to it."""
-    chapter = load_chapter(chapter_id)
-    starter = ROOT / "starter" / chapter_id
-    previous = ROOT / "solutions" / str(chapter.continues_from)
-    shared = [p.relative_to(starter) for p in starter.rglob("*.py") if (previous / p.relative_to(starter)).is_file()]
-    assert shared, f"{chapter_id}'s starter shares no file with {chapter.continues_from}'s solution"
-    for name in shared:
-        assert filecmp.cmp(starter / name, previous / name, shallow=False), f"{name} differs"
+    """The starter continues the solution its manifest names (`continuity`: the same code in every file they
+    share, marked stubs aside)."""
+    result = Inspection.of(ROOT, chapter_id).results["continuity"]
+    assert result.note == "", result.note  # continues_from is set
+    assert _problems(result.problems) == []
 
 
 def assert_content_complete(chapter_id: str) -> None:
-    chapter = load_chapter(chapter_id)
-    quiz = load_quiz(chapter.quiz_path)
-    assert len(quiz.questions) >= 4 and len({q.answer for q in quiz.questions}) >= 3
-    assert all(q.explanation for q in quiz.questions)
-    assert all(len(c.hints) >= 3 for c in chapter.checks)
-    assert chapter.lesson_path.read_text().count("```python") >= 2
+    """Every rule of `course check` that needs no grading holds: hints, quiz, lesson, files, placeholders..."""
+    results = Inspection.of(ROOT, chapter_id).results
+    found = {rule: _problems(r.problems) for rule, r in results.items() if rule not in GRADED and r.problems}
+    assert found == {}
 
 
 def assert_solution_passes(grade_path, chapter_id: str) -> None:
+    """`course check`'s `solution` rule: the solution passes every check."""
+    ins = Inspection.of(ROOT, chapter_id)
     report = grade_path(chapter_id, ROOT / "solutions" / chapter_id)
-    assert [c.id for c in report.checks if c.status != "pass"] == []
+    job = Job(chapter_id, "solution", ROOT / "solutions" / chapter_id)
+    assert _problems(crash_problems(ins, [(job, report)])["solution"] + solution_rule(ins, report)) == []
 
 
 def assert_starter_fails_through_checks(grade_path, chapter_id: str) -> None:
+    """`course check`'s `starter` rule: the starter fails, through checks (no error, valid Python)."""
+    ins = Inspection.of(ROOT, chapter_id)
     report = grade_path(chapter_id, ROOT / "starter" / chapter_id)
-    assert report.status == "fail" and "error" not in {c.status for c in report.checks}
-    assert {c.id: c.status for c in report.checks}["files"] == "pass"
+    job = Job(chapter_id, "starter", ROOT / "starter" / chapter_id)
+    assert _problems(crash_problems(ins, [(job, report)])["starter"] + starter_rule(ins, report)) == []

@@ -154,6 +154,29 @@ def test_a_crashing_static_check_is_an_error_not_a_fail(grade_files, tmp_path):
     assert report.status == "error" and report.exit_code == 2
 
 
+@pytest.mark.parametrize("returned, says", [
+    ("None", "returned None; return a finding"),
+    ("True", "returned True; return a finding"),
+    ("[passed(), None]", "returned None among its findings; return a finding"),
+])
+def test_a_static_check_that_returns_no_finding_says_so_at_its_def(grade_files, tmp_path, returned, says):
+    import shutil
+
+    from grader.manifest import load_chapter_dir
+
+    content = tmp_path / "content"
+    shutil.copytree(ROOT / "chapters" / "chapter-2", content / "chapters" / "chapter-2")
+    shutil.copytree(ROOT / "starter" / "chapter-2", content / "starter" / "chapter-2")
+    static = content / "chapters" / "chapter-2" / "checks" / "static.py"
+    static.write_text(static.read_text().replace('    return is_generator(src, function(src, "get_session").node)',
+                                                 f"    from grader.static import passed\n    return {returned}"))
+    report = grade_files(load_chapter_dir(content / "chapters" / "chapter-2"), SOLUTION)
+    check = by_id(report)["get-session-yields"]
+    line = static.read_text().splitlines().index('@check("get-session-yields")') + 1  # the check's decorator
+    assert check.status == "error" and check.file is None
+    assert check.message.startswith(f"the check at chapter-2/checks/static.py:{line} {says}")
+
+
 def test_an_undefined_name_fails_the_first_check_and_every_other_check_waits(grade_files):
     text = SOLUTION.replace("with Session(engine) as session:", "with Sesion(engine) as session:").replace(
         "from fastapi import Depends\n", "")
@@ -186,3 +209,32 @@ def test_a_missing_file_is_named_once_in_the_checklist(tmp_path):
     lines = console.export_text().splitlines()
     failed = next(i for i, line in enumerate(lines) if "✗" in line)
     assert lines[failed + 1].strip() == "database.py is missing"  # no path printed before the same name
+
+
+def test_static_points_can_wait_for_the_module_to_import(grade_files):
+    """`static_points_need`: code that cannot run earns no points for its shape, however right it looks."""
+    broken = "raise SystemExit(0)\n" + SOLUTION
+    plain = grade_files("chapter-2", broken)
+    static = [c for c in plain.checks if c.kind == "static"]
+    assert all(c.status == "pass" and c.score == c.points for c in static)  # by default, shape scores
+
+    gated = grade_files("chapter-2", broken, static_points_need="module-imports")
+    assert by_id(gated)["module-imports"].status == "fail"
+    assert all(c.status == "pass" and c.score == 0 for c in gated.checks if c.kind == "static")
+    assert gated.score == 0 and gated.max_score == plain.max_score
+    assert any("earn their points once “database.py runs without errors when imported” passes" in n
+               for n in gated.notes)
+
+    right = grade_files("chapter-2", SOLUTION, static_points_need="module-imports")
+    assert right.score == right.max_score and not right.notes
+
+
+def test_static_points_need_names_a_behavioural_check():
+    from pydantic import ValidationError
+
+    from grader.manifest import load_chapter
+
+    chapter = load_chapter("chapter-2")
+    data = {**chapter.model_dump(exclude={"dir"}), "static_points_need": "imports"}  # a static check
+    with pytest.raises(ValidationError, match="static_points_need names 'imports', which is not a behavioural"):
+        type(chapter)(dir=chapter.dir, **data)

@@ -129,8 +129,9 @@ def test_the_gradebook_files(classroom, graded):
     result, out = graded
     chapter = chapter2()
     rows = list(csv.DictReader(io.StringIO((out / "chapter-2.csv").read_text())))
-    assert list(rows[0]) == ["student", "files", *(c.id for c in chapter.checks), "score", "max_score", "percent",
-                             "status", "submission_hash", "checks_hash", "grader_version"]
+    # the points of each check, the totals, then the status of the checks worth no points (`files`), then stamps
+    assert list(rows[0]) == ["student", *(c.id for c in chapter.checks), "score", "max_score", "percent",
+                             "status", "files", "submission_hash", "checks_hash", "grader_version"]
     assert [r["student"] for r in rows] == sorted(expected)
     for row in rows:
         report = result.reports[row["student"]]
@@ -152,6 +153,21 @@ def test_the_gradebook_files(classroom, graded):
     assert ".ghost: a hidden name" in summary
     assert not list(out.glob(".*.tmp"))  # atomic writes leave no temp files behind
     assert sorted(p.name for p in out.iterdir()) == ["chapter-2-summary.txt", "chapter-2.csv", "chapter-2.jsonl"]
+
+
+def test_the_gradebook_files_follow_the_umask(graded, tmp_path):
+    """Like any file the user creates: readable by the group and others unless the umask says otherwise."""
+    from course.gradebook import write_gradebook
+
+    result, _ = graded
+    for mask, mode in ((0o022, 0o644), (0o077, 0o600), (0o002, 0o664)):
+        before = os.umask(mask)
+        try:
+            write_gradebook(result, tmp_path / f"umask-{mask:03o}")
+        finally:
+            os.umask(before)
+        modes = {p.name: p.stat().st_mode & 0o777 for p in (tmp_path / f"umask-{mask:03o}").iterdir()}
+        assert set(modes.values()) == {mode}, modes
 
 
 def test_the_gradebook_holds_only_printable_text(graded):

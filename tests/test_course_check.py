@@ -88,10 +88,14 @@ def test_chapter_2_the_worked_example_is_clean(tmp_path, pool):
 # -- manifest ---------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("old, new, line_text, says", [
     ("format_version = 1", "format_version = 2", "format_version", "format_version is 2"),
-    ('kind = "behaviour"', 'kind = "test"', 'kind = "test"', "Input should be 'static' or 'behaviour'"),
+    ('kind = "behaviour"', 'kind = "test"', 'kind = "test"',
+     'check \'one-shared-database\': `kind` is "test"; write "static" or "behaviour"'),
     ('depends = ["memory-engine-defined"]', 'depends = ["nope"]', 'depends = ["nope"]', "depends on 'nope'"),
-    ('id = "one-shared-database"', 'id = "One Shared"', 'id = "One Shared"', "should match pattern"),
-    ('files = ["database.py"]', 'files = []', "files = []", "at least 1 item"),
+    ('id = "one-shared-database"', 'id = "One Shared"', 'id = "One Shared"',
+     '`id` is "One Shared", which is not a check id: kebab-case'),
+    ('files = ["database.py"]', 'files = []', "files = []", "`files` is empty: it needs at least 1 item(s)"),
+    ('kind = "behaviour"', 'kind = "behaviour"\nfle = "database.py"', 'fle = ',
+     "check 'one-shared-database': unknown key `fle`: did you mean `file`?"),
     ('title = "Every connection', 'file = "app.py"\ntitle = "Every connection', 'file = "app.py"',
      "not one of the chapter's files"),
 ])
@@ -202,7 +206,38 @@ def test_continuity_compares_the_starter_with_the_previous_solution(chapter, roo
     (previous / "database.py").write_text(starter.replace('"sqlite:///database.db"', '"sqlite:///heroes.db"'))
     assert structural(root, "continuity") == [
         f"starter/{CHAPTER}/database.py:5: differs from solutions/chapter-7/database.py: this chapter continues "
-        "chapter-7, so the files they share must hold the same code"]
+        "chapter-7, so the files they share must hold the same code, comments aside (and marked stubs)"]
+
+
+STUB = '''
+
+def get_memory_engine():
+    """Chapter 8: an in-memory engine every thread shares."""
+    raise NotImplementedError("write it: see the lesson")
+'''
+
+
+def test_a_continuing_starter_may_hand_out_a_skeleton_in_the_files_the_learner_edits(chapter, root):
+    edit(chapter / "chapter.toml", 'files = ["database.py"]', 'files = ["database.py"]\ncontinues_from = "chapter-7"')
+    previous = root / "solutions" / "chapter-7"
+    shutil.copytree(root / "solutions" / CHAPTER, previous)  # chapter 7 already had get_memory_engine
+    (previous / "models.py").write_text("class Hero:\n    def save(self):\n        return 1\n")
+    starter = root / "starter" / CHAPTER
+    (starter / "database.py").write_text((previous / "database.py").read_text().split("\n\ndef ")[0] + STUB)
+    assert structural(root, "continuity") == []  # a stub in place of the learner's function
+    (previous / "database.py").write_text((starter / "database.py").read_text().split("\n\ndef ")[0] + "\n")
+    assert structural(root, "continuity") == []  # a new function, handed out as a stub
+    (starter / "database.py").write_text("import threading\n" + (starter / "database.py").read_text())
+    assert structural(root, "continuity") == []  # with a new import line its stubs need
+    (starter / "database.py").write_text((starter / "database.py").read_text() + "\n\nX = 1\n")
+    assert len(structural(root, "continuity")) == 1  # anything else is still a difference
+
+    # a support file (not in `files`) may not be stubbed: the learner never edits it
+    (starter / "database.py").write_text((previous / "database.py").read_text())
+    (starter / "models.py").write_text("class Hero:\n    def save(self):\n        raise NotImplementedError\n")
+    assert structural(root, "continuity") == [
+        f"starter/{CHAPTER}/models.py:3: differs from solutions/chapter-7/models.py: this chapter continues "
+        "chapter-7, so the files they share must hold the same code, comments aside"]
 
 
 def test_continuity_is_ok_without_continues_from(root):
@@ -293,27 +328,67 @@ def test_a_checks_task_must_be_a_step_of_the_instructions(chapter, root):
     assert structural(root, "lesson") == [f"chapters/{CHAPTER}/chapter.toml:{CHECK_LINE}: check "
                                           "'one-shared-database' has task = 4, but the lesson's ## Instructions has "
                                           "3 numbered step(s)"]
-    edit(chapter / "lesson.md", "## Instructions", "## What to do")
-    assert "has 0 numbered step(s)" in structural(root, "lesson")[0]
+    edit(chapter / "lesson.md", "## Instructions", "## What to do")  # one problem: the section, not the step
+    assert structural(root, "lesson") == [f"chapters/{CHAPTER}/lesson.md: the lesson has no `## Instructions` "
+                                          "section: end it with the numbered steps the checks verify, under a "
+                                          "`## Instructions` heading"]
 
 
 @pytest.mark.parametrize("old, new, line_text, says", [
     ('answer = "b"', 'answer = "e"', 'answer = "e"', "answer 'e' is not one of the 4 choices"),
-    ('answer = "b"', 'answer = "b"\nanswer2 = "c"', "answer2", "Extra inputs are not permitted"),
+    ('answer = "b"', 'answer = "b"\nanswer2 = "c"', "answer2", "unknown key `answer2`: did you mean `answer`?"),
     ('    "FastAPI requires it",', '    "It makes queries faster",', "[[questions]]", "two choices have the same text"),
-    ('explanation = "An in-memory', 'explanation = ""\nwhy = "An in-memory', 'explanation = ""', "at least 1 character"),
+    ('explanation = "An in-memory', 'explanation = ""\nwhy = "An in-memory', 'explanation = ""', "`explanation` is empty"),
 ])
 def test_an_invalid_quiz_is_reported_at_its_line(chapter, root, old, new, line_text, says):
     quiz = chapter / "quiz.toml"
     edit(quiz, old, new)
     found = [f for f in structural(root, "quiz") if says in f]
-    assert found and found[0].startswith(f"chapters/{CHAPTER}/quiz.toml:{line_of(quiz, line_text)}: questions[0]")
+    assert found and found[0].startswith(f"chapters/{CHAPTER}/quiz.toml:{line_of(quiz, line_text)}: question 1: ")
 
 
 def test_a_missing_quiz(chapter, root):
     (chapter / "quiz.toml").unlink()
     assert structural(root, "quiz") == [f"chapters/{CHAPTER}/quiz.toml: there is no quiz.toml: every chapter has a "
                                         "practice quiz"]
+
+
+def test_a_quiz_too_short_or_with_the_right_answer_always_in_one_place(chapter, root):
+    quiz = chapter / "quiz.toml"
+    text = quiz.read_text()
+    quiz.write_text(text[:text.index("[[questions]]", 10)])  # the first question only
+    assert structural(root, "quiz") == [
+        f"chapters/{CHAPTER}/quiz.toml: the quiz has 1 question(s); write at least 4, one per idea of the lesson a "
+        "learner could get wrong",
+        f"chapters/{CHAPTER}/quiz.toml:{line_of(quiz, 'answer = ')}: every right answer is 'b': put the right "
+        "choice in at least 3 different places"]
+
+
+def test_a_lesson_needs_examples_and_one_instructions_section(chapter, root):
+    lesson = chapter / "lesson.md"
+    text = lesson.read_text()
+    first = text.index("```python")
+    lesson.write_text(text[:first] + text[text.index("```\n", first) + 4:])  # one example left
+    edit(chapter / "chapter.toml", 'kind = "static"', 'kind = "static"\ntask = 2')
+    edit(chapter / "chapter.toml", 'kind = "behaviour"', 'kind = "behaviour"\ntask = 3')
+    assert structural(root, "lesson") == [f"chapters/{CHAPTER}/lesson.md: the lesson has 1 ```python example(s); "
+                                          "show at least 2, each runnable on its own"]
+    edit(lesson, "## Instructions", "## What to do")
+    assert structural(root, "lesson") == [  # one problem, not one per check with a task
+        f"chapters/{CHAPTER}/lesson.md: the lesson has 1 ```python example(s); show at least 2, each runnable on its "
+        "own",
+        f"chapters/{CHAPTER}/lesson.md: the lesson has no `## Instructions` section: end it with the numbered steps "
+        "the checks verify, under a `## Instructions` heading"]
+
+
+def test_a_hint_given_twice(chapter, root):
+    manifest = chapter / "chapter.toml"
+    edit(manifest, '    "Define `def get_memory_engine():`', '    "Tests need their own engine: write a function called '
+         '`get_memory_engine` that builds and returns it.",\n    "Define `def get_memory_engine():`')
+    found = structural(root, "manifest")
+    assert found == [f"chapters/{CHAPTER}/chapter.toml:{line_of(manifest, 'hints = [')}: check 'memory-engine-defined' "
+                     "gives the hint 'Tests need their own engine: write a function called `get_memory_engine` that "
+                     "builds and returns it.' twice: each hint says more than the one before"]
 
 
 def test_template_placeholders_left_behind(chapter, root):
@@ -350,10 +425,26 @@ def test_a_starter_that_fails_through_a_grader_error(chapter, root, pool):
     edit(chapter / "checks" / "static.py", "import called, check", "import called, check, function")
     result = check(root, pool)
     found = problems(result, "starter")
-    assert len(found) == 1 and found[0].startswith(f"starter/{CHAPTER}/database.py: the starter errors on “get_memory"
-                                                   "_engine() is a function of database.py that calls create_engine” "
-                                                   "(memory-engine-defined) (a course or grader error")
+    static = chapter / "checks" / "static.py"
+    assert len(found) == 1 and found[0].startswith(
+        f"chapters/{CHAPTER}/checks/static.py:{line_of(static, '.node.name')}: “get_memory_engine() is a function of "
+        "database.py that calls create_engine” (memory-engine-defined) errors on the starter: the grader crashed on "
+        "this check (AttributeError")
     assert problems(result, "solution") == []
+
+
+@pytest.mark.parametrize("checks_file, before", [
+    ("static.py", "    found = called("),
+    ("test_behaviour.py", "    with engine.begin() as connection:"),
+])
+def test_a_check_that_crashes_everywhere_is_one_problem_at_its_own_line(chapter, root, pool, checks_file, before):
+    path = chapter / "checks" / checks_file
+    edit(path, before, '    {}["boom"]\n' + before)
+    result = check(root, pool)
+    crashes = [p for r in result.rules for p in r.problems]
+    assert len(crashes) == 1, crashes  # not once per submission, nor the skips and misses it causes
+    assert crashes[0].where() == f"chapters/{CHAPTER}/checks/{checks_file}:{line_of(path, 'boom')}"
+    assert "errors on the solution" in crashes[0].message and "KeyError: 'boom'" in crashes[0].message
 
 
 def test_a_starter_that_is_not_valid_python(root, pool):
@@ -444,6 +535,14 @@ def test_mistake_headers_are_checked(chapter, root):
     ]
 
 
+def test_an_empty_fails_line_is_reported_as_empty_not_missing(chapter, root):
+    fixture = chapter / "mistakes" / "no-static-pool.diff"
+    edit(fixture, "# fails: one-shared-database (not-shared)", "# fails: ")
+    found = [p for p in structural(root, "mistakes") if "no-static-pool" in p]
+    assert found == [f"chapters/{CHAPTER}/mistakes/no-static-pool.diff:2: the `# fails:` line names no check (remove "
+                     "it if the variant must pass)"]
+
+
 def test_hints_for_a_diagnosis_no_mistake_declares_are_refused_at_their_line(chapter, root):
     manifest = chapter / "chapter.toml"
     edit(manifest, "same-thread-only = [", "one-thread-only = [")
@@ -522,3 +621,41 @@ def test_the_command_reports_problems_at_path_line_and_exits_1(chapter, root, tm
 def test_usage_errors_exit_2(root, tmp_path, args, says):
     result = run_course(args, root, tmp_path)
     assert result.returncode == 2 and says in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("chapter_arg, says", [
+    ("chapter-99", "there is no chapter 'chapter-99'; the chapters are: chapter-8"),
+    ("five", "'five' is not a chapter name: write chapter-N (e.g. chapter-8)"),
+])
+def test_a_usage_error_in_json_is_json(root, tmp_path, chapter_arg, says):
+    result = run_course(["check", chapter_arg, "--format", "json"], root, tmp_path)
+    assert result.returncode == 2
+    assert json.loads(result.stdout) == {"format": 1, "status": "error", "root": str(root), "message": says}
+
+
+def test_the_longest_grades_go_first_and_workers_follow_the_cores(root, monkeypatch):
+    """Jobs are handed out by the chapters' time limits, the solution first: no long grade is left for the end."""
+    from course import content_check
+    from grader.content import ContentError
+
+    shutil.copytree(root / "chapters" / CHAPTER, root / "chapters" / "chapter-9")
+    for kind in ("starter", "solutions"):
+        shutil.copytree(root / kind / CHAPTER, root / kind / "chapter-9")
+    edit(root / "chapters" / "chapter-9" / "chapter.toml", "format_version = 1", "format_version = 1\ntimeout = 30")
+
+    class Recorder:
+        size = 1
+        handed: list = []
+
+        def map_unordered(self, fn, items):
+            self.handed.extend(items)
+            return ((job, ContentError("not graded here: only the order matters")) for job in items)
+
+    check_chapters([CHAPTER, "chapter-9"], root, pool=Recorder())
+    assert [(job.chapter, job.role) for job in Recorder.handed[:2]] == [("chapter-9", "solution"),
+                                                                          ("chapter-9", "mistake")]
+    assert Recorder.handed[-1].role == "starter" and Recorder.handed[-1].chapter == CHAPTER
+    monkeypatch.setattr(content_check.os, "cpu_count", lambda: 1)
+    assert content_check.default_jobs() == 2
+    monkeypatch.setattr(content_check.os, "cpu_count", lambda: 64)
+    assert content_check.default_jobs() == 8

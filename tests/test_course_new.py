@@ -67,8 +67,8 @@ def test_the_scaffold_fails_course_check_saying_what_is_missing(root):
     placeholders = said["placeholders"]
     assert ("chapters/chapter-9/lesson.md:3: still contains the template's placeholder: TODO(author): the problem this "
             "chapter solves, in two or three short paragraphs.") in placeholders
-    for where in ("chapters/chapter-9/chapter.toml:3", "chapters/chapter-9/quiz.toml:4",
-                  "chapters/chapter-9/checks/static.py:10", "chapters/chapter-9/checks/test_behaviour.py:10",
+    for where in ("chapters/chapter-9/chapter.toml:3", "chapters/chapter-9/quiz.toml:5",
+                  "chapters/chapter-9/checks/static.py:11", "chapters/chapter-9/checks/test_behaviour.py:12",
                   "starter/chapter-9/database.py:1", "solutions/chapter-9/database.py:1"):
         assert any(p.startswith(where + ":") for p in placeholders), where
     assert said["manifest"] == said["quiz"] == said["lesson"] == said["files"] == []
@@ -86,6 +86,16 @@ def test_from_another_chapter_copies_its_solution_and_continues_it(root):
         assert all((copied / p.name).read_bytes() == p.read_bytes() for p in solution.iterdir())
     rules = Inspection.of(root, "chapter-3").results
     assert rules["continuity"].status == rules["files"].status == "ok"
+
+
+def test_from_another_chapter_inherits_its_timeout_and_preload(root):
+    manifest = root / "chapters" / "chapter-2" / "chapter.toml"
+    manifest.write_text(manifest.read_text().replace("timeout = 10", 'timeout = 25\npreload = ["aiosqlite"]'))
+    new_chapter(root, "chapter-3", "Path operations", from_chapter="chapter-2")
+    chapter = load_chapter("chapter-3", root)
+    assert (chapter.timeout, chapter.preload) == (25, ("aiosqlite",))
+    new_chapter(root, "chapter-9", "Alone")
+    assert (load_chapter("chapter-9", root).timeout, load_chapter("chapter-9", root).preload) == (10, ())
 
 
 def test_from_with_files_of_its_own(root):

@@ -216,7 +216,38 @@ def test_the_zip_holds_the_scripts_and_the_course(autograder):
             "course/starter/chapter-2/main.py"} <= set(names)
     assert not [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".db")) or "/." in n]
     setup = (autograder[0] / "source" / "setup.sh").read_text()
-    assert 'pip" install --quiet "$root/source/course"' in setup
+    assert 'pip" install --quiet --constraint "$root/source/constraints.txt" "$root/source/course"' in setup
+
+
+def test_the_autograder_installs_the_versions_the_author_checked(autograder):
+    """constraints.txt pins every library the course needs, its extras' and its dependencies' too, to the version
+    installed where the course was exported; nothing of the dev extra, nor the course itself."""
+    import fastapi
+    import greenlet
+    import sqlalchemy
+    import starlette
+
+    pins = dict(line.split("==") for line in (autograder[0] / "source" / "constraints.txt").read_text().splitlines()
+                if line and not line.startswith("#"))
+    assert {name: pins.get(name) for name in ("fastapi", "sqlalchemy", "starlette", "greenlet")} == {
+        "fastapi": fastapi.__version__, "sqlalchemy": sqlalchemy.__version__, "starlette": starlette.__version__,
+        "greenlet": greenlet.__version__}  # greenlet: through sqlalchemy[asyncio]; starlette: through fastapi
+    assert "pytest-xdist" not in pins and "fastapi-sessions-course" not in pins
+
+
+def test_setup_fails_clearly_when_no_python_is_new_enough(autograder, tmp_path):
+    """An image whose python3 is too old even after apt-get installs one: the build stops, saying why."""
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "python3").write_text('#!/bin/sh\n[ "$1" = "--version" ] && echo "Python 3.8.10" && exit 0\nexit 1\n')
+    (fake / "apt-get").write_text("#!/bin/sh\nexit 0\n")
+    for tool in fake.iterdir():
+        tool.chmod(0o755)
+    result = subprocess.run(["bash", str(autograder[0] / "source" / "setup.sh")], capture_output=True, text=True,
+                            env={"PATH": f"{fake}:/usr/bin:/bin", "AUTOGRADER_ROOT": str(tmp_path)}, timeout=60)
+    assert result.returncode == 1
+    assert "the course needs Python 3.10 or newer, with venv; this image has Python 3.8.10" in result.stderr
+    assert not (tmp_path / "venv").exists()
 
 
 def answers(chapter_id: str) -> set[bytes]:

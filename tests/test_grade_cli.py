@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -134,3 +135,16 @@ def test_a_single_file_submission_is_located_by_its_own_name(tmp_path):
     result = run("chapter-2", "--path", str(mine), cwd=tmp_path)
     assert result.returncode == 1
     assert "my_attempt.py:24:" in result.stdout and "database.py:24" not in result.stdout
+
+
+def test_the_readme_describes_every_field_of_the_json_report():
+    """Every field `grade --format json` writes, of the report and of each check, is in the README's tables."""
+    from conftest import ROOT
+    from grader.report import CheckResult, Report
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("**JSON output**", 1)[1].split("\n## ", 1)[0]
+    described = set(re.findall(r"^\| (`[^|]+`) \|", section, re.M))
+    names = {name for cell in described for name in re.findall(r"`([a-z_]+)`", cell)}
+    assert set(Report.model_fields) - names == set()
+    assert set(CheckResult.model_fields) - names == set()

@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from grader.testing import (Advice, CheckFailed, Learner, about, advised, attribute_at, endpoint_function, endpoint_of,
-                            fail, paused_at, request, where)
+                            fail, paused_at, request, serve, where)
 from variants import line_of
 
 LEARNER = textwrap.dedent('''
@@ -118,16 +118,60 @@ BROKEN_ROUTE = textwrap.dedent('''
         return None
 ''')
 
+LIFESPANS = textwrap.dedent('''
+    from contextlib import asynccontextmanager
+
+    from fastapi import FastAPI
+
+    events = []
+
+
+    @asynccontextmanager
+    async def working(app):
+        events.append("started")
+        yield
+        events.append("stopped")
+
+
+    @asynccontextmanager
+    async def no_database(app):
+        raise RuntimeError("no database")
+        yield
+
+
+    @asynccontextmanager
+    async def bad_shutdown(app):
+        yield
+        {}["engine"].dispose()
+
+
+    @asynccontextmanager
+    async def takes_nothing():
+        yield
+
+
+    app = FastAPI(lifespan=working)
+    fails_to_start = FastAPI(lifespan=no_database)
+    fails_to_stop = FastAPI(lifespan=bad_shutdown)
+    wrong_shape = FastAPI(lifespan=takes_nothing)
+
+
+    @app.get("/")
+    def root():
+        return {"events": events}
+''')
+
 
 @pytest.fixture
 def learner(tmp_path, monkeypatch):
     """The learner module above, imported from the current folder as the sandbox does."""
     (tmp_path / "learner.py").write_text(LEARNER)
     (tmp_path / "broken.py").write_text(BROKEN_ROUTE)
+    (tmp_path / "lifespans.py").write_text(LIFESPANS)
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
     yield importlib.import_module("learner")
-    for name in ("learner", "broken"):
+    for name in ("learner", "broken", "lifespans"):
         sys.modules.pop(name, None)
 
 
@@ -296,3 +340,67 @@ def test_about_leaves_the_learners_crashes_and_the_checks_own_bugs_alone(learner
     with pytest.raises(KeyError):  # raised here, in the check: a bug of the course
         with about("the helper"):
             {}["missing"]
+
+
+# -- serve: the app with its lifespan -------------------------------------------------------------------------------------
+def lifespan_line(text):
+    return line_of(LIFESPANS, text)
+
+
+def test_serve_runs_the_lifespan_around_the_block(learner):
+    apps = importlib.import_module("lifespans")
+    with serve(apps.app) as client:
+        assert request(client, "GET", "/", expect=200).json() == {"events": ["started"]}
+    assert apps.events == ["started", "stopped"]
+
+
+def test_a_lifespan_that_fails_to_start_is_blamed_on_the_learners_line(learner):
+    apps = importlib.import_module("lifespans")
+
+    def start():
+        with serve(apps.fails_to_start):
+            raise AssertionError("the block must not run")
+
+    found = failure(start)
+    assert (found.file, found.line, found.diagnosis) == ("lifespans.py", lifespan_line('raise RuntimeError'),
+                                                         "startup-error")
+    assert found.message == "the app failed to start: its lifespan raised RuntimeError: no database"
+    assert 'File "lifespans.py"' in found.details
+
+
+def test_a_lifespan_that_fails_to_stop_is_blamed_on_the_learners_line(learner):
+    apps = importlib.import_module("lifespans")
+
+    def stop():
+        with serve(apps.fails_to_stop, diagnosis="lifespan-error") as client:
+            request(client, "GET", "/missing", expect=404)
+
+    found = failure(stop)
+    assert (found.file, found.line, found.diagnosis) == ("lifespans.py", lifespan_line('{}["engine"]'),
+                                                         "lifespan-error")
+    assert found.message == "the app failed to stop: its lifespan raised KeyError: 'engine'"
+
+
+def test_a_lifespan_of_the_wrong_shape_is_blamed_on_its_def_with_the_advice_that_fits(learner):
+    apps = importlib.import_module("lifespans")
+    shape = Advice("A lifespan takes the app.", matching="positional argument")
+
+    def start():
+        with serve(apps.wrong_shape, advice=[shape, "Answer 200."]):
+            pass
+
+    found = failure(start)
+    assert (found.file, found.line) == ("lifespans.py", lifespan_line("async def takes_nothing"))
+    assert found.message.startswith("the app failed to start: its lifespan raised TypeError: ")
+    assert found.message.endswith(". A lifespan takes the app.")
+
+
+def test_a_failure_inside_the_block_wins_over_the_shutdown(learner):
+    apps = importlib.import_module("lifespans")
+
+    def block():
+        with serve(apps.fails_to_stop) as client:
+            request(client, "GET", "/missing", expect=200)
+
+    found = failure(block)
+    assert found.diagnosis == "status-404" and "lifespan" not in found.message

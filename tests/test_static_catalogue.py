@@ -7,9 +7,12 @@ import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import libcst as cst
 import pytest
 
 from grader.static import (
+    LINE,
+    MESSAGE,
     Finding,
     Source,
     all_of,
@@ -18,15 +21,21 @@ from grader.static import (
     calls_method,
     calls_to,
     defined_after,
+    endpoint,
     function,
     held,
     imported,
     in_finally,
     in_loop,
+    in_with,
     is_async,
     is_generator,
     matches,
     not_called,
+    outside_finally,
+    outside_loop,
+    parameter,
+    walk,
     yields_inside,
 )
 
@@ -41,7 +50,10 @@ def value_of(source: Source, name: str):
 
 
 def the_call(source: Source, name: str = "create"):
-    """The first call of `name()` in the file (the node the place blocks examine)."""
+    """The first call of `name()` (or of `x.name()` for a dotted `x.name`) in the file: the node the place
+    blocks examine."""
+    if "." in name:
+        return next(n for n in walk(source.module) if isinstance(n, cst.Call) and source.code(n.func) == name)
     return calls_to(source, name)[0]
 
 
@@ -208,29 +220,89 @@ BLOCKS = [
         ("_lock = Lock()\ndef _make(url):\n    return create(url)\ndef get(url):\n    with _lock:\n"
          "        return _make(url)\ndef other(url):\n    return _make(url)", "not-held", 3),
     ]),
+    Block("in_with", lambda s: in_with(s, the_call(s, "create"), "_.begin_nested()", asynchronous=True), [
+        "async def f(session):\n    async with session.begin_nested():\n        create()",
+        "async def f(session):\n    async with session.begin_nested() as nested, other():\n        if True:\n"
+        "            create()",
+        "def _save(session):\n    create()\nasync def f(session):\n    async with session.begin_nested():\n"
+        "        _save(session)",
+    ], [
+        ("async def f(session):\n    with session.begin_nested():\n        create()", "sync-with", 2),
+        ("async def f(session):\n    async with session.begin_nested():\n        pass\n    create()",
+         "not-in-with", 4),
+        ("async def f(session):\n    async with session.begin():\n        create()", "not-in-with", 3),
+    ]),
     Block("in_loop", lambda s: in_loop(s, the_call(s)), [
         "def f(urls):\n    for url in urls:\n        create(url)",
         "def f():\n    while True:\n        if create():\n            break",
+        "async def f(urls):\n    async for url in urls:\n        create(url)",
+        "def f(urls):\n    return [create(url) for url in urls]",
+        "def _one(url):\n    return create(url)\ndef f(urls):\n    for url in urls:\n        _one(url)",
     ], [
         ("def f(urls):\n    for url in urls:\n        pass\n    create(url)", "not-in-loop", 4),
         ("def f(urls):\n    for url in urls:\n        def g():\n            create(url)", "not-in-loop", 4),
+        ("def f():\n    for url in create():\n        pass", "not-in-loop", 2),
+    ]),
+    Block("outside_loop", lambda s: outside_loop(s, the_call(s, "session.commit")), [
+        "def f(session, heroes):\n    for hero in heroes:\n        session.add(hero)\n    session.commit()",
+        "def f(session, heroes):\n    for hero in heroes:\n        session.add(hero)\n    else:\n"
+        "        session.commit()",
+    ], [
+        ("def f(session, heroes):\n    for hero in heroes:\n        session.add(hero)\n        session.commit()",
+         "commit-in-loop", 4),
+        ("def f(session, heroes):\n    while heroes:\n        if heroes.pop():\n            session.commit()",
+         "commit-in-loop", 4),
+        ("def _save(session, hero):\n    session.add(hero)\n    session.commit()\ndef f(session, heroes):\n"
+         "    for hero in heroes:\n        _save(session, hero)", "commit-in-loop", 3),
     ]),
     Block("in_finally", lambda s: in_finally(s, the_call(s)), [
         "def f():\n    try:\n        yield 1\n    finally:\n        create()",
         "def f():\n    try:\n        yield 1\n    except Exception:\n        raise\n    finally:\n        if True:\n"
         "            create()",
+        "def _close():\n    create()\ndef f():\n    try:\n        yield 1\n    finally:\n        _close()",
     ], [
         ("def f():\n    try:\n        yield 1\n    except Exception:\n        create()", "not-in-finally", 5),
         ("def f():\n    try:\n        create()\n    finally:\n        pass", "not-in-finally", 3),
     ]),
+    Block("outside_finally", lambda s: outside_finally(s, the_call(s, "db.commit")), [
+        "def f(db):\n    try:\n        yield db\n        db.commit()\n    finally:\n        db.close()",
+        "def f(db):\n    try:\n        yield db\n    finally:\n        db.close()\n    db.commit()",
+    ], [
+        ("def f(db):\n    try:\n        yield db\n    finally:\n        db.commit()\n        db.close()",
+         "commit-in-finally", 5),
+    ]),
     Block("calls_method", lambda s: calls_method(s, "update", "commit", on="session", at_most=1), [
         "def update(hero, session):\n    session.add(hero)\n    session.commit()",
         "def update(hero, session):\n    if hero:\n        session.commit()\n    return hero",
+        "def update(hero, session):\n    s = session\n    s.commit()",
+        "def _save(db, hero):\n    db.add(hero)\n    db.commit()\ndef update(hero, session):\n    _save(session, hero)",
+        "def _save(hero, *, db):\n    db.commit()\ndef update(hero, session):\n    _save(hero, db=session)",
     ], [
         ("def update(hero, session):\n    session.add(hero)", "not-called", 1),
         ("def update(hero, session):\n    other = session\n    hero.commit()", "not-called", 1),
         ("def update(hero, session):\n    session.commit()\n    session.commit()", "called-too-often", 3),
+        ("def _save(db):\n    db.commit()\ndef update(hero, session):\n    session.commit()\n    _save(session)",
+         "called-too-often", 2),
+        ("def _save(db):\n    db.commit()\ndef update(hero, session):\n    _save(hero)", "not-called", 3),
         ("def other(session):\n    session.commit()", "missing", 2),
+    ]),
+    Block("calls_method (the session parameter, by its annotation)",
+          lambda s: calls_method(s, "create", ("commit", "flush"),
+                                 on=parameter(s, function(s, "create").node, annotation="SessionDep").node), [
+        "SessionDep = 1\ndef create(hero, db: SessionDep):\n    db.add(hero)\n    db.commit()",
+        "SessionDep = 1\ndef create(hero, db: SessionDep):\n    db.add(hero)\n    db.flush()",
+    ], [
+        ("SessionDep = 1\ndef create(hero, db: SessionDep, other):\n    other.commit()", "not-called", 2),
+    ]),
+    Block("endpoint", lambda s: endpoint(s, "POST", "/heroes/batch"), [
+        "from fastapi import FastAPI\napp = FastAPI()\n@app.post('/heroes/batch')\ndef create_heroes():\n    pass",
+        "import fastapi\nrouter = fastapi.APIRouter()\n@router.api_route('/heroes/batch', methods=['POST'])\n"
+        "def create_heroes():\n    pass",
+    ], [
+        ("from fastapi import FastAPI\napp = FastAPI()\n@app.post('/heroes/batches')\ndef create_heroes():\n"
+         "    pass", "other-path", 4),
+        ("from fastapi import FastAPI\napp = FastAPI()\n@app.get('/heroes/batch')\ndef create_heroes():\n    pass",
+         "no-endpoint", 5),
     ]),
     Block("all_of", lambda s: all_of(imported(s, "typing.Annotated"), imported(s, "fastapi.Depends")), [
         "from typing import Annotated\nfrom fastapi import Depends",
@@ -324,6 +396,33 @@ def test_blocks_taking_a_function_accept_its_node_or_a_missing_one():
     assert not found and found.diagnosis == "missing" and found.line == 2
 
 
-def test_doubled_braces_in_a_message_are_one_brace():
-    found = imported(src("import os"), "fastapi.Depends").otherwise('DATABASES = {{"primary": {{"url": ...}}}}')
-    assert found.message == 'DATABASES = {"primary": {"url": ...}}'
+def test_a_message_is_taken_as_written_but_for_the_block_s_message_and_line():
+    found = imported(src("import os"), "fastapi.Depends")
+    code = 'DATABASES = {"primary": {"url": ...}}; f"{{x}}"'  # code, the learner's included, is never changed
+    assert found.otherwise(f"{MESSAGE} (line {LINE}): write `{code}`").message == \
+        f"{found.message} (line {found.line}): write `{code}`"
+    assert found.otherwise(f"write `{code}`").message == f"write `{code}`"  # doubled braces stay doubled
+
+
+def test_the_older_spelling_still_reads_in_a_message_that_uses_it():
+    """`"{message}"` in a plain string, where doubled braces give one (a message without it is as written)."""
+    found = imported(src("import os"), "fastapi.Depends")
+    assert found.otherwise('{message}: DATABASES = {{"primary": {{"url": ...}}}}').message == \
+        found.message + ': DATABASES = {"primary": {"url": ...}}'
+
+
+def test_in_with_can_ask_for_a_plain_with_and_any_block():
+    s = src("async def f(session):\n    async with session.begin():\n        create()\n")
+    found = in_with(s, the_call(s), asynchronous=False)
+    assert (found.diagnosis, found.line) == ("async-with", 2)
+    assert in_with(s, the_call(s)) and in_with(s, the_call(s), "_.begin()", asynchronous=True)
+
+
+def test_a_lambda_is_no_evidence_for_or_against_a_place():
+    """Code in a lambda runs whenever the lambda is called: under a lock it may well be held (no evidence of
+    a mistake), and in a loop it is not known to run per pass."""
+    locked = src("_lock = Lock()\ndef get(url):\n    with _lock:\n"
+                 "        return cache.setdefault(url, lambda: create(url))\n")
+    assert held(locked, the_call(locked), "_lock")
+    looped = src("def f(session, heroes):\n    for hero in heroes:\n        later.append(lambda: session.commit())\n")
+    assert outside_loop(looped, the_call(looped, "session.commit"))

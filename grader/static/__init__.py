@@ -18,20 +18,23 @@ from grader.static.assignments import (
 )
 from grader.static.calls import argument, call_path, called, calls_to, not_called
 from grader.static.context import yields_inside
-from grader.static.endpoints import Endpoint, app_objects, endpoints, parameter, parameters
-from grader.static.finding import Finding, all_of, failed, passed
+from grader.static.endpoints import Endpoint, app_objects, endpoint, endpoints, parameter, parameters
+from grader.static.finding import LINE, MESSAGE, Finding, all_of, failed, passed
 from grader.static.functions import function, is_async, is_generator, yields
 from grader.static.imports import imported, module_imports
 from grader.static.patterns import alternatives, display, find_mismatch, matches, refers_to, spelled
-from grader.static.places import calls_method, held, in_finally, in_loop, method_calls
+from grader.static.places import (
+    calls_method, held, in_finally, in_loop, in_with, method_calls, outside_finally, outside_loop,
+)
 from grader.static.registry import check
 from grader.static.source import Source, enclosing_function, module_functions, walk
 
 __all__ = [
-    "Endpoint", "Finding", "Source", "alias_value", "all_of", "alternatives", "app_objects", "argument", "assignment",
-    "bindings", "call_path", "called", "calls_method", "calls_to", "check", "defined_after", "display",
-    "enclosing_function", "endpoints", "failed", "find_mismatch", "function", "held", "imported", "in_finally",
-    "in_loop", "is_async", "is_generator", "matches", "method_calls", "module_functions", "module_imports",
-    "not_called", "parameter", "parameters", "passed", "refers_to", "resolve_alias", "resolved", "resolves_to",
-    "spelled", "walk", "yields", "yields_inside",
+    "LINE", "MESSAGE", "Endpoint", "Finding", "Source", "alias_value", "all_of", "alternatives", "app_objects",
+    "argument", "assignment", "bindings", "call_path", "called", "calls_method", "calls_to", "check",
+    "defined_after", "display", "enclosing_function", "endpoint", "endpoints", "failed", "find_mismatch",
+    "function", "held", "imported", "in_finally", "in_loop", "in_with", "is_async", "is_generator", "matches",
+    "method_calls", "module_functions", "module_imports", "not_called", "outside_finally", "outside_loop",
+    "parameter", "parameters", "passed", "refers_to", "resolve_alias", "resolved", "resolves_to", "spelled", "walk",
+    "yields", "yields_inside"
 ]

@@ -14,6 +14,7 @@ from another module is not recognised: its decorators are not endpoints of this 
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from weakref import WeakKeyDictionary
 
@@ -68,6 +69,29 @@ def endpoints(src: Source) -> list[Endpoint]:
     if src not in _ENDPOINTS:
         _ENDPOINTS[src] = _find_endpoints(src)
     return list(_ENDPOINTS[src])
+
+
+def endpoint(src: Source, method: str, path: str) -> Finding:
+    """The path operation that serves `method` `path` (as its decorator writes it: ``"POST"``, ``"/heroes/batch"``);
+    the finding's node is its function.
+
+    Diagnoses: ``other-path`` (no such endpoint, but one for the same method at a close path: at it),
+    ``no-endpoint`` (at the file's last line, where it would be added).
+    """
+    method = method.upper()
+    same_method = [e for e in endpoints(src) if method in e.methods]
+    for found in same_method:
+        if found.path == path:
+            return passed(f"{found.label} is defined", node=found.node, line=src.line(found.node))
+    paths = {e.path: e for e in same_method if e.path is not None}
+    close = difflib.get_close_matches(path, list(paths), n=1, cutoff=0.8)
+    if close:
+        found = paths[close[0]]
+        return failed(f"there is no {method} {path}, but there is {found.label}: check the path",
+                      diagnosis="other-path", line=src.line(found.node), node=found.node)
+    app = next(iter(app_objects(src)), "app")
+    return failed(f'{src.name} has no {method} {path} endpoint: add one, `@{app}.{method.lower()}("{path}")`',
+                  line=src.last_line, diagnosis="no-endpoint")
 
 
 def _find_endpoints(src: Source) -> list[Endpoint]:

@@ -30,20 +30,36 @@ class Finding:
     def otherwise(self, message: str | None = None, *, diagnosis: str | None = None) -> Finding:
         """This finding with the author's message (and diagnosis) if it failed; unchanged if ok.
 
-        The message may use ``{message}`` for the block's own text and ``{line}``; any other
-        braces are kept as written, so messages can quote code such as ``{"check_same_thread": False}``
-        (doubled braces, as in a format string, also give one: ``{{`` is ``{``).
+        The message is taken as written, braces and all, except for :data:`MESSAGE` (the block's own
+        text) and :data:`LINE` (its line), put in with an f-string::
+
+            found.otherwise(f"{MESSAGE}: add `def get_db():` below `SessionLocal`")
+
+        They are characters no code or text holds, so a message can quote any code, the learner's included.
+        (The older spelling, ``"{message}"`` and ``"{line}"`` in a plain string, where doubled braces give one,
+        is still read, but only in a message that uses one of the two.)
         """
         if self.ok:
             return self
         if message is None:
             return replace(self, diagnosis=diagnosis or self.diagnosis)
-        fields = {"message": self.message, "line": "?" if self.line is None else str(self.line)}
-        text = _FIELD.sub(lambda m: fields[m.group(1)] if m.group(1) else m.group(0)[0], message)
+        line = "?" if self.line is None else str(self.line)
+        if MESSAGE in message or LINE in message:
+            text = message.replace(MESSAGE, self.message).replace(LINE, line)
+        elif _OLD_FIELD.search(message):
+            fields = {"message": self.message, "line": line}
+            text = _OLD.sub(lambda m: fields[m.group(1)] if m.group(1) else m.group(0)[0], message)
+        else:
+            text = message
         return replace(self, message=text, diagnosis=diagnosis or self.diagnosis)
 
 
-_FIELD = re.compile(r"\{\{|\}\}|\{(message|line)\}")
+MESSAGE = "\ue000message\ue001"
+"""Stands for a failed block's own message in `Finding.otherwise`: ``f"{MESSAGE}: add ..."``."""
+LINE = "\ue000line\ue001"
+"""Stands for a failed block's line in `Finding.otherwise`."""
+_OLD_FIELD = re.compile(r"\{(message|line)\}")
+_OLD = re.compile(r"\{\{|\}\}|\{(message|line)\}")
 
 
 def passed(message: str = "", node: cst.CSTNode | None = None, line: int | None = None) -> Finding:

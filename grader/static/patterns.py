@@ -8,7 +8,8 @@ Pattern language:
 * a bare name (``engine``, ``get_session``) matches a name that refers to an object of that
   name in the learner's own code (``get_session`` or ``database.get_session``): a module-level
   name, not a function's parameter or local variable (use ``_`` for those);
-* ``_`` matches any expression;
+* ``_`` matches any expression, and ``_.name`` (``_.begin_nested()``) that attribute of any expression
+  (shown in messages as ``….begin_nested()``);
 * ``...`` as the last argument of a call or subscript matches any further arguments
   (and allows extra keyword arguments); in a call, ``*_`` allows further positional
   arguments and ``**_`` further keyword arguments (``Session(bind=engine, **_)``);
@@ -272,6 +273,8 @@ def display(pattern: str, src: Source | None = None) -> str:
 
 
 def _render(src: Source | None, node: cst.CSTNode) -> str:
+    if isinstance(node, cst.Attribute) and _wild_root(node):
+        return f"{'…' if _is_wild(node.value) else _render(src, node.value)}.{node.attr.value}"
     dotted = dotted_name(node)
     if dotted is not None and dotted not in {"None", "True", "False", "_"}:
         return spelled(src, dotted)
@@ -356,6 +359,10 @@ def _compare(ctx: _Ctx, pat: cst.CSTNode, node: cst.CSTNode) -> Mismatch | None:
     src = ctx.src
     if _is_wild(pat):
         return None
+    if isinstance(pat, cst.Attribute) and _wild_root(pat):  # `_.begin_nested`: that attribute of anything
+        if not isinstance(node, cst.Attribute) or node.attr.value != pat.attr.value:
+            return Mismatch(node, _render(src, pat), src.code(node))
+        return _match(ctx, pat.value, node.value)[1]
     dotted = dotted_name(pat)
     if dotted is not None and dotted not in {"None", "True", "False"}:
         if refers_to(src, node, dotted) or ("." not in dotted and _same_value(src, node, dotted)):
@@ -405,6 +412,13 @@ def _compare_seq(ctx: _Ctx, pats: list, subs: list, node: cst.CSTNode, whole: cs
 
 def _is_wild(node: cst.CSTNode) -> bool:
     return isinstance(node, cst.Name) and node.value == "_"
+
+
+def _wild_root(node: cst.CSTNode) -> bool:
+    """An attribute chain on anything: `_.begin_nested`, `_.session.commit`."""
+    while isinstance(node, cst.Attribute):
+        node = node.value
+    return _is_wild(node)
 
 
 def _signature(src: Source | None, func: cst.CSTNode) -> Signature | None:

@@ -1,0 +1,96 @@
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import FastAPI, HTTPException, Query
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+
+from database import SessionDep, create_db_and_tables
+from models import Hero, HeroCreate, HeroPublic, HeroUpdate
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI):
+    create_db_and_tables()
+    yield
+
+
+app = FastAPI(lifespan=lifespan)
+
+
+@app.post("/heroes/", response_model=HeroPublic)
+def create_hero(hero: HeroCreate, session: SessionDep):
+    db_hero = Hero.model_validate(hero)
+    session.add(db_hero)
+    session.commit()
+    session.refresh(db_hero)
+    return db_hero
+
+
+@app.get("/heroes/", response_model=list[HeroPublic])
+def read_heroes(session: SessionDep, offset: int = 0, limit: Annotated[int, Query(le=100)] = 100):
+    return session.exec(select(Hero).offset(offset).limit(limit)).all()
+
+
+@app.get("/heroes/{hero_id}", response_model=HeroPublic)
+def read_hero(hero_id: int, session: SessionDep):
+    hero = session.get(Hero, hero_id)
+    if not hero:
+        raise HTTPException(status_code=404, detail="Hero not found")
+    return hero
+
+
+@app.patch("/heroes/{hero_id}", response_model=HeroPublic)
+def update_hero(hero_id: int, hero: HeroUpdate, session: SessionDep):
+    db_hero = session.get(Hero, hero_id)
+    if not db_hero:
+        raise HTTPException(status_code=404, detail="Hero not found")
+    db_hero.sqlmodel_update(hero.model_dump(exclude_unset=True))
+    session.add(db_hero)
+    session.commit()
+    session.refresh(db_hero)
+    return db_hero
+
+
+@app.delete("/heroes/{hero_id}")
+def delete_hero(hero_id: int, session: SessionDep):
+    hero = session.get(Hero, hero_id)
+    if not hero:
+        raise HTTPException(status_code=404, detail="Hero not found")
+    session.delete(hero)
+    session.commit()
+    return {"ok": True}
+
+
+@app.post("/heroes/batch", response_model=list[HeroPublic])
+def create_heroes(heroes: list[HeroCreate], session: SessionDep):
+    """Add every hero of the batch, or none: one transaction, committed once."""
+    db_heroes = [Hero.model_validate(hero) for hero in heroes]
+    for db_hero in db_heroes:
+        session.add(db_hero)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise HTTPException(status_code=409, detail="a name of the batch is taken: no hero was added")
+    for db_hero in db_heroes:
+        session.refresh(db_hero)
+    return db_heroes
+
+
+@app.post("/heroes/import", response_model=list[HeroPublic])
+def import_heroes(heroes: list[HeroCreate], session: SessionDep):
+    """Add every hero whose name is free, each in a savepoint; skip the others."""
+    added = []
+    for hero in heroes:
+        db_hero = Hero.model_validate(hero)
+        try:
+            with session.begin_nested():
+                session.add(db_hero)
+        except IntegrityError:
+            continue
+        added.append(db_hero)
+    session.commit()
+    for db_hero in added:
+        session.refresh(db_hero)
+    return added
