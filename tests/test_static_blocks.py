@@ -499,3 +499,25 @@ def test_a_function_named_but_not_called_is_pointed_at():
 ])
 def test_keyword_and_positional_arguments_are_one_spelling(code, pattern):
     assert assignment(src("engine = 1\n" + code), "x", pattern), code
+
+
+def test_a_call_missing_from_a_function_is_pointed_at_what_it_returns_instead():
+    s = src('''
+        from sqlmodel import create_engine
+
+        engine = create_engine("sqlite://")
+
+
+        def get_memory_engine():
+            """Build a fresh engine."""
+            return engine
+
+
+        def make_tables():
+            """Nothing returned: the def is the place."""
+            print("no tables")
+    ''')
+    returned = called(s, "sqlmodel.create_engine", within="get_memory_engine")
+    assert (returned.ok, returned.diagnosis, returned.line) == (False, "not-called", 9)
+    nothing = called(s, "sqlmodel.create_engine", within="make_tables")
+    assert (nothing.ok, nothing.line) == (False, 12)

@@ -107,7 +107,7 @@ def called(src: Source, target: Patterns, within: Within = None) -> Finding:
     """At least one call to `target` (inside `within`, if given); the finding's node is the first call.
 
     Diagnoses: ``not-called`` (at a statement that names the function without calling it, else at the
-    line of the first `within` function, else the file's last line), ``missing`` (a function named in
+    first `within` function's return of something else or its def line, else the file's last line), ``missing`` (a function named in
     `within` is not defined).
     """
     roots, missing = _roots(src, within)
@@ -122,8 +122,16 @@ def called(src: Source, target: Patterns, within: Within = None) -> Finding:
                 named = src.code(n.value)
                 return failed(f"`{named}` on its own only names the function; call it: `{named}()`",
                               line=src.line(n), column=src.column(n), diagnosis="not-called", node=n)
-    line = src.line(roots[0]) if within is not None and roots else src.last_line
+    line = _instead(src, roots[0]) if within is not None and roots else src.last_line
     return failed(f"`{_shown(src, target)}()` is never called{_where(roots)}", line=line, diagnosis="not-called")
+
+
+def _instead(src: Source, root: cst.CSTNode) -> int:
+    """Where a missing call goes in `root`: the return that hands back something else, else the def."""
+    for n in walk(root, into_nested=False):
+        if isinstance(n, cst.Return) and n.value is not None:
+            return src.line(n)
+    return src.line(root)
 
 
 def not_called(src: Source, target: Patterns, within: Within = None) -> Finding:
