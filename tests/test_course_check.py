@@ -499,7 +499,7 @@ def test_a_first_message_outside_the_fault(chapter, root, pool):
 def test_a_variant_that_no_longer_applies_is_named_at_its_hunk(chapter, root, pool):
     edit(root / "solutions" / CHAPTER / "database.py", '"""An in-memory SQLite engine', '"""A memory SQLite engine')
     found = problems(check(root, pool), "mistakes")
-    assert found[0] == (f"chapters/{CHAPTER}/mistakes/no-static-pool.diff:7: no longer applies to database.py: line 10 "
+    assert found[0] == (f"chapters/{CHAPTER}/mistakes/no-static-pool.diff:6: no longer applies to database.py: line 10 "
                         'is `"""A memory SQLite engine: one database, shared by every connection and thread."""`, '
                         'the patch expects `"""An in-memory SQLite engine: one database, shared by every connection '
                         'and thread."""`; remake the variant against the current files')
