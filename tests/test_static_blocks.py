@@ -452,6 +452,9 @@ def test_yields_inside_accepts_async_openers(code):
      "        yield s\ndef get_session():\n    with scope() as s:\n        pass\n    yield s", "yield-outside-with", 12),
     ("from sqlalchemy.orm import sessionmaker\nSessionLocal = sessionmaker(bind=engine, class_=Session)\n"
      "def get_session():\n    with SessionLocal as s:\n        yield s", "factory-not-called", 7),
+    ("from sqlalchemy.orm import sessionmaker\nSessionLocal = sessionmaker(bind=engine, class_=Session)\n"
+     "def get_session():\n    s = SessionLocal\n    try:\n        yield s\n    finally:\n        s.close()",
+     "factory-not-called", 7),
 ])
 def test_yields_inside_fails_on_positive_evidence_in_any_spelling(code, diagnosis, line):
     s = src("from sqlmodel import Session\nengine = None\nother = None\n" + code)
