@@ -200,7 +200,8 @@ def test_assignment_reports_the_first_difference():
     found = assignment(src("from typing import Annotated\nfrom fastapi import Depends\nfrom sqlalchemy.orm import Session\n"
                            "def get_session(): yield\nSessionDep = Annotated[Session, Depends(get_session)]"),
                        "SessionDep", PATTERN)
-    assert not found and found.diagnosis == "pattern-mismatch" and "sqlalchemy.orm.Session" in found.message
+    assert not found and found.diagnosis == "pattern-mismatch"
+    assert "it has `Session` (which is `sqlalchemy.orm.Session`) where `sqlmodel.Session` belongs" in found.message
 
 
 @pytest.mark.parametrize("code, diagnosis", [
