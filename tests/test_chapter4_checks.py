@@ -121,6 +121,20 @@ def test_the_settings_sessionmaker_accepts_are_the_installed_sqlalchemys(checks)
         finally:
             db.close()
     """,
+    # the commit through a name for the bound method
+    """
+    def get_db():
+        db = SessionLocal()
+        commit = db.commit
+        try:
+            yield db
+            commit()
+        except Exception:
+            db.rollback()
+            raise
+        finally:
+            db.close()
+    """,
     # a harmless commit before the yield, next to the one that matters
     """
     def get_db():
@@ -248,3 +262,26 @@ def test_an_exception_raised_in_place_of_the_endpoints_is_told_at_its_raise(grad
     check = by_id(graded(variant))["rolls-back-on-error"]
     assert (check.diagnosis, check.line) == ("replaced-error", line_of(source(variant, "database.py"), "raise Runtime"))
     assert "RuntimeError: database error" in check.message and "bare `raise`" in check.message
+
+
+SESSION_DEP = 'SessionDep = Annotated[Session, Depends(get_db, scope="function")]'
+
+
+@pytest.mark.parametrize("new", [
+    'SessionDep = Annotated[Session, Depends(get_db, scope="function"), "the request\'s session"]',
+    '_dependency = Depends(dependency=get_db, scope="function")\nSessionDep = Annotated[Session, _dependency]',
+])
+def test_every_spelling_of_session_dep_passes(checks, new):
+    found = run(checks, "sessiondep-scope", SOLUTION.replace(SESSION_DEP, new))
+    assert found, found.message
+
+
+@pytest.mark.parametrize("new, diagnosis, at", [
+    ('_dependency = Depends(get_db)\nSessionDep = Annotated[Session, _dependency]', "default-scope", "_dependency ="),
+    ('SessionDep = Annotated[Session, Depends(get_db, "function")]', "wrong-scope", "SessionDep ="),
+    ('SessionDep = Annotated[Session, Depends(get_session)]', "not-get-db", "SessionDep ="),
+])
+def test_a_session_dep_mistake_is_told_where_the_depends_is(checks, new, diagnosis, at):
+    text = SOLUTION.replace(SESSION_DEP, new)
+    found = run(checks, "sessiondep-scope", text)
+    assert (found.diagnosis, found.line) == (diagnosis, line_of(text, at)), found.message

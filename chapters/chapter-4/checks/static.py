@@ -27,16 +27,15 @@ from grader.static import (
     module_imports,
     passed,
     refers_to,
+    resolved,
     walk,
     yields,
     yields_inside,
 )
 
 OPENERS = ("SessionLocal(...)", "SessionLocal.begin(...)")
-SESSION_DEP = (
-    'typing.Annotated[sqlmodel.Session, fastapi.Depends(get_db, scope="function", **_)]',
-    'typing.Annotated[sqlmodel.Session, fastapi.Depends(dependency=get_db, scope="function", **_)]',
-)
+SESSION_DEP = 'typing.Annotated[sqlmodel.Session, fastapi.Depends(get_db, scope="function", **_), ...]'
+"""Other metadata after the Depends is FastAPI's business, not this chapter's."""
 TRANSACTION_CALLS = ("commit", "rollback", "close")
 SESSIONMAKER_KEYWORDS = frozenset({
     "bind", "class_", "autoflush", "expire_on_commit", "info",
@@ -294,8 +293,10 @@ def get_db_commits(src):
         call = misspelt(src, fn, "commit")
         if call is not None:
             return typo(src, call, "commit", "the endpoint's work is never saved", "misspelt-commit")
-        if any(method_calls(h.body, "commit") for h in reached(src, fn)[1:]):
-            return passed("get_db commits through a helper; the behavioural checks judge when")
+        if any(isinstance(n, cst.Attribute) and n.attr.value == "commit"
+               for h in reached(src, fn) for n in walk(h.body, into_nested=False)):
+            return passed("get_db commits in a way this check does not read (through a helper, or a name for "
+                          "`db.commit`); the behavioural checks judge when")
         return failed(f"get_db never commits: when the endpoint succeeds, closing the session throws away everything "
                       f"it did; the commit belongs right after `{src.code(y)}`", line=src.line(y),
                       diagnosis="no-commit")
@@ -352,7 +353,12 @@ def get_db_reraises(src):
 
 
 def depends_call(src, node):
-    return next((n for n in walk(node) if isinstance(n, cst.Call) and refers_to(src, n.func, "fastapi.Depends")), None)
+    """The `Depends(...)` call in `node`, also behind a module-level alias (`_dep = Depends(get_db)`)."""
+    for n in walk(node):
+        n = resolved(src, n) if isinstance(n, cst.Name) else n
+        if isinstance(n, cst.Call) and refers_to(src, n.func, "fastapi.Depends"):
+            return n
+    return None
 
 
 @check("sessiondep-scope")
@@ -372,6 +378,10 @@ def sessiondep_scope(src):
                 shape = failed(f"`SessionDep` depends on `{src.code(given)}`, not on `get_db`: the "
                                "endpoints get sessions that get_db's commit, rollback and close never see",
                                line=line, diagnosis="not-get-db")
+            elif scope is None and len([a for a in depends.args if a.keyword is None]) > 1:
+                shape = failed(f"`{src.code(depends)}` passes a second argument by position, but `Depends` takes "
+                               "`scope` by name only (Python refuses the call): write `scope=\"function\"`",
+                               line=line, diagnosis="wrong-scope")
             elif scope is None:
                 shape = failed(f"`{src.code(depends)}` uses the default scope: FastAPI runs get_db's code "
                                "after the yield once the response is sent, so a commit that fails still "
