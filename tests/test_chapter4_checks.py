@@ -257,6 +257,13 @@ def test_a_commit_after_the_response_and_a_session_dep_without_get_db_are_blamed
             diagnosis, "database.py", line_of(source(variant, "database.py"), "SessionDep = ")), name
 
 
+def test_a_session_on_another_engine_is_blamed_on_the_factory_that_binds_it(graded):
+    variant = mistake("chapter-4", "bound-to-a-second-engine")
+    check = by_id(graded(variant))["get-db-yields-session"]
+    assert (check.diagnosis, check.file, check.line) == (
+        "wrong-engine", "database.py", line_of(source(variant, "database.py"), "SessionLocal = "))
+
+
 def test_an_exception_raised_in_place_of_the_endpoints_is_told_at_its_raise(graded):
     variant = mistake("chapter-4", "raises-a-new-error")
     check = by_id(graded(variant))["rolls-back-on-error"]

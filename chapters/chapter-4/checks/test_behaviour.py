@@ -111,7 +111,12 @@ def test_get_db_yields_session(database, closed):
                  "Session: pass `class_=Session` (from sqlmodel) to sessionmaker", obj=database.get_db,
                  diagnosis="wrong-type")
         if session.get_bind() is not database.engine:
-            fail("the session is not bound to the module's `engine`: create SessionLocal with `bind=engine`",
+            factory = getattr(database, "SessionLocal", None)
+            if isinstance(factory, sqlalchemy.orm.sessionmaker) and factory.kw.get("bind") is not database.engine:
+                file, line = attribute_at(database, "SessionLocal")
+                fail("the session is not bound to the module's `engine`: SessionLocal's sessions talk to another "
+                     "engine; create it with `bind=engine`", file=file, line=line, diagnosis="wrong-engine")
+            fail("the session is not bound to the module's `engine`: make it with `SessionLocal()`, bound to `engine`",
                  obj=database.get_db, diagnosis="wrong-engine")
         if is_closed(session, closed):
             fail("the session was already closed when get_db yielded it", obj=database.get_db,
