@@ -145,6 +145,10 @@ def test_commits_on_success(database, hero_model, heroes, closed):
         next(generator)
     except StopIteration:
         pass
+    except Exception as exc:  # noqa: BLE001 - the learner's code after the yield may raise anything
+        release(session, closed)
+        fail(f"the endpoint succeeded, but get_db's code after the yield raised {described(exc)}, so the client "
+             "gets a 500 for a request that worked", cause=exc, obj=database.get_db, diagnosis="raised-after-yield")
     else:
         file, line = paused_at(generator, otherwise=database.get_db)
         generator.close()
