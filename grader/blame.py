@@ -42,9 +42,13 @@ def where(obj: Any) -> tuple[str | None, int | None]:
     return file, start + _header_offset(lines)
 
 
-def attribute_at(cls: type, name: str) -> tuple[str | None, int | None]:
+def attribute_at(cls: Any, name: str) -> tuple[str | None, int | None]:
     """(file, line) of the statement that declares `name` in the body of `cls` or of the first class of its
-    MRO that does (`age: int | None = Field(...)`): a field's problem on the field's line. Else `where(cls)`."""
+    MRO that does (`age: int | None = Field(...)`): a field's problem on the field's line. Else `where(cls)`.
+    For a learner's module, the last top-level statement that assigns `name` (`SessionDep = ...`), else
+    (file, None)."""
+    if inspect.ismodule(cls):
+        return _assigned_at(cls, name)
     for klass in inspect.getmro(cls) if inspect.isclass(cls) else ():
         file, line = where(klass)
         if file is None:
@@ -60,6 +64,24 @@ def attribute_at(cls: type, name: str) -> tuple[str | None, int | None]:
             if any(isinstance(t, ast.Name) and t.id == name for t in targets):
                 return file, start + node.lineno - 1
     return where(cls)
+
+
+def _assigned_at(module: Any, name: str) -> tuple[str | None, int | None]:
+    file = learner_relative(getattr(module, "__file__", None) or "<none>")
+    tree = _tree(module.__file__) if file is not None else None
+    if tree is None:
+        return file, None
+    lines = [node.lineno for node in tree.body if any(
+        isinstance(t, ast.Name) and t.id == name for t in _assigned(node))]
+    return file, (lines[-1] if lines else None)
+
+
+def _assigned(node: ast.stmt) -> list[ast.expr]:
+    if isinstance(node, (ast.AnnAssign, ast.AugAssign)):
+        return [node.target]
+    if isinstance(node, ast.Assign):
+        return node.targets
+    return [node.name] if type(node).__name__ == "TypeAlias" else []  # type: ignore[attr-defined]
 
 
 def definition(obj: Any) -> Any:

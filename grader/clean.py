@@ -13,6 +13,8 @@ ELLIPSIS = "…"
 _NOISE = re.compile(r"\n?[ \t]*(For further information visit https://errors\.pydantic\.dev/\S*"
                     r"|\(Background on this error at: https://sqlalche\.me/\S*\))")
 """pydantic's and SQLAlchemy's pointers to their own documentation, after every error."""
+_INSTALLED = re.compile(r"/(?:[^\s\"'()<>:/]+/)*(?:site|dist)-packages/")
+"""Where installed packages live (`/…/.venv/lib/python3.11/site-packages/`): the package path is enough."""
 
 
 def clip(text: str, limit: int) -> str:
@@ -30,8 +32,9 @@ def clip(text: str, limit: int) -> str:
 
 def without_noise(text: str) -> str:
     """`text` without pydantic's "For further information visit https://errors.pydantic.dev/..." lines and
-    SQLAlchemy's "(Background on this error at: https://sqlalche.me/...)"."""
-    return _NOISE.sub("", text)
+    SQLAlchemy's "(Background on this error at: https://sqlalche.me/...)", and with an installed package's
+    file named from its package (`sqlmodel/__init__.py`, not `/…/site-packages/sqlmodel/__init__.py`)."""
+    return _INSTALLED.sub("", _NOISE.sub("", text))
 
 
 def relative_paths(text: str, folder: str, sandbox: str = "") -> str:

@@ -198,6 +198,11 @@ def test_a_field_is_found_on_its_own_line_in_the_class_that_declares_it(learner)
     assert attribute_at(learner.Villain, "age") == ("learner.py", line("class Villain"))  # none: the class
 
 
+def test_a_module_level_name_is_found_on_the_line_that_assigns_it(learner):
+    assert attribute_at(learner, "inner") == ("learner.py", line("inner = FastAPI()"))
+    assert attribute_at(learner, "lifespan") == ("learner.py", None)  # a def, not an assignment
+
+
 def test_where_says_nothing_about_what_the_learner_did_not_write(learner):
     assert where(learner.app) == (None, None)  # an instance: its class is FastAPI's
     assert where(json.loads) == (None, None)

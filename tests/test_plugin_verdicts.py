@@ -257,6 +257,14 @@ def test_library_pointers_to_their_documentation_are_cut():
     assert without_noise(sqlalchemy) == "(sqlite3.IntegrityError) NOT NULL constraint failed: hero.name"
 
 
+def test_an_installed_package_is_named_from_its_package_not_the_venv():
+    text = ("ImportError: cannot import name 'sessionmaker' from 'sqlmodel' "
+            "(/home/me/course/.venv/lib/python3.11/site-packages/sqlmodel/__init__.py)")
+    assert without_noise(text) == "ImportError: cannot import name 'sessionmaker' from 'sqlmodel' (sqlmodel/__init__.py)"
+    assert without_noise('File "/usr/lib/python3/dist-packages/fastapi/routing.py", line 9') == \
+        'File "fastapi/routing.py", line 9'
+
+
 def test_the_sandbox_folder_becomes_relative_paths():
     work, box = "/tmp/grade-ab12/work", "/tmp/grade-ab12"
     assert relative_paths('File "/tmp/grade-ab12/work/main.py", line 3', work, box) == 'File "main.py", line 3'

@@ -200,7 +200,8 @@ def test_assignment_reports_the_first_difference():
     found = assignment(src("from typing import Annotated\nfrom fastapi import Depends\nfrom sqlalchemy.orm import Session\n"
                            "def get_session(): yield\nSessionDep = Annotated[Session, Depends(get_session)]"),
                        "SessionDep", PATTERN)
-    assert not found and found.diagnosis == "pattern-mismatch" and "sqlalchemy.orm.Session" in found.message
+    assert not found and found.diagnosis == "pattern-mismatch"
+    assert "it has `Session` (which is `sqlalchemy.orm.Session`) where `sqlmodel.Session` belongs" in found.message
 
 
 @pytest.mark.parametrize("code, diagnosis", [
@@ -452,6 +453,9 @@ def test_yields_inside_accepts_async_openers(code):
      "        yield s\ndef get_session():\n    with scope() as s:\n        pass\n    yield s", "yield-outside-with", 12),
     ("from sqlalchemy.orm import sessionmaker\nSessionLocal = sessionmaker(bind=engine, class_=Session)\n"
      "def get_session():\n    with SessionLocal as s:\n        yield s", "factory-not-called", 7),
+    ("from sqlalchemy.orm import sessionmaker\nSessionLocal = sessionmaker(bind=engine, class_=Session)\n"
+     "def get_session():\n    s = SessionLocal\n    try:\n        yield s\n    finally:\n        s.close()",
+     "factory-not-called", 7),
 ])
 def test_yields_inside_fails_on_positive_evidence_in_any_spelling(code, diagnosis, line):
     s = src("from sqlmodel import Session\nengine = None\nother = None\n" + code)

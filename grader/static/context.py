@@ -60,7 +60,8 @@ def yields_inside(src: Source, fn: FunctionRef, opener: Patterns, *, finally_clo
 
     Diagnoses (positive evidence only): ``yield-outside-with``, ``yields-other-name``,
     ``close-without-finally``, ``never-closed``, ``not-opened`` (it hands out a session the module
-    keeps: opened at import, or cached), ``factory-not-called`` (``with SessionLocal as s:``),
+    keeps: opened at import, or cached), ``factory-not-called`` (``with SessionLocal as s:``, or
+    ``s = SessionLocal`` then ``yield s``),
     ``return-not-yield``,
     ``no-yield``, ``opener-mismatch`` (right callable, wrong arguments: another engine), ``missing``
     (no such function).
@@ -189,6 +190,9 @@ class _Examiner:
             elif self.opens(value):
                 if not any(target in names for names, _w in self.managed):
                     self.opened[target] = n
+            elif self._names_the_opener(value) and any(
+                    isinstance(y.value, cst.Name) and y.value.value == target for y in self.yields):
+                self.uncalled.append(value)  # `session = SessionLocal`, then `yield session`
             else:
                 self._near_miss(value)
 
@@ -307,9 +311,14 @@ class _Examiner:
         if self.uncalled:
             item = self.uncalled[0]
             opener = f"{src.code(item)}()" if self._maker(cst.Call(func=item)) is not None else shown
-            return failed(f"`{kw} {src.code(item)}` enters `{src.code(item)}` itself, which makes sessions but is "
-                          f"not one: call it, `{kw} {opener} as session:`", line=src.line(item),
-                          column=src.column(item), diagnosis="factory-not-called", node=item)
+            statement = next(a for a in src.ancestors(item) if isinstance(a, (cst.With, cst.Assign, cst.AnnAssign)))
+            if isinstance(statement, cst.With):
+                what, fix = f"`{kw} {src.code(item)}` enters", f"`{kw} {opener} as session:`"
+            else:
+                target = _single_target(statement)
+                what, fix = f"`{target} = {src.code(item)}` assigns", f"`{target} = {opener}`"
+            return failed(f"{what} `{src.code(item)}` itself, which makes sessions but is not one: call it, {fix}",
+                          line=src.line(item), column=src.column(item), diagnosis="factory-not-called", node=item)
         shared = self._module_level_session()
         if shared is not None:
             return shared

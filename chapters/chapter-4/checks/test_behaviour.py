@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete, text
 from sqlmodel import Session, select
 
-from grader.testing import Advice, check, fail, is_closed, paused_at, request
+from grader.testing import Advice, attribute_at, check, described, fail, is_closed, paused_at, request
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +68,11 @@ def start(database):
     except StopIteration:
         fail("get_db() finished without yielding a session", obj=get_db, diagnosis="no-yield")
     except Exception as exc:  # noqa: BLE001 - the learner's code may raise anything
+        if isinstance(exc, TypeError) and "unexpected keyword argument" in str(exc):
+            file, line = attribute_at(database, "SessionLocal")
+            fail(f"making the session failed with {described(exc)}: SessionLocal hands every setting it was given "
+                 "on to each session it makes, and a session has no such setting", file=file, line=line,
+                 diagnosis="unknown-argument")
         autocommit = "autocommit" in str(exc)
         fail(f"get_db() raised {type(exc).__name__} before yielding: {exc}"
              + (". SQLAlchemy 2 only accepts `autocommit=False` (or leave it out)" if autocommit else ""),
@@ -97,19 +102,38 @@ def test_modules_import(database, main):
 def test_get_db_yields_session(database, closed):
     generator, session = start(database)
     try:
+        if isinstance(session, sqlalchemy.orm.sessionmaker):
+            file, line = paused_at(generator, otherwise=database.get_db)
+            fail("get_db() yielded the session factory itself, not a session: the endpoints need one session, made "
+                 "by calling the factory", file=file, line=line, diagnosis="factory-yielded")
         if not isinstance(session, sqlmodel.Session):
             fail(f"get_db() yielded a {type(session).__module__}.{type(session).__qualname__}, not a SQLModel "
                  "Session: pass `class_=Session` (from sqlmodel) to sessionmaker", obj=database.get_db,
                  diagnosis="wrong-type")
         if session.get_bind() is not database.engine:
-            fail("the session is not bound to the module's `engine`: create SessionLocal with `bind=engine`",
+            factory = getattr(database, "SessionLocal", None)
+            if isinstance(factory, sqlalchemy.orm.sessionmaker) and factory.kw.get("bind") is not database.engine:
+                file, line = attribute_at(database, "SessionLocal")
+                fail("the session is not bound to the module's `engine`: SessionLocal's sessions talk to another "
+                     "engine; create it with `bind=engine`", file=file, line=line, diagnosis="wrong-engine")
+            fail("the session is not bound to the module's `engine`: make it with `SessionLocal()`, bound to `engine`",
                  obj=database.get_db, diagnosis="wrong-engine")
         if is_closed(session, closed):
             fail("the session was already closed when get_db yielded it", obj=database.get_db,
                  diagnosis="closed-before-yield")
         session.execute(text("select 1"))
     finally:
+        finish(generator, session, closed)
+
+
+def finish(generator, session, closed):
+    """Close get_db and the session; a failure of either is for the other checks to report (it must not hide
+    the reason this check failed)."""
+    try:
         generator.close()
+    except Exception:  # noqa: BLE001, S110 - the learner's exit code may raise anything
+        pass
+    if isinstance(session, sqlalchemy.orm.Session):
         release(session, closed)
 
 
@@ -121,6 +145,10 @@ def test_commits_on_success(database, hero_model, heroes, closed):
         next(generator)
     except StopIteration:
         pass
+    except Exception as exc:  # noqa: BLE001 - the learner's code after the yield may raise anything
+        release(session, closed)
+        fail(f"the endpoint succeeded, but get_db's code after the yield raised {described(exc)}, so the client "
+             "gets a 500 for a request that worked", cause=exc, obj=database.get_db, diagnosis="raised-after-yield")
     else:
         file, line = paused_at(generator, otherwise=database.get_db)
         generator.close()
@@ -147,12 +175,15 @@ def test_rolls_back_on_error(database, hero_model, heroes, closed):
     session.add(hero_model(name="Half-done", secret_name="h"))
     session.flush()
     outcome = "propagated"
+    other = None
     try:
         generator.throw(EndpointFailed("the endpoint raised"))
     except EndpointFailed:
         pass
     except StopIteration:
         outcome = "swallowed"
+    except Exception as exc:  # noqa: BLE001 - the learner's get_db may raise anything
+        outcome, other = "replaced", exc
     else:
         outcome = "yielded"
         second_yield = paused_at(generator, otherwise=database.get_db)
@@ -166,6 +197,10 @@ def test_rolls_back_on_error(database, hero_model, heroes, closed):
     if outcome == "swallowed":
         fail("get_db caught the endpoint's exception and finished normally: re-raise it with `raise` after the "
              "rollback, so FastAPI can answer with the error", obj=database.get_db, diagnosis="swallowed-error")
+    if outcome == "replaced":
+        fail(f"get_db replaced the endpoint's exception with another one ({described(other)}), so the client gets "
+             "that one instead of the endpoint's; send the caught exception on with a bare `raise`",
+             obj=database.get_db, cause=other, diagnosis="replaced-error")
     if outcome == "yielded":
         file, line = second_yield
         fail("get_db yielded again after the endpoint failed: a dependency yields exactly once",
@@ -197,6 +232,18 @@ def probe_app(database, hero_model):
     return app
 
 
+def not_get_db(database, status):
+    """Fail at SessionDep when it does not depend on get_db: the answer then says nothing about get_db."""
+    dependency, _scope = dependency_of(database)
+    if dependency is database.get_db:
+        return
+    named = next((name for name, value in vars(database).items() if value is dependency and not name.startswith("_")),
+                 getattr(dependency, "__name__", type(dependency).__name__))
+    file, line = attribute_at(database, "SessionDep")
+    fail(f"the client got {status}, and get_db was never used: SessionDep depends on `{named}`, not on get_db",
+         file=file, line=line, diagnosis="not-get-db")
+
+
 @check("errors-reach-client")
 def test_errors_reach_client(database, hero_model, heroes):
     with TestClient(probe_app(database, hero_model), raise_server_exceptions=False) as client:
@@ -204,8 +251,10 @@ def test_errors_reach_client(database, hero_model, heroes):
         halfway = client.post("/halfway")
     sqlalchemy.orm.close_all_sessions()
     if missing.status_code != 404:
-        fail(f"an endpoint raised HTTPException(404), but the client got {missing.status_code}: get_db caught the "
-             "exception and did not re-raise it", obj=database.get_db, diagnosis="swallowed-error")
+        not_get_db(database, missing.status_code)
+        fail(f"an endpoint raised HTTPException(404), but the client got {missing.status_code}: get_db did not let "
+             "the endpoint's exception through as it was (it must neither swallow it nor raise another)",
+             obj=database.get_db, diagnosis="swallowed-error")
     if heroes():
         fail("an endpoint added a hero and then crashed, yet the hero was saved: roll back on error, and commit "
              "only after the yield", obj=database.get_db, diagnosis="committed-on-error")
@@ -223,14 +272,12 @@ def test_failed_commit_is_error(database, hero_model, heroes):
         response = client.post("/clash")
     sqlalchemy.orm.close_all_sessions()
     if response.status_code < 500:
-        dependency, scope = dependency_of(database)
-        if dependency is not database.get_db:
-            fail(f"the commit was never attempted and the client got {response.status_code}: SessionDep must "
-                 "depend on get_db", obj=database.get_db, diagnosis="not-get-db")
-        if scope != "function":
-            fail(f"the commit failed, but the client had already received {response.status_code}: with the default "
-                 "scope FastAPI runs get_db's commit after sending the response; use "
-                 "`Depends(get_db, scope=\"function\")`", obj=database.get_db, diagnosis="commit-after-response")
+        not_get_db(database, response.status_code)
+        if dependency_of(database)[1] != "function":
+            file, line = attribute_at(database, "SessionDep")
+            fail(f"the commit failed, but the client had already received {response.status_code}: without "
+                 "`scope=\"function\"`, FastAPI runs get_db's commit after sending the response", file=file, line=line,
+                 diagnosis="commit-after-response")
         fail(f"the commit failed, but the client got {response.status_code}: get_db caught the error and did not "
              "re-raise it", obj=database.get_db, diagnosis="swallowed-error")
     if heroes() != ["Original"]:
@@ -252,6 +299,7 @@ def test_app_persists(main, database, hero_model, heroes):
         created = send("POST", "/heroes/", json={"name": "Kept", "secret_name": "k", "age": 30})
         rows, what = stored("POST /heroes/")
         if rows != [("Kept", 30)]:
+            not_get_db(database, "200 but nothing was saved")
             fail(f"{what} answered 200 with {created!r}, but the database holds {rows}: the change was never "
                  "committed; get_db must commit after the yield", obj=database.get_db, diagnosis="not-persisted")
         send("PATCH", f"/heroes/{created['id']}", json={"age": 31})
