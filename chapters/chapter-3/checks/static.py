@@ -85,7 +85,7 @@ def sessiondep_imported(src):
         return found
     from_database = [node for _bound, qualified, node in module_imports(src) if qualified.startswith("database.")]
     line = src.line(from_database[-1]) if from_database else found.line
-    where = ("add it to this `from database import ...`" if from_database
+    where = ("add it to this `from database import ...` line" if from_database
              else "add `from database import SessionDep` to the imports")
     own = [name for name in ("SessionDep", "get_session") if bindings(src).get(name)]
     if own:
