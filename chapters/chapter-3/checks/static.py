@@ -60,7 +60,7 @@ SHORT = {
 def every(problems):
     """One finding for several endpoints' problems ((name, finding), in report order): the first one's
     message and line, then each other offender with its line (once per line: one alias, one fix)."""
-    name, first = problems[0]
+    first = problems[0][1]
     seen, others = {first.line}, []
     for other, why in problems[1:]:
         if why.line not in seen:
