@@ -117,3 +117,16 @@ def test_async_endpoints_are_listed_and_a_thread_pool_is_fine(graded):
     assert check.line == line_of(text, "async def create_hero")
     assert f"`delete_hero` (line {line_of(text, 'async def delete_hero')})" in check.message
     assert graded(ours("ok_async_in_threadpool")).status == "pass"
+
+
+def test_a_session_of_its_own_is_told_how_to_undo_the_way_it_was_made(grade_files, graded):
+    calls = SOLUTION.replace("import SessionDep,", "import SessionDep, get_session,").replace(
+        "def create_hero(hero: HeroCreate, session: SessionDep):\n",
+        "def create_hero(hero: HeroCreate, session: SessionDep):\n    session = next(get_session())\n")
+    check = check_of(grade_files("chapter-3", calls), "no-own-session")
+    assert (check.diagnosis, check.line) == ("calls-dependency", line_of(calls, "next(get_session())"))
+    assert check.message.endswith("use the `session` FastAPI passes in")  # it declares one already
+    assert check.hint == load_chapter("chapter-3").check("no-own-session").hints_for["calls-dependency"][0]
+    helper = check_of(graded(ours("bad_session_in_helper")), "no-own-session")
+    assert helper.message.endswith("hand `find_hero` the `session` FastAPI passes in")
+    assert "`with` block" not in helper.message

@@ -178,13 +178,19 @@ def own_session(src, endpoint):
         call = min(opened, key=src.line)
         path = call_path(src, call, endpoint.node.body)
         via = f" through `{src.code(path[0].func)}`" if len(path) > 1 else ""
+        fix = (f"hand `{src.code(path[0].func)}` the `session` FastAPI passes in" if via
+               else "use the `session` FastAPI passes in, and remove the `with` block"
+               if isinstance(src.parent(call), cst.WithItem) else "use the `session` FastAPI passes in instead")
         return failed(f"{endpoint.label} opens its own session{via} with `{src.code(call)}`: that session "
-                      "bypasses the dependency; use the `session` FastAPI passes in, and remove the `with` block",
+                      f"bypasses the dependency; {fix}",
                       line=src.line(call), diagnosis="opens-own-session")
     direct = calls_to(src, "database.get_session", within=endpoint.node.body)
     if direct:
-        return failed(f"{endpoint.label} calls `{src.code(direct[0])}` itself: let FastAPI call the dependency by "
-                      f"declaring `session: {dep(src)}`", line=src.line(direct[0]), diagnosis="calls-dependency")
+        fix = ("use the `session` FastAPI passes in" if takes_session(src, endpoint.node)
+               else f"let FastAPI call the dependency by declaring `session: {dep(src)}`")
+        return failed(f"{endpoint.label} calls `{src.code(direct[0])}` itself, so nothing closes that "
+                      f"session when the request ends: {fix}", line=src.line(direct[0]),
+                      diagnosis="calls-dependency")
     return None
 
 

@@ -509,8 +509,9 @@ class OtherDatabase:
 
 
 def bypassed(where, what):
-    fail(f"{what}: the endpoint used the app's own database instead of the session FastAPI gave it; remove "
-         "`with Session(engine)` and use the `session` parameter", obj=where, diagnosis="bypasses-dependency")
+    fail(f"{what}: the endpoint used the app's own database instead of the session FastAPI gave it; make every "
+         "database call through the `session` parameter, not a session of its own", obj=where,
+         diagnosis="bypasses-dependency")
 
 
 @check("uses-session-dependency")
