@@ -130,3 +130,12 @@ def test_a_session_of_its_own_is_told_how_to_undo_the_way_it_was_made(grade_file
     helper = check_of(graded(ours("bad_session_in_helper")), "no-own-session")
     assert helper.message.endswith("hand `find_hero` the `session` FastAPI passes in")
     assert "`with` block" not in helper.message
+
+
+def test_a_copy_of_the_dependency_and_a_too_strict_cap_get_hints_for_what_they_are(graded):
+    chapter = load_chapter("chapter-3")
+    for name, check_id, diagnosis in (("own-get-session", "sessiondep-imported", "own-dependency"),
+                                      ("limit-too-strict", "list-offset-limit", "limit-too-strict")):
+        check = failures(graded(mistake("chapter-3", name)))[0]
+        assert (check.id, check.diagnosis) == (check_id, diagnosis)
+        assert check.hint == chapter.check(check_id).hints_for[diagnosis][0]
