@@ -139,3 +139,16 @@ def test_a_copy_of_the_dependency_and_a_too_strict_cap_get_hints_for_what_they_a
         check = failures(graded(mistake("chapter-3", name)))[0]
         assert (check.id, check.diagnosis) == (check_id, diagnosis)
         assert check.hint == chapter.check(check_id).hints_for[diagnosis][0]
+
+
+def test_writes_that_never_reach_the_database_are_told_at_the_write(graded):
+    create = check_of(graded(mistake("chapter-3", "create-without-commit")), "create-and-read")
+    assert create.diagnosis == "create-not-saved" and "commit after adding it" in create.message
+    assert create.hint == load_chapter("chapter-3").check("create-and-read").hints_for["create-not-saved"][0]
+    flushed = check_of(graded(ours("bad_create_flush_not_commit")), "create-and-read")
+    assert "`flush` sends the new row" in flushed.message
+    copy = check_of(graded(ours("bad_patch_model_copy")), "patch-updates-given-fields")
+    assert copy.diagnosis == "not-applied" and "before the row is changed" not in copy.message
+    every = check_of(graded(ours("bad_delete_every_hero")), "delete-removes")
+    assert every.message.endswith("removed hero 1 too: delete only the hero it was asked for")
+    assert "still holds" not in every.message

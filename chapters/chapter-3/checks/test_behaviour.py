@@ -224,7 +224,13 @@ class Api:
                               details=failure.details) from None
 
     def create(self, **fields):
-        body = self.call("POST", ALL, ALL, json={**HERO, **fields}, diagnosis="create-failed", advice=CREATE_ADVICE)
+        def uncommitted(exc):  # refreshed or returned before the commit: the commit goes after the add
+            if re.search(UNCOMMITTED, f"{type(exc).__name__}: {exc}"):
+                return (*call_line(self.endpoint("POST", ALL), "add"), "create-not-saved")
+            return None
+
+        body = self.call("POST", ALL, ALL, json={**HERO, **fields}, diagnosis="create-failed", advice=CREATE_ADVICE,
+                         crash=uncommitted)
         body = body.json()
         if not isinstance(body, dict) or not isinstance(body.get("id"), int):
             post = self.endpoint("POST", ALL)
@@ -311,14 +317,27 @@ def test_app_starts(main, database):
 
 
 @check("create-and-read")
-def test_create_and_read(api):
-    created = api.create(age=None)
+def test_create_and_read(api, database, hero_model):
+    with session_calls("add", "flush", "commit") as calls:
+        created = api.create(age=None)
     post = api.endpoint("POST", ALL)
     for key, value in {**HERO, "age": None}.items():
         if created.get(key) != value:
             file, line = only_return(post) or where(post)
             fail(f"POST /heroes/ answered `{key}` = {created.get(key)!r} for a hero sent with {value!r}",
                  file=file, line=line, diagnosis="create-wrong")
+    if stored(database.engine, hero_model, created["id"], HERO) is None:
+        said = f"POST /heroes/ answered hero {created['id']}, but the database does not hold it"
+        committed = {c[1:] for c in calls if c[0] == "commit"}  # a commit flushes too
+        flushed = [c for c in calls if c[0] == "flush" and c[1:] not in committed]
+        if flushed:
+            fail(f"{said}: `flush` sends the new row to the database inside the transaction, but only a commit "
+                 "keeps it once the session closes: commit here instead", file=flushed[0][1], line=flushed[0][2],
+                 diagnosis="create-not-saved")
+        adds = [c for c in calls if c[0] == "add"]
+        file, line = adds[-1][1:] if adds else where(post)
+        fail(f"{said}: the new hero is never committed, so it is lost when the session closes; commit after adding "
+             "it", file=file, line=line, diagnosis="create-not-saved")
     url = f"/heroes/{created['id']}"
     one = api.call("GET", url, ONE, diagnosis="read-failed", advice=(
         Advice("The endpoint returned None for a hero that exists: its `return` must run once the `if` block is "
@@ -367,11 +386,16 @@ def refusal(response):
         return ""
 
 
+UNCOMMITTED = r"is not persistent within this Session|'loc': \('response', 'id'\), [^}]*'input': None"
+"""A new hero refreshed, or returned, before it was committed (so it has no row, nor an `id`)."""
+
 CREATE_ADVICE = (
     Advice("Only a table model such as `Hero` can be stored: build one from the request body with "
            "`Hero.model_validate(hero)`.", matching="is not mapped"),
     Advice("The endpoint must return the hero it stored, which has the `id` the database gave it.",
-           matching=r"'loc': \('response', 'id'\)"),
+           matching=r"'type': 'missing', 'loc': \('response', 'id'\)"),
+    Advice("The new hero gets its row, and its `id`, only when the session commits: commit after adding it, "
+           "then refresh it.", matching=UNCOMMITTED),
 )
 
 
@@ -447,10 +471,14 @@ def test_patch_updates_given_fields(api, database, hero_model):
                  "which throws the change away; commit first, then refresh", file=after[0][1], line=after[0][2],
                  diagnosis="not-saved")
         if answered == expected and kept == previous:
-            if commits:
+            if early:
                 fail(f"{said}, though the answer showed the change: this commit runs before the row is changed, so "
-                     "the change is never saved; commit after changing it", file=commits[-1][1],
-                     line=commits[-1][2], diagnosis="not-saved")
+                     "the change is never saved; commit after changing it", file=early[-1][1], line=early[-1][2],
+                     diagnosis="not-saved")
+            if commits:
+                fail(f"{said}, though the answer showed the change and the endpoint commits: the change went to "
+                     "another object than the row the session loaded; copy the fields onto the stored hero itself",
+                     file=change[0], line=change[1], diagnosis="not-applied")
             adds = [c for c in calls if c[0] == "add"]
             file, line = adds[-1][1:] if adds else where(update_hero)
             fail(f"{said}, though the answer showed the change: the change is never committed, so it is lost when "
@@ -480,6 +508,11 @@ def test_delete_removes(api, database, hero_model):
     left = rows(database.engine, hero_model)
     if list(left) == [keep["id"]]:
         return
+    if gone["id"] not in left:
+        removed = [c for c in calls if c[0] == "delete"]
+        file, line = removed[-1][1:] if removed else call_line(delete_hero, "exec", "execute", "delete")
+        fail(f"DELETE {url} removed hero {keep['id']} too: delete only the hero it was asked for", file=file,
+             line=line, diagnosis="deletes-others")
     said = f"after DELETE {url} the database still holds hero {gone['id']}"
     deletes = [c for c in calls if c[0] == "delete"]
     if not deletes:
