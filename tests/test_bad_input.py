@@ -30,6 +30,17 @@ def test_syntax_error_points_at_the_line_with_a_caret(grade_files):
     assert report.exit_code == 1
 
 
+def test_a_parameter_without_default_after_defaults_is_explained():
+    from grader.static.source import syntax_problem
+
+    line = "def read_heroes(offset: int = 0, session: SessionDep, *, limit: int = 100):"
+    problem = syntax_problem(line + "\n    pass\n", "main.py")
+    assert problem is not None and problem.line == 1 and line[problem.column - 1:].startswith("session")
+    assert problem.message.endswith("(`session` has no default value, so it must come before every parameter "
+                                    "that has one: move it to the front)")
+    assert "`" not in syntax_problem("def f(x)\n    pass\n", "main.py").message  # other errors: Python's words
+
+
 def test_an_empty_file_says_so(grade_files):
     files = by_id(grade_files("chapter-2", "   \n"))["files"]
     assert files.status == "fail" and "database.py is empty" in files.message

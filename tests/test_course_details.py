@@ -175,13 +175,13 @@ def test_a_deleted_file_is_put_back_and_the_note_says_where_the_earlier_one_is(w
 
 def test_course_list_says_a_chapter_was_reset_until_it_is_graded_again(workspace):
     course("start", "chapter-3", workspace=workspace)
-    grade("chapter-3", workspace=workspace)  # the starter: 7 of 11
-    (workspace / "chapter-3" / "main.py").write_text(SOLUTION_3.replace("session.commit()", "pass", 1))  # 6 of 11
+    grade("chapter-3", workspace=workspace)  # the starter: 9 of 13
+    (workspace / "chapter-3" / "main.py").write_text(SOLUTION_3.replace("session.commit()", "pass", 1))  # 7 of 13
     grade("chapter-3", workspace=workspace)
     listed = course("list", workspace=workspace).stdout
-    assert "in progress 6/11 checks" in listed
+    assert "in progress 7/13 checks" in listed
     course("reset", "chapter-3", "--yes", workspace=workspace)
     listed = course("list", workspace=workspace).stdout
-    assert "reset · was 6/11 checks" in listed and "in progress 6/11 checks" not in listed
+    assert "reset · was 7/13 checks" in listed and "in progress 7/13 checks" not in listed
     grade("chapter-3", workspace=workspace)
-    assert "in progress 7/11 checks" in course("list", workspace=workspace).stdout
+    assert "in progress 9/13 checks" in course("list", workspace=workspace).stdout

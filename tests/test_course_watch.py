@@ -150,9 +150,9 @@ def test_a_save_made_during_a_grade_is_graded_next_and_the_screen_says_which(sma
         write(main, BROKEN_3)
         time.sleep(0.3)
         write(main, SOLUTION_3)
-        save_number(wait_for_words(small, "All 11 checks passed"))
+        save_number(wait_for_words(small, "All 13 checks passed"))
         time.sleep(2)  # nothing left to grade: the screen stays on the pass
-        assert "All 11 checks passed" in flat(small.screen())
+        assert "All 13 checks passed" in flat(small.screen())
         assert json.loads((workspace / "progress.json").read_text())["chapters"]["chapter-3"]["last_grade"][
             "status"] == "pass"
         write(main, BROKEN_3)
@@ -164,7 +164,7 @@ def test_deleting_a_file_while_watching_is_noticed_and_says_how_to_get_it_back(s
     folder = workspace / "chapter-3"
     small.wait_for("Watching")
     write(folder / "main.py", SOLUTION_3)
-    wait_for_words(small, "All 11 checks passed")
+    wait_for_words(small, "All 13 checks passed")
 
     (folder / "models.py").unlink()  # a support file: graded with the starter's copy, and the screen says so
     screen = wait_for_words(small, "models.py is not in")

@@ -94,7 +94,7 @@ def test_a_taught_name_never_imported_points_at_where_the_import_goes():
 
 def test_a_name_of_a_module_already_imported_from_is_added_to_that_import():
     [found] = undefined_names(src("import os\nfrom sqlmodel import create_engine\n\n\ndef f():\n    return SQLModel\n"))
-    assert found.fix_line == 2 and found.message.endswith("add `SQLModel` to the `from sqlmodel import ...` on line 2")
+    assert found.fix_line == 2 and found.message.endswith("add `SQLModel` to the `from sqlmodel import ...` line")
 
 
 def test_a_module_never_imported():

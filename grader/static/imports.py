@@ -82,7 +82,7 @@ def import_advice(src: Source, module: str, name: str | None = None) -> tuple[in
     """(line, advice) for making `name` of `module` importable (`name` None: `import module`).
 
     The line is where the fix goes: the file's `from module import ...` when there is one (the advice
-    then says to add the name to it), else the last import of the same kind (standard library, third
+    then says to add the name to it, without repeating the line the finding points at), else the last import of the same kind (standard library, third
     party, the app's own; isort's groups), else of an earlier kind, else the first import, else line 1.
     """
     statement = f"from {module} import {name}" if name else f"import {module}"
@@ -91,7 +91,7 @@ def import_advice(src: Source, module: str, name: str | None = None) -> tuple[in
         same = [n for n in imports if isinstance(n, cst.ImportFrom) and not isinstance(n.names, cst.ImportStar)
                 and _statement_module(n) == module]
         if same:
-            return src.line(same[-1]), f"add `{name}` to the `from {module} import ...` on line {src.line(same[-1])}"
+            return src.line(same[-1]), f"add `{name}` to the `from {module} import ...` line"  # the finding's line
     kind = _kind(module)
     for wanted in range(kind, -1, -1):
         group = [n for n in imports if _kind(_statement_module(n)) == wanted]

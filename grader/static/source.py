@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import io
 import os
+import re
 import stat
 import threading
 import tokenize
@@ -149,12 +150,27 @@ def syntax_problem(text: str, name: str) -> SyntaxProblem | None:
         if not line_text and exc.lineno:
             lines = text.splitlines()
             line_text = lines[exc.lineno - 1] if 0 < exc.lineno <= len(lines) else ""
-        return SyntaxProblem(name, f"{type(exc).__name__}: {exc.msg}", exc.lineno, exc.offset, line_text)
+        return SyntaxProblem(name, f"{type(exc).__name__}: {exc.msg}{_why(exc.msg, line_text, exc.offset)}",
+                             exc.lineno, exc.offset, line_text)
     except ValueError as exc:  # e.g. null bytes
         return SyntaxProblem(name, f"cannot be compiled: {exc}")
     except (RecursionError, MemoryError):
         return SyntaxProblem(name, "cannot be compiled: it is nested too deeply")
     return None
+
+
+_DEFAULT_ORDER = ("non-default argument follows default argument",  # Python 3.11
+                  "parameter without a default follows parameter with a default")  # 3.12 and later
+
+
+def _why(msg: str, line_text: str, offset: int | None) -> str:
+    """What Python's terse message means for the learner's line, where it says too little, else ''."""
+    if msg in _DEFAULT_ORDER and offset:
+        name = re.match(r"\**(\w+)", line_text[offset - 1:])
+        if name:
+            return (f" (`{name.group(1)}` has no default value, so it must come before every parameter that "
+                    "has one: move it to the front)")
+    return ""
 
 
 def nesting_problem(text: str, name: str) -> SyntaxProblem | None:
