@@ -18,6 +18,15 @@ from grader.static import (
 # Spellings of "open a session on the module's engine" that all do the same thing.
 OPEN_SESSION = ("sqlmodel.Session(engine, ...)", "sqlmodel.Session(bind=engine, **_)")
 SESSION_DEP = "typing.Annotated[sqlmodel.Session, fastapi.Depends(get_session)]"
+# Known slips in writing that alias: (what the value is, why it is wrong), each with hints of its own.
+ALIAS_SLIPS = {
+    "not-annotated": ("fastapi.Depends(...)", "An endpoint's `session: SessionDep` needs a type, and `Annotated` "
+                      "pairs the type, `Session`, with the `Depends(...)` that makes it"),
+    "no-depends": ("typing.Annotated[sqlmodel.Session, get_session]", "FastAPI calls only a function wrapped in "
+                   "`Depends(...)` and ignores a bare one inside `Annotated`"),
+    "depends-empty": ("typing.Annotated[sqlmodel.Session, fastapi.Depends()]", "An empty `Depends()` makes FastAPI "
+                      "build the type, `Session`, itself, on no engine, instead of calling `get_session`"),
+}
 
 
 @check("imports")
@@ -74,8 +83,13 @@ def sessiondep_defined(src):
                                "it to ask for a session; define it below `get_session`")
     if shape.diagnosis in ("not-module-level", "misnamed"):
         return shape  # the name is not where it belongs: nothing more to say about its place or value
+    slip = next((slip for slip, (value, _why) in ALIAS_SLIPS.items()
+                 if shape.diagnosis == "pattern-mismatch" and find_mismatch(src, shape.node, value) is None), None)
+    if slip is not None:
+        shape = shape.otherwise(f"{{message}}. {ALIAS_SLIPS[slip][1]}", diagnosis=slip)
     if shape.diagnosis == "called-not-passed":
         shape = shape.otherwise("{message}. `Depends` wants the function so that FastAPI can call it once per "
                                 "request; `get_session()` would run it once, now, and hand over a generator",
                                 diagnosis="depends-called")
     return all_of(shape, defined_after(src, "SessionDep", "get_session"))
+
