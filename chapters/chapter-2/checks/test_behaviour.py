@@ -221,8 +221,20 @@ def test_closes_on_error(database, closed):
         generator.close()
         fail("get_session yielded again after the endpoint failed", file=file, line=line, diagnosis="yields-twice")
     if not is_closed(session, closed):
+        if not closed_after_success(database, closed):
+            fail("the session made here stayed open when the endpoint raised, as it does when the request succeeds: "
+                 "nothing closes it", file=file, line=line, diagnosis="not-closed")
         fail("the session made here stayed open when the endpoint raised: code after a bare `yield` does not run "
              "then", file=file, line=line, diagnosis="close-without-finally")
+
+
+def closed_after_success(database, closed) -> bool:
+    """Does a get_session() run to its end, as after a request that succeeded, close its session?"""
+    generator, session, _origin = first_session(database)
+    with suppress(Exception):  # failing anyway: only whether the session ends up closed matters here
+        next(generator)
+        generator.close()
+    return is_closed(session, closed)
 
 
 @check("sessiondep-runtime")
