@@ -220,7 +220,7 @@ def test_hints_are_progressive_for_the_first_failing_check(graded):
     third = course("hint", "chapter-2", workspace=workspace)
     assert "Hint 3 of 3" in third.stdout
 
-    (workspace / "chapter-2" / "database.py").write_text(SOLUTION_2.replace("Depends(get_session)]", "get_session]"))
+    (workspace / "chapter-2" / "database.py").write_text(SOLUTION_2.replace("(get_session)]", "(get_session, use_cache=False)]"))
     stale = course("hint", "chapter-2", workspace=workspace)
     assert "Your files changed since that grade" in stale.stdout
     grade("chapter-2", workspace=workspace)  # a new first failure: its hints start again
@@ -452,7 +452,7 @@ def test_hints_follow_the_diagnosed_mistake_then_fall_back_to_the_checks_own(tmp
         in diagnosed.stdout
     assert "2. Write `Depends(get_session)`: no parentheses" in diagnosed.stdout
 
-    other_mistake = SOLUTION_2.replace("Depends(get_session)]", "get_session]")  # same check, no hints of its own
+    other_mistake = SOLUTION_2.replace("(get_session)]", "(get_session, use_cache=False)]")  # no hints of its own
     (folder / "database.py").write_text(other_mistake)
     grade("chapter-2", workspace=workspace, env=env)
     general = course("hint", "chapter-2", workspace=workspace, env=env)
