@@ -255,7 +255,7 @@ def test_sessiondep_runtime(database):
         fail("SessionDep holds a generator made by calling get_session(); give Depends the function itself",
              file=file, line=line, diagnosis="depends-called")
     if dependency is not database.get_session:
-        fail(f"SessionDep depends on {getattr(dependency, '__qualname__', dependency)!r} defined at line "
+        fail(f"SessionDep depends on `{getattr(dependency, '__qualname__', dependency)}` defined at line "
              f"{inspect.getsourcelines(dependency)[1] if inspect.isfunction(dependency) else '?'}, but "
              "`get_session` now names another function: is get_session defined twice?",
              obj=database.get_session, diagnosis="wrong-dependency")
