@@ -222,13 +222,6 @@ def test_matches_wildcards_and_open_argument_lists():
     assert not matches(s, node, "sqlmodel.Session(other, ...)")
 
 
-def test_a_name_spelt_like_the_one_meant_but_imported_from_elsewhere_names_both_in_full():
-    s = src("from sqlalchemy.orm import Session\nx = Session(engine)\n")
-    found = matches(s, s.module.body[1].body[0].value, "sqlmodel.Session(engine)")
-    assert not found
-    assert "`Session` (which is `sqlalchemy.orm.Session`) where `sqlmodel.Session` belongs" in found.message
-
-
 def test_matches_compares_literals_by_value():
     s = src("x = {'check_same_thread': False}\n")
     node = s.module.body[0].body[0].value

@@ -363,8 +363,6 @@ def _compare(ctx: _Ctx, pat: cst.CSTNode, node: cst.CSTNode) -> Mismatch | None:
         expected = spelled(src, dotted)
         if isinstance(node, cst.Call) and refers_to(src, node.func, dotted):
             return Mismatch(node, expected, src.code(node), called=True)
-        if expected == src.code(node):  # the same spelling for another object: name the one meant in full
-            expected = dotted
         return Mismatch(node, expected, src.code(node), found_is=_really(src, node))
     if isinstance(pat, cst.Call):
         if not isinstance(node, cst.Call):
