@@ -220,7 +220,7 @@ def test_hints_are_progressive_for_the_first_failing_check(graded):
     third = course("hint", "chapter-2", workspace=workspace)
     assert "Hint 3 of 3" in third.stdout
 
-    (workspace / "chapter-2" / "database.py").write_text(SOLUTION_2.replace("SessionDep = ", "Other = "))
+    (workspace / "chapter-2" / "database.py").write_text(SOLUTION_2.replace("(get_session)]", "(get_session, use_cache=False)]"))
     stale = course("hint", "chapter-2", workspace=workspace)
     assert "Your files changed since that grade" in stale.stdout
     grade("chapter-2", workspace=workspace)  # a new first failure: its hints start again
@@ -424,9 +424,7 @@ def test_grade_starts_its_worker_first_only_when_it_will_grade_on_one(argv, star
             worker.close()
 
 
-HINTS_FOR_DEPENDS_CALLED = '''
-[checks.hints_for]
-depends-called = [
+HINTS_FOR_DEPENDS_CALLED = '''depends-called = [
     "Depends wants the function, and you gave it what the function returns.",
     "Write `Depends(get_session)`: no parentheses after get_session.",
 ]
@@ -439,8 +437,9 @@ def test_hints_follow_the_diagnosed_mistake_then_fall_back_to_the_checks_own(tmp
     content = copy_content(tmp_path / "content")
     manifest = content / "chapters" / "chapter-2" / "chapter.toml"
     text = manifest.read_text()
-    block_end = text.index("\n[[checks]]", text.index('id = "sessiondep-defined"'))
-    manifest.write_text(text[:block_end] + HINTS_FOR_DEPENDS_CALLED + text[block_end:])
+    start = text.index("depends-called = [", text.index('id = "sessiondep-defined"'))  # the chapter's own, replaced
+    end = text.index("]\n", start) + 2
+    manifest.write_text(text[:start] + HINTS_FOR_DEPENDS_CALLED + text[end:])
     env = {"COURSE_CONTENT": str(content)}
     folder = workspace / "chapter-2"
     folder.mkdir(parents=True)
@@ -453,7 +452,8 @@ def test_hints_follow_the_diagnosed_mistake_then_fall_back_to_the_checks_own(tmp
         in diagnosed.stdout
     assert "2. Write `Depends(get_session)`: no parentheses" in diagnosed.stdout
 
-    (folder / "database.py").write_text(SOLUTION_2.replace("SessionDep = ", "Other = "))  # same check, other mistake
+    other_mistake = SOLUTION_2.replace("(get_session)]", "(get_session, use_cache=False)]")  # no hints of its own
+    (folder / "database.py").write_text(other_mistake)
     grade("chapter-2", workspace=workspace, env=env)
     general = course("hint", "chapter-2", workspace=workspace, env=env)
     assert "Hint 2 of 3 for “SessionDep = Annotated[Session, Depends(get_session)], below get_session”" \
