@@ -258,6 +258,11 @@ def setting_in(src, node):
 
 def same_thread_mistake(src, call):
     given = argument(call, "connect_args")
+    misplaced = argument(call, SAME_THREAD)
+    if given is None and misplaced is not None:
+        return failed(f"`{SAME_THREAD}` is given to `create_engine` itself, which refuses it: it is an option of "
+                      "SQLite's connections, so it goes inside `connect_args`, a dict", line=src.line(misplaced),
+                      diagnosis="no-connect-args")
     if given is None:
         return failed("`create_engine(...)` is not given `connect_args`: SQLite lets only the thread that opened a "
                       "connection use it, and FastAPI serves requests from several threads; pass connect_args with "
@@ -274,7 +279,7 @@ def same_thread_mistake(src, call):
                           f"`{SAME_THREAD}`", line=src.line(element), diagnosis="misspelt-option")
         return failed(f"`connect_args` has no `\"{SAME_THREAD}\"` entry, so SQLite keeps refusing connections used by "
                       f"another thread than their own: add `\"{SAME_THREAD}\": False`", line=src.line(holder),
-                      diagnosis="check-same-thread")
+                      diagnosis="no-check-same-thread")
     if src.code(value) != "False":
         return failed(f"`{SAME_THREAD}` is `{src.code(value)}`: it must be `False`, so that FastAPI's threads can use "
                       "a connection another thread opened", line=src.line(where), diagnosis="check-same-thread")
@@ -298,6 +303,12 @@ def under_main_guard(src, node):
     return False
 
 
+def runs_when_called(src, fn):
+    """Calling `fn` runs its body: it is a plain function, not a generator or a coroutine function (calling
+    `lifespan()` only makes the context manager)."""
+    return fn is not None and fn.asynchronous is None and not yields(src, fn) and not fn.decorators
+
+
 def import_time_calls(src, targets=CREATES_TABLES):
     """(the call, the helper call that leads to it or None) for each call of `targets` that runs when the
     module is imported: made outside any function, or by a module-level helper that such a call calls."""
@@ -309,7 +320,7 @@ def import_time_calls(src, targets=CREATES_TABLES):
             continue
         if any(refers_to(src, call.func, t) for t in targets):
             found.append((call, None))
-        elif isinstance(call.func, cst.Name) and call.func.value in functions:
+        elif isinstance(call.func, cst.Name) and runs_when_called(src, functions.get(call.func.value)):
             reached = [c for t in targets for c in calls_to(src, t, within=functions[call.func.value])]
             if reached:
                 found.append((reached[0], call))
@@ -347,9 +358,18 @@ def create_tables_defined(src):
 
 # -- main.py ----------------------------------------------------------------------------------
 def the_app(src):
-    """The `FastAPI(...)` call that makes `app` (None if there is none)."""
+    """The `FastAPI(...)` call that makes `app`, also when a helper of the file returns it (`app = create_app()`);
+    None if there is none."""
     call = app_objects(src).get("app")
-    return call if call is not None and refers_to(src, call.func, "fastapi.FastAPI") else None
+    if call is not None and refers_to(src, call.func, "fastapi.FastAPI"):
+        return call
+    found = assignment(src, "app", "fastapi.FastAPI(...)")
+    return found.node if found and isinstance(found.node, cst.Call) else None
+
+
+def app_assigned(src):
+    """main.py binds `app` at its top level, to something."""
+    return bool(assignment(src, "app"))
 
 
 def lifespan_function(src):
@@ -412,8 +432,8 @@ def decorated_right(owner, fn):
         return failed(f"`{name}` is decorated with `@contextmanager`, which makes a synchronous context manager; "
                       "FastAPI enters a lifespan with `async with`, so it needs `@asynccontextmanager` on an "
                       "`async def`", line=owner.line(fn), diagnosis="sync-contextmanager")
-    return failed(f"`{name}` is not decorated with `@asynccontextmanager` (from contextlib): the decorator is what "
-                  "turns the async generator into the async context manager FastAPI expects a lifespan to be",
+    return failed(f"`{name}` is not decorated with `@asynccontextmanager` (from contextlib): FastAPI expects a "
+                  "lifespan to be an async context manager, which that decorator makes of an `async def` generator",
                   line=owner.line(fn), diagnosis="no-asynccontextmanager")
 
 
@@ -440,7 +460,9 @@ def lifespan_defined(src):
         if generator.diagnosis == "no-yield":
             generator = generator.otherwise(f"`{fn.name.value}` never yields: a lifespan yields once, and what comes "
                                             "before its `yield` runs at startup")
-        found = all_of(is_async(owner, fn), generator, takes_the_app(owner, fn))
+        found = all_of(is_async(owner, fn).otherwise(
+            f"`{fn.name.value}` is defined with `def`: `@asynccontextmanager` needs an async generator, so make it "
+            "`async def`"), generator, takes_the_app(owner, fn))
     return in_file(found, owner, src)
 
 
@@ -450,22 +472,49 @@ def named_not_called(owner, fn):
     return found if not found and found.node is not None else None
 
 
+def sibling_function(owner, call):
+    """(file, function) of another graded file that `call` calls (`database.init_db()`, or `init_db()`
+    imported from database), else None."""
+    for qualified in owner.qualified_names(call.func):
+        module, _, name = qualified.rpartition(".")
+        other = owner.sibling(f"{module}.py")
+        if other is not None and other is not owner and name in module_functions(other):
+            return other, module_functions(other)[name]
+    return None
+
+
+def table_creation(owner, fn):
+    """The call the lifespan makes that creates the tables (itself, through a helper of its file, or through a
+    function of another graded file), or None; "maybe" when it hands one of them to something else to call
+    (`await asyncio.to_thread(create_db_and_tables)`)."""
+    calls = [c for target in CREATES_TABLES for c in calls_to(owner, target, within=fn)]
+    if calls:
+        return call_path(owner, calls[0], fn)[0]  # made here, or the call of the helper that makes it
+    for call in (n for n in walk(fn) if isinstance(n, cst.Call)):
+        found = sibling_function(owner, call)
+        if found is not None and any(calls_to(found[0], target, within=found[1]) for target in CREATES_TABLES):
+            return call
+    names = [n for n in walk(fn) if isinstance(n, (cst.Name, cst.Attribute))]
+    if any(refers_to(owner, n, target) for n in names for target in CREATES_TABLES):
+        return "maybe"
+    return None
+
+
 @check("lifespan-creates-tables")
 def lifespan_creates_tables(src):
     owner, fn = lifespan_function(src)
     early = called_at_import(src)
     if not early:
         return early
-    calls = [c for target in CREATES_TABLES for c in calls_to(owner, target, within=fn)]
     first_yield = yields(owner, fn)[0]
-    if not calls:
+    call = table_creation(owner, fn)
+    if call is None or call == "maybe":
         found = named_not_called(owner, fn)
-        if found is None:
+        if found is None and call is None:
             found = failed(f"`{fn.name.value}` never calls `create_db_and_tables()`, so the app starts without its "
                            "tables: call it before this `yield`, so that it runs at startup",
                            line=owner.line(first_yield), diagnosis="not-called")
-        return in_file(found, owner, src)
-    call = call_path(owner, calls[0], fn)[0]  # made here, or the call of the helper that makes it
+        return in_file(found, owner, src) if found is not None else passed("the lifespan hands the call on")
     if owner.line(call) > owner.line(first_yield):
         return in_file(failed(f"`{owner.code(call)}` comes after the `yield`, so it runs when the app shuts down, not "
                               "when it starts: move it above the `yield`", line=owner.line(call),
@@ -482,9 +531,16 @@ def app_uses_lifespan(src):
                       diagnosis="on-event")
     app = the_app(src)
     if app is None:
-        return failed("main.py never creates `app = FastAPI(...)`", line=src.last_line, diagnosis="no-app")
+        if app_assigned(src):
+            return passed("the app is made in a way this check does not read")
+        return failed("main.py never creates `app = FastAPI(...)`, the app the lifespan belongs to", line=src.last_line,
+                      diagnosis="no-app")
     given = argument(app, "lifespan")
     _owner, fn = lifespan_function(src)
+    if isinstance(given, cst.Call) and fn is not None and refers_to(src, given.func, fn.name.value):
+        return failed(f"`lifespan=` is given `{src.code(given)}`, a call: FastAPI calls the lifespan itself when the "
+                      f"app starts, so give it the function, `{src.code(given.func)}`", line=src.line(given),
+                      diagnosis="lifespan-called")
     if given is None or fn is None or not refers_to(src, given, fn.name.value):
         return failed(f"`{src.code(app)}` is not given the lifespan, so FastAPI never runs it and the tables are "
                       "never created: pass it as `lifespan=`", line=src.line(app), diagnosis="no-lifespan-arg")
