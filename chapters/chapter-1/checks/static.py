@@ -437,6 +437,34 @@ def decorated_right(owner, fn):
                   line=owner.line(fn), diagnosis="no-asynccontextmanager")
 
 
+BRANCHES = (cst.If, cst.Try, cst.TryStar, cst.Match, cst.For, cst.While)
+
+
+def yields_once(owner, fn):
+    """The lifespan's body yields once on its way through: fails on a second `yield` that always runs after the
+    first, or a `yield` in a loop (FastAPI stops the app by resuming the generator, which must then end)."""
+    found = yields(owner, fn)
+    looped = [y for y in found if any(isinstance(a, (cst.For, cst.While)) for a in ancestors_within(owner, y, fn))]
+    if looped:
+        return failed(f"`{fn.name.value}` yields inside a loop, but a lifespan yields exactly once: FastAPI resumes it "
+                      "once, when the app stops, and it must then end", line=owner.line(looped[0]),
+                      diagnosis="yields-twice")
+    straight = [y for y in found if not any(isinstance(a, BRANCHES) for a in ancestors_within(owner, y, fn))]
+    if len(straight) > 1:
+        return failed(f"`{fn.name.value}` yields a second time, but a lifespan yields exactly once: what follows the "
+                      "first `yield` runs when the app stops, and the app cannot stop at a second one",
+                      line=owner.line(straight[1]), diagnosis="yields-twice")
+    return passed("yields once")
+
+
+def ancestors_within(src, node, fn):
+    """The ancestors of `node` up to (not including) the function `fn`."""
+    for ancestor in src.ancestors(node):
+        if ancestor is fn:
+            return
+        yield ancestor
+
+
 def takes_the_app(owner, fn):
     required, star = positional_parameters(fn)
     name = fn.name.value
@@ -460,6 +488,7 @@ def lifespan_defined(src):
         if generator.diagnosis == "no-yield":
             generator = generator.otherwise(f"`{fn.name.value}` never yields: a lifespan yields once, and what comes "
                                             "before its `yield` runs at startup")
+        generator = generator if not generator else yields_once(owner, fn)
         found = all_of(is_async(owner, fn).otherwise(
             f"`{fn.name.value}` is defined with `def`: `@asynccontextmanager` needs an async generator, so make it "
             "`async def`"), generator, takes_the_app(owner, fn))

@@ -6,7 +6,7 @@ Tests run in a temporary copy of the submission, so `sqlite:///database.db` is a
 import ast
 import inspect
 import traceback
-from contextlib import ExitStack
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -25,6 +25,8 @@ LIFESPAN_SHAPE = (
            "`async def`", matching="does not support the asynchronous context manager protocol"),
     Advice("FastAPI calls the lifespan with the app: give it one parameter, `app: FastAPI`",
            matching="takes 0 positional arguments but 1 was given"),
+    Advice("A lifespan yields once: what comes after its `yield` runs when the app stops",
+           matching="generator didn't stop"),
 )
 """Advice for an app that cannot start because its lifespan has the wrong shape (and only then)."""
 CREATED_AT_IMPORT: list[tuple[str, int]] = []
@@ -310,6 +312,49 @@ def given_lifespan(app, main):
     return None
 
 
+@contextmanager
+def running(app, at):
+    """The app started with a TestClient (its lifespan entered), stopped when the block ends: a failure to start
+    or to stop fails the check at the lifespan, with the advice that fits."""
+    client = TestClient(app)
+    try:
+        client.__enter__()
+    except Exception as exc:  # noqa: BLE001 - the learner's lifespan may raise anything
+        fail(advised(f"the app failed to start: {described(exc)}", LIFESPAN_SHAPE, exc),
+             diagnosis="startup-error", cause=exc, **at)
+    try:
+        yield client
+    except BaseException:
+        with suppress(Exception):
+            client.__exit__(None, None, None)
+        raise
+    try:
+        client.__exit__(None, None, None)
+    except Exception as exc:  # noqa: BLE001 - what runs after the lifespan's yield is the learner's too
+        fail(advised(f"the app failed to stop: {described(exc)}", LIFESPAN_SHAPE, exc),
+             diagnosis="shutdown-error", cause=exc, **at)
+
+
+@contextmanager
+def drops_recorded():
+    """(file, line) of each learner statement that drops the tables (`metadata.drop_all`) within the block."""
+    sites = []
+    original = MetaData.drop_all
+
+    def drop_all(self, *args, **kwargs):
+        site = next(((learner_relative(f.filename), f.lineno) for f in reversed(traceback.extract_stack())
+                     if learner_relative(f.filename) is not None), None)
+        if site is not None:
+            sites.append(site)
+        return original(self, *args, **kwargs)
+
+    MetaData.drop_all = drop_all
+    try:
+        yield sites
+    finally:
+        MetaData.drop_all = original
+
+
 @check("tables-at-startup")
 def test_tables_at_startup(main, database, models):
     hero = learner_class(models, "Hero")
@@ -326,22 +371,25 @@ def test_tables_at_startup(main, database, models):
         fail(f"the `{table.name}` table already exists before the app started: this statement creates it when the "
              "module is imported; only the lifespan should call create_db_and_tables(), when the app starts",
              diagnosis="tables-at-import", **place)
-    with ExitStack() as stack:
-        try:
-            client = stack.enter_context(TestClient(app))
-        except Exception as exc:  # noqa: BLE001 - the learner's lifespan may raise anything
-            fail(advised(f"the app failed to start: {described(exc)}", LIFESPAN_SHAPE, exc),
-                 diagnosis="startup-error", cause=exc, **at)
-        if not sqlalchemy.inspect(database.engine).has_table(table.name):
-            fail(f"the app started, but there is no `{table.name}` table: the lifespan must call "
-                 "create_db_and_tables() before its `yield`, and the app must be given the lifespan",
-                 diagnosis="no-table", **at)
-        created = request(client, "POST", "/heroes/", expect=200, json={**HERO, "age": 30})
-        body = created.json()
-        if not isinstance(body, dict) or not isinstance(body.get("id"), int):
-            fail(f"POST /heroes/ answered {clip(created.text, 200)}; expected the new hero with its `id`",
-                 obj=endpoint_function(app, "POST", "/heroes/"), diagnosis="no-id")
-        read = request(client, "GET", f"/heroes/{body['id']}", expect=200)
-        if read.json() != body:
-            fail(f"GET /heroes/{body['id']} answered {clip(read.text, 200)}; expected {body}",
-                 obj=endpoint_function(app, "GET", f"/heroes/{body['id']}"), diagnosis="wrong-hero")
+    with drops_recorded() as dropped:
+        with running(app, at) as client:
+            if not sqlalchemy.inspect(database.engine).has_table(table.name):
+                fail(f"the app started, but there is no `{table.name}` table: the lifespan must call "
+                     "create_db_and_tables() before its `yield`, and the app must be given the lifespan",
+                     diagnosis="no-table", **at)
+            created = request(client, "POST", "/heroes/", expect=200, json={**HERO, "age": 30})
+            body = created.json()
+            if not isinstance(body, dict) or not isinstance(body.get("id"), int):
+                fail(f"POST /heroes/ answered {clip(created.text, 200)}; expected the new hero with its `id`",
+                     obj=endpoint_function(app, "POST", "/heroes/"), diagnosis="no-id")
+            read = request(client, "GET", f"/heroes/{body['id']}", expect=200)
+            if read.json() != body:
+                fail(f"GET /heroes/{body['id']} answered {clip(read.text, 200)}; expected {body}",
+                     obj=endpoint_function(app, "GET", f"/heroes/{body['id']}"), diagnosis="wrong-hero")
+        with running(app, at) as client:
+            again = request(client, "GET", f"/heroes/{body['id']}")
+    if again.status_code != 200:
+        place = dict(zip(("file", "line"), dropped[0])) if dropped else at
+        fail(f"the hero created before the app restarted is gone after the restart (GET /heroes/{body['id']} "
+             f"answered {again.status_code}): starting or stopping the app must keep the data; create_all only "
+             "adds the tables that are missing", diagnosis="lost-on-restart", **place)
