@@ -19,6 +19,7 @@ from grader.static import (
     called,
     calls_to,
     check,
+    enclosing_function,
     failed,
     function,
     is_async,
@@ -289,6 +290,11 @@ def same_thread_mistake(src, call):
 @check("engine-created")
 def engine_created(src):
     found = assignment(src, "engine", CREATE_ENGINE)
+    if found.diagnosis == "not-module-level":
+        owner = enclosing_function(src, found.node)
+        inside = f"inside `{owner.name.value}`" if owner is not None else "inside a class"
+        return found.otherwise(f"`engine` is made {inside}, so it is a local name there: main.py cannot import it, "
+                               f"and the app would not share one engine; create it once, at the top level of {src.name}")
     if not found:
         return found
     return all_of(url_mistake(src, found.node), same_thread_mistake(src, found.node))
