@@ -43,7 +43,8 @@ def test_an_in_memory_url_is_told_where_the_url_is_written(graded):
     variant = mistake(CHAPTER, "memory-database")
     check = first_failure(graded(variant))
     assert (check.id, check.diagnosis) == ("engine-created", "in-memory")
-    assert (check.file, check.line) == ("database.py", line_of(source(variant, "database.py"), 'sqlite_url = "sqlite://"'))
+    url_line = line_of(source(variant, "database.py"), 'sqlite_url = "sqlite://"')
+    assert (check.file, check.line) == ("database.py", url_line)
     assert '"sqlite://"' in check.message and "in-memory" in check.message
 
 
@@ -82,14 +83,16 @@ def test_a_lifespan_imported_from_database_is_told_in_database(graded):
     variant = next(v for v in corpus(CHAPTER, "") if v.name == "bad_imported_lifespan_after_yield")
     check = failures(graded(variant))["lifespan-creates-tables"]
     text = source(variant, "database.py")
-    assert (check.file, check.line) == ("database.py", line_of(text, "    create_db_and_tables()", after="def lifespan"))
+    call_line = line_of(text, "    create_db_and_tables()", after="def lifespan")
+    assert (check.file, check.line) == ("database.py", call_line)
     assert "in database.py" not in check.message
 
 
 def test_a_name_without_parentheses_is_told_on_its_line(grade_files):
     files = changed(main=[(LIFESPAN_BODY, "    create_db_and_tables\n    yield\n")])
     check = first_failure(grade_files(CHAPTER, files))
-    assert (check.id, check.line) == ("lifespan-creates-tables", line_of(files["main.py"], "    create_db_and_tables\n"))
+    named_line = line_of(files["main.py"], "    create_db_and_tables\n")
+    assert (check.id, check.line) == ("lifespan-creates-tables", named_line)
     assert "call it" in check.message
 
 
@@ -112,7 +115,8 @@ def test_tables_created_at_import_in_a_shape_the_static_check_does_not_read_are_
 
 
 def test_a_lifespan_that_cannot_start_gets_only_the_advice_that_fits(grade_files):
-    files = changed(main=[(LIFESPAN_BODY, '    create_db_and_tables()\n    settings = {}\n    settings["url"]\n    yield\n')])
+    crashing = '    create_db_and_tables()\n    settings = {}\n    settings["url"]\n    yield\n'
+    files = changed(main=[(LIFESPAN_BODY, crashing)])
     check = failures(grade_files(CHAPTER, files))["tables-at-startup"]
     assert check.diagnosis == "startup-error" and "KeyError" in check.message
     assert "asynccontextmanager" not in check.message and "parameter" not in check.message
@@ -136,12 +140,13 @@ EQUIVALENT = {
         ('connect_args = {"check_same_thread": False}',
          'base = {"timeout": 15}\nconnect_args = {**base, "check_same_thread": False}')]),
     "the primary key given as its own column": dict(models=[
-        ("from sqlmodel import Field, SQLModel", "from sqlalchemy import Column, Integer\nfrom sqlmodel import Field, SQLModel"),
+        ("from sqlmodel import", "from sqlalchemy import Column, Integer\nfrom sqlmodel import"),
         ("id: int | None = Field(default=None, primary_key=True)",
          "id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))")]),
     "an annotated engine and an explicit table name": dict(
-        database=[("from sqlmodel", "from sqlalchemy import Engine\nfrom sqlmodel"), ("engine = ", "engine: Engine = ")],
-        models=[("class Hero(HeroBase, table=True):\n", 'class Hero(HeroBase, table=True):\n    __tablename__ = "heroes"\n')]),
+        database=[("from sqlmodel", "from sqlalchemy import Engine\nfrom sqlmodel"),
+                  ("engine = ", "engine: Engine = ")],
+        models=[("table=True):\n", 'table=True):\n    __tablename__ = "heroes"\n')]),
 }
 
 

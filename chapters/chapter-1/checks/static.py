@@ -261,13 +261,13 @@ def same_thread_mistake(src, call):
     given = argument(call, "connect_args")
     misplaced = argument(call, SAME_THREAD)
     if given is None and misplaced is not None:
-        return failed(f"`{SAME_THREAD}` is given to `create_engine` itself, which refuses it: it is an option of "
-                      "SQLite's connections, so it goes inside `connect_args`, a dict", line=src.line(misplaced),
+        return failed(f"`{SAME_THREAD}` is given to `{src.code(call.func)}` itself, which refuses it: it is an option "
+                      "of SQLite's connections, so it goes inside `connect_args`, a dict", line=src.line(misplaced),
                       diagnosis="no-connect-args")
     if given is None:
-        return failed("`create_engine(...)` is not given `connect_args`: SQLite lets only the thread that opened a "
-                      "connection use it, and FastAPI serves requests from several threads; pass connect_args with "
-                      f"`\"{SAME_THREAD}\": False`", line=src.line(call), diagnosis="no-connect-args")
+        return failed(f"`{src.code(call.func)}(...)` is not given `connect_args`: SQLite lets only the thread that "
+                      "opened a connection use it, and FastAPI serves requests from several threads; pass "
+                      f"connect_args with `\"{SAME_THREAD}\": False`", line=src.line(call), diagnosis="no-connect-args")
     where, value = setting_in(src, given)
     if where == "unknown":
         return passed("connect_args is built in a way this check does not read")
@@ -294,7 +294,8 @@ def engine_created(src):
         owner = enclosing_function(src, found.node)
         inside = f"inside `{owner.name.value}`" if owner is not None else "inside a class"
         return found.otherwise(f"`engine` is made {inside}, so it is a local name there: main.py cannot import it, "
-                               f"and the app would not share one engine; create it once, at the top level of {src.name}")
+                               "and the app would not share one engine; create it once, at the top level of "
+                               f"{src.name}")
     if not found:
         return found
     return all_of(url_mistake(src, found.node), same_thread_mistake(src, found.node))

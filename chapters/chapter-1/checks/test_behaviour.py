@@ -1,4 +1,4 @@
-"""Chapter 1's behavioural checks: the models, the engine, and the table created at startup.
+"""Chapter 1's behavioural checks: the models, the engine, the table created at startup and kept.
 
 Tests run in a temporary copy of the submission, so `sqlite:///database.db` is a fresh file there.
 """
@@ -28,7 +28,7 @@ LIFESPAN_SHAPE = (
     Advice("A lifespan yields once: what comes after its `yield` runs when the app stops",
            matching="generator didn't stop"),
 )
-"""Advice for an app that cannot start because its lifespan has the wrong shape (and only then)."""
+"""Advice for an app that cannot start or stop because its lifespan has the wrong shape (each only where it fits)."""
 CREATED_AT_IMPORT: list[tuple[str, int]] = []
 """(file, line) of the module-level statement of the learner's that created tables while being imported."""
 
@@ -275,8 +275,8 @@ def test_engine_configured(database):
     at = assigned_at("database.py", "engine")
     engine = getattr(database, "engine", None)
     if not isinstance(engine, sqlalchemy.Engine):
-        fail(f"database.engine is {type(engine).__name__}, not an Engine made by create_engine()", diagnosis="no-engine",
-             **at)
+        fail(f"database.engine is {type(engine).__name__}, not an Engine made by create_engine()",
+             diagnosis="no-engine", **at)
     url = engine.url
     url_at = argument_at("database.py", "engine", "url", 0)
     if url.get_backend_name() != "sqlite":
