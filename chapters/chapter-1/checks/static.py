@@ -396,6 +396,15 @@ def lifespan_function(src):
     return (src, functions["lifespan"]) if "lifespan" in functions else (None, None)
 
 
+def lifespan_given(src):
+    """What the app is given as `lifespan=` (None if it is given nothing, or there is no app this check reads)."""
+    app = the_app(src)
+    return argument(app, "lifespan") if app is not None else None
+
+
+NOT_READ = "the app is given a lifespan made in a way this check does not read (the behavioural checks start the app)"
+
+
 def startup_events(src):
     """The `@app.on_event(...)` decorators of the file."""
     return [node for node in walk(src.module)
@@ -487,6 +496,8 @@ def takes_the_app(owner, fn):
 @check("lifespan-defined")
 def lifespan_defined(src):
     owner, fn = lifespan_function(src)
+    if fn is None and lifespan_given(src) is not None:
+        return passed(NOT_READ)
     if fn is None:
         return no_lifespan(src)
     found = decorated_right(owner, fn)
@@ -542,6 +553,8 @@ def lifespan_creates_tables(src):
     early = called_at_import(src)
     if not early:
         return early
+    if fn is None:
+        return passed(NOT_READ)
     first_yield = yields(owner, fn)[0]
     call = table_creation(owner, fn)
     if call is None or call == "maybe":
@@ -577,7 +590,9 @@ def app_uses_lifespan(src):
         return failed(f"`lifespan=` is given `{src.code(given)}`, a call: FastAPI calls the lifespan itself when the "
                       f"app starts, so give it the function, `{src.code(given.func)}`", line=src.line(given),
                       diagnosis="lifespan-called")
-    if given is None or fn is None or not refers_to(src, given, fn.name.value):
+    if given is not None and fn is None:
+        return passed(NOT_READ)
+    if given is None or not refers_to(src, given, fn.name.value):
         return failed(f"`{src.code(app)}` is not given the lifespan, so FastAPI never runs it and the tables are "
                       "never created: pass it as `lifespan=`", line=src.line(app), diagnosis="no-lifespan-arg")
     return passed("the app uses the lifespan", line=src.line(app))

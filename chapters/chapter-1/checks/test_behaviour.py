@@ -5,6 +5,7 @@ Tests run in a temporary copy of the submission, so `sqlite:///database.db` is a
 
 import ast
 import inspect
+import re
 import traceback
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -20,15 +21,20 @@ from grader.testing import (Advice, about, advised, attribute_at, check, describ
                             learner_relative, request, where)
 
 HERO = {"name": "Deadpond", "secret_name": "Dive Wilson"}
-LIFESPAN_SHAPE = (
-    Advice("`@contextmanager` makes a synchronous context manager; a lifespan needs `@asynccontextmanager` on an "
-           "`async def`", matching="does not support the asynchronous context manager protocol"),
-    Advice("FastAPI calls the lifespan with the app: give it one parameter, `app: FastAPI`",
-           matching="takes 0 positional arguments but 1 was given"),
-    Advice("A lifespan yields once: what comes after its `yield` runs when the app stops",
-           matching="generator didn't stop"),
-)
-"""Advice for an app that cannot start or stop because its lifespan has the wrong shape (each only where it fits)."""
+def lifespan_shape(lifespan):
+    """Advice for an app that cannot start or stop because its lifespan has the wrong shape (each only where it
+    fits: the missing app parameter only when the lifespan itself refused the app, not a call inside it)."""
+    name = re.escape(getattr(lifespan, "__qualname__", "lifespan"))
+    return (
+        Advice("`@contextmanager` makes a synchronous context manager; a lifespan needs `@asynccontextmanager` on "
+               "an `async def`", matching="does not support the asynchronous context manager protocol"),
+        Advice("FastAPI calls the lifespan with the app: give it one parameter, `app: FastAPI`",
+               matching=rf"\b{name}\(\) takes 0 positional arguments but 1 was given"),
+        Advice("A lifespan yields once: what comes after its `yield` runs when the app stops",
+               matching="generator didn't stop"),
+    )
+
+
 CREATED_AT_IMPORT: list[tuple[str, int]] = []
 """(file, line) of the module-level statement of the learner's that created tables while being imported."""
 
@@ -317,14 +323,14 @@ def given_lifespan(app, main):
 
 
 @contextmanager
-def running(app, at):
+def running(app, at, lifespan):
     """The app started with a TestClient (its lifespan entered), stopped when the block ends: a failure to start
     or to stop fails the check at the lifespan, with the advice that fits."""
     client = TestClient(app)
     try:
         client.__enter__()
     except Exception as exc:  # noqa: BLE001 - the learner's lifespan may raise anything
-        fail(advised(f"the app failed to start: {described(exc)}", LIFESPAN_SHAPE, exc),
+        fail(advised(f"the app failed to start: {described(exc)}", lifespan_shape(lifespan), exc),
              diagnosis="startup-error", cause=exc, **at)
     try:
         yield client
@@ -335,7 +341,7 @@ def running(app, at):
     try:
         client.__exit__(None, None, None)
     except Exception as exc:  # noqa: BLE001 - what runs after the lifespan's yield is the learner's too
-        fail(advised(f"the app failed to stop: {described(exc)}", LIFESPAN_SHAPE, exc),
+        fail(advised(f"the app failed to stop: {described(exc)}", lifespan_shape(lifespan), exc),
              diagnosis="shutdown-error", cause=exc, **at)
 
 
@@ -376,7 +382,7 @@ def test_tables_at_startup(main, database, models):
              "module is imported; only the lifespan should call create_db_and_tables(), when the app starts",
              diagnosis="tables-at-import", **place)
     with drops_recorded() as dropped:
-        with running(app, at) as client:
+        with running(app, at, lifespan) as client:
             if not sqlalchemy.inspect(database.engine).has_table(table.name):
                 fail(f"the app started, but there is no `{table.name}` table: the lifespan must call "
                      "create_db_and_tables() before its `yield`, and the app must be given the lifespan",
@@ -390,7 +396,7 @@ def test_tables_at_startup(main, database, models):
             if read.json() != body:
                 fail(f"GET /heroes/{body['id']} answered {clip(read.text, 200)}; expected {body}",
                      obj=endpoint_function(app, "GET", f"/heroes/{body['id']}"), diagnosis="wrong-hero")
-        with running(app, at) as client:
+        with running(app, at, lifespan) as client:
             again = request(client, "GET", f"/heroes/{body['id']}")
     if again.status_code != 200:
         place = dict(zip(("file", "line"), dropped[0])) if dropped else at
