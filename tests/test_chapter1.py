@@ -140,11 +140,26 @@ def test_a_lifespan_without_the_app_parameter_the_static_check_cannot_read_is_to
     assert check is not None and check.diagnosis == "startup-error"
     assert "give it one parameter, `app: FastAPI`" in check.message
 
+
+def test_a_create_all_the_static_check_does_not_read_is_judged_by_starting_the_app(grade_files):
+    files = changed(database=[("from sqlmodel import SQLModel, create_engine",
+                               "from sqlalchemy import MetaData\nfrom sqlmodel import SQLModel, create_engine"),
+                              ("SQLModel.metadata.create_all(engine)", "MetaData().create_all(engine)")])
+    found = failures(grade_files(CHAPTER, files))
+    assert "create-tables-defined" not in found
+    assert found["tables-at-startup"].diagnosis == "no-table"
+
+
 # -- equivalent code passes -----------------------------------------------------------------------------------------
 EQUIVALENT = {
+    "the tables created through a table model's metadata, the same MetaData": dict(database=[
+        ("from sqlmodel import SQLModel, create_engine",
+         "from sqlmodel import SQLModel, create_engine\n\nfrom models import Hero"),
+        ("SQLModel.metadata.create_all(engine)", "Hero.metadata.create_all(engine)")]),
     "the lifespan wrapped by a call of asynccontextmanager": dict(main=[
         ("@asynccontextmanager\nasync def lifespan(app: FastAPI):", "async def _lifespan(app: FastAPI):"),
-        ("app = FastAPI(lifespan=lifespan)", "lifespan = asynccontextmanager(_lifespan)\napp = FastAPI(lifespan=lifespan)")]),
+        ("app = FastAPI(lifespan=lifespan)",
+         "lifespan = asynccontextmanager(_lifespan)\napp = FastAPI(lifespan=lifespan)")]),
     "the lifespan hands create_db_and_tables to a thread": dict(main=[
         ("from contextlib", "import asyncio\nfrom contextlib"),
         (LIFESPAN_BODY, "    await asyncio.to_thread(create_db_and_tables)\n    yield\n")]),
