@@ -150,8 +150,21 @@ def test_a_create_all_the_static_check_does_not_read_is_judged_by_starting_the_a
     assert found["tables-at-startup"].diagnosis == "no-table"
 
 
+def test_create_all_given_a_parameter_is_judged_by_what_the_callers_pass(grade_files):
+    files = changed(database=[("def create_db_and_tables() -> None:\n    SQLModel.metadata.create_all(engine)",
+                               "def create_db_and_tables(bind=None) -> None:\n    SQLModel.metadata.create_all(bind)")])
+    found = failures(grade_files(CHAPTER, files))
+    assert "create-tables-defined" not in found
+    check = found["tables-at-startup"]
+    assert check.diagnosis == "startup-error"
+    assert (check.file, check.line) == ("database.py", line_of(files["database.py"], "create_all(bind)"))
+
+
 # -- equivalent code passes -----------------------------------------------------------------------------------------
 EQUIVALENT = {
+    "create_db_and_tables given the engine as a parameter's default": dict(database=[
+        ("def create_db_and_tables() -> None:\n    SQLModel.metadata.create_all(engine)",
+         "def create_db_and_tables(bind=engine) -> None:\n    SQLModel.metadata.create_all(bind)")]),
     "the tables created through a table model's metadata, the same MetaData": dict(database=[
         ("from sqlmodel import SQLModel, create_engine",
          "from sqlmodel import SQLModel, create_engine\n\nfrom models import Hero"),
