@@ -160,8 +160,19 @@ def test_create_all_given_a_parameter_is_judged_by_what_the_callers_pass(grade_f
     assert (check.file, check.line) == ("database.py", line_of(files["database.py"], "create_all(bind)"))
 
 
+
+def test_check_same_thread_given_through_a_name_is_judged_by_the_connection_it_opens(grade_files):
+    files = changed(database=[('connect_args = {"check_same_thread": False}',
+                               'SHARED = True\nconnect_args = {"check_same_thread": SHARED}')])
+    found = failures(grade_files(CHAPTER, files))
+    assert "engine-created" not in found
+    assert found["engine-configured"].diagnosis == "check-same-thread"
+
+
 # -- equivalent code passes -----------------------------------------------------------------------------------------
 EQUIVALENT = {
+    "check_same_thread given another false value, which sqlite3 reads the same": dict(database=[
+        ('{"check_same_thread": False}', '{"check_same_thread": 0}')]),
     "create_db_and_tables given the engine as a parameter's default": dict(database=[
         ("def create_db_and_tables() -> None:\n    SQLModel.metadata.create_all(engine)",
          "def create_db_and_tables(bind=engine) -> None:\n    SQLModel.metadata.create_all(bind)")]),

@@ -5,6 +5,7 @@ do not read (a URL built at run time, connect_args passed through a helper's par
 behavioural checks judge it.
 """
 
+import ast
 import difflib
 
 import libcst as cst
@@ -281,7 +282,12 @@ def same_thread_mistake(src, call):
         return failed(f"`connect_args` has no `\"{SAME_THREAD}\"` entry, so SQLite keeps refusing connections used by "
                       f"another thread than their own: add `\"{SAME_THREAD}\": False`", line=src.line(holder),
                       diagnosis="no-check-same-thread")
-    if src.code(value) != "False":
+    try:
+        literal = ast.literal_eval(src.code(value))
+    except (ValueError, SyntaxError):
+        return passed("check_same_thread is given a value this check does not read (the behavioural checks open a "
+                      "connection and see it)")
+    if literal:
         return failed(f"`{SAME_THREAD}` is `{src.code(value)}`: it must be `False`, so that FastAPI's threads can use "
                       "a connection another thread opened", line=src.line(where), diagnosis="check-same-thread")
     return passed("check_same_thread is off")
