@@ -105,7 +105,7 @@ def _run_one(fn, src: Source, name: str) -> dict[str, Any]:
                            f"{_where_it_broke(exc, fn)}); this is a bug in the course, not in your code",
                 "output": traceback.format_exc()[-3000:]}
     return {"status": "pass" if finding.ok else "fail", "message": "" if finding.ok else finding.message,
-            "file": name, "line": finding.line, "column": finding.column,
+            "file": finding.file or name, "line": finding.line, "column": finding.column,
             "diagnosis": None if finding.ok else finding.diagnosis}
 
 

@@ -73,6 +73,6 @@ def test_the_default_scope_mistake_explains_the_silent_200(graded):
 
 def test_the_deprecated_startup_event_is_named_with_its_line(graded):
     variant = mistake("chapter-1", "startup-event")
-    check = check_of(graded(variant), "app-uses-lifespan")
+    check = check_of(graded(variant), "lifespan-defined")  # where the lifespan goes; app-uses-lifespan waits for it
     text = source(variant, "main.py")
     assert (check.file, check.line) == ("main.py", line_of(text, "@app.on_event", after="app = FastAPI"))

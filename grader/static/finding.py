@@ -23,6 +23,9 @@ class Finding:
     diagnosis: str | None = None
     """A known mistake this failure matches, e.g. ``"depends-called"``."""
     node: cst.CSTNode | None = field(default=None, compare=False, repr=False)
+    file: str | None = None
+    """The graded file `line` is in, when it is not the check's own file (a lifespan imported from
+    another module: ``src.sibling("database.py").name``)."""
 
     def __bool__(self) -> bool:
         return self.ok
@@ -67,8 +70,8 @@ def passed(message: str = "", node: cst.CSTNode | None = None, line: int | None 
 
 
 def failed(message: str, *, line: int | None = None, column: int | None = None,
-           diagnosis: str | None = None, node: cst.CSTNode | None = None) -> Finding:
-    return Finding(False, message, line=line, column=column, diagnosis=diagnosis, node=node)
+           diagnosis: str | None = None, node: cst.CSTNode | None = None, file: str | None = None) -> Finding:
+    return Finding(False, message, line=line, column=column, diagnosis=diagnosis, node=node, file=file)
 
 
 def all_of(*findings: Finding | Iterable[Finding]) -> Finding:

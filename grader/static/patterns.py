@@ -45,7 +45,7 @@ from grader.static.finding import Finding, failed, passed
 from grader.static.imports import module_imports
 from grader.static.reexports import canonical, spellings
 from grader.static.signatures import Signature, def_signature, library_signature
-from grader.static.source import Source, module_functions, walk
+from grader.static.source import Source, enclosing_function, module_functions, walk
 
 _DEPTH = 4
 """How many aliases and helpers deep the matcher looks."""
@@ -341,6 +341,16 @@ def _is_local(src: Source, node: cst.Name) -> bool:
     return any("<locals>" in q for q in src.qualified_names(node))
 
 
+def _local_not_module_level(src: Source, node: cst.Name) -> str:
+    """A function's own name spelled like the module-level name a pattern wants, said as such."""
+    owner = enclosing_function(src, node)
+    if owner is None:
+        return f"`{node.value}` there is a local name, not the module-level `{node.value}` of {src.name}"
+    params = {p.name.value for p in (*owner.params.posonly_params, *owner.params.params, *owner.params.kwonly_params)}
+    kind = "a parameter" if node.value in params else "a local variable"
+    return f"`{node.value}` there is {kind} of `{owner.name.value}`, not the module-level `{node.value}` of {src.name}"
+
+
 def _helper_returns(ctx: _Ctx, call: cst.Call):
     """(value, parameters -> arguments) for the one `return value` of the learner's module-level helper
     `call` calls (not a generator)."""
@@ -370,6 +380,8 @@ def _compare(ctx: _Ctx, pat: cst.CSTNode, node: cst.CSTNode) -> Mismatch | None:
         expected = spelled(src, dotted)
         if isinstance(node, cst.Call) and refers_to(src, node.func, dotted):
             return Mismatch(node, expected, src.code(node), called=True)
+        if isinstance(node, cst.Name) and node.value == dotted and _is_local(src, node):
+            return Mismatch(node, expected, dotted, detail=_local_not_module_level(src, node))
         if expected == src.code(node):  # one spelling, two objects: `Session` from sqlalchemy.orm for sqlmodel's
             expected = dotted
         return Mismatch(node, expected, src.code(node), found_is=_really(src, node))
