@@ -179,16 +179,16 @@ def test_deleting_a_file_while_watching_is_noticed_and_says_how_to_get_it_back(s
     result = grade("chapter-3", workspace=workspace)  # puts both back; the watch grades the starter now
     assert "main.py, models.py were missing from" in flat(result.stderr)
     assert (folder / "main.py").read_text() == (ROOT / "starter" / "chapter-3" / "main.py").read_text()
-    wait_for_words(small, "Next: fix “main.py imports SessionDep from database”")
+    wait_for_words(small, "Next: fix “main.py imports the session dependency (`SessionDep`) from database”")
 
 
 def test_an_80x24_screen_shows_the_first_failure_its_hint_and_the_footer(small, tmp_path):
     start_watch(small, tmp_path, ROOT, "chapter-3")  # the starter: four checks fail
     screen = small.wait_for("Watching")
     words = flat(screen)
-    assert "✓ 7 checks passed" in words
-    first = "main.py imports SessionDep from database"
-    assert f"✗ {first} ws/chapter-3/main.py:1: `SessionDep` is not imported" in words
+    assert "✓ 9 checks passed" in words
+    first = "main.py imports the session dependency (`SessionDep`) from database"
+    assert f"✗ {first} ws/chapter-3/main.py:6: `SessionDep` is not imported" in words
     assert "hint: The endpoints live in main.py" in words
     assert words.index(f"✗ {first}") > words.index("✗ Every endpoint takes `session: SessionDep`")  # first fail last
     assert f"Next: fix “{first}”" in words
@@ -228,10 +228,10 @@ def test_a_120x40_screen_shows_every_failure_and_the_first_one_in_full(tmp_path)
         big.kill()
     lines = screen.rstrip("\n").splitlines()
     titles = [line for line in lines if line.startswith(" ✗ ")]
-    assert len(titles) == 4 and titles[-1] == " ✗ main.py imports SessionDep from database"
+    assert len(titles) == 4 and titles[-1] == " ✗ main.py imports the session dependency (`SessionDep`) from database"
     assert "(overriding get_session changes the database they see)" in titles[2]  # room for whole titles
-    assert lines[lines.index(titles[-1]) + 1].startswith("     ws/chapter-3/main.py:1: `SessionDep` is not imported")
-    assert " ✓ 7 checks passed" in lines and max(map(len, lines)) <= 120 and len(lines) <= 40
+    assert lines[lines.index(titles[-1]) + 1].startswith("     ws/chapter-3/main.py:6: `SessionDep` is not imported")
+    assert " ✓ 9 checks passed" in lines and max(map(len, lines)) <= 120 and len(lines) <= 40
 
 
 def test_ctrl_c_stops_cleanly_and_restores_the_terminal(tmux, tmp_path):

@@ -178,9 +178,9 @@ BLOCKS = [
         "from sqlalchemy import *\ndef get_engine(url):\n    return create_engine(url)",  # and a star import of it
     ], [
         ("from sqlalchemy.ext.asyncio import create_async_engine as create_engine\ndef get_engine(url):\n"
-         "    return create_engine(url)", "not-called", 2),
+         "    return create_engine(url)", "not-called", 3),  # the return where the call belongs
         ("from sqlmodel import create_engine\nengine = create_engine('x')\n\n\ndef get_engine(url):\n"
-         "    return engine", "not-called", 5),
+         "    return engine", "not-called", 6),
         ("from sqlmodel import create_engine\nengine = create_engine('x')", "missing", 2),
     ]),
     Block("not_called", lambda s: not_called(s, "sqlmodel.Session", within=["create_hero", "read_hero"]), [
