@@ -190,7 +190,7 @@ def test_an_80x24_screen_shows_the_first_failure_its_hint_and_the_footer(small, 
     first = "main.py imports the session dependency (`SessionDep`) from database"
     assert f"✗ {first} ws/chapter-3/main.py:6: `SessionDep` is not imported" in words
     assert "hint: The endpoints live in main.py" in words
-    assert words.index(f"✗ {first}") > words.index("✗ Every endpoint takes `session: SessionDep`")  # first fail last
+    assert words.index(f"✗ {first}") > words.index("✗ Every endpoint takes the session dependency")  # first fail last
     assert f"Next: fix “{first}”" in words
     assert last_line(screen).endswith("q quit") or "q quit" in screen.rstrip().splitlines()[-2]
     assert len(screen.rstrip("\n").splitlines()) <= 24
