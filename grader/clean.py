@@ -15,6 +15,8 @@ _NOISE = re.compile(r"\n?[ \t]*(For further information visit https://errors\.py
 """pydantic's and SQLAlchemy's pointers to their own documentation, after every error."""
 _INSTALLED = re.compile(r"/(?:[^\s\"'()<>:/]+/)*(?:site|dist)-packages/")
 """Where installed packages live (`/…/.venv/lib/python3.11/site-packages/`): the package path is enough."""
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+(?=>)")
+"""An object's memory address in its repr (`<Hero at 0x7f…>`): different on every run, and no help."""
 
 
 def clip(text: str, limit: int) -> str:
@@ -32,9 +34,10 @@ def clip(text: str, limit: int) -> str:
 
 def without_noise(text: str) -> str:
     """`text` without pydantic's "For further information visit https://errors.pydantic.dev/..." lines and
-    SQLAlchemy's "(Background on this error at: https://sqlalche.me/...)", and with an installed package's
-    file named from its package (`sqlmodel/__init__.py`, not `/…/site-packages/sqlmodel/__init__.py`)."""
-    return _INSTALLED.sub("", _NOISE.sub("", text))
+    SQLAlchemy's "(Background on this error at: https://sqlalche.me/...)", with an installed package's
+    file named from its package (`sqlmodel/__init__.py`, not `/…/site-packages/sqlmodel/__init__.py`), and
+    without memory addresses in reprs (`<Hero>`, not `<Hero at 0x7f…>`)."""
+    return _ADDRESS.sub("", _INSTALLED.sub("", _NOISE.sub("", text)))
 
 
 def relative_paths(text: str, folder: str, sandbox: str = "") -> str:

@@ -265,6 +265,12 @@ def test_an_installed_package_is_named_from_its_package_not_the_venv():
         'File "fastapi/routing.py", line 9'
 
 
+def test_memory_addresses_are_cut_from_reprs():
+    text = "'<Hero at 0x7f3a2c1d9e50>' is not a valid dict; got <generator object get_session at 0x7F00AB>"
+    assert without_noise(text) == "'<Hero>' is not a valid dict; got <generator object get_session>"
+    assert without_noise("id 0x10 at 0x20 stays") == "id 0x10 at 0x20 stays"  # only inside a repr's <...>
+
+
 def test_the_sandbox_folder_becomes_relative_paths():
     work, box = "/tmp/grade-ab12/work", "/tmp/grade-ab12"
     assert relative_paths('File "/tmp/grade-ab12/work/main.py", line 3', work, box) == 'File "main.py", line 3'
