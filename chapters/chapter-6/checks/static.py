@@ -17,6 +17,7 @@ from grader.static import (
     calls_to,
     check,
     defined_after,
+    enclosing_function,
     endpoints,
     failed,
     find_mismatch,
@@ -154,7 +155,7 @@ def session_factory(src):
     if bind is None and not unpacked:
         return failed(f"`{name}` is given no engine, so its sessions do not know which database to use",
                       line=line, diagnosis="wrong-engine", node=call)
-    if bind is not None and find_mismatch(src, bind, "engine") is not None:
+    if bind is not None and not _parameter(src, bind) and find_mismatch(src, bind, "engine") is not None:
         return failed(f"`{name}` makes its sessions on `{src.code(bind)}`, not on the module's `engine` (the one "
                       "the lifespan creates the tables on)", line=src.line(bind), diagnosis="wrong-engine", node=bind)
     expire = argument(call, "expire_on_commit")
@@ -166,11 +167,18 @@ def session_factory(src):
     return no_exec if no_exec is not None else passed(f"`{name}` makes async sessions", node=call, line=line)
 
 
+def _parameter(src, node):
+    """`node` is a parameter of the function it is in (a helper's `bind`): what it holds, behaviour tells."""
+    fn = enclosing_function(src, node)
+    return isinstance(node, cst.Name) and fn is not None and node.value in {p.name.value for p in parameters(fn)}
+
+
 def _sessions_have_exec(src, name, call):
     """A failure when main.py calls `.exec(...)` on sessions that have no `exec` (SQLAlchemy's AsyncSession);
     None otherwise."""
     given = argument(call, "class_")
-    if given is not None and not refers_to(src, given, SQLALCHEMY_ASYNC_SESSION):
+    if (given is None and any(arg.star for arg in call.args)) or (
+            given is not None and not refers_to(src, given, SQLALCHEMY_ASYNC_SESSION)):
         return None
     main = src.sibling("main.py")
     uses = [n for n in walk(main.module) if isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute)

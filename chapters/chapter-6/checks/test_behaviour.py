@@ -114,8 +114,8 @@ def test_yields_async_session(database, observed):
         generator, session = await first_session(database)
         if session.bind is not database.engine:
             await generator.aclose()
-            fail("the session is not bound to the module's `engine`: make the factory with "
-                 "`async_sessionmaker(engine, ...)`", obj=database.get_session, diagnosis="wrong-engine")
+            fail("the session is not bound to the module's `engine`: the factory must be given `engine`",
+                 obj=database.get_session, diagnosis="wrong-engine")
         if closed(observed, session):
             fail("the session was already closed when get_session yielded it: yield inside the `async with` block",
                  obj=database.get_session, diagnosis="closed-before-yield")
@@ -130,7 +130,8 @@ def test_yields_async_session(database, observed):
             fail("get_session yielded a second time: a dependency yields exactly once", file=file, line=line,
                  diagnosis="yields-twice")
         if not closed(observed, session):
-            fail("the session was still open after get_session finished: open it with `async with ... as session:`",
+            fail("the session was still open after get_session finished: open it in an `async with` block, which "
+                 "closes it on every way out",
                  obj=database.get_session, diagnosis="not-closed")
     run(database, body)
 
@@ -294,7 +295,7 @@ def cause(exc):
 
 
 CRASH_ADVICE = (
-    Advice("A session call was not awaited: write `await session.get(...)`, `await session.commit()`, ...",
+    Advice("A session call was not awaited: on an AsyncSession every call but `add` is awaited",
            matching="coroutine"),
     Advice("Reading an object after commit needs `expire_on_commit=False` on the session factory",
            matching="MissingGreenlet|greenlet_spawn|get_attribute_error"),
