@@ -6,8 +6,6 @@ is graded in test_variants.py); here, what particular mistakes are told.
 
 from __future__ import annotations
 
-import pytest
-
 from chapter_corpus import (
     assert_content_complete,
     assert_continues,

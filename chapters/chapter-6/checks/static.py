@@ -42,6 +42,7 @@ SQLALCHEMY_ASYNC_SESSION = "sqlalchemy.ext.asyncio.AsyncSession"
 ASYNC_SESSION = (SQLMODEL_ASYNC_SESSION, SQLALCHEMY_ASYNC_SESSION)
 SYNC_SESSION = ("sqlmodel.Session", "sqlalchemy.orm.Session")
 CREATE_ASYNC_ENGINE = "sqlalchemy.ext.asyncio.create_async_engine"
+CREATE_ENGINE = "sqlalchemy.create_engine"
 ASYNC_SESSIONMAKER = "sqlalchemy.ext.asyncio.async_sessionmaker"
 SESSIONMAKER = "sqlalchemy.orm.sessionmaker"
 CONTEXT_MANAGER = ("contextlib.asynccontextmanager", "contextlib.contextmanager")
@@ -75,18 +76,19 @@ def async_engine(src):
     found = assignment(src, "engine")
     if not found.ok:
         return found
-    value = found.node
-    if not (isinstance(value, cst.Call) and refers_to(src, value.func, CREATE_ASYNC_ENGINE)):
-        made = f"`{src.code(value.func)}`" if isinstance(value, cst.Call) else f"`{src.code(value)}`"
-        return failed(f"`engine` is made by {made}, which gives a blocking engine: async sessions need an engine "
-                      f"from `{spelled(src, CREATE_ASYNC_ENGINE)}`", line=found.line, diagnosis="sync-engine",
-                      node=value)
+    value = matches(src, found.node, f"{CREATE_ASYNC_ENGINE}(...)").node  # through a helper that returns it
+    if _calls(src, value, CREATE_ENGINE):
+        return failed(f"`engine` is made by `{src.code(value.func)}`, which gives a blocking engine: async sessions "
+                      f"need an engine from `{spelled(src, CREATE_ASYNC_ENGINE)}`", line=src.line(value),
+                      diagnosis="sync-engine", node=value)
+    if not _calls(src, value, CREATE_ASYNC_ENGINE):
+        return passed("engine is made in a way the behavioural checks judge", node=value, line=found.line)
     url = argument(value, "url", 0)
     text, line = _source_of(src, url)
     if text is not None and "sqlite" in text and "+aiosqlite" not in text:
         return failed(f"the database URL `{text}` names no async driver, so SQLAlchemy picks the blocking `pysqlite` "
                       "one, which create_async_engine refuses: name aiosqlite after `sqlite+`",
-                      line=line or found.line, diagnosis="sync-driver", node=value)
+                      line=line or src.line(value), diagnosis="sync-driver", node=value)
     return passed("engine is an async engine", node=value, line=found.line)
 
 

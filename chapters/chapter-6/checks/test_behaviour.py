@@ -19,8 +19,8 @@ from sqlalchemy import Engine, event, make_url, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import SQLModel
 
-from grader.testing import (Advice, CheckFailed, advised, check, described, endpoint_function, fail, learner_relative, paused_at,
-                            request, where)
+from grader.testing import (Advice, CheckFailed, advised, check, described, endpoint_function, fail, learner_relative,
+                            paused_at, request, where)
 
 CONCURRENT = 5
 HOLD = 0.5
