@@ -388,7 +388,7 @@ def calls_awaited(src):
                         ("database.engine.dispose", "on the async engine it is a coroutine function")):
         for call in calls_to(src, target):
             if not _awaited(src, call):
-                problems.append((call, "not-awaited", f"`{src.code(call)}` is not awaited: {why}, so the call only "
+                problems.append((call, "lifespan-not-awaited", f"`{src.code(call)}` is not awaited: {why}, so the call only "
                                  "makes a coroutine and nothing runs"))
     if not problems:
         return passed("every database call is awaited")
