@@ -250,7 +250,12 @@ def _rollbacks(src, block, depth=2):
 
 
 def _awaited(src, call):
-    return isinstance(src.parent(call), cst.Await)
+    """`await call`, or the coroutine handed to a call that is awaited: `await asyncio.gather(call)`."""
+    parent = src.parent(call)
+    if isinstance(parent, cst.Arg):
+        receiver = src.parent(parent)
+        return isinstance(receiver, cst.Call) and isinstance(src.parent(receiver), cst.Await)
+    return isinstance(parent, cst.Await)
 
 
 def _unawaited(src, outer, inner):
