@@ -249,12 +249,20 @@ def _rollbacks(src, block, depth=2):
     return found
 
 
+SCHEDULERS = {"create_task", "ensure_future"}
+"""Calls that run the coroutine they are handed as a task of the event loop."""
+
+
 def _awaited(src, call):
-    """`await call`, or the coroutine handed to a call that is awaited: `await asyncio.gather(call)`."""
+    """`await call`, or the coroutine handed to a call that is awaited (`await asyncio.gather(call)`) or that
+    schedules it as a task (`asyncio.create_task(call)`, `task_group.create_task(call)`)."""
     parent = src.parent(call)
     if isinstance(parent, cst.Arg):
         receiver = src.parent(parent)
-        return isinstance(receiver, cst.Call) and isinstance(src.parent(receiver), cst.Await)
+        if not isinstance(receiver, cst.Call):
+            return False
+        name = receiver.func.attr if isinstance(receiver.func, cst.Attribute) else receiver.func
+        return isinstance(src.parent(receiver), cst.Await) or (isinstance(name, cst.Name) and name.value in SCHEDULERS)
     return isinstance(parent, cst.Await)
 
 
@@ -393,8 +401,8 @@ def calls_awaited(src):
                         ("database.engine.dispose", "on the async engine it is a coroutine function")):
         for call in calls_to(src, target):
             if not _awaited(src, call):
-                problems.append((call, "lifespan-not-awaited", f"`{src.code(call)}` is not awaited: {why}, so the call only "
-                                 "makes a coroutine and nothing runs"))
+                problems.append((call, "lifespan-not-awaited", f"`{src.code(call)}` is not awaited: {why}, so the "
+                                 "call only makes a coroutine and nothing runs"))
     if not problems:
         return passed("every database call is awaited")
     problems.sort(key=lambda p: src.line(p[0]))
