@@ -43,6 +43,8 @@ ASYNC_SESSION = (SQLMODEL_ASYNC_SESSION, SQLALCHEMY_ASYNC_SESSION)
 SYNC_SESSION = ("sqlmodel.Session", "sqlalchemy.orm.Session")
 CREATE_ASYNC_ENGINE = "sqlalchemy.ext.asyncio.create_async_engine"
 CREATE_ENGINE = "sqlalchemy.create_engine"
+ASYNC_ENGINE = ("sqlalchemy.ext.asyncio.AsyncEngine", "sqlalchemy.ext.asyncio.engine.AsyncEngine")
+"""`AsyncEngine(create_engine(url))` wraps a synchronous engine made on an async driver: an async engine."""
 ASYNC_SESSIONMAKER = "sqlalchemy.ext.asyncio.async_sessionmaker"
 SESSIONMAKER = "sqlalchemy.orm.sessionmaker"
 CONTEXT_MANAGER = ("contextlib.asynccontextmanager", "contextlib.contextmanager")
@@ -65,10 +67,17 @@ def async_imports(src):
     made = factory(src)
     legacy = made is not None and made[2] == SESSIONMAKER and _async_class(src, made[1])
     return all_of(
+        passed() if _wrapped_engine(src) else
         imported(src, CREATE_ASYNC_ENGINE, also=["sqlalchemy.ext.asyncio.engine.create_async_engine"]),
         passed() if legacy else imported(src, ASYNC_SESSIONMAKER),
         imported(src, SQLMODEL_ASYNC_SESSION, also=[SQLALCHEMY_ASYNC_SESSION]),
     )
+
+
+def _wrapped_engine(src):
+    """The module's `engine` is made by calling AsyncEngine itself."""
+    found = assignment(src, "engine")
+    return found.ok and any(_calls(src, found.node, name) for name in ASYNC_ENGINE)
 
 
 @check("async-engine")
@@ -76,18 +85,19 @@ def async_engine(src):
     found = assignment(src, "engine")
     if not found.ok:
         return found
-    value = matches(src, found.node, f"{CREATE_ASYNC_ENGINE}(...)").node  # through a helper that returns it
-    if _calls(src, value, CREATE_ENGINE):
+    wrapped = argument(found.node, "sync_engine", 0) if _wrapped_engine(src) else None
+    value = wrapped or matches(src, found.node, f"{CREATE_ASYNC_ENGINE}(...)").node  # through a helper's return
+    if wrapped is None and _calls(src, value, CREATE_ENGINE):
         return failed(f"`engine` is made by `{src.code(value.func)}`, which gives a blocking engine: async sessions "
                       f"need an engine from `{spelled(src, CREATE_ASYNC_ENGINE)}`", line=src.line(value),
                       diagnosis="sync-engine", node=value)
-    if not _calls(src, value, CREATE_ASYNC_ENGINE):
+    if not (_calls(src, value, CREATE_ASYNC_ENGINE) or wrapped is not None and _calls(src, value, CREATE_ENGINE)):
         return passed("engine is made in a way the behavioural checks judge", node=value, line=found.line)
     url = argument(value, "url", 0)
     text, line = _source_of(src, url)
     if text is not None and "sqlite" in text and "+aiosqlite" not in text:
         return failed(f"the database URL `{text}` names no async driver, so SQLAlchemy picks the blocking `pysqlite` "
-                      "one, which create_async_engine refuses: name aiosqlite after `sqlite+`",
+                      "one, which an async engine refuses: name aiosqlite after `sqlite+`",
                       line=line or src.line(value), diagnosis="sync-driver", node=value)
     return passed("engine is an async engine", node=value, line=found.line)
 
