@@ -6,8 +6,6 @@ is graded in test_variants.py); here, what particular mistakes are told.
 
 from __future__ import annotations
 
-import pytest
-
 from chapter_corpus import (
     assert_content_complete,
     assert_continues,
@@ -16,8 +14,21 @@ from chapter_corpus import (
 )
 from conftest import ROOT
 from grader.manifest import load_chapter
-from variants import mistake, source
+from grader.static.registry import load_static_checks
+from grader.variants import read_variant
+from variants import corpus, files_of, line_of, mistake, mistakes, source
 
+CORPUS = ROOT / "tests" / "corpus" / "chapter-6"
+STATIC = load_static_checks(ROOT / "chapters" / "chapter-6" / "checks" / "static.py", "_test_chapter_6_static")
+FACTORY_KEYWORDS = STATIC["session-factory"].__globals__["FACTORY_KEYWORDS"]
+
+
+def examined(name):
+    return read_variant(CORPUS / "examined" / f"{name}.diff")
+
+
+def corpus_variant(name):
+    return read_variant(CORPUS / f"{name}.diff")
 
 
 def by_id(report):
@@ -56,3 +67,148 @@ def test_a_missing_await_names_the_call_and_line(graded):
     line = source(variant, "main.py").splitlines().index("    hero = session.get(Hero, hero_id)") + 1
     check = by_id(graded(variant))["calls-awaited"]
     assert (check.file, check.line) == ("main.py", line) and "`session.get(Hero, hero_id)`" in check.message
+
+
+# -- where the first message points, and what it says -------------------------------------------------------------
+
+def first_failure(report):
+    return next(c for c in report.checks if c.status == "fail")
+
+
+def test_no_message_prints_the_line_it_points_at(graded):
+    """The report shows file:line; a message that says "line N" of its own line says it twice."""
+    for variant in mistakes("chapter-6") + corpus("chapter-6"):
+        for check in graded(variant).checks:
+            if check.status == "fail" and check.line is not None:
+                assert f"line {check.line})" not in check.message and f"line {check.line} " not in check.message, (
+                    variant.name, check.id, check.message)
+
+
+def test_a_misspelt_factory_keyword_is_named_with_its_right_spelling(graded):
+    variant = mistake("chapter-6", "misspelt-keyword")
+    check = by_id(graded(variant))["session-factory"]
+    assert check.diagnosis == "unknown-keyword" and "`expire_on_comit=`" in check.message
+    assert "did you mean `expire_on_commit`?" in check.message
+    assert "expire_on_commit=True" not in check.message  # not "keeps the default": the keyword is there, misspelt
+    assert check.hint.startswith("The factory hands every keyword on")
+
+
+def test_the_factory_keywords_are_those_the_installed_sqlalchemy_accepts():
+    import inspect
+
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+    from sqlalchemy.orm import Session
+
+    accepted = {name for f in (async_sessionmaker.__init__, Session.__init__, AsyncSession.__init__)
+                for name, p in inspect.signature(f).parameters.items()
+                if name != "self" and p.kind is not p.VAR_KEYWORD}
+    assert FACTORY_KEYWORDS == accepted
+
+
+def test_sessions_without_exec_are_blamed_on_the_factory_or_the_import_that_chose_them(graded):
+    """main.py's `session.exec` crash is explained where the fix goes: the factory's class_, or the import of
+    SQLAlchemy's AsyncSession used as class_."""
+    no_class = mistake("chapter-6", "no-exec")
+    check = first_failure(graded(no_class))
+    assert (check.id, check.diagnosis, check.file) == ("session-factory", "no-exec", "database.py")
+    assert check.line == line_of(source(no_class, "database.py"), "async_session = async_sessionmaker(")
+    assert "main.py calls `session.exec(...)`" in check.message
+    imported = examined("bad_sqlalchemy_asyncsession")
+    check = first_failure(graded(imported))
+    assert (check.id, check.diagnosis) == ("session-factory", "no-exec")
+    assert check.line == line_of(source(imported, "database.py"), "from sqlalchemy.ext.asyncio import AsyncSession")
+
+
+def test_sqlalchemys_session_passes_when_main_never_calls_exec(graded):
+    assert graded(corpus_variant("ok_sqlalchemy_session_and_refresh")).status == "pass"
+
+
+def test_await_on_a_method_of_the_coroutine_is_explained_as_a_misplaced_await(graded):
+    report = graded(mistake("chapter-6", "await-placement"))
+    check = by_id(report)["calls-awaited"]
+    assert check.diagnosis == "await-placement" and "applies to" not in check.message
+    assert "`.all()`, which is called on the coroutine" in check.message
+    assert "must apply to the `exec` call alone" in check.message
+    assert "(await session.exec" not in check.message  # the literal fix waits for the hints
+    assert check.hint.startswith("`await` applies to the whole expression")
+
+
+def test_every_unawaited_call_is_listed_with_its_line(grade_files):
+    files = files_of(mistake("chapter-6", "missing-await"))
+    files["main.py"] = files["main.py"].replace("    await session.delete(hero)", "    session.delete(hero)")
+    check = by_id(grade_files("chapter-6", files))["calls-awaited"]
+    delete = line_of(files["main.py"], "    session.delete(hero)")
+    assert check.line == line_of(files["main.py"], "    hero = session.get(Hero, hero_id)")
+    assert f"also: `session.delete(hero)` (line {delete})" in check.message
+
+
+def test_every_plain_def_endpoint_is_listed(graded):
+    check = by_id(graded(corpus_variant("bad_starter")))["endpoints-async"]
+    assert check.message.count("(line ") == 4 and "`delete_hero`" in check.message
+
+
+def test_a_decorated_get_session_is_told_to_drop_the_decorator(graded):
+    variant = mistake("chapter-6", "context-manager-decorator")
+    check = first_failure(graded(variant))
+    assert (check.id, check.diagnosis) == ("get-session-async", "context-manager-decorator")
+    assert check.line == line_of(source(variant, "database.py"), "@asynccontextmanager\nasync def get_session")
+    assert "write `async def" not in check.message  # it has async def and yield already
+
+
+def test_a_commit_in_finally_is_named_at_the_commit(graded):
+    variant = mistake("chapter-6", "commit-in-finally")
+    check = first_failure(graded(variant))
+    assert (check.id, check.diagnosis) == ("rollback-on-error", "commit-in-finally")
+    assert check.line == line_of(source(variant, "database.py"), "await session.commit()")
+    assert check.hint.startswith("A `finally:` block runs on every way out")
+
+
+def test_a_rollback_through_an_awaited_helper_counts_and_an_unawaited_one_is_named(graded):
+    assert graded(examined("ok_rollback_if_in_transaction")).status == "pass"
+    variant = corpus_variant("bad_helper_rollback_not_awaited")
+    check = first_failure(graded(variant))
+    assert (check.id, check.diagnosis) == ("rollback-on-error", "not-awaited") and "`discard(session)`" in check.message
+
+
+def test_a_lock_across_the_yield_is_pointed_at_where_the_second_request_waits(graded):
+    variant = mistake("chapter-6", "lock-around-session")
+    check = first_failure(graded(variant))
+    assert (check.id, check.diagnosis) == ("concurrent-sessions", "not-concurrent")
+    assert check.line == line_of(source(variant, "database.py"), "    async with session_lock, async_session()")
+
+
+def test_a_synchronous_query_inside_async_def_fails_at_the_query(graded):
+    """Whichever session makes it: a Session on an engine of main.py's, or on one database.py exports."""
+    for variant, needle, function in ((mistake("chapter-6", "blocking-call"), "hero = session.get(", "read_hero"),
+                                      (corpus_variant("bad_sync_engine_in_endpoint"), "session.commit()",
+                                       "create_hero")):
+        check = first_failure(graded(variant))
+        assert (check.id, check.diagnosis, check.file) == ("crud-works", "blocking-call", "main.py")
+        assert check.line == line_of(source(variant, "main.py"), needle) and f"`async def {function}`" in check.message
+
+
+def test_a_write_that_never_reaches_the_database_is_blamed_on_the_endpoint_that_wrote(graded):
+    """The row is read back from the database file, so the POST (not the GET that reads back) and the PATCH
+    (whose answer looked right) are named."""
+    for variant, writer, said in ((corpus_variant("bad_post_not_committed"), "async def create_hero(",
+                                   "hero 2 is not in the database"),
+                                  (mistake("chapter-6", "patch-commit-before-change"), "async def update_hero(",
+                                   "the database still has age=48")):
+        check = first_failure(graded(variant))
+        assert (check.id, check.diagnosis) == ("crud-works", "not-saved")
+        assert check.line == line_of(source(variant, "main.py"), writer) and said in check.message
+
+
+def test_a_lifespan_that_fails_at_startup_is_explained_at_the_failing_line(graded):
+    variant = mistake("chapter-6", "create-all-sync")
+    check = first_failure(graded(variant))
+    assert (check.id, check.diagnosis, check.file) == ("crud-works", "startup-error", "database.py")
+    assert check.line == line_of(source(variant, "database.py"), "SQLModel.metadata.create_all(engine)")
+    assert "`run_sync`" in check.message and "Is every session call awaited" not in check.message
+
+
+def test_the_lessons_equivalent_spellings_pass(graded):
+    """The examiners' variants the lesson left open, decided in its text: each is correct code."""
+    for name in ("ok_engine_connect_commit", "ok_factory_per_request", "ok_lifespan_no_dispose",
+                 "ok_orm_sessionmaker", "ok_rollback_if_in_transaction"):
+        assert graded(examined(name)).status == "pass", name

@@ -1,5 +1,11 @@
 """Chapter 6's static checks: the async engine, session factory and dependency (database.py), and
-async endpoints that await every database call (main.py)."""
+async endpoints that await every database call (main.py).
+
+Each check fails only on positive evidence of a known mistake and points where the fix goes; the
+behavioural checks decide whatever these do not recognise.
+"""
+
+import difflib
 
 import libcst as cst
 
@@ -11,6 +17,7 @@ from grader.static import (
     calls_to,
     check,
     defined_after,
+    enclosing_function,
     endpoints,
     failed,
     find_mismatch,
@@ -18,29 +25,59 @@ from grader.static import (
     imported,
     is_async,
     is_generator,
+    matches,
+    module_functions,
+    module_imports,
     parameters,
     passed,
     refers_to,
+    spelled,
     walk,
+    yields,
     yields_inside,
 )
 
-ASYNC_SESSION = ("sqlmodel.ext.asyncio.session.AsyncSession", "sqlalchemy.ext.asyncio.AsyncSession")
+SQLMODEL_ASYNC_SESSION = "sqlmodel.ext.asyncio.session.AsyncSession"
+SQLALCHEMY_ASYNC_SESSION = "sqlalchemy.ext.asyncio.AsyncSession"
+ASYNC_SESSION = (SQLMODEL_ASYNC_SESSION, SQLALCHEMY_ASYNC_SESSION)
+SYNC_SESSION = ("sqlmodel.Session", "sqlalchemy.orm.Session")
 CREATE_ASYNC_ENGINE = "sqlalchemy.ext.asyncio.create_async_engine"
+CREATE_ENGINE = "sqlalchemy.create_engine"
+ASYNC_ENGINE = ("sqlalchemy.ext.asyncio.AsyncEngine", "sqlalchemy.ext.asyncio.engine.AsyncEngine")
+"""`AsyncEngine(create_engine(url))` wraps a synchronous engine made on an async driver: an async engine."""
 ASYNC_SESSIONMAKER = "sqlalchemy.ext.asyncio.async_sessionmaker"
+SESSIONMAKER = "sqlalchemy.orm.sessionmaker"
+CONTEXT_MANAGER = ("contextlib.asynccontextmanager", "contextlib.contextmanager")
 SESSION_DEP = tuple(f"typing.Annotated[{s}, fastapi.Depends(get_session)]" for s in ASYNC_SESSION)
-# Session methods that talk to the database: on an AsyncSession they are coroutines.
+FACTORY_KEYWORDS = {
+    # async_sessionmaker / sessionmaker
+    "bind", "class_", "autoflush", "expire_on_commit", "info",
+    # passed on to the session class (sqlalchemy.orm.Session, AsyncSession)
+    "future", "autobegin", "twophase", "binds", "enable_baked_queries", "query_cls", "autocommit",
+    "join_transaction_mode", "close_resets_only", "execution_options", "sync_session_class",
+}
+"""Every keyword a session factory accepts (tests/test_chapter6.py holds it to the installed SQLAlchemy)."""
 AWAITED = {"commit", "refresh", "get", "exec", "execute", "delete", "rollback", "flush", "scalar", "scalars",
-           "close", "merge", "stream"}
+           "close", "merge", "stream", "get_one", "run_sync", "reset", "invalidate", "connection", "stream_scalars"}
+"""AsyncSession methods that talk to the database: coroutines, to be awaited."""
 
 
 @check("async-imports")
 def async_imports(src):
+    made = factory(src)
+    legacy = made is not None and made[2] == SESSIONMAKER and _async_class(src, made[1])
     return all_of(
+        passed() if _wrapped_engine(src) else
         imported(src, CREATE_ASYNC_ENGINE, also=["sqlalchemy.ext.asyncio.engine.create_async_engine"]),
-        imported(src, ASYNC_SESSIONMAKER),
-        imported(src, ASYNC_SESSION[0], also=[ASYNC_SESSION[1]]),
+        passed() if legacy else imported(src, ASYNC_SESSIONMAKER),
+        imported(src, SQLMODEL_ASYNC_SESSION, also=[SQLALCHEMY_ASYNC_SESSION]),
     )
+
+
+def _wrapped_engine(src):
+    """The module's `engine` is made by calling AsyncEngine itself."""
+    found = assignment(src, "engine")
+    return found.ok and any(_calls(src, found.node, name) for name in ASYNC_ENGINE)
 
 
 @check("async-engine")
@@ -48,62 +85,129 @@ def async_engine(src):
     found = assignment(src, "engine")
     if not found.ok:
         return found
-    value = found.node
-    if not (isinstance(value, cst.Call) and refers_to(src, value.func, CREATE_ASYNC_ENGINE)):
-        return failed(f"`engine` (line {found.line}) is `{src.code(value)}`; make it "
-                      "`create_async_engine(sqlite_url)`, the engine for async sessions",
-                      line=found.line, diagnosis="sync-engine", node=value)
-    url = value.args[0].value if value.args else None
-    text = _source_of(src, url)
+    wrapped = argument(found.node, "sync_engine", 0) if _wrapped_engine(src) else None
+    value = wrapped or matches(src, found.node, f"{CREATE_ASYNC_ENGINE}(...)").node  # through a helper's return
+    if wrapped is None and _calls(src, value, CREATE_ENGINE):
+        return failed(f"`engine` is made by `{src.code(value.func)}`, which gives a blocking engine: async sessions "
+                      f"need an engine from `{spelled(src, CREATE_ASYNC_ENGINE)}`", line=src.line(value),
+                      diagnosis="sync-engine", node=value)
+    if not (_calls(src, value, CREATE_ASYNC_ENGINE) or wrapped is not None and _calls(src, value, CREATE_ENGINE)):
+        return passed("engine is made in a way the behavioural checks judge", node=value, line=found.line)
+    url = argument(value, "url", 0)
+    text, line = _source_of(src, url)
     if text is not None and "sqlite" in text and "+aiosqlite" not in text:
-        return failed(f"the database URL `{text}` has no async driver: write `sqlite+aiosqlite:///...`, otherwise "
-                      "create_async_engine refuses the blocking `pysqlite` driver", line=found.line,
-                      diagnosis="sync-driver", node=value)
+        return failed(f"the database URL `{text}` names no async driver, so SQLAlchemy picks the blocking `pysqlite` "
+                      "one, which an async engine refuses: name aiosqlite after `sqlite+`",
+                      line=line or src.line(value), diagnosis="sync-driver", node=value)
     return passed("engine is an async engine", node=value, line=found.line)
 
 
 def _source_of(src, node):
-    """The code of `node`, or of the module-level value a name is bound to."""
+    """(code, line) of `node`, or of the module-level value a name is bound to (with that binding's line)."""
     if node is None:
-        return None
+        return None, None
     if isinstance(node, cst.Name):
         bound = bindings(src).get(node.value, [])
-        return src.code(bound[-1][1]) if bound and bound[-1][1] is not None else None
-    return src.code(node)
+        if bound and bound[-1][1] is not None:
+            statement, value = bound[-1]
+            return src.code(value), src.line(statement)
+        return None, None
+    return src.code(node), src.line(node)
 
 
-def factory(src, makers=(ASYNC_SESSIONMAKER,)):
-    """(name, call) of the module-level `... = async_sessionmaker(...)` (or another of `makers`), or None."""
-    for name, bound in bindings(src).items():
-        for _, value in bound:
-            if isinstance(value, cst.Call) and any(refers_to(src, value.func, m) for m in makers):
-                return name, value
-    return None
+def factory(src):
+    """(name, call, maker) of the session factory: a module-level `name = async_sessionmaker(...)` (or
+    `sessionmaker(...)`, or a helper's call that returns one: `call` is then the helper's), else one assigned
+    inside get_session; None if there is none. An async_sessionmaker comes first."""
+    makers = (ASYNC_SESSIONMAKER, SESSIONMAKER)
+    found = [(name, call, m) for name, bound in bindings(src).items() for _, value in bound if value is not None
+             for m in makers for call in [matches(src, value, f"{m}(...)").node] if _calls(src, call, m)]
+    if not found:
+        fn = module_functions(src).get("get_session")
+        for node in walk(fn.body, into_nested=False) if fn is not None else ():
+            if isinstance(node, cst.Assign) and len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
+                found += [(node.targets[0].target.value, node.value, m) for m in makers if _calls(src, node.value, m)]
+    found.sort(key=lambda f: f[2] != ASYNC_SESSIONMAKER)
+    return found[0] if found else None
+
+
+def _calls(src, node, maker):
+    return isinstance(node, cst.Call) and refers_to(src, node.func, maker)
+
+
+def _async_class(src, call):
+    """The factory's `class_=` names an AsyncSession."""
+    given = argument(call, "class_")
+    return given is not None and any(refers_to(src, given, s) for s in ASYNC_SESSION)
 
 
 @check("session-factory")
 def session_factory(src):
     found = factory(src)
     if found is None:
-        sync = calls_to(src, "sqlalchemy.orm.sessionmaker")
-        if sync:
-            return failed(f"line {src.line(sync[0])} makes a `sessionmaker`, which makes blocking sessions; use "
-                          "`async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)`",
-                          line=src.line(sync[0]), diagnosis="sync-sessionmaker", node=sync[0])
-        return failed("no session factory: add `async_session = async_sessionmaker(engine, class_=AsyncSession, "
-                      "expire_on_commit=False)` below the engine", diagnosis="no-factory")
-    name, call = found
+        engine = assignment(src, "engine")
+        return failed(f"database.py makes no session factory: get_session needs one to open a session for each "
+                      f"request (made with `{spelled(src, ASYNC_SESSIONMAKER)}`, below the engine)",
+                      line=engine.line if engine.ok else None, diagnosis="no-factory")
+    name, call, maker = found
+    line = src.line(call)
+    if maker == SESSIONMAKER and not _async_class(src, call):
+        return failed(f"`{name}` is a `{spelled(src, SESSIONMAKER)}` without an async `class_`, so it makes "
+                      "synchronous sessions, which cannot use the async engine and would block the event loop",
+                      line=line, diagnosis="sync-sessionmaker", node=call)
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value not in FACTORY_KEYWORDS:
+            close = difflib.get_close_matches(arg.keyword.value, sorted(FACTORY_KEYWORDS), n=1, cutoff=0.6)
+            meant = f" (did you mean `{close[0]}`?)" if close else ""
+            return failed(f"`{name}` is given `{arg.keyword.value}=`, which no session accepts{meant}: every "
+                          "session the factory makes fails with TypeError", line=src.line(arg),
+                          diagnosis="unknown-keyword", node=arg)
+    unpacked = any(arg.star for arg in call.args)  # `**options`: what it holds is for the behavioural checks
     bind = argument(call, "bind", 0)
-    if bind is None or find_mismatch(src, bind, "engine") is not None:
-        return failed(f"`{name}` on line {src.line(call)} must make sessions on the module's `engine`: pass it first, "
-                      f"`async_sessionmaker(engine, ...)`", line=src.line(call), diagnosis="wrong-engine", node=call)
+    if bind is None and not unpacked:
+        return failed(f"`{name}` is given no engine, so its sessions do not know which database to use",
+                      line=line, diagnosis="wrong-engine", node=call)
+    if bind is not None and not _parameter(src, bind) and find_mismatch(src, bind, "engine") is not None:
+        return failed(f"`{name}` makes its sessions on `{src.code(bind)}`, not on the module's `engine` (the one "
+                      "the lifespan creates the tables on)", line=src.line(bind), diagnosis="wrong-engine", node=bind)
     expire = argument(call, "expire_on_commit")
-    if expire is None or src.code(expire) != "False":
-        return failed(f"`{name}` on line {src.line(call)} keeps the default `expire_on_commit=True`: after a commit "
-                      "every attribute is expired, and reading one for the response would need a database trip "
-                      "that cannot be awaited there (MissingGreenlet); pass `expire_on_commit=False`",
-                      line=src.line(call), diagnosis="expire-on-commit", node=call)
-    return passed(f"`{name}` makes async sessions", node=call, line=src.line(call))
+    if (expire is None and not unpacked) or (expire is not None and src.code(expire) != "False"):
+        return failed(f"`{name}` keeps the default `expire_on_commit=True`: a commit expires every attribute, and "
+                      "reading one for the response would need a database trip that nobody can await there "
+                      "(MissingGreenlet)", line=line, diagnosis="expire-on-commit", node=call)
+    no_exec = _sessions_have_exec(src, name, call)
+    return no_exec if no_exec is not None else passed(f"`{name}` makes async sessions", node=call, line=line)
+
+
+def _parameter(src, node):
+    """`node` is a parameter of the function it is in (a helper's `bind`): what it holds, behaviour tells."""
+    fn = enclosing_function(src, node)
+    return isinstance(node, cst.Name) and fn is not None and node.value in {p.name.value for p in parameters(fn)}
+
+
+def _sessions_have_exec(src, name, call):
+    """A failure when main.py calls `.exec(...)` on sessions that have no `exec` (SQLAlchemy's AsyncSession);
+    None otherwise."""
+    given = argument(call, "class_")
+    if (given is None and any(arg.star for arg in call.args)) or (
+            given is not None and not refers_to(src, given, SQLALCHEMY_ASYNC_SESSION)):
+        return None
+    main = src.sibling("main.py")
+    uses = [n for n in walk(main.module) if isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute)
+            and n.func.attr.value == "exec"] if main is not None else []
+    if not uses:
+        return None
+    where = f"main.py calls `{main.code(uses[0].func)}(...)` (line {main.line(uses[0])})"
+    if given is None:
+        return failed(f"`{name}` makes SQLAlchemy's AsyncSession, which has no `exec`, and {where}: `exec` comes "
+                      f"with SQLModel's AsyncSession, given to the factory as `class_`", line=src.line(call),
+                      diagnosis="no-exec", node=call)
+    imports = [node for bound, qualified, node in module_imports(src)
+               if bound == src.code(given)]
+    line = src.line(imports[-1]) if imports else src.line(given)
+    return failed(f"`{src.code(given)}` is imported from `sqlalchemy.ext.asyncio`: that AsyncSession has no `exec`, "
+                  f"and {where}; SQLModel's AsyncSession, which adds it, lives in `sqlmodel.ext.asyncio.session`",
+                  line=line, diagnosis="no-exec", node=given)
 
 
 @check("get-session-async")
@@ -112,100 +216,206 @@ def get_session_async(src):
     if not found.ok:
         return found
     fn = found.node
+    for decorator in fn.decorators:
+        target = decorator.decorator.func if isinstance(decorator.decorator, cst.Call) else decorator.decorator
+        if any(refers_to(src, target, d) for d in CONTEXT_MANAGER):
+            return failed(f"`@{src.code(decorator.decorator)}` turns get_session into a function that returns a "
+                          "context manager, and FastAPI would hand that object to the endpoints instead of a session: "
+                          "FastAPI runs a generator dependency itself, undecorated", line=src.line(decorator),
+                          diagnosis="context-manager-decorator", node=decorator)
     return all_of(is_async(src, fn).otherwise(
-        "`get_session` is defined with `def`: an async session is opened, used and closed with `await`, which "
-        "only an `async def` can do; write `async def get_session():`"), is_generator(src, fn))
+        "`get_session` is a plain `def`: an async session is opened, used and closed with `await`, which only an "
+        "`async def` can do", diagnosis="not-async"), is_generator(src, fn))
 
 
 @check("yield-inside-async-with")
 def yield_inside_async_with(src):
     fn = function(src, "get_session").node
-    found = factory(src, (ASYNC_SESSIONMAKER, "sqlalchemy.orm.sessionmaker"))
-    opener = (f"{found[0]}()",) if found else tuple(f"{s}(engine, ...)" for s in ASYNC_SESSION)
+    found = factory(src)
+    module_level = found is not None and found[0] in bindings(src)
+    opener = (f"{found[0]}()",) if module_level else tuple(f"{s}(engine, ...)" for s in ASYNC_SESSION)
     result = yields_inside(src, fn, opener)
     if result.ok:
         outer = next((w for w in src.ancestors(result.node) if isinstance(w, cst.With)), None)
         if outer is not None and outer.asynchronous is None:
-            return failed(f"line {src.line(outer)} opens the session with a plain `with`; an async session is opened "
-                          "and closed with `async with`", line=src.line(outer), diagnosis="sync-with", node=outer)
+            return failed("the session is opened with a plain `with`: an async session is entered and closed with "
+                          "`async with`, which awaits the close", line=src.line(outer), diagnosis="sync-with",
+                          node=outer)
     return result
+
+
+# -- rolling back --------------------------------------------------------------------------------------------------
+
+def _rollbacks(src, block, depth=2):
+    """[(call in `block`, the `.rollback()` call it makes)]: direct calls, and calls of module-level helpers
+    that roll back (followed `depth` deep)."""
+    found = []
+    helpers = module_functions(src)
+    for call in (n for n in walk(block) if isinstance(n, cst.Call)):
+        if isinstance(call.func, cst.Attribute) and call.func.attr.value == "rollback":
+            found.append((call, call))
+        elif depth and isinstance(call.func, cst.Name) and call.func.value in helpers:
+            found += [(call, inner) for _, inner in _rollbacks(src, helpers[call.func.value].body, depth - 1)]
+    return found
+
+
+SCHEDULERS = {"create_task", "ensure_future"}
+"""Calls that run the coroutine they are handed as a task of the event loop."""
+
+
+def _awaited(src, call):
+    """`await call`, or the coroutine handed to a call that is awaited (`await asyncio.gather(call)`) or that
+    schedules it as a task (`asyncio.create_task(call)`, `task_group.create_task(call)`)."""
+    parent = src.parent(call)
+    if isinstance(parent, cst.Arg):
+        receiver = src.parent(parent)
+        if not isinstance(receiver, cst.Call):
+            return False
+        name = receiver.func.attr if isinstance(receiver.func, cst.Attribute) else receiver.func
+        return isinstance(src.parent(receiver), cst.Await) or (isinstance(name, cst.Name) and name.value in SCHEDULERS)
+    return isinstance(parent, cst.Await)
+
+
+def _unawaited(src, outer, inner):
+    """The call of a rollback chain that should be awaited and is not, or None."""
+    if not _awaited(src, inner):
+        return inner
+    helper = module_functions(src).get(outer.func.value) if isinstance(outer.func, cst.Name) else None
+    if helper is not None and helper.asynchronous is not None and not _awaited(src, outer):
+        return outer
+    return None
 
 
 @check("rollback-on-error")
 def rollback_on_error(src):
     fn = function(src, "get_session").node
-    handlers = [h for t in walk(fn.body, into_nested=False) if isinstance(t, cst.Try) for h in t.handlers]
-    for handler in handlers:
-        rollbacks = [c for c in walk(handler.body) if isinstance(c, cst.Call) and isinstance(c.func, cst.Attribute)
-                     and c.func.attr.value == "rollback"]
-        if not rollbacks:
-            continue
-        call = rollbacks[0]
-        if not isinstance(src.parent(call), cst.Await):
-            return failed(f"`{src.code(call)}` on line {src.line(call)} is not awaited, so it never runs: "
-                          f"write `await {src.code(call)}`", line=src.line(call), diagnosis="not-awaited", node=call)
-        if not any(isinstance(n, cst.Raise) for n in walk(handler.body)):
-            return failed(f"the except block on line {src.line(handler)} rolls back but does not re-raise: the "
-                          "endpoint's error would be swallowed and the client told all went well; end it with `raise`",
-                          line=src.line(handler), diagnosis="swallows-error", node=handler)
-        return passed("rolls back and re-raises", node=handler, line=src.line(handler))
-    return failed("get_session never rolls back: put the `yield` in `try:` and add `except Exception: await "
-                  "session.rollback()` followed by `raise`", line=src.line(fn), diagnosis="no-rollback", node=fn)
+    tries = [t for t in walk(fn.body, into_nested=False) if isinstance(t, (cst.Try, cst.TryStar))]
+    for try_ in tries:
+        blocks = [(h, h.body) for h in try_.handlers] + ([(None, try_.finalbody)] if try_.finalbody else [])
+        for handler, block in blocks:
+            chain = _rollbacks(src, block)
+            if not chain:
+                continue
+            missing = _unawaited(src, *chain[0])
+            if missing is not None:
+                return failed(f"`{src.code(missing)}` is not awaited: it only makes a coroutine, so nothing is "
+                              "rolled back", line=src.line(missing), diagnosis="not-awaited", node=missing)
+            if handler is not None and not any(isinstance(n, cst.Raise) for n in walk(handler.body)):
+                return failed("this `except` block rolls back but does not raise again: the endpoint's error stops "
+                              "here, and FastAPI cannot answer that the request failed", line=src.line(handler),
+                              diagnosis="swallows-error", node=handler)
+            return passed("rolls back and re-raises", node=handler or try_, line=src.line(handler or try_))
+    commits = [c for t in tries if t.finalbody for c in walk(t.finalbody)
+               if isinstance(c, cst.Call) and isinstance(c.func, cst.Attribute) and c.func.attr.value == "commit"]
+    if commits:
+        return failed(f"`{src.code(commits[0])}` in `finally:` runs when the endpoint raised too: the failed "
+                      "request's half-done work is saved, and nothing rolls it back", line=src.line(commits[0]),
+                      diagnosis="commit-in-finally", node=commits[0])
+    points = yields(src, fn)
+    at = points[0] if points else fn
+    return failed("when the endpoint raises, its exception arrives in get_session at this `yield`, and nothing there "
+                  "catches it to roll back the unfinished work before letting it go on", line=src.line(at),
+                  diagnosis="no-rollback", node=at)
 
 
 @check("sessiondep-defined")
 def sessiondep_defined(src):
     shape = assignment(src, "SessionDep", SESSION_DEP)
-    if shape.diagnosis == "pattern-mismatch" and shape.node is not None and "Session" in src.code(shape.node) \
-            and "AsyncSession" not in src.code(shape.node):
-        shape = shape.otherwise("{message}. The dependency now yields an `AsyncSession`, so annotate with "
-                                "`AsyncSession`", diagnosis="sync-session-type")
+    node = shape.node
+    first = node.slice[0].slice if isinstance(node, cst.Subscript) and node.slice else None
+    if shape.diagnosis == "pattern-mismatch" and isinstance(first, cst.Index) \
+            and any(refers_to(src, first.value, s) for s in SYNC_SESSION):
+        shape = shape.otherwise(f"`SessionDep` still announces `{src.code(first.value)}`, the synchronous session, "
+                                "but get_session now yields an `AsyncSession`: the alias is the type every "
+                                "endpoint's session parameter is given", diagnosis="sync-session-type")
     return all_of(shape, defined_after(src, "SessionDep", "get_session"))
 
 
-# -- main.py ------------------------------------------------------------------------------
+# -- main.py -------------------------------------------------------------------------------------------------------
 
 @check("endpoints-async")
 def endpoints_async(src):
     found = endpoints(src)
     if not found:
         return failed("main.py has no path operations (`@app.get(...)` and friends)", diagnosis="no-endpoints")
-    for endpoint in found:
-        fn = endpoint.node
-        if fn.asynchronous is None:
-            return failed(f"{endpoint.label} (line {src.line(fn)}) is a plain `def`: with an async session it must be "
-                          f"`async def {fn.name.value}(...)` so it can `await` the session",
-                          line=src.line(fn), diagnosis="sync-endpoint", node=fn)
-    return passed("every endpoint is async")
+    plain = [e for e in found if e.node.asynchronous is None]
+    if not plain:
+        return passed("every endpoint is async")
+    first, others = plain[0], plain[1:]
+    also = "; also plain: " + ", ".join(f"{e.label} (line {src.line(e.node)})" for e in others) if others else ""
+    return failed(f"{first.label} is a plain `def`, so it cannot `await` the async session's calls{also}",
+                  line=src.line(first.node), diagnosis="sync-endpoint", node=first.node)
+
+
+SESSION_ANNOTATIONS = ("database.SessionDep", *ASYNC_SESSION,
+                       *(f"typing.Annotated[{s}, ...]" for s in ASYNC_SESSION))
 
 
 def session_names(src, fn):
-    names = {p.name.value for p in parameters(fn)
-             if p.annotation is not None and refers_to(src, p.annotation.annotation, "database.SessionDep")}
-    return names or {"session"}
+    """The parameters of `fn` that receive the async session: annotated `SessionDep` or `AsyncSession`, or given
+    `Depends(get_session)`; else a parameter named `session`."""
+    names = set()
+    for param in parameters(fn):
+        hint = param.annotation.annotation if param.annotation is not None else None
+        if hint is not None and any(find_mismatch(src, hint, a) is None for a in SESSION_ANNOTATIONS) or (
+                param.default is not None and find_mismatch(src, param.default,
+                                                            "fastapi.Depends(database.get_session)") is None):
+            names.add(param.name.value)
+    return names or {p.name.value for p in parameters(fn) if p.name.value == "session" and p.annotation is None}
+
+
+def _synchronous_names(fn):
+    """Names `fn` binds with a plain `with ... as name:` (a synchronous session is not the async one)."""
+    return {item.asname.name.value for w in walk(fn.body, into_nested=False)
+            if isinstance(w, cst.With) and w.asynchronous is None
+            for item in w.items if item.asname is not None and isinstance(item.asname.name, cst.Name)}
+
+
+def _late_await(src, call):
+    """`await session.exec(...).all()`: the call is the receiver of a method call that is awaited."""
+    attribute = src.parent(call)
+    outer = src.parent(attribute) if isinstance(attribute, cst.Attribute) else None
+    return isinstance(outer, cst.Call) and outer.func is attribute and isinstance(src.parent(outer), cst.Await)
+
+
+def _await_problems(src, fn):
+    """(call, diagnosis, message) for each session call of `fn` awaited wrongly, in source order."""
+    names = session_names(src, fn) - _synchronous_names(fn)
+    where = f"in `{fn.name.value}`"
+    for call in (n for n in walk(fn.body, into_nested=False) if isinstance(n, cst.Call)):
+        func = call.func
+        if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value in names):
+            continue
+        method, code = func.attr.value, src.code(call)
+        if method in AWAITED and not _awaited(src, call) and _late_await(src, call):
+            outer = src.code(src.parent(src.parent(call)))
+            yield call, "await-placement", (
+                f"`await {outer}` {where} awaits the result of `.{src.parent(call).attr.value}()`, which is called on "
+                f"the coroutine `{code}` returns, before anything is awaited: the `await` must apply to the "
+                f"`{method}` call alone")
+        elif method in AWAITED and not _awaited(src, call):
+            yield call, "not-awaited", (f"`{code}` {where} is not awaited: on an AsyncSession it only makes a "
+                                        "coroutine, and nothing reaches the database until it is awaited")
+        elif method == "add" and _awaited(src, call):
+            yield call, "awaited-add", (f"`{code}` {where} is awaited, but `add` is a plain method: it only "
+                                        "records the object in the session (no I/O) and returns None, which "
+                                        "cannot be awaited")
 
 
 @check("calls-awaited")
 def calls_awaited(src):
-    for fn in (endpoint.node for endpoint in endpoints(src)):
-        names = session_names(src, fn)
-        for call in (n for n in walk(fn.body) if isinstance(n, cst.Call)):
-            func = call.func
-            if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value in names):
-                continue
-            awaited = isinstance(src.parent(call), cst.Await)
-            method = func.attr.value
-            if method in AWAITED and not awaited:
-                return failed(f"`{src.code(call)}` on line {src.line(call)} (in `{fn.name.value}`) is not awaited: on "
-                              "an AsyncSession it only creates a coroutine, and nothing happens until you "
-                              f"`await {src.code(call)}`", line=src.line(call), diagnosis="not-awaited", node=call)
-            if method == "add" and awaited:
-                return failed(f"line {src.line(call)} awaits `{src.code(call)}`, but `add` only records the object "
-                              "in the session (no I/O) and is a plain method: drop the `await`",
-                              line=src.line(call), diagnosis="awaited-add", node=call)
-    for call in calls_to(src, "database.create_db_and_tables"):
-        if not isinstance(src.parent(call), cst.Await):
-            return failed(f"`{src.code(call)}` on line {src.line(call)} is not awaited: create_db_and_tables is now "
-                          "a coroutine function; write `await create_db_and_tables()` in the lifespan",
-                          line=src.line(call), diagnosis="not-awaited", node=call)
-    return passed("every database call is awaited")
+    functions = {id(e.node): e.node for e in endpoints(src)}
+    functions.update({id(f): f for f in module_functions(src).values() if f.asynchronous is not None})
+    problems = [p for fn in sorted(functions.values(), key=src.line) for p in _await_problems(src, fn)]
+    for target, why in (("database.create_db_and_tables", "it is a coroutine function now"),
+                        ("database.engine.dispose", "on the async engine it is a coroutine function")):
+        for call in calls_to(src, target):
+            if not _awaited(src, call):
+                problems.append((call, "lifespan-not-awaited", f"`{src.code(call)}` is not awaited: {why}, so the "
+                                 "call only makes a coroutine and nothing runs"))
+    if not problems:
+        return passed("every database call is awaited")
+    problems.sort(key=lambda p: src.line(p[0]))
+    (call, diagnosis, message), others = problems[0], problems[1:]
+    also = "; also: " + ", ".join(f"`{src.code(c)}` (line {src.line(c)})" for c, _, _ in others) if others else ""
+    return failed(message + also, line=src.line(call), diagnosis=diagnosis, node=call)

@@ -6,17 +6,21 @@ Nothing is mocked: sessions are observed by wrapping AsyncSession.close and Asyn
 
 import asyncio
 import inspect
+import sqlite3
+import sys
 import uuid
+from contextlib import ExitStack, contextmanager
 
 import httpx2 as httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import select, text
+from sqlalchemy import Engine, event, make_url, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import SQLModel
 
-from grader.testing import Advice, check, endpoint_function, fail, paused_at, request
+from grader.testing import (Advice, CheckFailed, advised, check, described, endpoint_function, fail, learner_relative,
+                            paused_at, request, where)
 
 CONCURRENT = 5
 HOLD = 0.5
@@ -79,6 +83,10 @@ def client(app, raise_errors=True):
 
 async def first_session(database):
     get_session = database.get_session
+    if not inspect.isasyncgenfunction(get_session) and inspect.isasyncgenfunction(inspect.unwrap(get_session)):
+        fail("get_session is decorated (`@asynccontextmanager`?), so it returns a context manager, and FastAPI would "
+             "hand that object to the endpoints instead of a session: FastAPI runs the async generator itself",
+             obj=get_session, diagnosis="context-manager-decorator")
     if not inspect.isasyncgenfunction(get_session):
         kind = "a coroutine function" if inspect.iscoroutinefunction(get_session) else "a plain function"
         fail(f"get_session is {kind}, not an async generator: write `async def get_session():` and `yield` the "
@@ -106,8 +114,8 @@ def test_yields_async_session(database, observed):
         generator, session = await first_session(database)
         if session.bind is not database.engine:
             await generator.aclose()
-            fail("the session is not bound to the module's `engine`: make the factory with "
-                 "`async_sessionmaker(engine, ...)`", obj=database.get_session, diagnosis="wrong-engine")
+            fail("the session is not bound to the module's `engine`: the factory must be given `engine`",
+                 obj=database.get_session, diagnosis="wrong-engine")
         if closed(observed, session):
             fail("the session was already closed when get_session yielded it: yield inside the `async with` block",
                  obj=database.get_session, diagnosis="closed-before-yield")
@@ -122,7 +130,8 @@ def test_yields_async_session(database, observed):
             fail("get_session yielded a second time: a dependency yields exactly once", file=file, line=line,
                  diagnosis="yields-twice")
         if not closed(observed, session):
-            fail("the session was still open after get_session finished: open it with `async with ... as session:`",
+            fail("the session was still open after get_session finished: open it in an `async with` block, which "
+                 "closes it on every way out",
                  obj=database.get_session, diagnosis="not-closed")
     run(database, body)
 
@@ -177,9 +186,11 @@ def test_concurrent_sessions(database, observed):
 
     async def body():
         async with client(app, raise_errors=False) as http:
-            return await asyncio.gather(*(http.get("/probe") for _ in range(CONCURRENT)))
+            responses = await asyncio.gather(*(http.get("/probe") for _ in range(CONCURRENT)))
+        # On the same event loop: a lock the module made is bound to the loop that first waited on it.
+        return responses, (await where_second_waits(database) if peak[0] < 2 else None)
 
-    responses = run(database, body)
+    responses, waits_at = run(database, body)
     distinct = len({id(s) for s in seen})
     if distinct < len(seen):
         fail(f"{len(seen)} concurrent requests received only {distinct} distinct session(s): create the session "
@@ -189,9 +200,10 @@ def test_concurrent_sessions(database, observed):
         fail(f"{len(bad)} of {CONCURRENT} concurrent requests failed (status {bad[0].status_code}: "
              f"{bad[0].text[:200]})", obj=database.get_session, diagnosis="not-concurrent")
     if peak[0] < 2:
-        fail(f"{CONCURRENT} requests sent at once were served one after another: something in get_session makes "
-             "them wait for each other (a lock held across the yield?); each request needs only its own session",
-             obj=database.get_session, diagnosis="not-concurrent")
+        file, line = waits_at
+        fail(f"{CONCURRENT} requests sent at once were served one after another: while one request holds its "
+             "session, get_session makes the next one wait here; each request needs only its own session",
+             file=file, line=line, diagnosis="not-concurrent")
     if not all(r.json()["open"] for r in responses):
         fail("an endpoint received a session that was already closed", obj=database.get_session,
              diagnosis="closed-before-yield")
@@ -199,6 +211,22 @@ def test_concurrent_sessions(database, observed):
     if still_open:
         fail(f"{len(still_open)} of {CONCURRENT} sessions were still open after their responses: let "
              "`async with` close each one", obj=database.get_session, diagnosis="not-closed")
+
+
+async def where_second_waits(database):
+    """(file, line) where a second get_session waits while the first one's session is handed out: the statement
+    that makes requests queue (a lock taken around the yield); get_session's `def` if it does not wait."""
+    first, second = database.get_session(), database.get_session()
+    await first.__anext__()
+    pending = asyncio.ensure_future(second.__anext__())
+    await asyncio.sleep(0.05)
+    waiting = not pending.done()
+    file, line = paused_at(second, otherwise=database.get_session) if waiting else where(database.get_session)
+    pending.cancel()
+    await asyncio.gather(pending, return_exceptions=True)
+    await first.aclose()
+    await second.aclose()
+    return file, line
 
 
 @check("failing-endpoint-no-row")
@@ -267,7 +295,7 @@ def cause(exc):
 
 
 CRASH_ADVICE = (
-    Advice("A session call was not awaited: write `await session.get(...)`, `await session.commit()`, ...",
+    Advice("A session call was not awaited: on an AsyncSession every call but `add` is awaited",
            matching="coroutine"),
     Advice("Reading an object after commit needs `expire_on_commit=False` on the session factory",
            matching="MissingGreenlet|greenlet_spawn|get_attribute_error"),
@@ -276,32 +304,138 @@ CRASH_ADVICE = (
 )
 """What a crash of the CRUD endpoints most likely means, by what it says."""
 
+STARTUP_ADVICE = (
+    Advice("`create_all` needs a synchronous connection: with the async engine it runs through `run_sync` on a "
+           "connection from `engine.begin()`", matching="_run_ddl_visitor"),
+    Advice("With the async engine, create_db_and_tables is a coroutine function: the lifespan awaits it",
+           matching="coroutine"),
+)
+"""What a crash while the app starts (its lifespan) most likely means."""
+
+
+@contextmanager
+def blocking_queries():
+    """[(file, line, function)] of the learner's statement behind each query a synchronous engine runs on a
+    running event loop while the block runs: a blocking call inside `async def`, whichever session made it."""
+    seen = []
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        if conn.dialect.is_async:
+            return
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # a worker thread (a plain `def` endpoint): the loop is free
+            return
+        frame = sys._getframe(1)
+        while frame is not None and learner_relative(frame.f_code.co_filename) is None:
+            frame = frame.f_back
+        if frame is not None:
+            seen.append((learner_relative(frame.f_code.co_filename), frame.f_lineno, frame.f_code.co_name))
+
+    event.listen(Engine, "before_cursor_execute", before)
+    try:
+        yield seen
+    finally:
+        event.remove(Engine, "before_cursor_execute", before)
+
+
+def stored(database, models, hero_id):
+    """The hero's row as the database file has it (None: no such row), read past the app; `...` when the
+    engine's database is not a file the check can read."""
+    engine = getattr(database, "engine", None)
+    try:
+        path = make_url(str(engine.url)).database if engine is not None else None
+    except Exception:  # noqa: BLE001 - an engine the check cannot read past
+        return ...
+    if not path or path == ":memory:":
+        return ...
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as connection:
+            connection.row_factory = sqlite3.Row
+            row = connection.execute(f'select * from "{models.Hero.__tablename__}" where id = ?', (hero_id,)).fetchone()
+    except sqlite3.Error:
+        return ...
+    return dict(row) if row is not None else None
+
 
 @check("crud-works")
 def test_crud_works(learner):
-    main = learner.module("main")
+    main, database, models = learner.module("main"), learner.module("database"), learner.module("models")
+    with ExitStack() as stack:
+        try:
+            http = stack.enter_context(TestClient(main.app))
+        except Exception as exc:  # noqa: BLE001 - the learner's lifespan may raise anything
+            fail(advised(f"starting the app (its lifespan) raised {described(exc)}", STARTUP_ADVICE, exc), cause=exc,
+                 obj=main.app.router.lifespan_context, diagnosis="startup-error")
+        Crud(http, main.app, stack.enter_context(blocking_queries()), lambda i: stored(database, models, i)).run()
 
-    def call(http, method, path, expected, **kwargs):
-        response = request(http, method, path, expect=expected, diagnosis="endpoint-error",
-                           wrong_answer="wrong-answer", advice=CRASH_ADVICE, **kwargs)
-        return response.json()
 
-    one = "/heroes/{hero_id}"
-    with TestClient(main.app) as http:
-        hero = call(http, "POST", "/heroes/", 200,
-                    json={"name": "Rusty-Man", "secret_name": "Tommy Sharp", "age": 48})
+ONE = "/heroes/{hero_id}"
+
+
+class Crud:
+    """POST, GET, PATCH, GET the list, DELETE, GET: each answer checked, each write read back from the database
+    (a missing commit is blamed on the endpoint that writes), and no query on a synchronous engine in between."""
+
+    def __init__(self, http, app, blocked, row):
+        self.http, self.app, self.blocked, self.row = http, app, blocked, row
+
+    def endpoint(self, method, route=ONE):
+        return endpoint_function(self.app, method, route)
+
+    def call(self, method, path, expected=200, **kwargs):
+        try:
+            response = request(self.http, method, path, expect=expected, diagnosis="endpoint-error",
+                               wrong_answer="wrong-answer", advice=CRASH_ADVICE, **kwargs)
+        except CheckFailed:
+            self.no_blocking(method, path)
+            raise
+        self.no_blocking(method, path)
+        return response
+
+    def no_blocking(self, method, path):
+        if self.blocked:
+            file, line, name = self.blocked[0]
+            fail(f"{method} {path} ran a query on a synchronous engine inside `async def {name}`: that query blocks "
+                 "the event loop, and every other request waits until it ends; the async session the dependency "
+                 "gives, awaited, does not", file=file, line=line, diagnosis="blocking-call")
+
+    def saved(self, method, path, hero_id, fields, route=ONE):
+        """Fail at the endpoint that wrote when the database does not hold what it answered."""
+        row = self.row(hero_id)
+        if row is ... or (row is not None and all(row.get(k) == v for k, v in fields.items())):
+            return
+        seen = self.call("GET", f"/heroes/{hero_id}", expected=None)
+        if seen.status_code == 200 and all(seen.json().get(k) == v for k, v in fields.items()):
+            return  # the app reads its writes back from a database this check does not see
+        if row is None:
+            found = f"hero {hero_id} is not in the database"
+        else:
+            found = "the database still has " + ", ".join(f"{k}={row.get(k)!r}" for k, v in fields.items()
+                                                           if row.get(k) != v)
+        answered = ", ".join(f"{k}={v!r}" for k, v in fields.items())
+        fail(f"{method} {path} answered with {answered}, but {found}: the change was never committed (or was "
+             "committed before it was made)", obj=self.endpoint(method, route), diagnosis="not-saved")
+
+    def run(self):
+        hero = self.call("POST", "/heroes/", json={"name": "Rusty-Man", "secret_name": "Tommy Sharp", "age": 48}).json()
+        self.saved("POST", "/heroes/", hero["id"], {"name": "Rusty-Man", "age": 48}, "/heroes/")
         path = f"/heroes/{hero['id']}"
-        if call(http, "GET", path, 200) != hero:
-            fail(f"GET {path} did not return the hero that POST created", obj=endpoint_function(main.app, "GET", one),
+        if self.call("GET", path).json() != hero:
+            fail(f"GET {path} did not return the hero that POST created", obj=self.endpoint("GET"),
                  diagnosis="wrong-answer")
-        patched = call(http, "PATCH", path, 200, json={"age": 49})
+        patched = self.call("PATCH", path, json={"age": 49}).json()
         if patched != {**hero, "age": 49}:
-            fail(f"PATCH {path} with {{\"age\": 49}} returned {patched}", obj=endpoint_function(main.app, "PATCH", one),
+            fail(f"PATCH {path} with {{\"age\": 49}} returned {patched}", obj=self.endpoint("PATCH"),
                  diagnosis="wrong-answer")
-        if hero["id"] not in [h["id"] for h in call(http, "GET", "/heroes/", 200)]:
-            fail("GET /heroes/ does not list the hero just created", obj=endpoint_function(main.app, "GET", "/heroes/"),
+        self.saved("PATCH", path, hero["id"], {"age": 49})
+        if hero["id"] not in [h["id"] for h in self.call("GET", "/heroes/").json()]:
+            fail("GET /heroes/ does not list the hero just created", obj=self.endpoint("GET", "/heroes/"),
                  diagnosis="wrong-answer")
-        call(http, "DELETE", path, 200)
-        if request(http, "GET", path, diagnosis="endpoint-error", advice=CRASH_ADVICE).status_code != 404:
+        self.call("DELETE", path)
+        if self.row(hero["id"]) not in (None, ...):
+            fail(f"DELETE {path} answered 200, but the hero is still in the database: the deletion was not committed",
+                 obj=self.endpoint("DELETE"), diagnosis="not-saved")
+        if self.call("GET", path, expected=None).status_code != 404:
             fail(f"after DELETE {path} answered 200, GET {path} still finds the hero: the deletion was not "
-                 "committed", obj=endpoint_function(main.app, "DELETE", one), diagnosis="wrong-answer")
+                 "committed", obj=self.endpoint("DELETE"), diagnosis="wrong-answer")
