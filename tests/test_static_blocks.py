@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import textwrap
 
+import libcst as cst
 import pytest
 
 from grader.static import (
@@ -23,6 +24,7 @@ from grader.static import (
     is_generator,
     matches,
     not_called,
+    walk,
     yields_inside,
 )
 
@@ -526,3 +528,21 @@ def test_a_call_missing_from_a_function_is_pointed_at_what_it_returns_instead():
     assert (returned.ok, returned.diagnosis, returned.line) == (False, "not-called", 9)
     nothing = called(s, "sqlmodel.create_engine", within="make_tables")
     assert (nothing.ok, nothing.line) == (False, 12)
+
+
+@pytest.mark.parametrize("change", ['options["check_same_thread"] = False', "options.update(check_same_thread=False)",
+                                    'options |= {"check_same_thread": False}'])
+def test_a_container_changed_in_place_has_no_value_to_read(change):
+    from grader.static.assignments import alias_value
+
+    s = src(f"options = {{}}\n{change}\nengine = create_engine('sqlite://', connect_args=options)\n")
+    used = next(n for n in walk(s.module) if isinstance(n, cst.Arg) and n.keyword and n.keyword.value == "connect_args")
+    assert alias_value(s, used.value) is None  # not `{}`: what the file put in it is for the behavioural checks
+
+
+def test_a_container_left_alone_is_read_through_its_name():
+    from grader.static.assignments import alias_value
+
+    s = src("options = {}\nengine = create_engine('sqlite://', connect_args=options)\n")
+    used = next(n for n in walk(s.module) if isinstance(n, cst.Arg) and n.keyword and n.keyword.value == "connect_args")
+    assert isinstance(alias_value(s, used.value), cst.Dict)

@@ -14,7 +14,7 @@ The catalogue, with the pattern language, is in docs/AUTHORING.md ("Static check
 """
 
 from grader.static.assignments import (
-    alias_value, assignment, bindings, defined_after, resolve_alias, resolved, resolves_to,
+    alias_value, assignment, bindings, defined_after, mutated_names, resolve_alias, resolved, resolves_to,
 )
 from grader.static.calls import argument, call_path, called, calls_to, not_called
 from grader.static.context import yields_inside
@@ -34,7 +34,7 @@ __all__ = [
     "argument", "assignment", "bindings", "call_path", "called", "calls_method", "calls_to", "check",
     "defined_after", "display", "enclosing_function", "endpoint", "endpoints", "failed", "find_mismatch",
     "function", "held", "imported", "in_finally", "in_loop", "in_with", "is_async", "is_generator", "matches",
-    "method_calls", "module_functions", "module_imports", "not_called", "outside_finally", "outside_loop",
-    "parameter", "parameters", "passed", "refers_to", "resolve_alias", "resolved", "resolves_to", "spelled", "walk",
-    "yields", "yields_inside"
+    "method_calls", "module_functions", "module_imports", "mutated_names", "not_called", "outside_finally",
+    "outside_loop", "parameter", "parameters", "passed", "refers_to", "resolve_alias", "resolved", "resolves_to",
+    "spelled", "walk", "yields", "yields_inside"
 ]

@@ -53,6 +53,9 @@ def bindings(src: Source, *, module_level: bool = True) -> dict[str, list[tuple[
 
 _BINDINGS: WeakKeyDictionary[Source, dict] = WeakKeyDictionary()
 _IMPORT_LINES: WeakKeyDictionary[Source, dict[str, int]] = WeakKeyDictionary()
+_MUTATED: WeakKeyDictionary[Source, frozenset[str]] = WeakKeyDictionary()
+_MUTATORS = frozenset({"update", "setdefault", "__setitem__", "pop", "popitem", "clear", "append", "extend",
+                       "insert", "remove", "add", "discard"})
 
 
 def module_bindings(src: Source) -> dict:
@@ -82,10 +85,30 @@ def resolve_alias(src: Source, node: cst.BaseExpression) -> cst.BaseExpression |
     return max(assigned, key=lambda pair: pair[0])[1]
 
 
+def mutated_names(src: Source) -> frozenset[str]:
+    """Names whose container the file changes in place (`x["k"] = v`, `del x[k]`, `x |= ...`,
+    `x.update(...)`, `x.append(...)`, ...): what such a name was first assigned is not what it holds."""
+    if src not in _MUTATED:
+        names: set[str] = set()
+        for n in walk(src.module):
+            if isinstance(n, (cst.AssignTarget, cst.Del)):
+                target = n.target
+                if isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name):
+                    names.add(target.value.value)
+            elif isinstance(n, cst.AugAssign) and isinstance(n.target, cst.Name):
+                names.add(n.target.value)
+            elif (isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute) and isinstance(n.func.value, cst.Name)
+                  and n.func.attr.value in _MUTATORS):
+                names.add(n.func.value.value)
+        _MUTATED[src] = frozenset(names)
+    return _MUTATED[src]
+
+
 def alias_value(src: Source, node: cst.CSTNode) -> cst.BaseExpression | None:
     """What a name stands for: a module-level alias (`resolve_alias`), or a function's local variable
-    assigned exactly once with a plain ``x = value`` (``metadata = SQLModel.metadata``); else None."""
-    if not isinstance(node, cst.Name):
+    assigned exactly once with a plain ``x = value`` (``metadata = SQLModel.metadata``); else None, also
+    for a name whose container is changed in place after it is assigned (`mutated_names`)."""
+    if not isinstance(node, cst.Name) or node.value in mutated_names(src):
         return None
     scope = src.scope(node)
     if not isinstance(scope, FunctionScope) or node.value not in scope.assignments:

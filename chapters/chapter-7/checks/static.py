@@ -21,6 +21,7 @@ from grader.static import (
     function,
     held,
     module_functions,
+    mutated_names,
     passed,
     refers_to,
     spelled,
@@ -58,7 +59,7 @@ def config_defined(src):
         config = ast.literal_eval(src.code(found.node))
     except (ValueError, SyntaxError):
         return found
-    if _filled_later(src):
+    if "DATABASES" in mutated_names(src):
         return found  # entries added after the literal: the behavioural checks judge the result
     missing = [name for name in ("primary", "analytics") if name not in config]
     if missing:
@@ -69,25 +70,6 @@ def config_defined(src):
             return failed(f"DATABASES[{name!r}] must be a dict with a \"url\" and a \"dev_url\"",
                           line=found.line, diagnosis="config-shape", node=found.node)
     return found
-
-
-def _filled_later(src) -> bool:
-    """Whether the module adds to DATABASES after assigning it (`DATABASES["x"] = ...`, `.update(...)`, `|=`)."""
-    for node in walk(src.module):
-        if isinstance(node, cst.Assign):
-            targets = [t.target for t in node.targets]
-        elif isinstance(node, cst.AugAssign):
-            targets = [node.target]
-        elif isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
-            targets = [node.func.value] if node.func.attr.value in ("update", "setdefault", "__setitem__") else []
-        else:
-            continue
-        for target in targets:
-            base = target.value if isinstance(target, cst.Subscript) and isinstance(node, cst.Assign) else target
-            if isinstance(base, cst.Name) and base.value == "DATABASES" and (
-                    not isinstance(node, cst.Assign) or base is not target):
-                return True
-    return False
 
 
 def _single_url(src):
