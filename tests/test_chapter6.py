@@ -212,3 +212,37 @@ def test_the_lessons_equivalent_spellings_pass(graded):
     for name in ("ok_engine_connect_commit", "ok_factory_per_request", "ok_lifespan_no_dispose",
                  "ok_orm_sessionmaker", "ok_rollback_if_in_transaction"):
         assert graded(examined(name)).status == "pass", name
+
+
+SESSION_SCOPE = '''@asynccontextmanager
+async def session_scope():
+    async with async_session() as session:
+{body}
+
+async def get_session() -> AsyncIterator[AsyncSession]:
+    async with session_scope() as session:
+        yield session
+'''
+GET_SESSION = (ROOT / "solutions" / "chapter-6" / "database.py").read_text().split("async def get_session")[1]
+GET_SESSION = "async def get_session" + GET_SESSION.split("\n\n\n")[0] + "\n"
+
+
+def test_a_rollback_in_a_session_scope_helper_is_a_rollback():
+    from grader.static import Source
+
+    solution = (ROOT / "solutions" / "chapter-6" / "database.py").read_text()
+    body = "        try:\n            yield session\n        except Exception:\n            await session.rollback()\n" \
+           "            raise\n"
+    text = "from contextlib import asynccontextmanager\n" + solution.replace(GET_SESSION, SESSION_SCOPE.format(body=body))
+    assert STATIC["rollback-on-error"](Source.from_text(text, "database.py")).ok
+
+
+def test_a_session_scope_helper_without_rollback_is_named_at_its_yield():
+    from grader.static import Source
+
+    solution = (ROOT / "solutions" / "chapter-6" / "database.py").read_text()
+    text = ("from contextlib import asynccontextmanager\n"
+            + solution.replace(GET_SESSION, SESSION_SCOPE.format(body="        yield session\n")))
+    found = STATIC["rollback-on-error"](Source.from_text(text, "database.py"))
+    assert (found.ok, found.diagnosis) == (False, "no-rollback")
+    assert found.line == text.splitlines().index("        yield session") + 1 and "session_scope" in found.message

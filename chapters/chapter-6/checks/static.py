@@ -289,7 +289,8 @@ def _unawaited(src, outer, inner):
 @check("rollback-on-error")
 def rollback_on_error(src):
     fn = function(src, "get_session").node
-    tries = [t for t in walk(fn.body, into_nested=False) if isinstance(t, (cst.Try, cst.TryStar))]
+    tries = [t for body in (fn, *_helpers_called(src, fn)) for t in walk(body.body, into_nested=False)
+             if isinstance(t, (cst.Try, cst.TryStar))]
     for try_ in tries:
         blocks = [(h, h.body) for h in try_.handlers] + ([(None, try_.finalbody)] if try_.finalbody else [])
         for handler, block in blocks:
@@ -311,11 +312,20 @@ def rollback_on_error(src):
         return failed(f"`{src.code(commits[0])}` in `finally:` runs when the endpoint raised too: the failed "
                       "request's half-done work is saved, and nothing rolls it back", line=src.line(commits[0]),
                       diagnosis="commit-in-finally", node=commits[0])
-    points = yields(src, fn)
+    inner = [(h, y) for h in _helpers_called(src, fn) for y in yields(src, h)]  # a session_scope() helper's
+    owner, points = (inner[0][0], [inner[0][1]]) if inner else (fn, yields(src, fn))
     at = points[0] if points else fn
-    return failed("when the endpoint raises, its exception arrives in get_session at this `yield`, and nothing there "
-                  "catches it to roll back the unfinished work before letting it go on", line=src.line(at),
+    return failed(f"when the endpoint raises, its exception arrives in {owner.name.value} at this `yield`, and "
+                  "nothing there catches it to roll back the unfinished work before letting it go on", line=src.line(at),
                   diagnosis="no-rollback", node=at)
+
+
+def _helpers_called(src, fn):
+    """The module-level functions `fn` calls (a `session_scope()` helper that holds the try/rollback)."""
+    functions = module_functions(src)
+    return [functions[n.func.value] for n in walk(fn.body, into_nested=False)
+            if isinstance(n, cst.Call) and isinstance(n.func, cst.Name) and n.func.value in functions
+            and functions[n.func.value] is not fn]
 
 
 @check("sessiondep-defined")
