@@ -258,3 +258,34 @@ def test_a_mutant_that_no_longer_applies_is_a_content_error_not_the_learners_fai
     assert (result.status, report.status) == ("error", "error")
     assert result.message.startswith("the course content is broken, not your code: ")
     assert "mutant 'gone': no longer applies to database.py" in result.message
+
+
+def test_a_collection_error_points_at_its_line_in_the_learners_file(tmp_path):
+    folder = make(tmp_path, tests="import pytest\n\nfrom app import missing\n\ndef test_x():\n    pass\n")
+    error = run_tests(folder, ["tests/test_app.py"]).collect_errors[0]
+    assert (error.file, error.line) == ("tests/test_app.py", 3)
+
+
+def test_a_fixture_without_its_decorator_is_named_where_it_is_defined(tmp_path):
+    tests = "import pytest\n\n\ndef thing():\n    return 2\n\n\ndef test_x(thing):\n    pass\n\n\n" \
+            "def test_y(nothing):\n    pass\n"
+    first, second = run_tests(make(tmp_path, tests=tests), ["tests/test_app.py"]).failures
+    assert first.message == ("(in setup) the fixture `thing` is not defined: `def thing` is a plain function; "
+                             "did you forget `@pytest.fixture` above it?")
+    assert (first.file, first.line) == ("tests/test_app.py", 4)
+    assert second.message.startswith("(in setup) the fixture `nothing` is not defined")
+    assert (second.file, second.line) == ("tests/test_app.py", 12)
+    assert "FixtureRequest" not in first.message + second.message
+
+
+def test_more_plugins_watch_the_run(tmp_path):
+    class Names:
+        def __init__(self):
+            self.seen = []
+
+        def pytest_runtest_logstart(self, nodeid, location):
+            self.seen.append(nodeid.rsplit("::", 1)[-1])
+
+    names = Names()
+    assert run_tests(make(tmp_path), ["tests/test_app.py"], plugins=[names]).all_passed
+    assert names.seen == ["test_double", "test_thing_has_a_table"]
