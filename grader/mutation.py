@@ -211,14 +211,22 @@ class TestRun:
         return [why for t in self.tests if (why := t.inert)]
 
     def describe(self, limit: int = 3) -> str:
-        """The failures, one short paragraph each."""
-        problems = [*self.collect_errors, *self.failures]
-        parts = [f"{t.name}{_at(t)}: {t.message}" for t in problems[:limit]]
-        if len(problems) > limit:
-            parts.append(f"... and {len(problems) - limit} more")
+        """The failures, one short paragraph each (tests that failed the same way, at the same place, share one)."""
+        groups: dict[tuple[str, str], list[str]] = {}
+        for t in [*self.collect_errors, *self.failures]:
+            groups.setdefault((_at(t), t.message), []).append(t.name)
+        parts = [f"{_names(names)}{at}: {message}" for (at, message), names in list(groups.items())[:limit]]
+        if len(groups) > limit:
+            parts.append(f"... and {sum(len(names) for names in list(groups.values())[limit:])} more")
         if self.crashed:
             parts.append(self.crashed)
         return "\n".join(parts)
+
+
+def _names(names: list[str]) -> str:
+    if len(names) <= 2:
+        return " and ".join(names)
+    return f"{names[0]}, {names[1]} and {len(names) - 2} more"
 
 
 def _at(t: TestResult) -> str:

@@ -289,3 +289,13 @@ def test_more_plugins_watch_the_run(tmp_path):
     names = Names()
     assert run_tests(make(tmp_path), ["tests/test_app.py"], plugins=[names]).all_passed
     assert names.seen == ["test_double", "test_thing_has_a_table"]
+
+
+def test_tests_that_fail_the_same_way_are_described_once(tmp_path):
+    tests = "import pytest\n\n\ndef thing():\n    return 2\n\n\n" + "".join(
+        f"def test_{n}(thing):\n    pass\n\n\n" for n in "abcd") + "def test_e():\n    assert 1 == 2\n"
+    described = run_tests(make(tmp_path, tests=tests), ["tests/test_app.py"]).describe()
+    assert described.splitlines()[0] == ("test_a, test_b and 2 more (tests/test_app.py:4): (in setup) the fixture "
+                                         "`thing` is not defined: `def thing` is a plain function; did you forget "
+                                         "`@pytest.fixture` above it?")
+    assert described.splitlines()[1].startswith("test_e (tests/test_app.py:25): AssertionError")
