@@ -210,11 +210,13 @@ class TestRun:
         """One sentence per test marked skip or xfail (or skipped): those never catch a mutant."""
         return [why for t in self.tests if (why := t.inert)]
 
-    def describe(self, limit: int = 3) -> str:
-        """The failures, one short paragraph each (tests that failed the same way, at the same place, share one)."""
+    def describe(self, limit: int = 3, *, shown: tuple[str | None, int | None] | None = None) -> str:
+        """The failures, one short paragraph each (tests that failed the same way, at the same place, share one).
+        `shown` is the place the report already points at (file, line): it is not repeated."""
         groups: dict[tuple[str, str], list[str]] = {}
         for t in [*self.collect_errors, *self.failures]:
-            groups.setdefault((_at(t), t.message), []).append(t.name)
+            at = "" if shown is not None and (t.file, t.line) == shown else _at(t)
+            groups.setdefault((at, t.message), []).append(t.name)
         parts = [f"{_names(names)}{at}: {message}" for (at, message), names in list(groups.items())[:limit]]
         if len(groups) > limit:
             parts.append(f"... and {sum(len(names) for names in list(groups.values())[limit:])} more")

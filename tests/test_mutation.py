@@ -299,3 +299,10 @@ def test_tests_that_fail_the_same_way_are_described_once(tmp_path):
                                          "`thing` is not defined: `def thing` is a plain function; did you forget "
                                          "`@pytest.fixture` above it?")
     assert described.splitlines()[1].startswith("test_e (tests/test_app.py:25): AssertionError")
+
+
+def test_a_description_does_not_repeat_the_place_the_report_points_at(tmp_path):
+    run = run_tests(make(tmp_path, tests="def test_a():\n    assert 1 == 2\n\n\ndef test_b():\n    assert 3 == 4\n"),
+                    ["tests/test_app.py"])
+    lines = run.describe(shown=("tests/test_app.py", 2)).splitlines()
+    assert lines[0].startswith("test_a: AssertionError") and lines[1].startswith("test_b (tests/test_app.py:6): ")
