@@ -86,6 +86,30 @@ def learner_tree() -> ast.Module | None:
         return None
 
 
+def last_line() -> int | None:
+    """The learner's last non-blank line: where a missing test would go."""
+    try:
+        return len((Path.cwd() / TESTS).read_text(encoding="utf-8").rstrip().splitlines()) or None
+    except OSError:
+        return None
+
+
+def untested_function() -> ast.FunctionDef | None:
+    """A plain function that asks for a fixture of the file (as a test does) but is not named `test...`."""
+    tree = learner_tree()
+    if tree is None:
+        return None
+    functions = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+
+    def is_fixture(fn):
+        return any("fixture" in ast.unparse(d) for d in fn.decorator_list)
+
+    fixtures = {fn.name for fn in functions if is_fixture(fn)} | {"client", "engine"}
+    called = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    return next((fn for fn in functions if not is_fixture(fn) and not fn.name.startswith("test")
+                 and fn.name not in called and fn.args.args and fn.args.args[0].arg in fixtures), None)
+
+
 # -- explanations, from what the observer saw ------------------------------------------------------------------
 def missing_override(seen: Observer, request: Request) -> tuple[str, Site | None, str]:
     """(message, where, diagnosis) for a request that reached the real get_session."""
@@ -182,13 +206,20 @@ def test_tests_pass(reference):
         return
     if run.collect_errors or run.crashed:
         first = (run.collect_errors or [None])[0]
-        fail(f"pytest could not load {TESTS}:\n{run.describe()}", file=TESTS, line=first.line if first else None,
+        line = first.line if first else None
+        fail(f"pytest could not load {TESTS}:\n{run.describe(shown=(TESTS, line))}", file=TESTS, line=line,
              diagnosis="collect-error")
     if not run.ran and run.inert():
         fail(f"none of your tests ran: {'; '.join(run.inert())}", file=TESTS, diagnosis="no-tests")
     if not run.ran:
-        fail(f"pytest found no tests to run in {TESTS}: name each test function `test_...` (at the top level of "
-             "the file, or in a class named `Test...`)", file=TESTS, diagnosis="no-tests")
+        misnamed = untested_function()
+        if misnamed is not None:
+            fail(f"pytest found no tests to run in {TESTS}: `{misnamed.name}` asks for fixtures like a test, but "
+                 "pytest runs only functions whose names start with `test` (at the top level of the file, or in a "
+                 "class named `Test...`)", file=TESTS, line=misnamed.lineno, diagnosis="no-tests")
+        fail(f"pytest found no tests to run in {TESTS}: write test functions after the fixtures, each named "
+             "`test_...` (at the top level of the file, or in a class named `Test...`)", file=TESTS,
+             line=last_line(), diagnosis="no-tests")
     failing = set(failing_tests(run))
     unreplaced = next((r for r in seen.requests if r.overridden is False and r.test in failing), None)
     explained = (missing_override(seen, unreplaced) if unreplaced else None) or no_tables(seen, run) \
@@ -196,10 +227,12 @@ def test_tests_pass(reference):
     failed = f"{len(run.failures)} of your {len(run.ran)} tests fail against the reference app"
     if explained:
         message, site, diagnosis = explained
-        fail(f"{failed}: {message}.\n{run.describe()}", **at(site), diagnosis=diagnosis)
+        shown = (site.file, site.line) if site else None
+        fail(f"{failed}: {message}.\n{run.describe(shown=shown)}", **at(site), diagnosis=diagnosis)
     first = run.failures[0]
     fail(f"{failed} (the chapter-3 solution, which is correct), so the tests are wrong, not the app:\n"
-         f"{run.describe()}", file=first.file or TESTS, line=first.line, diagnosis="tests-fail")
+         f"{run.describe(shown=(first.file, first.line))}", file=first.file or TESTS, line=first.line,
+         diagnosis="tests-fail")
 
 
 @check("real-database-untouched")
