@@ -179,7 +179,8 @@ def test_an_override_that_opens_and_closes_a_session_per_request_passes_in_any_s
 def test_a_request_to_a_path_no_route_matches_is_named_with_the_route_it_resembles(graded):
     variant = mistake("chapter-5", "missing-hero-path-typo")
     check = by_id(graded(variant))["catches-missing-200"]
-    assert (check.diagnosis, check.line) == ("no-such-route", line_of(source(variant, TESTS), 'client.get("/hero/999")'))
+    line = line_of(source(variant, TESTS), 'client.get("/hero/999")')
+    assert (check.diagnosis, check.line) == ("no-such-route", line)
     assert "`GET /hero/999` of test_read_missing_hero_is_404 matches no route of the app (the closest is " \
            "`/heroes/{hero_id}`)" in check.message
     assert check.hint.startswith("A path that matches no route is answered 404 by FastAPI's router")

@@ -41,8 +41,8 @@ def test_engine(src):
         missing = fixture_asked_for(src)
         if missing is not None:
             test, name = missing
-            return failed(f"tests/test_heroes.py never calls `create_engine(...)`, and `{test.name.value}` asks for the "
-                          f"fixture `{name}`, which this file does not define: the grader runs this one file, so "
+            return failed(f"tests/test_heroes.py never calls `create_engine(...)`, and `{test.name.value}` asks for "
+                          f"the fixture `{name}`, which this file does not define: the grader runs this one file, so "
                           "its fixtures belong here, before the tests (a conftest.py is not graded)",
                           line=src.line(test), diagnosis="no-test-engine", node=test)
         return failed("tests/test_heroes.py never calls `create_engine(...)`: the tests need their own engine, "
