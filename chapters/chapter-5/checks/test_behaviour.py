@@ -224,7 +224,8 @@ def test_tests_pass(reference):
     unreplaced = next((r for r in seen.requests if r.overridden is False and r.test in failing), None)
     explained = (missing_override(seen, unreplaced) if unreplaced else None) or no_tables(seen, run) \
         or shared_database(seen, run)
-    failed = f"{len(run.failures)} of your {len(run.ran)} tests fail against the reference app"
+    failed = (f"{len(run.failures)} of your {len(run.ran)} tests {'fails' if len(run.failures) == 1 else 'fail'} "
+              "against the reference app")
     if explained:
         message, site, diagnosis = explained
         shown = (site.file, site.line) if site else None
