@@ -203,6 +203,7 @@ def test_a_changed_answer_the_test_did_not_check_is_named(graded):
     ("override-on-real-engine", "real-database-untouched", "real-engine", "with Session(app_engine) as session:\n"),
     ("reads-the-source", "tests-pass", "reads-source", 'Path("main.py").read_text()'),
     ("imports-a-missing-model", "tests-pass", "collect-error", "from models import Hero, HeroRead"),
+    ("override-begins", "tests-pass", "override-begins", "with Session(engine) as session, session.begin():"),
     ("override-not-cleared", "override-cleared", "override-not-cleared",
      "    app.dependency_overrides[get_session] = get_test_session"),
 ])

@@ -178,6 +178,34 @@ def no_tables(seen: Observer, run: TestRun) -> tuple[str, Site | None, str] | No
     return None
 
 
+def begin_in(site: Site) -> Site | None:
+    """The `.begin()` call inside the function defined at `site` (the override), if it has one."""
+    tree = learner_tree()
+    for node in ast.walk(tree) if tree else ():
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.lineno <= site.line <= (
+                node.end_lineno or node.lineno):
+            calls = [c for c in ast.walk(node) if isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute)
+                     and c.func.attr == "begin"]
+            if calls:
+                return Site(site.file, calls[0].lineno)
+    return None
+
+
+def override_begins(seen: Observer, run: TestRun) -> tuple[str, Site | None, str] | None:
+    """A request whose endpoint could not commit because the override had begun the transaction itself."""
+    failing = set(failing_tests(run))
+    for request in seen.requests:
+        if request.test in failing and "inside context manager" in request.error and request.override:
+            begun = begin_in(request.override)
+            if begun:
+                return (f"the override begins a transaction here, to commit it itself when the request ends; but the "
+                        "app's endpoints commit their own work, and once an endpoint has committed, a session inside "
+                        f"`begin()` refuses every further statement until that block ends, so `{request.shown}` of "
+                        f"{request.name} failed: let the override only open the session, yield it, and close it",
+                        begun, "override-begins")
+    return None
+
+
 def shared_database(seen: Observer, run: TestRun) -> tuple[str, Site | None, str] | None:
     for test in failing_tests(run):
         for engine in seen.engines:
@@ -222,8 +250,8 @@ def test_tests_pass(reference):
              line=last_line(), diagnosis="no-tests")
     failing = set(failing_tests(run))
     unreplaced = next((r for r in seen.requests if r.overridden is False and r.test in failing), None)
-    explained = (missing_override(seen, unreplaced) if unreplaced else None) or no_tables(seen, run) \
-        or shared_database(seen, run)
+    explained = (missing_override(seen, unreplaced) if unreplaced else None) or override_begins(seen, run) \
+        or no_tables(seen, run) or shared_database(seen, run)
     failed = (f"{len(run.failures)} of your {len(run.ran)} tests {'fails' if len(run.failures) == 1 else 'fail'} "
               "against the reference app")
     if explained:
