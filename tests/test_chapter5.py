@@ -271,6 +271,23 @@ def test_an_override_set_with_monkeypatch_counts():
     assert static_check("override-set", text).ok
 
 
+@pytest.mark.parametrize("holder, ok", [
+    ("client.app.dependency_overrides", True),  # the TestClient's app is main.py's app: behaviour judges it
+    ("FastAPI().dependency_overrides", False),
+    ("other.dependency_overrides", False),
+])
+def test_the_override_is_refused_only_on_an_app_known_to_be_another(holder, ok):
+    """A static check fails the app only on positive evidence: a FastAPI() of the tests' own (here or through a name)."""
+    text = SOLUTION.replace("from fastapi.testclient import TestClient\n",
+                            "from fastapi import FastAPI\nfrom fastapi.testclient import TestClient\n").replace(
+        "    app.dependency_overrides[get_session] = get_test_session\n    with TestClient(app) as client:\n",
+        f"    other = FastAPI()\n    with TestClient(app) as client:\n"
+        f"        {holder}[get_session] = get_test_session\n")
+    assert holder in text
+    finding = static_check("override-set", text)
+    assert (finding.ok, finding.diagnosis) == (ok, None if ok else "wrong-app")
+
+
 def test_fixtures_the_file_does_not_define_are_named_at_the_first_test_that_asks_for_one():
     """The grader runs tests/test_heroes.py alone: fixtures in a conftest.py are missing, and the message says so."""
     text = "def test_create_hero(client):\n    assert client.get('/heroes/').status_code == 200\n"

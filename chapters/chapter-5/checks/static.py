@@ -117,6 +117,23 @@ def _overrides(node):
     return isinstance(node, cst.Attribute) and node.attr.value == "dependency_overrides"
 
 
+def another_app(src, holder):
+    """Positive evidence that `holder` (`X.dependency_overrides`) is not main.py's app's: X refers to a name from
+    another module, or is a `FastAPI(...)` made in the tests (directly or through a name it is assigned to).
+    Anything else the tests reach the app through (`client.app`, a fixture's parameter) is left to the
+    behavioural checks, which see whether the requests were overridden."""
+    miss = find_mismatch(src, holder, OVERRIDES)
+    if miss is None:
+        return False
+    if miss.found_is:
+        return True
+    made = calls_to(src, "fastapi.FastAPI")
+    named = {target.target.value for node in walk(src.module) if isinstance(node, cst.Assign) and
+             any(node.value is call for call in made) for target in node.targets if isinstance(target.target, cst.Name)}
+    base = holder.value
+    return any(base is call for call in made) or (isinstance(base, cst.Name) and base.value in named)
+
+
 @check("override-set")
 def override_set(src):
     sites = override_sites(src)
@@ -128,11 +145,11 @@ def override_set(src):
                       line=src.line(clients[0]) if clients else src.last_line, diagnosis="no-override",
                       node=clients[0] if clients else None)
     for holder, key, node in sites:
-        if find_mismatch(src, holder, OVERRIDES) is None and key is not None and find_mismatch(src, key, KEY) is None:
+        if not another_app(src, holder) and key is not None and find_mismatch(src, key, KEY) is None:
             return passed("the override replaces get_session", node=node, line=src.line(node))
     holder, key, node = sites[0]
     line = src.line(node)
-    if find_mismatch(src, holder, OVERRIDES) is not None:
+    if another_app(src, holder):
         return failed(f"this override is set on `{src.code(holder)}`, but the app under test is `app` from main.py: "
                       "import it (`from main import app`) and set the override on its `dependency_overrides`",
                       line=line, diagnosis="wrong-app", node=node)
