@@ -14,7 +14,9 @@ own working directory and fresh imports of the app's modules (see :func:`fresh_i
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
+import re
 import shutil
 import sys
 import traceback
@@ -208,15 +210,25 @@ class TestRun:
         """One sentence per test marked skip or xfail (or skipped): those never catch a mutant."""
         return [why for t in self.tests if (why := t.inert)]
 
-    def describe(self, limit: int = 3) -> str:
-        """The failures, one short paragraph each."""
-        problems = [*self.collect_errors, *self.failures]
-        parts = [f"{t.name}{_at(t)}: {t.message}" for t in problems[:limit]]
-        if len(problems) > limit:
-            parts.append(f"... and {len(problems) - limit} more")
+    def describe(self, limit: int = 3, *, shown: tuple[str | None, int | None] | None = None) -> str:
+        """The failures, one short paragraph each (tests that failed the same way, at the same place, share one).
+        `shown` is the place the report already points at (file, line): it is not repeated."""
+        groups: dict[tuple[str, str], list[str]] = {}
+        for t in [*self.collect_errors, *self.failures]:
+            at = "" if shown is not None and (t.file, t.line) == shown else _at(t)
+            groups.setdefault((at, t.message), []).append(t.name)
+        parts = [f"{_names(names)}{at}: {message}" for (at, message), names in list(groups.items())[:limit]]
+        if len(groups) > limit:
+            parts.append(f"... and {sum(len(names) for names in list(groups.values())[limit:])} more")
         if self.crashed:
             parts.append(self.crashed)
         return "\n".join(parts)
+
+
+def _names(names: list[str]) -> str:
+    if len(names) <= 2:
+        return " and ".join(names)
+    return f"{names[0]}, {names[1]} and {len(names) - 2} more"
 
 
 def _at(t: TestResult) -> str:
@@ -264,8 +276,12 @@ class _Collector:
     def pytest_collectreport(self, report) -> None:
         if report.failed:
             text = report.longreprtext
+            file = self._relative(str(self.folder / str(report.fspath)))
+            # The traceback's last line in the learner's file: `tests/test_x.py:6: in <module>`.
+            lines = re.findall(rf"(?:^|[\s/]){re.escape(file)}:(\d+):", text, re.MULTILINE) if file else []
             self.run.collect_errors.append(TestResult(
-                nodeid=report.nodeid or "collection", outcome="failed", file=self._relative(str(report.fspath)),
+                nodeid=report.nodeid or "collection", outcome="failed", file=file,
+                line=int(lines[-1]) if lines else None,
                 message="could not be collected: " + _short(text.strip().splitlines()[-1] if text.strip() else "",
                                                             self.folder)))
 
@@ -275,8 +291,26 @@ class _Collector:
                 (pytest.skip.Exception, pytest.xfail.Exception)):
             return
         phase = "" if call.when == "call" else f"(in {call.when}) "
+        if call.excinfo.errisinstance(pytest.FixtureLookupError):
+            result.message, result.file, result.line = self._missing_fixture(item, call.excinfo.value)
+            result.message = phase + result.message
+            return
         result.message = phase + _short(call.excinfo.exconly(), self.folder)
         result.file, result.line = self._innermost(call.excinfo.tb)
+
+    def _missing_fixture(self, item, error) -> tuple[str, str | None, int | None]:
+        """A test asked for a fixture nobody defined: say so, at the plain function of that name if there
+        is one (a forgotten `@pytest.fixture`), else at the test."""
+        name = getattr(error, "argname", None) or "?"
+        function = getattr(getattr(item, "module", None), name, None)
+        if inspect.isfunction(function):
+            file = self._relative(inspect.getsourcefile(function) or "")
+            if file:
+                return (f"the fixture `{name}` is not defined: `def {name}` is a plain function; did you forget "
+                        "`@pytest.fixture` above it?", file, function.__code__.co_firstlineno)
+        path, line, _ = item.location
+        return (f"the fixture `{name}` is not defined (a fixture is a function decorated with `@pytest.fixture`)",
+                Path(path).as_posix(), line + 1 if line is not None else None)
 
     def pytest_runtest_logreport(self, report) -> None:
         result = self.by_id.setdefault(report.nodeid, TestResult(report.nodeid))
@@ -294,11 +328,14 @@ class _Collector:
             self.run.tests.append(self.by_id[nodeid])
 
 
-def run_tests(folder: Path, paths: Iterable[str], *, isolate: bool = True) -> TestRun:
+def run_tests(folder: Path, paths: Iterable[str], *, isolate: bool = True,
+              plugins: Iterable[object] = ()) -> TestRun:
     """Run the pytest files `paths` (relative to `folder`) in this process.
 
     With `isolate` the run happens inside :func:`fresh_imports` of `folder`; pass False when the
     caller has entered it already (to prepare the app's modules, or inspect them afterwards).
+    `plugins` are more pytest plugins for the run, to watch it; let them keep only plain data, so
+    that a run in an interpreter of its own can send what they saw back.
     """
     folder = Path(folder).resolve()
     paths = list(paths)
@@ -310,7 +347,7 @@ def run_tests(folder: Path, paths: Iterable[str], *, isolate: bool = True) -> Te
     ]
     with fresh_imports(folder) if isolate else nullcontext():
         try:
-            code = pytest.main(args, plugins=[collector])
+            code = pytest.main(args, plugins=[collector, *plugins])
         except Exception as exc:  # noqa: BLE001 - pytest itself broke on the learner's file
             collector.run.crashed = f"pytest could not run the tests: {type(exc).__name__}: {exc}"
             return collector.run

@@ -258,3 +258,51 @@ def test_a_mutant_that_no_longer_applies_is_a_content_error_not_the_learners_fai
     assert (result.status, report.status) == ("error", "error")
     assert result.message.startswith("the course content is broken, not your code: ")
     assert "mutant 'gone': no longer applies to database.py" in result.message
+
+
+def test_a_collection_error_points_at_its_line_in_the_learners_file(tmp_path):
+    folder = make(tmp_path, tests="import pytest\n\nfrom app import missing\n\ndef test_x():\n    pass\n")
+    error = run_tests(folder, ["tests/test_app.py"]).collect_errors[0]
+    assert (error.file, error.line) == ("tests/test_app.py", 3)
+
+
+def test_a_fixture_without_its_decorator_is_named_where_it_is_defined(tmp_path):
+    tests = "import pytest\n\n\ndef thing():\n    return 2\n\n\ndef test_x(thing):\n    pass\n\n\n" \
+            "def test_y(nothing):\n    pass\n"
+    first, second = run_tests(make(tmp_path, tests=tests), ["tests/test_app.py"]).failures
+    assert first.message == ("(in setup) the fixture `thing` is not defined: `def thing` is a plain function; "
+                             "did you forget `@pytest.fixture` above it?")
+    assert (first.file, first.line) == ("tests/test_app.py", 4)
+    assert second.message.startswith("(in setup) the fixture `nothing` is not defined")
+    assert (second.file, second.line) == ("tests/test_app.py", 12)
+    assert "FixtureRequest" not in first.message + second.message
+
+
+def test_more_plugins_watch_the_run(tmp_path):
+    class Names:
+        def __init__(self):
+            self.seen = []
+
+        def pytest_runtest_logstart(self, nodeid, location):
+            self.seen.append(nodeid.rsplit("::", 1)[-1])
+
+    names = Names()
+    assert run_tests(make(tmp_path), ["tests/test_app.py"], plugins=[names]).all_passed
+    assert names.seen == ["test_double", "test_thing_has_a_table"]
+
+
+def test_tests_that_fail_the_same_way_are_described_once(tmp_path):
+    tests = "import pytest\n\n\ndef thing():\n    return 2\n\n\n" + "".join(
+        f"def test_{n}(thing):\n    pass\n\n\n" for n in "abcd") + "def test_e():\n    assert 1 == 2\n"
+    described = run_tests(make(tmp_path, tests=tests), ["tests/test_app.py"]).describe()
+    assert described.splitlines()[0] == ("test_a, test_b and 2 more (tests/test_app.py:4): (in setup) the fixture "
+                                         "`thing` is not defined: `def thing` is a plain function; did you forget "
+                                         "`@pytest.fixture` above it?")
+    assert described.splitlines()[1].startswith("test_e (tests/test_app.py:25): AssertionError")
+
+
+def test_a_description_does_not_repeat_the_place_the_report_points_at(tmp_path):
+    run = run_tests(make(tmp_path, tests="def test_a():\n    assert 1 == 2\n\n\ndef test_b():\n    assert 3 == 4\n"),
+                    ["tests/test_app.py"])
+    lines = run.describe(shown=("tests/test_app.py", 2)).splitlines()
+    assert lines[0].startswith("test_a: AssertionError") and lines[1].startswith("test_b (tests/test_app.py:6): ")

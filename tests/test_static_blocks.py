@@ -278,7 +278,8 @@ def test_enclosing_function_is_the_innermost_def_or_none_at_module_level():
 
 
 @pytest.mark.parametrize("spelling", ["from sqlalchemy.pool import StaticPool", "from sqlalchemy import StaticPool",
-                                      "from sqlmodel import StaticPool", "from sqlmodel import *"])
+                                      "from sqlmodel import StaticPool", "from sqlmodel.pool import StaticPool",
+                                      "from sqlmodel import *"])
 def test_a_reexported_name_counts_under_every_import_path(spelling):
     """`sqlmodel.StaticPool` is `sqlalchemy.pool.StaticPool`: one pattern name covers every spelling."""
     assert assignment(src(f"{spelling}\npool = StaticPool\n"), "pool", "sqlalchemy.pool.StaticPool").ok

@@ -29,6 +29,7 @@ CANONICAL = {
     "sqlalchemy.pool.impl.StaticPool": "sqlalchemy.pool.StaticPool",
     "sqlalchemy.StaticPool": "sqlalchemy.pool.StaticPool",
     "sqlmodel.StaticPool": "sqlalchemy.pool.StaticPool",
+    "sqlmodel.pool.StaticPool": "sqlalchemy.pool.StaticPool",
     "sqlmodel.create_engine": "sqlalchemy.create_engine",
     "sqlalchemy.engine.create_engine": "sqlalchemy.create_engine",
     "sqlalchemy.engine.create.create_engine": "sqlalchemy.create_engine",

@@ -5,7 +5,8 @@ import ast
 import libcst as cst
 
 from grader.static import (
-    argument, bindings, calls_to, check, enclosing_function, failed, find_mismatch, passed, refers_to, walk,
+    argument, bindings, calls_to, check, enclosing_function, failed, find_mismatch, module_imports, passed, refers_to,
+    walk,
 )
 
 CREATE_ENGINE = "sqlalchemy.create_engine"
@@ -37,36 +38,61 @@ def engine_calls(src):
 def test_engine(src):
     calls = engine_calls(src)
     if not calls:
+        missing = fixture_asked_for(src)
+        if missing is not None:
+            test, name = missing
+            return failed(f"tests/test_heroes.py never calls `create_engine(...)`, and `{test.name.value}` asks for "
+                          f"the fixture `{name}`, which this file does not define: the grader runs this one file, so "
+                          "its fixtures belong here, before the tests (a conftest.py is not graded)",
+                          line=src.line(test), diagnosis="no-test-engine", node=test)
         return failed("tests/test_heroes.py never calls `create_engine(...)`: the tests need their own engine, "
-                      'on an in-memory database: `create_engine("sqlite://", ...)`', diagnosis="no-test-engine")
+                      'on an in-memory database: `create_engine("sqlite://", ...)`', line=src.last_line,
+                      diagnosis="no-test-engine")
     urls = [(call, literal(src, argument(call, "url", 0))) for call in calls]
     memory = [call for call, url in urls if url in IN_MEMORY]
     if not memory:
         call, url = urls[0]
         shown = f"`{url}`" if isinstance(url, str) else f"`{src.code(argument(call, 'url', 0) or call)}`"
-        return failed(f"the test engine (line {src.line(call)}) uses {shown}, not an in-memory database: use "
-                      '`"sqlite://"`, which lives only as long as the engine, so every test starts empty and '
-                      "no file on disk is touched", line=src.line(call), diagnosis="file-database", node=call)
+        return failed(f"the test engine uses {shown}, not an in-memory database: use `\"sqlite://\"`, which lives "
+                      "only as long as the engine, so every test starts empty and no file on disk is touched",
+                      line=src.line(call), diagnosis="file-database", node=call)
     call = memory[0]
     pool = argument(call, "poolclass")
-    if pool is None or find_mismatch(src, pool, STATIC_POOL) is not None:
-        found = f" (it has `poolclass={src.code(pool)}`)" if pool is not None else ""
-        return failed(f"the in-memory engine on line {src.line(call)} needs `poolclass=StaticPool`{found}: every new "
-                      "connection to `sqlite://` opens a new, empty database, so the tables your fixture creates "
-                      "would be missing for the requests; StaticPool keeps one connection for everyone",
+    if pool is None:
+        return failed("the in-memory engine has no `poolclass=StaticPool`: every new connection to `sqlite://` opens "
+                      "a new, empty database, so the requests (run in other threads) would not find the tables your "
+                      "fixture creates; StaticPool keeps one connection for everyone",
                       line=src.line(call), diagnosis="no-static-pool", node=call)
+    miss = find_mismatch(src, pool, STATIC_POOL)
+    if miss is not None:
+        really = f" (which is `{miss.found_is}`)" if miss.found_is else ""
+        return failed(f"the in-memory engine has `poolclass={src.code(pool)}`{really}, not StaticPool: every new "
+                      "connection to `sqlite://` opens a new, empty database, so the requests would not find the "
+                      "tables your fixture creates; StaticPool keeps one connection for everyone",
+                      line=src.line(pool), diagnosis="no-static-pool", node=pool)
     connect_args = argument(call, "connect_args")
     value = literal(src, connect_args) if connect_args is not None else {}
     if isinstance(value, dict) and value.get("check_same_thread") is not False:
-        return failed(f"the in-memory engine on line {src.line(call)} needs "
-                      '`connect_args={"check_same_thread": False}`: TestClient runs plain `def` endpoints in '
-                      "worker threads, and by default SQLite refuses a connection made in another thread",
-                      line=src.line(call), diagnosis="check-same-thread", node=call)
+        return failed("the in-memory engine needs `connect_args={\"check_same_thread\": False}`: TestClient runs "
+                      "plain `def` endpoints in worker threads, and by default SQLite refuses a connection made in "
+                      "another thread", line=src.line(call), diagnosis="check-same-thread", node=call)
     return passed("an in-memory engine with StaticPool", node=call, line=src.line(call))
 
 
+def fixture_asked_for(src):
+    """(the first test, a fixture name it asks for) when the file defines none of the fixtures its tests need."""
+    defined = {fn.name.value for fn in walk(src.module) if isinstance(fn, cst.FunctionDef) and is_fixture(src, fn)}
+    for fn in walk(src.module):
+        if isinstance(fn, cst.FunctionDef) and fn.name.value.startswith("test"):
+            for param in fn.params.params:
+                if param.name.value in ("engine", "client", "session") and param.name.value not in defined:
+                    return fn, param.name.value
+    return None
+
+
 def override_sites(src):
-    """(holder, key or None, node) for every write to a `....dependency_overrides` in the tests."""
+    """(holder, key or None, node) for every write to a `....dependency_overrides` in the tests: a subscript,
+    a dict assigned or given to `update`, or `monkeypatch.setitem(...)`."""
     sites = []
     for node in walk(src.module):
         if isinstance(node, (cst.Assign, cst.AnnAssign)):
@@ -81,6 +107,9 @@ def override_sites(src):
               and _overrides(node.func.value) and node.args and isinstance(node.args[0].value, cst.Dict)):
             sites.extend((node.func.value, e.key, node) for e in node.args[0].value.elements
                          if isinstance(e, cst.DictElement))
+        elif (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "setitem"
+              and len(node.args) >= 2 and _overrides(node.args[0].value)):
+            sites.append((node.args[0].value, node.args[1].value, node))  # monkeypatch.setitem(overrides, key, f)
     return sites
 
 
@@ -88,37 +117,71 @@ def _overrides(node):
     return isinstance(node, cst.Attribute) and node.attr.value == "dependency_overrides"
 
 
+def another_app(src, holder):
+    """Positive evidence that `holder` (`X.dependency_overrides`) is not main.py's app's: X refers to a name from
+    another module, or is a `FastAPI(...)` made in the tests (directly or through a name it is assigned to).
+    Anything else the tests reach the app through (`client.app`, a fixture's parameter) is left to the
+    behavioural checks, which see whether the requests were overridden."""
+    miss = find_mismatch(src, holder, OVERRIDES)
+    if miss is None:
+        return False
+    if miss.found_is:
+        return True
+    made = calls_to(src, "fastapi.FastAPI")
+    named = {target.target.value for node in walk(src.module) if isinstance(node, cst.Assign) and
+             any(node.value is call for call in made) for target in node.targets if isinstance(target.target, cst.Name)}
+    base = holder.value
+    return any(base is call for call in made) or (isinstance(base, cst.Name) and base.value in named)
+
+
 @check("override-set")
 def override_set(src):
     sites = override_sites(src)
     if not sites:
-        return failed("the tests never set `app.dependency_overrides[get_session]`: without it every request uses "
-                      "the real `get_session`, and so the real database.db", diagnosis="no-override")
+        clients = [call for target in TEST_CLIENT for call in calls_to(src, target)]
+        where = "this TestClient sends its requests to the app as it is: " if clients else ""
+        return failed(f"the tests never set `app.dependency_overrides[get_session]`: {where}without the override every "
+                      "request uses the real `get_session`, and so the real database.db",
+                      line=src.line(clients[0]) if clients else src.last_line, diagnosis="no-override",
+                      node=clients[0] if clients else None)
     for holder, key, node in sites:
-        if find_mismatch(src, holder, OVERRIDES) is None and key is not None and find_mismatch(src, key, KEY) is None:
+        if not another_app(src, holder) and key is not None and find_mismatch(src, key, KEY) is None:
             return passed("the override replaces get_session", node=node, line=src.line(node))
     holder, key, node = sites[0]
     line = src.line(node)
-    if find_mismatch(src, holder, OVERRIDES) is not None:
-        return failed(f"line {line} sets an override on `{src.code(holder)}`, but the app under test is `app` from "
-                      "main.py: write `from main import app` and set `app.dependency_overrides[get_session]`",
+    if another_app(src, holder):
+        return failed(f"this override is set on `{src.code(holder)}`, but the app under test is `app` from main.py: "
+                      "import it (`from main import app`) and set the override on its `dependency_overrides`",
                       line=line, diagnosis="wrong-app", node=node)
     if key is None:
-        return failed(f"line {line}: write the override as `app.dependency_overrides[get_session] = ...`",
+        return failed("write the override as `app.dependency_overrides[get_session] = ...`",
                       line=line, diagnosis="wrong-key", node=node)
     if refers_to(src, key, "database.SessionDep"):
-        return failed(f"line {line} uses `{src.code(key)}` as the key: that is the Annotated alias, but FastAPI looks "
-                      "overrides up by the dependency function itself; the key must be `get_session` "
-                      "(`from database import get_session`)", line=line, diagnosis="wrong-key", node=node)
+        return failed(f"the key is `{src.code(key)}`: that is the Annotated alias, but FastAPI looks overrides up by "
+                      "the dependency function itself; the key must be `get_session` (`from database import "
+                      "get_session`)", line=line, diagnosis="wrong-key", node=node)
     if isinstance(key, cst.Call) and refers_to(src, key.func, KEY):
-        return failed(f"line {line} uses `{src.code(key)}` as the key: that calls the function and uses the "
-                      "generator it returns; the key must be the function itself, `get_session`",
-                      line=line, diagnosis="called-not-passed", node=node)
+        return failed(f"the key is `{src.code(key)}`: that calls the function and uses the generator it returns; the "
+                      "key must be the function itself, `get_session`", line=line, diagnosis="called-not-passed",
+                      node=node)
     miss = find_mismatch(src, key, KEY)
-    really = f" (which is `{miss.found_is}`)" if miss and miss.found_is else ""
-    return failed(f"line {line} uses `{src.code(key)}`{really} as the key; FastAPI only replaces a dependency whose "
-                  "function is the key: use `get_session` imported from database.py", line=line,
-                  diagnosis="wrong-key", node=node)
+    really = miss.found_is if miss else None
+    source = imported_from(src, key)
+    if really and really.endswith(".get_session") and source is not None:
+        module = really.rsplit(".", 1)[0]
+        return failed(f"`get_session` is imported from `{module}`, but it is defined in database.py (main.py only uses "
+                      "it through `SessionDep`), so this import fails: import it from `database`",
+                      line=src.line(source), diagnosis="wrong-module", node=source)
+    shown = f" (which is `{really}`)" if really else ""
+    return failed(f"the key is `{src.code(key)}`{shown}; FastAPI only replaces a dependency whose function is the "
+                  "key: use `get_session` imported from database.py", line=line, diagnosis="wrong-key", node=node)
+
+
+def imported_from(src, key):
+    """The module-level import statement that binds the name `key`, if `key` is a plain name."""
+    if not isinstance(key, cst.Name):
+        return None
+    return next((node for name, _, node in module_imports(src) if name == key.value), None)
 
 
 def is_fixture(src, fn):
@@ -134,7 +197,7 @@ def client_fixture(src):
     calls = [call for target in TEST_CLIENT for call in calls_to(src, target)]
     if not calls:
         return failed("the tests never create a `TestClient(app)`: it is how a test sends requests to the app "
-                      "without a server; create it in a `client` fixture", diagnosis="no-client")
+                      "without a server; create it in a `client` fixture", line=src.last_line, diagnosis="no-client")
     for call in calls:
         owner = enclosing_function(src, call)
         if owner is not None and is_fixture(src, owner):
@@ -143,7 +206,7 @@ def client_fixture(src):
     call = calls[0]
     owner = enclosing_function(src, call)
     where = f"inside `{owner.name.value}`, which is not a fixture" if owner is not None else "at module level"
-    return failed(f"the TestClient on line {src.line(call)} is created {where}: create it in a function decorated "
-                  "with `@pytest.fixture` that sets the override, yields the client, and clears the override "
-                  "afterwards, so every test gets the same careful set-up and clean-up",
-                  line=src.line(call), diagnosis="client-not-fixture", node=call)
+    return failed(f"this TestClient is created {where}: create it in a function decorated with `@pytest.fixture` "
+                  "that sets the override, yields the client, and removes the override afterwards, so every test "
+                  "gets the same careful set-up and clean-up", line=src.line(call), diagnosis="client-not-fixture",
+                  node=call)

@@ -2,37 +2,43 @@
 
 The app under test is the pinned reference app (this chapter's starter files, the chapter-3
 solution), never the learner's copy: the learner's file is `tests/test_heroes.py` alone. Each run
-happens in a fresh folder of its own (see grader.mutation), so each has its own database.db.
+happens in a fresh folder of its own (see grader.mutation), so each has its own database.db, and
+an `Observer` (observe.py) watches it: the requests the tests send, the sessions and engines,
+the writes to the real database, the override. A failure is explained from what it saw, at the
+learner's line where the fix goes.
 """
 
-import importlib
-import inspect
+import ast
+import difflib
 import sqlite3
-import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event
+from observe import Observer, Request, Site
 
 from grader.content import starter_dir
-from grader.mutation import TestRun, assemble, fresh_imports, load_mutants, run_tests
+from grader.mutation import TestRun, assemble, load_mutants, run_tests
 from grader.testing import check, fail
 
 CHAPTER = Path(__file__).resolve().parent.parent
 TESTS = "tests/test_heroes.py"
 MUTANTS = load_mutants(CHAPTER / "checks" / "mutants")
-WRITES = ("insert", "update", "delete", "replace")
+NEAR = {
+    "no-commit": (("POST", "create_hero"),),
+    "missing-200": (("DELETE", "delete_hero"), ("GET", "read_hero")),
+    "patch-overwrites": (("PATCH", "update_hero"),),
+    "no-limit-bound": (("GET", "read_heroes"),),
+    "delete-nothing": (("DELETE", "delete_hero"),),
+}
+"""Per mutant, the requests (method, endpoint) after which a test would see its bug: where the check belongs."""
 
 
 @dataclass
-class ReferenceRun:
+class Watched:
     run: TestRun
-    writes: list[str] = field(default_factory=list)
-    """Statements that changed data through the app's real engine (database.py's `engine`)."""
+    seen: Observer
     rows_on_disk: int = 0
-    left_over: dict = field(default_factory=dict)
-    """app.dependency_overrides after the learner's tests finished: {key name: (function name, file, line)}."""
 
 
 @pytest.fixture(scope="module")
@@ -41,39 +47,20 @@ def app_dir():
     return starter_dir(CHAPTER.name, CHAPTER.parent.parent)
 
 
-def build(tmp_path_factory, app_dir, mutant=None):
-    folder = tmp_path_factory.mktemp(mutant.name if mutant else "reference")
-    return assemble(folder, app_dir, Path.cwd(), [TESTS], mutant)
-
-
-def located(fn, folder):
+def watched_run(tmp_path_factory, app_dir, mutant=None) -> Watched:
+    folder = assemble(tmp_path_factory.mktemp(mutant.name if mutant else "reference"), app_dir, Path.cwd(),
+                      [TESTS], mutant)
+    seen = Observer(folder, [TESTS])
     try:
-        path = Path(inspect.getsourcefile(fn) or "").resolve()
-        return path.relative_to(folder).as_posix(), inspect.getsourcelines(fn)[1]
-    except (TypeError, OSError, ValueError):
-        return None, None
+        run = run_tests(folder, [TESTS], plugins=[seen])
+    finally:
+        seen.close()
+    return Watched(run, seen, rows_in(folder / "database.db"))
 
 
 @pytest.fixture(scope="module")
 def reference(app_dir, tmp_path_factory):
-    folder = build(tmp_path_factory, app_dir)
-    result = ReferenceRun(TestRun())
-    with fresh_imports(folder):
-        database = importlib.import_module("database")
-
-        @event.listens_for(database.engine, "before_cursor_execute")
-        def record(conn, cursor, statement, parameters, context, executemany):
-            if statement.lstrip().lower().startswith(WRITES):
-                result.writes.append(" ".join(statement.split()))
-
-        result.run = run_tests(folder, [TESTS], isolate=False)
-        main = sys.modules.get("main")
-        for key, fn in dict(getattr(getattr(main, "app", None), "dependency_overrides", {})).items():
-            result.left_over[getattr(key, "__name__", repr(key))] = (getattr(fn, "__name__", repr(fn)),
-                                                                     *located(fn, folder))
-        database.engine.dispose()
-    result.rows_on_disk = rows_in(folder / "database.db")
-    return result
+    return watched_run(tmp_path_factory, app_dir)
 
 
 def rows_in(path):
@@ -84,76 +71,354 @@ def rows_in(path):
         return sum(db.execute(f'select count(*) from "{name}"').fetchone()[0] for name in tables)
 
 
+def test_name(nodeid: str) -> str:
+    return nodeid.rsplit("::", 1)[-1]
+
+
+def at(site: Site | None) -> dict:
+    return {"file": site.file, "line": site.line} if site else {"file": TESTS}
+
+
+def learner_tree() -> ast.Module | None:
+    try:
+        return ast.parse((Path.cwd() / TESTS).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return None
+
+
+def last_line() -> int | None:
+    """The learner's last non-blank line: where a missing test would go."""
+    try:
+        return len((Path.cwd() / TESTS).read_text(encoding="utf-8").rstrip().splitlines()) or None
+    except OSError:
+        return None
+
+
+def untested_function() -> ast.FunctionDef | None:
+    """A plain function that asks for a fixture of the file (as a test does) but is not named `test...`."""
+    tree = learner_tree()
+    if tree is None:
+        return None
+    functions = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+
+    def is_fixture(fn):
+        return any("fixture" in ast.unparse(d) for d in fn.decorator_list)
+
+    fixtures = {fn.name for fn in functions if is_fixture(fn)} | {"client", "engine"}
+    called = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    return next((fn for fn in functions if not is_fixture(fn) and not fn.name.startswith("test")
+                 and fn.name not in called and fn.args.args and fn.args.args[0].arg in fixtures), None)
+
+
+# -- explanations, from what the observer saw ------------------------------------------------------------------
+def missing_override(seen: Observer, request: Request) -> tuple[str, Site | None, str]:
+    """(message, where, diagnosis) for a request that reached the real get_session."""
+    number = request.number
+    mine = [c for c in seen.changes if c.test == request.test]
+    removed = [c for c in mine if c.removed and c.before <= number and c.site]
+    if removed:
+        return (f"the override of `get_session` is removed here, before `{request.shown}` of "
+                f"{request.name} is sent, so that request (and every one after it) used the real `get_session` and "
+                "database.db: a fixture runs what comes before its `yield` (or `return`) before the test, and only "
+                "what follows a `yield` after it",
+                removed[-1].site, "override-removed-early")
+    later = [c for c in mine if not c.removed and c.before > number and c.site]
+    if later:
+        return (f"the override of `get_session` is set here, after {request.name} has already sent "
+                f"`{request.shown}`, which so used the real `get_session` and database.db: set the override before "
+                "the first request", later[0].site, "override-set-late")
+    return (f"`{request.shown}` of {request.name} was sent while `app.dependency_overrides` did not replace "
+            "`get_session`, so it used the real database.db: set the override before the first request, and remove "
+            "it only after the test", request.site, "no-override")
+
+
+def override_statement(site: Site | None) -> Site | None:
+    """The `return`/`yield` of the override function defined at `site` (where a shared session is handed out)."""
+    tree = learner_tree() if site else None
+    if tree is None:
+        return site
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.lineno <= site.line <= (
+                node.end_lineno or node.lineno):
+            for inner in ast.walk(node):
+                if isinstance(inner, (ast.Return, ast.Yield, ast.YieldFrom)) and inner.value is not None:
+                    return Site(site.file, inner.lineno)
+    return site
+
+
+def scope_of(site: Site | None) -> Site | None:
+    """The decorator line of the fixture around `site` when it gives the fixture a `scope=`."""
+    tree = learner_tree() if site else None
+    for node in ast.walk(tree) if tree else ():
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.lineno <= site.line <= (
+                node.end_lineno or node.lineno):
+            for decorator in node.decorator_list:
+                if isinstance(decorator, ast.Call) and any(k.arg == "scope" for k in decorator.keywords):
+                    return Site(site.file, decorator.lineno)
+    return None
+
+
+def failing_tests(run: TestRun) -> list[str]:
+    return [t.nodeid for t in run.failures]
+
+
+def no_tables(seen: Observer, run: TestRun) -> tuple[str, Site | None, str] | None:
+    failing = set(failing_tests(run))
+    for request in seen.requests:
+        if request.test not in failing or "no such table" not in request.error:
+            continue
+        engines = [seen.engines[e] for e in {seen.sessions[s].engine for s in request.sessions} if e is not None]
+        mine = [e for e in engines if not e.real and e.created]
+        if mine:
+            table = request.error.split("no such table:", 1)[-1].split()[0].strip("'\"") or "hero"
+            return (f"the test engine created here has no tables: `{request.shown}` of {request.name} failed with "
+                    f"\"no such table: {table}\". An in-memory database starts empty, and the app's lifespan creates "
+                    "the tables only in database.db: create them on the test engine, before the fixture hands it out",
+                    mine[0].created, "no-tables")
+    return None
+
+
+def begin_in(site: Site) -> Site | None:
+    """The `.begin()` call inside the function defined at `site` (the override), if it has one."""
+    tree = learner_tree()
+    for node in ast.walk(tree) if tree else ():
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.lineno <= site.line <= (
+                node.end_lineno or node.lineno):
+            calls = [c for c in ast.walk(node) if isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute)
+                     and c.func.attr == "begin"]
+            if calls:
+                return Site(site.file, calls[0].lineno)
+    return None
+
+
+def override_begins(seen: Observer, run: TestRun) -> tuple[str, Site | None, str] | None:
+    """A request whose endpoint could not commit because the override had begun the transaction itself."""
+    failing = set(failing_tests(run))
+    for request in seen.requests:
+        if request.test in failing and "inside context manager" in request.error and request.override:
+            begun = begin_in(request.override)
+            if begun:
+                return (f"the override begins a transaction here, to commit it itself when the request ends; but the "
+                        "app's endpoints commit their own work, and once an endpoint has committed, a session inside "
+                        f"`begin()` refuses every further statement until that block ends, so `{request.shown}` of "
+                        f"{request.name} failed: let the override only open the session, yield it, and close it",
+                        begun, "override-begins")
+    return None
+
+
+def shared_database(seen: Observer, run: TestRun) -> tuple[str, Site | None, str] | None:
+    for test in failing_tests(run):
+        for engine in seen.engines:
+            if test in engine.tests and engine.tests.index(test) > 0 and not engine.real and engine.created:
+                earlier = test_name(engine.tests[0])
+                scoped = scope_of(engine.created)
+                why = ("this fixture's `scope=` makes one engine for several tests" if scoped else
+                       "the engine created here serves several tests")
+                return (f"{test_name(test)} failed on a database that {earlier} had already used: {why}, so a test "
+                        "finds what the tests before it left behind. Each test needs a new, empty database: create "
+                        "the engine in a function-scoped fixture (plain `@pytest.fixture`)", scoped or engine.created,
+                        "shared-database")
+    return None
+
+
+# -- the checks -------------------------------------------------------------------------------------------------
 @check("tests-pass")
 def test_tests_pass(reference):
-    run = reference.run
+    run, seen = reference.run, reference.seen
+    if seen.source_reads:
+        site, name, test = seen.source_reads[0]
+        fail(f"{test_name(test) or 'your test file'} reads {name}'s source here instead of sending the app requests: "
+             "the grader runs your tests against copies of the app with a bug in them, and a test must find the bug "
+             "by what the app answers, whatever its code looks like", **at(site), diagnosis="reads-source")
     if run.all_passed:
         return
     if run.collect_errors or run.crashed:
         first = (run.collect_errors or [None])[0]
-        fail(f"pytest could not load {TESTS}:\n{run.describe()}", file=TESTS, line=first.line if first else None,
+        line = first.line if first else None
+        fail(f"pytest could not load {TESTS}:\n{run.describe(shown=(TESTS, line))}", file=TESTS, line=line,
              diagnosis="collect-error")
     if not run.ran and run.inert():
         fail(f"none of your tests ran: {'; '.join(run.inert())}", file=TESTS, diagnosis="no-tests")
     if not run.ran:
-        fail(f"pytest found no tests to run in {TESTS}: name each test function `test_...` (at the top level of "
-             "the file, not inside a class or another function)", file=TESTS, diagnosis="no-tests")
+        misnamed = untested_function()
+        if misnamed is not None:
+            fail(f"pytest found no tests to run in {TESTS}: `{misnamed.name}` asks for fixtures like a test, but "
+                 "pytest runs only functions whose names start with `test` (at the top level of the file, or in a "
+                 "class named `Test...`)", file=TESTS, line=misnamed.lineno, diagnosis="no-tests")
+        fail(f"pytest found no tests to run in {TESTS}: write test functions after the fixtures, each named "
+             "`test_...` (at the top level of the file, or in a class named `Test...`)", file=TESTS,
+             line=last_line(), diagnosis="no-tests")
+    failing = set(failing_tests(run))
+    unreplaced = next((r for r in seen.requests if r.overridden is False and r.test in failing), None)
+    explained = (missing_override(seen, unreplaced) if unreplaced else None) or override_begins(seen, run) \
+        or no_tables(seen, run) or shared_database(seen, run)
+    failed = (f"{len(run.failures)} of your {len(run.ran)} tests {'fails' if len(run.failures) == 1 else 'fail'} "
+              "against the reference app")
+    if explained:
+        message, site, diagnosis = explained
+        shown = (site.file, site.line) if site else None
+        fail(f"{failed}: {message}.\n{run.describe(shown=shown)}", **at(site), diagnosis=diagnosis)
     first = run.failures[0]
-    fail(f"{len(run.failures)} of your {len(run.ran)} tests fail against the reference app (the chapter-3 solution, "
-         f"which is correct), so the tests are wrong, not the app:\n{run.describe()}",
-         file=first.file or TESTS, line=first.line, diagnosis="tests-fail")
+    fail(f"{failed} (the chapter-3 solution, which is correct), so the tests are wrong, not the app:\n"
+         f"{run.describe(shown=(first.file, first.line))}", file=first.file or TESTS, line=first.line,
+         diagnosis="tests-fail")
 
 
 @check("real-database-untouched")
 def test_real_database_untouched(reference):
-    if reference.writes or reference.rows_on_disk:
-        shown = reference.writes[0] if reference.writes else f"{reference.rows_on_disk} rows"
-        fail("your tests changed the app's real database, database.db "
-             f"({len(reference.writes)} writes through database.py's engine, first: `{shown[:120]}`): the override "
-             "must be in place before the first request, and the session it yields must come from your in-memory "
-             "test engine, not from database.py's `engine`", file=TESTS, diagnosis="real-database")
+    seen = reference.seen
+    if not seen.writes and not reference.rows_on_disk:
+        return
+    wrote = (f"your tests changed the app's real database, database.db ({len(seen.writes)} writes through "
+             f"database.py's engine, first: `{seen.writes[0].statement[:80]}`)" if seen.writes else
+             f"your tests left {reference.rows_on_disk} rows in the app's real database, database.db")
+    write = seen.writes[0] if seen.writes else None
+    request = seen.requests[write.request] if write and write.request is not None else None
+    if request is not None and request.overridden is False:
+        message, site, diagnosis = missing_override(seen, request)
+        fail(f"{wrote}: {message}", **at(site), diagnosis=diagnosis)
+    if request is not None:
+        opened = [seen.sessions[s] for s in request.sessions]
+        real = next((s for s in opened if s.created and s.engine is not None and seen.engines[s.engine].real), None)
+        if real:
+            fail(f"{wrote}: the session your override opens here is on database.py's `engine`; open it on the "
+                 "in-memory test engine of your fixture instead", **at(real.created), diagnosis="real-engine")
+    if write is not None and write.site is not None and request is None:
+        fail(f"{wrote}: this line of your tests writes through database.py's `engine`; use the in-memory test "
+             "engine", **at(write.site), diagnosis="real-engine")
+    fail(f"{wrote}: the override must be in place before the first request, and the session it yields must come "
+         "from your in-memory test engine, not from database.py's `engine`", file=TESTS, diagnosis="real-database")
 
 
 @check("override-cleared")
 def test_override_cleared(reference):
-    if reference.left_over:
-        key, (name, file, line) = next(iter(reference.left_over.items()))
-        fail(f"after your tests finished, `app.dependency_overrides` still replaced `{key}` with `{name}`: any code "
-             "that uses the app afterwards (another test file, for one) would silently get your test database; "
-             "clear the override in the fixture, after its `yield`: `app.dependency_overrides.clear()`",
-             file=file or TESTS, line=line, diagnosis="override-not-cleared")
+    seen = reference.seen
+    if seen.left_over:
+        key, (name, file, line) = next(iter(seen.left_over.items()))
+        sets = [c.site for c in seen.changes if not c.removed and c.site] if key == "get_session" else []
+        site = sets[-1] if sets else Site(file, line) if file and line else None
+        fail(f"after your tests finished, `app.dependency_overrides` still replaced `{key}` with `{name}` (set here): "
+             "any code that uses the app afterwards (another test file, for one) would silently get your test "
+             "database; remove the override when the test is over, after the fixture's `yield`", **at(site),
+             diagnosis="override-not-cleared")
 
 
-def catches(mutant_id, app_dir, tmp_path_factory):
+@check("session-per-request")
+def test_session_per_request(reference):
+    seen = reference.seen
+    for request in seen.requests:
+        if not request.overridden:
+            continue
+        for index in request.sessions:
+            session = seen.sessions[index]
+            if session.created is None:
+                continue
+            if session.in_request is None or len(session.requests) > 1:
+                others = [seen.requests[r] for r in session.requests if r != request.number]
+                also = f", and `{others[0].shown}` used it too" if others else ""
+                fail(f"your override hands `{request.shown}` of {request.name} a session that was opened "
+                     f"before the request{also}: a change one request flushes but never commits stays visible to the "
+                     "next, so your tests cannot see a missing commit. The override must open a new session for "
+                     "each request", **at(override_statement(request.override) or session.created),
+                     diagnosis="shared-session")
+            if index in request.unclosed:
+                fail(f"the session opened here for `{request.shown}` of {request.name} was still open after the "
+                     "response: nothing closes it, so what the request did not commit is rolled back only when "
+                     "Python happens to collect the session, and a missing commit goes unnoticed. Open it in a "
+                     "`with` block that yields it, so it is closed after each request", **at(session.created),
+                     diagnosis="session-not-closed")
+        if request.commits:
+            fail(f"your override commits here, after `{request.shown}` of {request.name}: that saves what the "
+                 "endpoint itself should commit, so your tests cannot see an endpoint that forgets to; the override "
+                 "only yields the session", **at(request.commits[0]), diagnosis="override-commits")
+
+
+def closest_route(seen: Observer, request: Request) -> str | None:
+    """The app's route most like the request's path: as many segments, the most alike once its parameters are
+    filled in from the path."""
+    asked = [s for s in request.path.split("/") if s]
+
+    def likeness(route: str) -> float:
+        segments = [s for s in route.split("/") if s]
+        filled = [mine if theirs.startswith("{") else theirs for theirs, mine in zip(segments, asked)]
+        return difflib.SequenceMatcher(None, "/".join(filled), "/".join(asked)).ratio()
+
+    routes = [path for methods, path, _ in seen.routes if request.method in methods]
+    same = [p for p in routes if len([s for s in p.split("/") if s]) == len(asked)] or routes
+    return max(same, key=likeness, default=None)
+
+
+def pinpoint(reference: Observer, mutant: Observer, near: tuple[tuple[str, str], ...]) -> tuple[str, Site | None,
+                                                                                              str]:
+    """Where the learner's tests came closest to seeing the mutant's bug, and what to say there."""
+    before = {(r.test, r.phase, r.index): r for r in reference.requests}
+    pairs = [(before[key], r) for r in mutant.requests
+             if (key := (r.test, r.phase, r.index)) in before and (before[key].method, before[key].path) ==
+             (r.method, r.path)]
+    for old, new in pairs:
+        if old.status != new.status:
+            return (f": `{new.shown}` of {new.name} answered {new.status} there instead of {old.status}, and the "
+                    "test did not notice", new.site, "answer-unchecked")
+    for old in reference.requests:
+        if old.status is None or old.status < 400:
+            continue
+        if old.route is None:
+            route = closest_route(reference, old)
+            like = f" (the closest is `{route}`)" if route else ""
+            return (f". `{old.shown}` of {old.name} matches no route of the app{like}: its {old.status} came from "
+                    "FastAPI's router before any endpoint ran, so it says nothing about heroes", old.site,
+                    "no-such-route")
+        if not old.method_allowed:
+            return (f". `{old.shown}` of {old.name} uses a method the route `{old.route_path}` does not take: its "
+                    f"{old.status} came from FastAPI's router before any endpoint ran", old.site, "no-such-route")
+    for old, new in pairs:
+        if old.body != new.body:
+            return (f": the answer to `{new.shown}` of {new.name} changed there, and the test did not notice",
+                    new.site, "answer-unchecked")
+    for method, endpoint in near:
+        found = next((r for r in reference.requests if (r.method, r.route) == (method, endpoint) and r.site), None)
+        if found:
+            return f"; {found.name} comes closest: it sends `{found.shown}` here", found.site, "mutant-survived"
+    return "", None, "mutant-survived"
+
+
+def catches(mutant_id, reference, app_dir, tmp_path_factory):
     """The learner's tests must fail against the mutant `mutant_id` (checks/mutants/MUTANT_ID.diff)."""
     mutant = MUTANTS[mutant_id]
-    run = run_tests(build(tmp_path_factory, app_dir, mutant), [TESTS])
-    if not run.caught:
-        inert = "".join(f". {why}" for why in run.inert())
-        fail(f"your tests all passed against a copy of the app where {mutant.about}. So no test checks "
-             f"{mutant.untested}{inert}", file=TESTS, diagnosis="mutant-survived")
+    watched = watched_run(tmp_path_factory, app_dir, mutant)
+    if watched.run.caught:
+        return
+    specific, site, diagnosis = pinpoint(reference.seen, watched.seen, NEAR[mutant_id])
+    inert = "".join(f". {why}" for why in watched.run.inert())
+    if diagnosis == "mutant-survived":
+        message = (f"your tests all passed against a copy of the app where {mutant.about}. So no test checks "
+                   f"{mutant.untested}{specific}{inert}")
+    else:
+        message = (f"your tests all passed against a copy of the app where {mutant.about}{specific}. Check "
+                   f"{mutant.untested}{inert}")
+    fail(message, **at(site), diagnosis=diagnosis)
 
 
 @check("catches-no-commit")
-def test_catches_no_commit(app_dir, tmp_path_factory):
-    catches("no-commit", app_dir, tmp_path_factory)
+def test_catches_no_commit(reference, app_dir, tmp_path_factory):
+    catches("no-commit", reference, app_dir, tmp_path_factory)
 
 
 @check("catches-missing-200")
-def test_catches_missing_200(app_dir, tmp_path_factory):
-    catches("missing-200", app_dir, tmp_path_factory)
+def test_catches_missing_200(reference, app_dir, tmp_path_factory):
+    catches("missing-200", reference, app_dir, tmp_path_factory)
 
 
 @check("catches-patch-overwrites")
-def test_catches_patch_overwrites(app_dir, tmp_path_factory):
-    catches("patch-overwrites", app_dir, tmp_path_factory)
+def test_catches_patch_overwrites(reference, app_dir, tmp_path_factory):
+    catches("patch-overwrites", reference, app_dir, tmp_path_factory)
 
 
 @check("catches-no-limit-bound")
-def test_catches_no_limit_bound(app_dir, tmp_path_factory):
-    catches("no-limit-bound", app_dir, tmp_path_factory)
+def test_catches_no_limit_bound(reference, app_dir, tmp_path_factory):
+    catches("no-limit-bound", reference, app_dir, tmp_path_factory)
 
 
 @check("catches-delete-nothing")
-def test_catches_delete_nothing(app_dir, tmp_path_factory):
-    catches("delete-nothing", app_dir, tmp_path_factory)
+def test_catches_delete_nothing(reference, app_dir, tmp_path_factory):
+    catches("delete-nothing", reference, app_dir, tmp_path_factory)
