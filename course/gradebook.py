@@ -3,7 +3,8 @@ the moment it is graded.
 
     chapter-N.csv            student, one column per check (the points earned; the status for a
                              check worth no points), score, max_score, percent, status, then the
-                             stamps (submission hash, checks hash, grader version)
+                             stamps (submission hash, checks hash, grader version), and the
+                             integrity flags (where the code reaches into the grader; empty if none)
     chapter-N.jsonl          one full report per student (with the student id)
     chapter-N-summary.txt    how many students passed each check, where most got stuck, and who
                              could not be graded, was skipped or was not reached
@@ -118,7 +119,7 @@ def gradebook_csv(result: BatchResult) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["student", *check_ids, "score", "max_score", "percent", "status",
-                     "submission_hash", "checks_hash", "grader_version"])
+                     "submission_hash", "checks_hash", "grader_version", "integrity"])
     for student, report in result.reports.items():
         # a check worth points shows the points earned; one worth none (like `files`) its status
         cells = {c.id: float(c.score) if c.points else c.status for c in report.checks}
@@ -126,7 +127,7 @@ def gradebook_csv(result: BatchResult) -> str:
         writer.writerow([_cell(v) for v in (
             student, *(cells.get(i, "") for i in check_ids), float(report.score), float(report.max_score),
             float(round(percent, 1)), report.status, report.submission_hash, report.checks_hash,
-            report.grader_version)])
+            report.grader_version, report.flagged().removeprefix("flagged: "))])
     return buffer.getvalue()
 
 
@@ -169,6 +170,10 @@ def summary(result: BatchResult) -> str:
         if worst[3]:
             lines += ["", f"Most students who did not pass were stopped first by “{worst[1]}” ({worst[0]}): "
                           f"{worst[3]} of {total - all_passed}."]
+    flagged = {s: r for s, r in reports.items() if r.integrity}
+    if flagged:
+        lines += ["", "Flagged (graded as usual, but the code reaches into the grader: look at it):"]
+        lines += [f"  {s}: graded {r.status} · {r.flagged()}" for s, r in flagged.items()]
     broken = [s for s, r in reports.items() if r.status == "error"]
     if broken:
         lines += ["", f"Could not be graded cleanly (a grader or course problem, re-run to retry): {', '.join(broken)}"]

@@ -109,7 +109,9 @@ def _run_pytest(job: dict[str, Any]) -> int:
     key = job["key"]
     plugin = GraderPlugin(job, lambda record: emit(key, record))
     guard.install(job["sandbox"], lambda event, reason: emit(key, {"type": "refused", "event": event,
-                                                                   "reason": reason}))
+                                                                   "reason": reason}),
+                  learner=job["workdir"],
+                  flag=lambda what, file, line: emit(key, {"type": "flag", "what": what, "file": file, "line": line}))
     # The harness is up: the parent's clock for the time limit starts now (see `grader.worker.supervise`).
     emit(key, {"type": "ready"})
     if job.get("dump_after"):

@@ -130,7 +130,7 @@ def test_the_gradebook_files(classroom, graded):
     chapter = chapter2()
     rows = list(csv.DictReader(io.StringIO((out / "chapter-2.csv").read_text())))
     assert list(rows[0]) == ["student", "files", *(c.id for c in chapter.checks), "score", "max_score", "percent",
-                             "status", "submission_hash", "checks_hash", "grader_version"]
+                             "status", "submission_hash", "checks_hash", "grader_version", "integrity"]
     assert [r["student"] for r in rows] == sorted(expected)
     for row in rows:
         report = result.reports[row["student"]]
