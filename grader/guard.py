@@ -4,7 +4,8 @@ Installed in the child (`grader.child`) just before the chapter's tests run, wit
 `sys.addaudithook`, which cannot be removed. Refused, with a `Refused` error raised where the
 learner's code made the call, and reported to the parent as a `refused` record:
 
-- starting processes (`os.fork`, `subprocess`, `os.system`, `os.exec*`, `posix_spawn`, ...);
+- starting processes (`os.fork`, `subprocess`, `os.system`, `os.exec*`, `posix_spawn`, ...), but
+  for the fork of chapter 5's harness (`HARNESS_FORK`);
 - signals to any process but this one (the worker that forked it, `os.getppid()`, included);
 - writing, creating, renaming, deleting or changing files outside the sandbox folder
   (the submission's temp copy, HOME and TMPDIR), FIFOs and SQLite databases (`ATTACH` too) included;
@@ -264,6 +265,8 @@ def install(sandbox: str, report: Callable[[str, str], None], *, learner: str | 
     def hook(event: str, args: tuple[Any, ...]) -> None:
         if flagger is not None:
             flagger(event, args)
+        if event == "os.fork" and _harness_fork(sys._getframe(1)):
+            return
         reason = policy.check(event, args)
         if reason is not None:
             report(event, reason)
@@ -271,6 +274,15 @@ def install(sandbox: str, report: Callable[[str, str], None], *, learner: str | 
 
     _close_side_doors(policy.sqlite_authorizer(report))
     sys.addaudithook(hook)
+
+
+HARNESS_FORK = (os.path.join(os.path.dirname(os.path.abspath(__file__)), "mutation.py"), "_fork")
+"""The one place the harness forks: chapter 5 runs each of the learner's test runs in a process of
+its own (`grader.mutation.run_tests`), which keeps this hook, the limits and the process group."""
+
+
+def _harness_fork(frame: Any) -> bool:
+    return frame is not None and (frame.f_code.co_filename, frame.f_code.co_name) == HARNESS_FORK
 
 
 GUARDED_MODULES = frozenset({"os", "posix", "signal", "_signal", "subprocess", "_posixsubprocess",

@@ -6,25 +6,29 @@ bug does ("a copy of the app where ...") and `# untested:` what a test must chec
 patch that no longer applies exactly is a course content error, so a change to the reference app
 cannot silently disarm a mutant.
 
-Good tests pass against the reference app and fail against every mutant. The learner's tests run
-in this process with `pytest.main` (no fork, no subprocess): each run gets a fresh folder, its
-own working directory and fresh imports of the app's modules (see :func:`fresh_imports`).
+Good tests pass against the reference app and fail against every mutant. Each run of the learner's
+tests happens in a process of its own, forked from this one once the heavy libraries are imported
+(see :func:`run_tests`): the tests cannot patch the harness that judges them (the collector, this
+module, the chapter's checks), since whatever they change dies with their run; what comes back is
+plain data. Each run gets a fresh folder, its own working directory and fresh imports of the app's
+modules (see :func:`fresh_imports`).
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import shutil
 import sys
 import traceback
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Literal
+from typing import Any, Literal
 
 import pytest
 
@@ -34,6 +38,10 @@ from grader.variants import Variant, read_variants
 
 MESSAGE_LINES = 2
 """Lines of an error kept in a test's message (pytest's assertion details go on and on)."""
+RESULT_CAP = 1 << 20
+"""The most a run's process may send back (its results are a few KB)."""
+RECORDS_FD = 3
+"""The grader child's record pipe (`grader.child`): a run's process gets /dev/null in its place."""
 
 
 class MutantError(ContentError):
@@ -184,7 +192,9 @@ class TestRun:
     tests: list[TestResult] = field(default_factory=list)
     collect_errors: list[TestResult] = field(default_factory=list)
     crashed: str = ""
-    """A problem that stopped pytest itself (for example a usage error)."""
+    """A problem that stopped pytest itself (for example a usage error), or the run's process."""
+    observed: Any = None
+    """What `run_tests(after=...)` returned in the run's process, after the tests (plain data)."""
 
     @property
     def failures(self) -> list[TestResult]:
@@ -294,14 +304,94 @@ class _Collector:
             self.run.tests.append(self.by_id[nodeid])
 
 
-def run_tests(folder: Path, paths: Iterable[str], *, isolate: bool = True) -> TestRun:
-    """Run the pytest files `paths` (relative to `folder`) in this process.
+def run_tests(folder: Path, paths: Iterable[str], *, isolate: bool = True,
+              after: Callable[[], Any] | None = None) -> TestRun:
+    """Run the pytest files `paths` (relative to `folder`) in a process of their own, forked from this one.
 
     With `isolate` the run happens inside :func:`fresh_imports` of `folder`; pass False when the
-    caller has entered it already (to prepare the app's modules, or inspect them afterwards).
+    caller has entered it already (to prepare the app's modules first: the run's process inherits
+    them). `after`, if given, is called in the run's process once the tests are done; what it returns
+    (JSON data: what the tests left behind) comes back as `TestRun.observed`.
     """
     folder = Path(folder).resolve()
     paths = list(paths)
+    read_end, write_end = os.pipe()
+    try:
+        pid = _fork()
+    except BaseException:
+        os.close(read_end)
+        os.close(write_end)
+        raise
+    if pid == 0:  # the run's process: never returns
+        os.close(read_end)
+        _run_and_exit(folder, paths, isolate, after, write_end)
+    os.close(write_end)
+    data = _read_capped(read_end)
+    _, status = os.waitpid(pid, 0)
+    return _decoded(data, status)
+
+
+def _fork() -> int:
+    """`os.fork()`, from the one place the child's audit hook lets the harness fork (`grader.guard`)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    return os.fork()
+
+
+def _run_and_exit(folder: Path, paths: list[str], isolate: bool, after: Callable[[], Any] | None,
+                  result_fd: int) -> None:
+    """In the run's process: run the tests, send the result as one JSON document, exit."""
+    payload = b""
+    try:
+        # It stays in the child's process group, which the worker kills as a whole at the time limit.
+        if result_fd != RECORDS_FD:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, RECORDS_FD)  # the chapter's records are out of the tests' reach
+            os.close(devnull)
+        run = _run_here(folder, paths, isolate)
+        run.observed = after() if after is not None else None
+        payload = json.dumps(asdict(run)).encode()
+    except BaseException as exc:  # noqa: BLE001 - whatever happens, the run's process only exits
+        payload = json.dumps(asdict(TestRun(crashed=f"the test run failed: {type(exc).__name__}: {exc}"))).encode()
+    finally:
+        try:
+            while payload:
+                payload = payload[os.write(result_fd, payload):]
+        finally:
+            os._exit(0)
+
+
+def _read_capped(fd: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while chunk := os.read(fd, 1 << 16):
+            if size < RESULT_CAP:
+                chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    return b"".join(chunks) if size <= RESULT_CAP else b""
+
+
+def _decoded(data: bytes, status: int) -> TestRun:
+    """The run the process sent back; one that sent nothing readable ended the process itself."""
+    try:
+        value = json.loads(data)
+        return TestRun(tests=[TestResult(**t) for t in value["tests"]],
+                       collect_errors=[TestResult(**t) for t in value["collect_errors"]],
+                       crashed=str(value["crashed"]), observed=value.get("observed"))
+    except (ValueError, KeyError, TypeError):
+        pass
+    if os.WIFSIGNALED(status):
+        how = f"was killed by signal {os.WTERMSIG(status)}"
+    else:
+        how = f"ended with exit status {os.waitstatus_to_exitcode(status)} (os._exit or sys.exit?)"
+    return TestRun(crashed=f"the tests' process {how} before pytest finished")
+
+
+def _run_here(folder: Path, paths: list[str], isolate: bool) -> TestRun:
+    """Run the tests in this process (the run's own)."""
     collector = _Collector(folder, paths)
     args = [
         *paths, "-c", os.devnull, "--rootdir", str(folder), "--confcutdir", str(folder), "--import-mode=importlib",

@@ -66,11 +66,19 @@ def reference(app_dir, tmp_path_factory):
             if statement.lstrip().lower().startswith(WRITES):
                 result.writes.append(" ".join(statement.split()))
 
-        result.run = run_tests(folder, [TESTS], isolate=False)
-        main = sys.modules.get("main")
-        for key, fn in dict(getattr(getattr(main, "app", None), "dependency_overrides", {})).items():
-            result.left_over[getattr(key, "__name__", repr(key))] = (getattr(fn, "__name__", repr(fn)),
-                                                                     *located(fn, folder))
+        def left_behind():
+            """In the tests' own process, once they are done: their writes and the overrides left set."""
+            main = sys.modules.get("main")
+            overrides = dict(getattr(getattr(main, "app", None), "dependency_overrides", {}))
+            return {"writes": result.writes,
+                    "left_over": {getattr(key, "__name__", repr(key)): (getattr(fn, "__name__", repr(fn)),
+                                                                        *located(fn, folder))
+                                  for key, fn in overrides.items()}}
+
+        result.run = run_tests(folder, [TESTS], isolate=False, after=left_behind)
+        seen = result.run.observed or {}
+        result.writes = list(seen.get("writes", []))
+        result.left_over = {key: tuple(value) for key, value in seen.get("left_over", {}).items()}
         database.engine.dispose()
     result.rows_on_disk = rows_in(folder / "database.db")
     return result
