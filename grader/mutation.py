@@ -195,6 +195,8 @@ class TestRun:
     """A problem that stopped pytest itself (for example a usage error), or the run's process."""
     observed: Any = None
     """What `run_tests(after=...)` returned in the run's process, after the tests (plain data)."""
+    exited: int | None = None
+    """The exit status, when the tests ended their own process (`os._exit`) before pytest finished."""
 
     @property
     def failures(self) -> list[TestResult]:
@@ -244,11 +246,19 @@ def _short(text: str, folder: Path) -> str:
 class _Collector:
     """A pytest plugin that keeps each test's outcome, and where in the learner's file it failed."""
 
-    def __init__(self, folder: Path, paths: Iterable[str]):
+    def __init__(self, folder: Path, paths: Iterable[str], progress_fd: int | None = None):
         self.folder = folder
         self.paths = {Path(p).as_posix() for p in paths}
         self.run = TestRun()
         self.by_id: dict[str, TestResult] = {}
+        self.progress_fd = progress_fd
+        """Where to say which test starts (one JSON line each), so that a run whose process ends
+        in the middle of a test can name it."""
+
+    def pytest_runtest_logstart(self, nodeid: str, location) -> None:
+        if self.progress_fd is not None:
+            line = {"running": nodeid, "file": location[0], "line": location[1] + 1 if location[1] is not None else None}
+            _write_all(self.progress_fd, json.dumps(line).encode() + b"\n")
 
     def _relative(self, filename: str) -> str | None:
         path = Path(filename)
@@ -348,17 +358,21 @@ def _run_and_exit(folder: Path, paths: list[str], isolate: bool, after: Callable
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, RECORDS_FD)  # the chapter's records are out of the tests' reach
             os.close(devnull)
-        run = _run_here(folder, paths, isolate)
+        run = _run_here(folder, paths, isolate, result_fd)
         run.observed = after() if after is not None else None
-        payload = json.dumps(asdict(run)).encode()
+        payload = b"\n" + json.dumps(asdict(run)).encode() + b"\n"
     except BaseException as exc:  # noqa: BLE001 - whatever happens, the run's process only exits
-        payload = json.dumps(asdict(TestRun(crashed=f"the test run failed: {type(exc).__name__}: {exc}"))).encode()
+        payload = b"\n" + json.dumps(asdict(TestRun(crashed=f"the test run failed: {type(exc).__name__}: {exc}"))).encode()
     finally:
         try:
-            while payload:
-                payload = payload[os.write(result_fd, payload):]
+            _write_all(result_fd, payload)
         finally:
             os._exit(0)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    while data:
+        data = data[os.write(fd, data):]
 
 
 def _read_capped(fd: int) -> bytes:
@@ -375,24 +389,42 @@ def _read_capped(fd: int) -> bytes:
 
 
 def _decoded(data: bytes, status: int) -> TestRun:
-    """The run the process sent back; one that sent nothing readable ended the process itself."""
-    try:
-        value = json.loads(data)
-        return TestRun(tests=[TestResult(**t) for t in value["tests"]],
-                       collect_errors=[TestResult(**t) for t in value["collect_errors"]],
-                       crashed=str(value["crashed"]), observed=value.get("observed"))
-    except (ValueError, KeyError, TypeError):
-        pass
+    """The run the process sent back (its last line); one that sent none ended the process itself,
+    in the test that started last."""
+    running: dict[str, Any] = {}
+    for line in data.split(b"\n"):
+        try:
+            value = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(value, dict):
+            continue
+        if "running" in value:
+            running = value
+            continue
+        try:
+            return TestRun(tests=[TestResult(**t) for t in value["tests"]],
+                           collect_errors=[TestResult(**t) for t in value["collect_errors"]],
+                           crashed=str(value["crashed"]), observed=value.get("observed"))
+        except (KeyError, TypeError):
+            continue
     if os.WIFSIGNALED(status):
-        how = f"was killed by signal {os.WTERMSIG(status)}"
+        how, exited = f"killed by signal {os.WTERMSIG(status)}", None
     else:
-        how = f"ended with exit status {os.waitstatus_to_exitcode(status)} (os._exit or sys.exit?)"
-    return TestRun(crashed=f"the tests' process {how} before pytest finished")
+        exited = os.waitstatus_to_exitcode(status)
+        how = f"exit status {exited}: os._exit?"
+    run = TestRun(crashed=f"the tests' process ended ({how}) before pytest finished", exited=exited)
+    if isinstance(running.get("running"), str):
+        file, line = running.get("file"), running.get("line")
+        run.tests.append(TestResult(str(running["running"]), "failed", f"ended the tests' process ({how})",
+                                    file if isinstance(file, str) else None, line if isinstance(line, int) else None))
+        run.crashed = ""
+    return run
 
 
-def _run_here(folder: Path, paths: list[str], isolate: bool) -> TestRun:
+def _run_here(folder: Path, paths: list[str], isolate: bool, progress_fd: int | None = None) -> TestRun:
     """Run the tests in this process (the run's own)."""
-    collector = _Collector(folder, paths)
+    collector = _Collector(folder, paths, progress_fd)
     args = [
         *paths, "-c", os.devnull, "--rootdir", str(folder), "--confcutdir", str(folder), "--import-mode=importlib",
         "-p", "no:cacheprovider", "-p", "no:stepwise", "-p", "no:faulthandler", "-p", "no:terminal",

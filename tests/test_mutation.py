@@ -254,8 +254,9 @@ def test_what_the_tests_patch_dies_with_their_run(tmp_path):
 def test_a_run_whose_process_ends_early_does_not_pass(tmp_path):
     tests = "import os\n\ndef test_a():\n    os._exit(0)\n"
     run = run_tests(make(tmp_path, tests=tests), ["tests/test_app.py"])
-    assert not run.all_passed and run.caught
-    assert run.crashed == "the tests' process ended with exit status 0 (os._exit or sys.exit?) before pytest finished"
+    assert not run.all_passed and run.caught and run.exited == 0
+    assert [(t.name, t.file, t.line) for t in run.failures] == [("test_a", "tests/test_app.py", 3)]
+    assert run.failures[0].message == "ended the tests' process (exit status 0: os._exit?)"
 
 
 def test_the_tests_cannot_write_to_the_record_pipe(tmp_path):

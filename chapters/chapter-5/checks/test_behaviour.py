@@ -97,6 +97,12 @@ def test_tests_pass(reference):
     run = reference.run
     if run.all_passed:
         return
+    if run.exited is not None:  # the tests ended their own process (their run is apart from the checks)
+        first = run.failures[0] if run.failures else None
+        fail(f"your tests ended their own process (exit status {run.exited}) before pytest finished"
+             + (f", in {first.name}" if first else "") + ": a test must not call `os._exit()`",
+             file=(first.file if first else None) or TESTS, line=first.line if first else None,
+             diagnosis="process-exit")
     if run.collect_errors or run.crashed:
         first = (run.collect_errors or [None])[0]
         fail(f"pytest could not load {TESTS}:\n{run.describe()}", file=TESTS, line=first.line if first else None,
