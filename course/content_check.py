@@ -2,7 +2,7 @@
 
 The rules, in report order, are :data:`RULES`. The structural ones read the chapter's files
 here; the graded ones (:data:`GRADED`) grade the solution, the starter and every `mistakes/`
-fixture through the real engine, on the warm workers of a :class:`grader.pool.WorkerPool`
+fixture through the real engine, on the warm workers of a :class:`grader.sandbox.pool.WorkerPool`
 (the jobs of all chapters share one pool). They need a manifest that loads and checks that
 all have an implementation; otherwise they are `skipped`, and the reason says what to fix first.
 
@@ -28,7 +28,7 @@ from course.toml_lines import TomlLines
 from grader.content import chapters_dir, parse_toml, solution_dir, starter_dir, tree_files
 from grader.variants import SUFFIX, Variant, VariantError, disagreements, misplaced, read_variant
 from grader.manifest import FILES_CHECK, Chapter, ContentError
-from grader.pool import WorkerPool
+from grader.sandbox.pool import WorkerPool
 from grader.quiz import Quiz
 from grader.report import Report
 from grader.submission import SubmissionError, locate

@@ -7,11 +7,11 @@ from typing import Any
 
 from grader import __version__
 from grader.behave import Sandbox, authentic, build_job, interpret, refusal_notes
-from grader.limits import Limits
+from grader.sandbox.limits import Limits
 from grader.manifest import FILES_CHECK, FILES_TITLE, Chapter, CheckSpec
 from grader.report import CheckResult, IntegrityFlag, Report, overall_status
 from grader.submission import Submission, checks_fingerprint
-from grader.workerproc import Runner, Worker, WorkerDied
+from grader.sandbox.workerproc import Runner, Worker, WorkerDied
 
 
 def grade(chapter: Chapter, submission: Submission, *, worker: Runner | None = None,

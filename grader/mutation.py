@@ -41,7 +41,7 @@ MESSAGE_LINES = 2
 RESULT_CAP = 1 << 20
 """The most a run's process may send back (its results are a few KB)."""
 RECORDS_FD = 3
-"""The grader child's record pipe (`grader.child`): a run's process gets /dev/null in its place."""
+"""The grader child's record pipe (`grader.sandbox.child`): a run's process gets /dev/null in its place."""
 
 
 class MutantError(ContentError):
@@ -342,7 +342,7 @@ def run_tests(folder: Path, paths: Iterable[str], *, isolate: bool = True,
 
 
 def _fork() -> int:
-    """`os.fork()`, from the one place the child's audit hook lets the harness fork (`grader.guard`)."""
+    """`os.fork()`, from the one place the child's audit hook lets the harness fork (`grader.sandbox.guard`)."""
     sys.stdout.flush()
     sys.stderr.flush()
     return os.fork()

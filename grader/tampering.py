@@ -1,5 +1,5 @@
 """What an integrity flag says, shared by the static detector (`grader.static.integrity`, in the
-parent) and the child's audit hook (`grader.guard`), so one reach seen by both is reported once."""
+parent) and the child's audit hook (`grader.sandbox.guard`), so one reach seen by both is reported once."""
 
 FRAMES = "reads the test harness's frames"
 GC = "searches the grader's objects in memory (gc)"

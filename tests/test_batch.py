@@ -25,10 +25,10 @@ from conftest import ROOT
 from course.batch import (HIDDEN, MAX_BYTES, MAX_FILES, BatchError, Entry, Rejected, discover, prepare,
                           run_batch, unpack)
 from crafted import CRAFTED, ESCAPE_NAME, escape_student, hidden_student, non_utf8_student
-from grader.bwrap import unavailable
+from grader.sandbox.bwrap import unavailable
 from grader.engine import grade
 from grader.manifest import load_chapter, load_chapter_dir
-from grader.pool import WorkerPool
+from grader.sandbox.pool import WorkerPool
 from grader.submission import locate
 from grader.variants import Variant, disagreements, read_variant
 from variants import corpus, mistake, mistakes, source

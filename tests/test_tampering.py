@@ -4,7 +4,7 @@
 The tampering submissions live in tests/tampering/chapter-2/ as variants: the reference solution
 with a reach appended, each flagged line marked `# flag: KIND`. They pass (the reach changes
 nothing), and get exactly the flags their markers name, in both sandboxes. The static detector
-(`grader.static.integrity`) and the child's audit hook (`grader.guard.Flagger`) are also tested
+(`grader.static.integrity`) and the child's audit hook (`grader.sandbox.guard.Flagger`) are also tested
 on their own, including the equivalent spellings correct code uses and that must never be flagged.
 """
 
@@ -18,9 +18,9 @@ import pytest
 
 from conftest import ROOT
 from variants import source
-from grader.bwrap import BwrapRunner, unavailable
+from grader.sandbox.bwrap import BwrapRunner, unavailable
 from grader.engine import grade
-from grader.guard import Flagger
+from grader.sandbox.guard import Flagger
 from grader.manifest import load_chapter
 from grader.report import IntegrityFlag
 from grader.static.integrity import integrity_flags
@@ -30,7 +30,7 @@ from grader.tampering import AUDIT, CLASS, FRAMES, GC, IMPORTS, MODULES, PIPE, R
 from grader.variants import read_variant
 
 TAMPERING = sorted((ROOT / "tests" / "tampering" / "chapter-2").glob("*.diff"))
-KINDS = {"frames": FRAMES, "gc": GC, "modules": MODULES, "audit": AUDIT, "guard": AUDIT + " (grader.guard)",
+KINDS = {"frames": FRAMES, "gc": GC, "modules": MODULES, "audit": AUDIT, "guard": AUDIT + " (grader.sandbox.guard)",
          "grader": IMPORTS + " (`grader.testing`)", "pipe": PIPE, "class": CLASS,
          "patch-commit": patches("sqlmodel", "Session.commit"), "patch-refresh": patches("sqlmodel", "Session.refresh")}
 NO_BWRAP = unavailable()
@@ -91,7 +91,7 @@ import fastapi
 
 a = here(1)
 b = inspect.currentframe()
-c = system.modules["grader.plugin"]
+c = system.modules["grader.sandbox.plugin"]
 d = collector.get_referents(a)
 e = getattr(b, "f_back")
 os.write(3, b"x")

@@ -4,7 +4,7 @@ A flag never changes a verdict (code that runs in the checks' interpreter could 
 README's Safety section): it makes the reach visible, with its line, in the report and the
 gradebook. This module finds what the code says literally, through imports and aliases
 (`from sys import _getframe as f`), `getattr`/`setattr` with a string, and `import grader...`;
-the child's audit hook adds what only running code shows (`grader.guard`, `FLAGGED_EVENTS`).
+the child's audit hook adds what only running code shows (`grader.sandbox.guard`, `FLAGGED_EVENTS`).
 
 Correct code never does any of this, so a flag means the submission deserves a look.
 """
@@ -231,6 +231,6 @@ def _imports(src: Source, node: cst.Import | cst.ImportFrom) -> Iterator[tuple[i
 
 
 def _grader_import(module: str) -> str:
-    if module.startswith("grader.guard"):
-        return AUDIT + " (grader.guard)"
+    if module.startswith(("grader.sandbox.guard", "grader.guard")):
+        return AUDIT + f" ({module})"
     return f"{IMPORTS} (`{module}`)"

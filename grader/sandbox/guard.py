@@ -1,6 +1,6 @@
 """The child's audit hook: refuse what graded code has no business doing.
 
-Installed in the child (`grader.child`) just before the chapter's tests run, with
+Installed in the child (`grader.sandbox.child`) just before the chapter's tests run, with
 `sys.addaudithook`, which cannot be removed. Refused, with a `Refused` error raised where the
 learner's code made the call, and reported to the parent as a `refused` record:
 
@@ -276,7 +276,7 @@ def install(sandbox: str, report: Callable[[str, str], None], *, learner: str | 
     sys.addaudithook(hook)
 
 
-HARNESS_FORK = (os.path.join(os.path.dirname(os.path.abspath(__file__)), "mutation.py"), "_fork")
+HARNESS_FORK = (os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "mutation.py"), "_fork")
 """The one place the harness forks: chapter 5 runs each of the learner's test runs in a process of
 its own (`grader.mutation.run_tests`), which keeps this hook, the limits and the process group."""
 

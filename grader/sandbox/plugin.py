@@ -101,7 +101,7 @@ def _course_path(filename: str, checks_dir: str) -> str:
 class GraderPlugin:
     def __init__(self, job: dict[str, Any], emit: Callable[[dict[str, Any]], None]):
         self.emit = emit
-        """Sends one record to the parent (`grader.child.emit`, which stamps it with the job's key)."""
+        """Sends one record to the parent (`grader.sandbox.child.emit`, which stamps it with the job's key)."""
         self.checks_dir: str = job["checks_dir"]
         self.folders = (job["workdir"], job["sandbox"])
         """The sandbox's copy of the submission, and the sandbox: never shown in a record (see `clean`)."""
