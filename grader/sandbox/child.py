@@ -124,7 +124,7 @@ def _run_pytest(job: dict[str, Any]) -> int:
 def main() -> None:
     """Cold start (inside bubblewrap): the job arrives on stdin, records go to the fd it names."""
     job = json.loads(sys.stdin.buffer.read())
-    from grader.sandbox.worker import preload
+    from grader.sandbox.preload import preload
 
     preload(list(job.get("preload", [])))
     run(job, int(job["rec_fd"]), None)
