@@ -75,7 +75,7 @@ def command(job: dict[str, Any]) -> list[str]:
         elif os.path.isdir(path):
             argv += ["--ro-bind", path, path]
     software = _dedupe([sys.base_prefix, sys.prefix, sys.base_exec_prefix, sys.exec_prefix,
-                        str(Path(__file__).resolve().parent)], SYSTEM)
+                        str(Path(__file__).resolve().parents[1])], SYSTEM)  # the grader package
     content = _content_root()
     masks = [content] if any(_within(content, path) for path in software) else []
     needed = _dedupe(job.get("mounts", [job["checks_dir"]]), ())

@@ -92,7 +92,7 @@ def _within(filename: str, folder: str) -> bool:
 def _course_path(filename: str, checks_dir: str) -> str:
     """A course file as its authors know it: `checks/test_behaviour.py`, `grader/testing.py`."""
     path = Path(filename).resolve()
-    for base in (Path(checks_dir).resolve().parent, Path(__file__).resolve().parent.parent):
+    for base in (Path(checks_dir).resolve().parent, Path(__file__).resolve().parents[2]):
         if path.is_relative_to(base):
             return path.relative_to(base).as_posix()
     return path.name
