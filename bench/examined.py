@@ -25,7 +25,7 @@ from grader.manifest import load_chapter  # noqa: E402
 from grader.report import Report  # noqa: E402
 from grader.submission import locate  # noqa: E402
 from grader.variants import Variant, disagreements, first_failure, misplaced  # noqa: E402
-from grader.workerproc import Worker  # noqa: E402
+from grader.sandbox.workerproc import Worker  # noqa: E402
 from variants import CHAPTERS, corpus, files_of, mistakes, write  # noqa: E402
 
 SETS = ("examined", "examined/ambiguous")

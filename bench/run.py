@@ -87,7 +87,7 @@ def warm_job(rounds: int) -> tuple[float, float]:
     from grader.engine import grade
     from grader.manifest import load_chapter
     from grader.submission import locate
-    from grader.workerproc import Worker
+    from grader.sandbox.workerproc import Worker
 
     chapter = load_chapter("chapter-2")
     submission = locate(chapter, ROOT / "solutions" / "chapter-2")

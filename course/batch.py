@@ -34,11 +34,11 @@ from course.unzip import MAX_BYTES, MAX_FILES, Rejected, unpack
 from grader import __version__
 from grader.engine import unable_to_grade
 from grader.manifest import Chapter
-from grader.pool import WorkerPool
+from grader.sandbox.pool import WorkerPool
 from grader.report import Report
 from grader.safetext import printable
 from grader.submission import Submission, SubmissionError, checks_fingerprint, locate
-from grader.workerproc import Sandboxing
+from grader.sandbox.workerproc import Sandboxing
 
 __all__ = ["MAX_BYTES", "MAX_FILES", "MAX_SOURCE_BYTES", "BatchError", "BatchResult", "Entry", "Rejected",
            "check_out", "default_out", "discover", "grade_entry", "prepare", "run_batch", "student_id", "unpack",

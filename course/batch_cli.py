@@ -16,7 +16,7 @@ from course.terminal import make_console
 from grader.manifest import Chapter
 from grader.report import Report
 from grader.safetext import printable
-from grader.workerproc import Sandboxing
+from grader.sandbox.workerproc import Sandboxing
 
 
 def batch_command(chapter: Chapter, folder: Path, *, out: Path | None, jobs: int | None, force: bool,

@@ -2,7 +2,7 @@
 
 The rules, in report order, are :data:`RULES`. The structural ones read the chapter's files
 here; the graded ones (:data:`GRADED`) grade the solution, the starter and every `mistakes/`
-fixture through the real engine, on the warm workers of a :class:`grader.pool.WorkerPool`
+fixture through the real engine, on the warm workers of a :class:`grader.sandbox.pool.WorkerPool`
 (the jobs of all chapters share one pool). They need a manifest that loads and checks that
 all have an implementation; otherwise they are `skipped`, and the reason says what to fix first.
 
@@ -32,7 +32,7 @@ from grader.variants import SUFFIX, Variant, VariantError, disagreements, mispla
 from grader.manifest import (
     FILES_CHECK, FILES_TITLE, Chapter, ContentError, author_errors, describe_error, load_chapter,
 )
-from grader.pool import WorkerPool
+from grader.sandbox.pool import WorkerPool
 from grader.quiz import Quiz
 from grader.report import Report
 from grader.submission import SubmissionError, locate

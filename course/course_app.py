@@ -49,7 +49,7 @@ def _console(stderr: bool = False):
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    from course.cli import usage_error
+    from course.commands import usage_error
 
     usage_error(message)
     return typer.Exit(code)
@@ -80,7 +80,7 @@ def list_chapters(workspace: WorkspaceOption = None) -> None:
     ▶ marks the chapter to continue: the unfinished one you worked on last, else the first one
     not started.
     """
-    from course.cli import list_command
+    from course.commands import list_command
 
     raise typer.Exit(list_command(workspace))
 
@@ -89,7 +89,7 @@ def list_chapters(workspace: WorkspaceOption = None) -> None:
                     "The pager is $PAGER, else less.")
 def lesson(chapter: ChapterArgument, pager: PagerOption = True) -> None:
     """Read a chapter's lesson (paged on a terminal; plain Markdown when piped)."""
-    from course.cli import lesson_command
+    from course.commands import lesson_command
 
     raise typer.Exit(lesson_command(chapter, pager))
 
@@ -122,7 +122,7 @@ def start(chapter: ChapterArgument, workspace: WorkspaceOption = None) -> None:
                     "Exit status: 0 a hint (or the news that all passed) was shown, 1 no grade yet, 2 usage error.")
 def hint(chapter: ChapterArgument, workspace: WorkspaceOption = None) -> None:
     """The next hint for the first check that failed in your last grade (one more each time)."""
-    from course.cli import hint_command
+    from course.commands import hint_command
 
     raise typer.Exit(hint_command(chapter, workspace))
 

@@ -14,7 +14,7 @@ import typer
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from grader.workerproc import Runner
+    from grader.sandbox.workerproc import Runner
 
 EXAMPLES = """\
 Examples:
@@ -130,7 +130,7 @@ def _batch_usage(batch: Path | None, path: Path | None, solution: bool, fmt: Gra
 
 def _sandbox_problem(sandbox: SandboxMode) -> str | None:
     if sandbox is SandboxMode.bwrap:
-        from grader.bwrap import unavailable
+        from grader.sandbox.bwrap import unavailable
 
         return unavailable()
     return None
@@ -198,7 +198,7 @@ def _grade_submission(chapter, submission, fmt: GradeFormat, sandbox: SandboxMod
     from grader.engine import grade as run_grade
     from grader.render import render_data
     from grader.render.text import render
-    from grader.workerproc import runner
+    from grader.sandbox.workerproc import runner
 
     console = make_console()
     own_workspace = ws is not None

@@ -15,7 +15,7 @@ import sys
 from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:
-    from grader.workerproc import Worker
+    from grader.sandbox.workerproc import Worker
 
 NO_WORKER = {"-h", "--help", "--batch", "bwrap", "--sandbox=bwrap"}
 """Arguments after which a command grades nothing, or not on a warm worker (a batch starts its
@@ -26,7 +26,7 @@ def prestart(argv: list[str]) -> Worker | None:
     """A warm worker for a command line that grades one submission in the default sandbox."""
     if any(arg in NO_WORKER or arg.startswith("--batch=") for arg in argv):
         return None
-    from grader.workerproc import Worker
+    from grader.sandbox.workerproc import Worker
 
     return Worker()
 

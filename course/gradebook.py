@@ -4,7 +4,8 @@ the moment it is graded.
     chapter-N.csv            student, one column per check worth points (the points earned), score,
                              max_score, percent, status, one column per check worth none (its status:
                              `files` and any check with points = 0), then the stamps (submission
-                             hash, checks hash, grader version)
+                             hash, checks hash, grader version), and the integrity flags (where the
+                             code reaches into the grader; empty if none)
     chapter-N.jsonl          one full report per student (with the student id)
     chapter-N-summary.txt    how many students passed each check, where most got stuck, and who
                              could not be graded, was skipped or was not reached
@@ -140,7 +141,7 @@ def gradebook_csv(result: BatchResult) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["student", *scored, "score", "max_score", "percent", "status", *unscored,
-                     "submission_hash", "checks_hash", "grader_version"])
+                     "submission_hash", "checks_hash", "grader_version", "integrity"])
     for student, report in result.reports.items():
         points = {c.id: float(c.score) for c in report.checks}
         statuses = {c.id: c.status for c in report.checks}
@@ -148,7 +149,8 @@ def gradebook_csv(result: BatchResult) -> str:
         writer.writerow([_cell(v) for v in (
             student, *(points.get(i, "") for i in scored), float(report.score), float(report.max_score),
             float(round(percent, 1)), report.status, *(statuses.get(i, "") for i in unscored),
-            report.submission_hash, report.checks_hash, report.grader_version)])
+            report.submission_hash, report.checks_hash, report.grader_version,
+            report.flagged().removeprefix("flagged: "))])
     return buffer.getvalue()
 
 
@@ -191,6 +193,10 @@ def summary(result: BatchResult) -> str:
         if worst[3]:
             lines += ["", f"Most students who did not pass were stopped first by “{worst[1]}” ({worst[0]}): "
                           f"{worst[3]} of {total - all_passed}."]
+    flagged = {s: r for s, r in reports.items() if r.integrity}
+    if flagged:
+        lines += ["", "Flagged (graded as usual, but the code reaches into the grader: look at it):"]
+        lines += [f"  {s}: graded {r.status} · {r.flagged()}" for s, r in flagged.items()]
     broken = [s for s, r in reports.items() if r.status == "error"]
     if broken:
         lines += ["", f"Could not be graded cleanly (a grader or course problem, re-run to retry): {', '.join(broken)}"]

@@ -166,7 +166,7 @@ class Watch:
     """
 
     def __init__(self, console: Console, workspace: Path, chapter: Chapter, *, manual: bool):
-        from grader.workerproc import Worker
+        from grader.sandbox.workerproc import Worker
 
         self.console = console
         self.workspace = workspace
@@ -342,7 +342,7 @@ class Watch:
 
     def _run(self, submission: Submission) -> Report:
         from grader.engine import grade
-        from grader.workerproc import Worker
+        from grader.sandbox.workerproc import Worker
 
         for attempt in (1, 2):
             if not self.worker.alive:

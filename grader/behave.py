@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from grader.clean import clean
-from grader.cleanup import remove_tree
+from grader.sandbox.cleanup import remove_tree
 from grader.content import starter_dir
-from grader.limits import Limits
+from grader.sandbox.limits import Limits
 from grader.manifest import Chapter, CheckSpec
 from grader.submission import Submission
-from grader.workerproc import signal_name
+from grader.sandbox.workerproc import signal_name
 
 
 @dataclass
@@ -46,7 +46,7 @@ class Sandbox:
         return box
 
     def remove(self) -> None:
-        """Delete the sandbox, following no link learner code left in it (see `grader.cleanup`)."""
+        """Delete the sandbox, following no link learner code left in it (see `grader.sandbox.cleanup`)."""
         remove_tree(self.root)
 
 
@@ -103,7 +103,7 @@ def authentic(outcome: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 def refusal_notes(outcome: dict[str, Any], limit: int = 5) -> list[str]:
-    """One note per distinct thing the sandbox refused (see `grader.guard`)."""
+    """One note per distinct thing the sandbox refused (see `grader.sandbox.guard`)."""
     reasons: list[str] = []
     for rec in outcome.get("records", []):
         reason = str(rec.get("reason", ""))

@@ -257,7 +257,7 @@ def crash_site(exc: BaseException) -> tuple[str | None, int | None]:
 
 
 GRADER = Path(__file__).resolve().parent
-GUARD = GRADER / "guard.py"
+GUARD = GRADER / "sandbox" / "guard.py"
 
 
 def course_code(filename: str, checks: Path | str) -> bool:

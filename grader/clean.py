@@ -1,7 +1,7 @@
 """Clean text for the learner: the sandbox's folders out of sight, library noise cut, long text cut
 at a line or a word.
 
-One place for every record the behavioural stage sends (`grader.plugin`) and for what the parent
+One place for every record the behavioural stage sends (`grader.sandbox.plugin`) and for what the parent
 adds to it (`grader.behave`), so a check never has to think about it.
 """
 

@@ -8,6 +8,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+
+FORMAT_VERSION = 1
+FILES_CHECK = "files"
+"""Id of the check the engine adds to every chapter: the learner's files exist, parse, and define every
+name they use."""
+FILES_TITLE = "Your files are there, are valid Python, and every name they use is defined"
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover

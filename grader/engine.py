@@ -7,11 +7,11 @@ from typing import Any
 
 from grader import __version__
 from grader.behave import Sandbox, authentic, build_job, interpret, refusal_notes
-from grader.limits import Limits
+from grader.sandbox.limits import Limits
 from grader.manifest import FILES_CHECK, FILES_TITLE, Chapter, CheckSpec
-from grader.report import CheckResult, Report, overall_status
+from grader.report import CheckResult, IntegrityFlag, Report, overall_status
 from grader.submission import Submission, checks_fingerprint
-from grader.workerproc import Runner, Worker, WorkerDied
+from grader.sandbox.workerproc import Runner, Worker, WorkerDied
 
 
 def grade(chapter: Chapter, submission: Submission, *, worker: Runner | None = None,
@@ -24,10 +24,12 @@ def grade(chapter: Chapter, submission: Submission, *, worker: Runner | None = N
     own = Worker(chapter.preload) if behavioural and worker is None else None
     try:
         # libcst is imported only now, while the worker process starts and imports its libraries.
+        from grader.static.integrity import integrity_flags
         from grader.static.source import load_sources
         from grader.staticstage import files_verdict, run_static
 
         sources, problems = load_sources(submission.edited)
+        flags = [IntegrityFlag(**f.to_dict()) for f in integrity_flags(sources)]
         files = files_verdict(chapter, problems, sources)
         verdicts: dict[str, dict[str, Any]] = {FILES_CHECK: files}
         outcome = {FILES_CHECK: files["status"]}
@@ -36,13 +38,13 @@ def grade(chapter: Chapter, submission: Submission, *, worker: Runner | None = N
         runnable = _runnable(chapter, behavioural, outcome, verdicts)
         notes: list[str] = []
         if runnable:
-            verdicts.update(_behave(chapter, submission, runnable, own or worker, limits, notes))
+            verdicts.update(_behave(chapter, submission, runnable, own or worker, limits, notes, flags))
         elif own is not None:
             own.kill()
     finally:
         if own is not None:
             own.close()
-    return _report(chapter, submission, verdicts, notes, time.perf_counter() - started)
+    return _report(chapter, submission, verdicts, notes, time.perf_counter() - started, flags)
 
 
 def unable_to_grade(chapter: Chapter, submission: Submission, message: str, *, grader_fault: bool = False) -> Report:
@@ -79,7 +81,7 @@ def _runnable(chapter: Chapter, behavioural: list[CheckSpec], outcome: dict[str,
 
 
 def _behave(chapter: Chapter, submission: Submission, specs: list[CheckSpec], worker: Runner,
-            limits: Limits | None, notes: list[str]) -> dict[str, dict[str, Any]]:
+            limits: Limits | None, notes: list[str], flags: list[IntegrityFlag]) -> dict[str, dict[str, Any]]:
     box = Sandbox.create(submission)
     try:
         job = build_job(chapter, box, specs, limits)
@@ -95,6 +97,7 @@ def _behave(chapter: Chapter, submission: Submission, specs: list[CheckSpec], wo
             return _grader_failed(specs, "the test process ended before any check started:\n"
                                   + result.get("output", "")[-1500:], notes)
         notes.extend(refusal_notes(result))
+        _add_flags(flags, result)
         if result.get("timed_out"):
             notes.append(f"the behavioural checks were stopped at the {chapter.timeout:g} s time limit")
         if result.get("output_bytes", 0) > len(result.get("output", "")):
@@ -102,6 +105,21 @@ def _behave(chapter: Chapter, submission: Submission, specs: list[CheckSpec], wo
         return interpret(specs, result, chapter.timeout, str(box.work))
     finally:
         box.remove()
+
+
+def _add_flags(flags: list[IntegrityFlag], outcome: dict[str, Any]) -> None:
+    """Add the reaches into the harness the child's audit hook saw (`flag` records) to those the
+    static stage found, each (file, line, what) once, in file and line order."""
+    seen = {(f.file, f.line, f.what) for f in flags}
+    for rec in outcome.get("records", []):
+        if rec.get("type") != "flag" or not isinstance(rec.get("what"), str):
+            continue
+        flag = IntegrityFlag(file=str(rec.get("file") or "") or None, what=rec["what"],
+                             line=rec["line"] if isinstance(rec.get("line"), int) else None)
+        if (flag.file, flag.line, flag.what) not in seen:
+            seen.add((flag.file, flag.line, flag.what))
+            flags.append(flag)
+    flags.sort(key=lambda f: (f.file or "", f.line or 0))
 
 
 def _grader_failed(specs: list[CheckSpec], why: str, notes: list[str]) -> dict[str, dict[str, Any]]:
@@ -123,7 +141,7 @@ def _worker_killed(specs: list[CheckSpec], why: str) -> dict[str, dict[str, Any]
 
 
 def _report(chapter: Chapter, submission: Submission, verdicts: dict[str, dict[str, Any]],
-            notes: list[str], duration: float) -> Report:
+            notes: list[str], duration: float, flags: list[IntegrityFlag] | None = None) -> Report:
     specs: list[tuple[str, str, str, float, CheckSpec | None, int | None]] = [
         (FILES_CHECK, FILES_TITLE, "files", 0, None, None)]
     specs += [(c.id, c.title, c.kind, c.points, c, c.task) for c in chapter.checks]
@@ -151,4 +169,5 @@ def _report(chapter: Chapter, submission: Submission, verdicts: dict[str, dict[s
         score=sum(c.score for c in checks), max_score=sum(c.points for c in checks),
         submission=str(submission.origin), duration=round(duration, 3), grader_version=__version__,
         checks_hash=checks_fingerprint(chapter), submission_hash=submission.fingerprint(), notes=notes,
+        integrity=flags or [],
     )

@@ -11,8 +11,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from grader.content import CHAPTER_ID, ContentError, chapter_ids, chapters_dir, parse_toml
-from grader.outline import FILES_CHECK, FILES_TITLE, FORMAT_VERSION
+from grader.content import (  # noqa: F401 - FILES_* re-exported
+    CHAPTER_ID, FILES_CHECK, FILES_TITLE, FORMAT_VERSION, ContentError, chapter_ids, chapters_dir, parse_toml,
+)
 
 
 _CHECK_ID = r"^[a-z0-9]+(-[a-z0-9]+)*$"

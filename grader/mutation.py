@@ -6,27 +6,31 @@ bug does ("a copy of the app where ...") and `# untested:` what a test must chec
 patch that no longer applies exactly is a course content error, so a change to the reference app
 cannot silently disarm a mutant.
 
-Good tests pass against the reference app and fail against every mutant. The learner's tests run
-in this process with `pytest.main` (no fork, no subprocess): each run gets a fresh folder, its
-own working directory and fresh imports of the app's modules (see :func:`fresh_imports`).
+Good tests pass against the reference app and fail against every mutant. Each run of the learner's
+tests happens in a process of its own, forked from this one once the heavy libraries are imported
+(see :func:`run_tests`): the tests cannot patch the harness that judges them (the collector, this
+module, the chapter's checks), since whatever they change dies with their run; what comes back is
+plain data. Each run gets a fresh folder, its own working directory and fresh imports of the app's
+modules (see :func:`fresh_imports`).
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
+import json
 import os
 import re
 import shutil
 import sys
 import traceback
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Literal
+from typing import Any, Literal
 
 import pytest
 
@@ -36,6 +40,10 @@ from grader.variants import Variant, read_variants
 
 MESSAGE_LINES = 2
 """Lines of an error kept in a test's message (pytest's assertion details go on and on)."""
+RESULT_CAP = 1 << 20
+"""The most a run's process may send back (its results are a few KB)."""
+RECORDS_FD = 3
+"""The grader child's record pipe (`grader.sandbox.child`): a run's process gets /dev/null in its place."""
 
 
 class MutantError(ContentError):
@@ -186,7 +194,11 @@ class TestRun:
     tests: list[TestResult] = field(default_factory=list)
     collect_errors: list[TestResult] = field(default_factory=list)
     crashed: str = ""
-    """A problem that stopped pytest itself (for example a usage error)."""
+    """A problem that stopped pytest itself (for example a usage error), or the run's process."""
+    observed: Any = None
+    """What `run_tests(after=...)` returned in the run's process, after the tests (plain data)."""
+    exited: int | None = None
+    """The exit status, when the tests ended their own process (`os._exit`) before pytest finished."""
 
     @property
     def failures(self) -> list[TestResult]:
@@ -246,11 +258,19 @@ def _short(text: str, folder: Path) -> str:
 class _Collector:
     """A pytest plugin that keeps each test's outcome, and where in the learner's file it failed."""
 
-    def __init__(self, folder: Path, paths: Iterable[str]):
+    def __init__(self, folder: Path, paths: Iterable[str], progress_fd: int | None = None):
         self.folder = folder
         self.paths = {Path(p).as_posix() for p in paths}
         self.run = TestRun()
         self.by_id: dict[str, TestResult] = {}
+        self.progress_fd = progress_fd
+        """Where to say which test starts (one JSON line each), so that a run whose process ends
+        in the middle of a test can name it."""
+
+    def pytest_runtest_logstart(self, nodeid: str, location) -> None:
+        if self.progress_fd is not None:
+            line = {"running": nodeid, "file": location[0], "line": location[1] + 1 if location[1] is not None else None}
+            _write_all(self.progress_fd, json.dumps(line).encode() + b"\n")
 
     def _relative(self, filename: str) -> str | None:
         path = Path(filename)
@@ -329,17 +349,118 @@ class _Collector:
 
 
 def run_tests(folder: Path, paths: Iterable[str], *, isolate: bool = True,
-              plugins: Iterable[object] = ()) -> TestRun:
-    """Run the pytest files `paths` (relative to `folder`) in this process.
+              plugins: Iterable[object] = (), after: Callable[[], Any] | None = None) -> TestRun:
+    """Run the pytest files `paths` (relative to `folder`) in a process of their own, forked from this one.
 
     With `isolate` the run happens inside :func:`fresh_imports` of `folder`; pass False when the
-    caller has entered it already (to prepare the app's modules, or inspect them afterwards).
-    `plugins` are more pytest plugins for the run, to watch it; let them keep only plain data, so
-    that a run in an interpreter of its own can send what they saw back.
+    caller has entered it already (to prepare the app's modules first: the run's process inherits
+    them). `plugins` are more pytest plugins for the run, to watch it (they run in the run's process).
+    `after`, if given, is called in the run's process once the tests are done; what it returns (JSON
+    data: what the tests left behind, what a plugin saw) comes back as `TestRun.observed`.
     """
     folder = Path(folder).resolve()
     paths = list(paths)
-    collector = _Collector(folder, paths)
+    read_end, write_end = os.pipe()
+    try:
+        pid = _fork()
+    except BaseException:
+        os.close(read_end)
+        os.close(write_end)
+        raise
+    if pid == 0:  # the run's process: never returns
+        os.close(read_end)
+        _run_and_exit(folder, paths, isolate, plugins, after, write_end)
+    os.close(write_end)
+    data = _read_capped(read_end)
+    _, status = os.waitpid(pid, 0)
+    return _decoded(data, status)
+
+
+def _fork() -> int:
+    """`os.fork()`, from the one place the child's audit hook lets the harness fork (`grader.sandbox.guard`)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    return os.fork()
+
+
+def _run_and_exit(folder: Path, paths: list[str], isolate: bool, plugins: Iterable[object],
+                  after: Callable[[], Any] | None, result_fd: int) -> None:
+    """In the run's process: run the tests, send the result as one JSON document, exit."""
+    payload = b""
+    try:
+        # It stays in the child's process group, which the worker kills as a whole at the time limit.
+        if result_fd != RECORDS_FD:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, RECORDS_FD)  # the chapter's records are out of the tests' reach
+            os.close(devnull)
+        run = _run_here(folder, paths, isolate, result_fd, plugins)
+        run.observed = after() if after is not None else None
+        payload = b"\n" + json.dumps(asdict(run)).encode() + b"\n"
+    except BaseException as exc:  # noqa: BLE001 - whatever happens, the run's process only exits
+        payload = b"\n" + json.dumps(asdict(TestRun(crashed=f"the test run failed: {type(exc).__name__}: {exc}"))).encode()
+    finally:
+        try:
+            _write_all(result_fd, payload)
+        finally:
+            os._exit(0)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    while data:
+        data = data[os.write(fd, data):]
+
+
+def _read_capped(fd: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while chunk := os.read(fd, 1 << 16):
+            if size < RESULT_CAP:
+                chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    return b"".join(chunks) if size <= RESULT_CAP else b""
+
+
+def _decoded(data: bytes, status: int) -> TestRun:
+    """The run the process sent back (its last line); one that sent none ended the process itself,
+    in the test that started last."""
+    running: dict[str, Any] = {}
+    for line in data.split(b"\n"):
+        try:
+            value = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(value, dict):
+            continue
+        if "running" in value:
+            running = value
+            continue
+        try:
+            return TestRun(tests=[TestResult(**t) for t in value["tests"]],
+                           collect_errors=[TestResult(**t) for t in value["collect_errors"]],
+                           crashed=str(value["crashed"]), observed=value.get("observed"))
+        except (KeyError, TypeError):
+            continue
+    if os.WIFSIGNALED(status):
+        how, exited = f"killed by signal {os.WTERMSIG(status)}", None
+    else:
+        exited = os.waitstatus_to_exitcode(status)
+        how = f"exit status {exited}: os._exit?"
+    run = TestRun(crashed=f"the tests' process ended ({how}) before pytest finished", exited=exited)
+    if isinstance(running.get("running"), str):
+        file, line = running.get("file"), running.get("line")
+        run.tests.append(TestResult(str(running["running"]), "failed", f"ended the tests' process ({how})",
+                                    file if isinstance(file, str) else None, line if isinstance(line, int) else None))
+        run.crashed = ""
+    return run
+
+
+def _run_here(folder: Path, paths: list[str], isolate: bool, progress_fd: int | None = None,
+              plugins: Iterable[object] = ()) -> TestRun:
+    """Run the tests in this process (the run's own)."""
+    collector = _Collector(folder, paths, progress_fd)
     args = [
         *paths, "-c", os.devnull, "--rootdir", str(folder), "--confcutdir", str(folder), "--import-mode=importlib",
         "-p", "no:cacheprovider", "-p", "no:stepwise", "-p", "no:faulthandler", "-p", "no:terminal",

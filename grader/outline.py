@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from grader.content import chapters_dir
+from grader.content import FILES_CHECK, FILES_TITLE, FORMAT_VERSION, chapters_dir  # noqa: F401 - re-exported
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -27,11 +27,6 @@ else:  # pragma: no cover
 if TYPE_CHECKING:
     from grader.manifest import Chapter
 
-FORMAT_VERSION = 1
-FILES_CHECK = "files"
-"""Id of the check the engine adds to every chapter: the learner's files exist, parse, and define every
-name they use."""
-FILES_TITLE = "Your files are there, are valid Python, and every name they use is defined"
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,21 @@ class CheckResult(BaseModel):
     """Captured output of the learner's code during this check (capped)."""
 
 
+class IntegrityFlag(BaseModel):
+    """A place where the submission reaches into the grader's harness (it never changes the verdict)."""
+
+    file: Text | None = None
+    line: int | None = None
+    what: Text
+
+    def shown(self, single_file: bool = False) -> str:
+        """`line 31 reads the test harness's frames` (with the file when it is not the only one)."""
+        if self.line is None:
+            return f"{self.what}" if not self.file else f"{self.file} {self.what}"
+        where = f"line {self.line}" if single_file or not self.file else f"{self.file} line {self.line}"
+        return f"{where} {self.what}"
+
+
 class Report(BaseModel):
     chapter: str
     title: str
@@ -59,10 +74,20 @@ class Report(BaseModel):
     submission_hash: str
     notes: list[Text] = Field(default_factory=list)
     """Things about the run itself, e.g. a timeout or a process that died."""
+    integrity: list[IntegrityFlag] = Field(default_factory=list)
+    """Where the submission reaches into the harness (frames, gc, the record pipe, patched libraries):
+    for an instructor to look at; the verdict stands as graded."""
 
     @property
     def exit_code(self) -> int:
         return {"pass": EXIT_PASS, "fail": EXIT_FAIL, "error": EXIT_ERROR}[self.status]
+
+    def flagged(self) -> str:
+        """`flagged: line 31 reads the test harness's frames; ...`, or "" when nothing was flagged."""
+        if not self.integrity:
+            return ""
+        single = len({f.file for f in self.integrity if f.file}) <= 1
+        return "flagged: " + "; ".join(f.shown(single) for f in self.integrity)
 
     def counts(self) -> dict[str, int]:
         out = {"pass": 0, "fail": 0, "skip": 0, "error": 0}

@@ -33,7 +33,7 @@ import pytest
 from grader.blame import (attribute_at, course_code, crash_site, described, learner_frame, learner_relative,
                           learner_traceback, paused_at, where)
 from grader.clean import clip
-from grader.guard import Refused
+from grader.sandbox.guard import Refused
 from grader.routes import endpoint_function, endpoint_of
 
 __all__ = ["Advice", "CheckFailed", "Learner", "about", "advised", "attribute_at", "check", "closed", "crash_site", "described",

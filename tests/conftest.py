@@ -10,7 +10,7 @@ from grader.engine import grade
 from grader.manifest import Chapter, load_chapter
 from grader.report import Report
 from grader.submission import locate
-from grader.workerproc import Worker
+from grader.sandbox.workerproc import Worker
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(__file__).resolve().parent / "corpus"

@@ -25,10 +25,10 @@ from conftest import ROOT
 from course.batch import (HIDDEN, MAX_BYTES, MAX_FILES, BatchError, Entry, Rejected, discover, prepare,
                           run_batch, unpack)
 from crafted import CRAFTED, ESCAPE_NAME, escape_student, hidden_student, non_utf8_student
-from grader.bwrap import unavailable
+from grader.sandbox.bwrap import unavailable
 from grader.engine import grade
 from grader.manifest import load_chapter, load_chapter_dir
-from grader.pool import WorkerPool
+from grader.sandbox.pool import WorkerPool
 from grader.submission import locate
 from grader.variants import Variant, disagreements, read_variant
 from variants import corpus, mistake, mistakes, source
@@ -129,9 +129,9 @@ def test_the_gradebook_files(classroom, graded):
     result, out = graded
     chapter = chapter2()
     rows = list(csv.DictReader(io.StringIO((out / "chapter-2.csv").read_text())))
-    # the points of each check, the totals, then the status of the checks worth no points (`files`), then stamps
+    # the points of each check, the totals, the status of the checks worth no points (`files`), stamps, flags
     assert list(rows[0]) == ["student", *(c.id for c in chapter.checks), "score", "max_score", "percent",
-                             "status", "files", "submission_hash", "checks_hash", "grader_version"]
+                             "status", "files", "submission_hash", "checks_hash", "grader_version", "integrity"]
     assert [r["student"] for r in rows] == sorted(expected)
     for row in rows:
         report = result.reports[row["student"]]

@@ -23,11 +23,11 @@ from typing import Any
 import pytest
 
 from conftest import ROOT
-from grader import bwrap
-from grader.bwrap import BwrapRunner, unavailable
+from grader.sandbox import bwrap
+from grader.sandbox.bwrap import BwrapRunner, unavailable
 from grader.content import content_root
 from grader.engine import grade
-from grader.limits import Limits
+from grader.sandbox.limits import Limits
 from grader.manifest import Chapter, load_chapter
 from grader.submission import locate
 
@@ -36,7 +36,7 @@ pytestmark = pytest.mark.skipif(NO_BWRAP is not None, reason=f"no bubblewrap her
 SOLUTION = (ROOT / "solutions" / "chapter-2" / "database.py").read_text()
 HOOK_OFF = textwrap.dedent("""
     import gc
-    from grader.guard import Policy
+    from grader.sandbox.guard import Policy
 
     for thing in gc.get_objects():
         if isinstance(thing, Policy):

@@ -12,7 +12,7 @@ import pytest
 from authoring import CHAPTER, run_course, write_example
 from conftest import ROOT
 from course.content_check import GRADED, RULES, ChapterResult, Inspection, check_chapters
-from grader.pool import WorkerPool
+from grader.sandbox.pool import WorkerPool
 
 CHECK_LINE = 17
 """The `id = "one-shared-database"` line of the guide's chapter.toml."""

@@ -21,13 +21,13 @@ import pytest
 
 from conftest import ROOT
 from variants import source
-from grader.bwrap import BwrapRunner, unavailable
+from grader.sandbox.bwrap import BwrapRunner, unavailable
 from grader.engine import grade
 from grader.variants import disagreements, read_variant
-from grader.guard import Policy, sqlite_path
+from grader.sandbox.guard import Policy, sqlite_path
 from grader.manifest import load_chapter, load_chapter_dir
 from grader.submission import locate
-from grader.workerproc import Runner, Worker
+from grader.sandbox.workerproc import Runner, Worker
 
 HOSTILE = sorted((ROOT / "tests" / "hostile" / "chapter-2").glob("*.diff"))
 SOLUTION = (ROOT / "solutions" / "chapter-2" / "database.py").read_text()
@@ -227,7 +227,7 @@ def test_policy_on_calls_without_an_audit_event_of_their_own(tmp_path):
 
 NPROC_PROBE = """
 import os, signal, sys, time
-from grader import limits
+from grader.sandbox import limits
 if os.getuid() == 0:  # RLIMIT_NPROC binds only other users: become nobody (modules are loaded already)
     os.setgid(65534)
     os.setuid(65534)
@@ -271,7 +271,7 @@ def test_bwrap_mode_grades_like_the_default(hostile, chapter, bystanders):
 
 TAMPER = """
 import errno, gc, os, socket
-from grader.guard import Policy
+from grader.sandbox.guard import Policy
 
 for thing in gc.get_objects():  # learner code can reach the harness: switch the audit hook off
     if isinstance(thing, Policy):
@@ -373,7 +373,7 @@ def test_a_refusal_inside_a_check_fails_that_check(grade_files):
 
 HOOK_OFF = """
 import gc
-from grader.guard import Policy
+from grader.sandbox.guard import Policy
 
 for thing in gc.get_objects():  # learner code can reach the harness: switch the audit hook off
     if isinstance(thing, Policy):

@@ -1,5 +1,5 @@
-"""grader.mutation: mutants as variants that must apply exactly, fresh imports per run, the learner's tests run
-in-process."""
+"""grader.mutation: mutants as variants that must apply exactly, fresh imports per run, each run of the learner's
+tests in a process of its own (what they patch dies with it)."""
 
 from __future__ import annotations
 
@@ -228,6 +228,51 @@ def test_a_test_file_that_exits_at_import_does_not_pass(tmp_path):
     run = run_tests(make(tmp_path, tests="import sys\nsys.exit(0)\n\ndef test_a():\n    pass\n"),
                     ["tests/test_app.py"])
     assert not run.all_passed and run.caught
+
+
+PATCHES_THE_HARNESS = """\
+import grader.mutation
+
+grader.mutation.TestRun.caught = property(lambda run: True)
+grader.mutation.run_tests = None
+
+
+def test_a():
+    pass
+"""
+
+
+def test_what_the_tests_patch_dies_with_their_run(tmp_path):
+    import grader.mutation
+
+    run = run_tests(make(tmp_path / "one", tests=PATCHES_THE_HARNESS), ["tests/test_app.py"])
+    assert run.all_passed and not run.caught
+    assert grader.mutation.run_tests is run_tests and not grader.mutation.TestRun().caught
+    assert run_tests(make(tmp_path / "two"), ["tests/test_app.py"]).all_passed
+
+
+def test_a_run_whose_process_ends_early_does_not_pass(tmp_path):
+    tests = "import os\n\ndef test_a():\n    os._exit(0)\n"
+    run = run_tests(make(tmp_path, tests=tests), ["tests/test_app.py"])
+    assert not run.all_passed and run.caught and run.exited == 0
+    assert [(t.name, t.file, t.line) for t in run.failures] == [("test_a", "tests/test_app.py", 3)]
+    assert run.failures[0].message == "ended the tests' process (exit status 0: os._exit?)"
+
+
+def test_the_tests_cannot_write_to_the_record_pipe(tmp_path):
+    """In the grader's child, descriptor 3 is the record pipe: a run's process has /dev/null there."""
+    tests = "import os\n\ndef test_a():\n    assert os.path.realpath('/proc/self/fd/3') == '/dev/null'\n"
+    assert run_tests(make(tmp_path, tests=tests), ["tests/test_app.py"]).all_passed
+
+
+def test_after_reports_what_the_run_left_behind(tmp_path):
+    tests = "import app\n\ndef test_a():\n    app.seen = ['touched']\n"
+    folder = make(tmp_path, tests=tests)
+    with fresh_imports(folder):
+        import app  # noqa: F401 - prepared here, inherited by the run's process
+
+        run = run_tests(folder, ["tests/test_app.py"], isolate=False, after=lambda: sys.modules["app"].seen)
+        assert run.observed == ["touched"] and not hasattr(sys.modules["app"], "seen")
 
 
 def test_a_mutant_that_no_longer_applies_is_a_content_error_not_the_learners_failure(tmp_path, worker):

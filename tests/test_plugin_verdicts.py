@@ -16,7 +16,7 @@ import pytest
 from grader.clean import clip, relative_paths, without_noise
 from grader.engine import grade
 from grader.manifest import ContentError, load_chapter_dir
-from grader.plugin import MESSAGE_CAP
+from grader.sandbox.plugin import MESSAGE_CAP
 from grader.submission import locate
 from variants import line_of
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from conftest import ROOT
 from coursekit import children, wait_until
 from grader.manifest import load_chapter
-from grader.pool import WorkerPool
+from grader.sandbox.pool import WorkerPool
 from grader.submission import locate
 
 SOLUTION = (ROOT / "solutions" / "chapter-2" / "database.py").read_text()
@@ -72,7 +72,7 @@ def test_a_submission_that_kills_its_worker_fails_and_the_pool_goes_on(tmp_path)
     killer.mkdir()
     (killer / "database.py").write_text(SOLUTION + textwrap.dedent("""
         import gc, os, signal
-        from grader.guard import Policy
+        from grader.sandbox.guard import Policy
 
         for thing in gc.get_objects():
             if isinstance(thing, Policy):
@@ -96,7 +96,7 @@ def test_a_submission_that_garbles_its_workers_answer_fails_and_the_pool_goes_on
     garbler.mkdir()
     (garbler / "database.py").write_text(SOLUTION + textwrap.dedent("""
         import gc, os
-        from grader.guard import Policy
+        from grader.sandbox.guard import Policy
 
         for thing in gc.get_objects():
             if isinstance(thing, Policy):

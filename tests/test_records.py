@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from grader.records import LINE_CAP, RECORDS_CAP, STACK_CAP, RecordReader
+from grader.sandbox.records import LINE_CAP, RECORDS_CAP, STACK_CAP, RecordReader
 
 KEY = "k" * 32
 

@@ -1,5 +1,6 @@
 """Every chapter's variants through the real engine: each gets the verdict it declares, fails exactly
-the checks (and diagnoses) it names, and its first failed check points inside its fault.
+the checks (and diagnoses) it names, is never flagged for tampering, and its first failed check
+points inside its fault.
 
 Per chapter, the measure the course is held to on code we did not write: verdicts right 100 %,
 first failed check inside the fault at least 95 % of the failing variants.
@@ -40,6 +41,7 @@ def test_every_check_is_failed_by_some_declared_variant(chapter):
 def test_variant_gets_the_declared_verdict(variant: Variant, graded):
     report = graded(variant)
     assert disagreements(variant, report) == []
+    assert report.integrity == []  # no variant reaches into the harness: zero false integrity flags
     assert (report.status, report.exit_code) == (("pass", 0) if variant.expects_pass else ("fail", 1))
 
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from grader.engine import grade
-from grader.limits import Limits
+from grader.sandbox.limits import Limits
 from grader.manifest import load_chapter_dir
 from grader.submission import locate
-from grader.workerproc import Worker
+from grader.sandbox.workerproc import Worker
 
 OBSERVE = textwrap.dedent('''
     import base64, json, os, resource, sys, tempfile

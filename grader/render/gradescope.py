@@ -17,6 +17,8 @@ def to_gradescope(report: Report, visibility: Visibility = "visible") -> dict[st
         lines.append("Some checks could not run because of a problem in the grader or the course, "
                      "not in the submission.")
     lines += [f"note: {note}" for note in report.notes]
+    if report.integrity:
+        lines.append(report.flagged())
     return {
         "score": report.score,
         "execution_time": round(report.duration, 3),
@@ -24,7 +26,8 @@ def to_gradescope(report: Report, visibility: Visibility = "visible") -> dict[st
         "visibility": visibility,
         "stdout_visibility": "hidden",
         "extra_data": {"chapter": report.chapter, "status": report.status, "grader_version": report.grader_version,
-                       "checks_hash": report.checks_hash, "submission_hash": report.submission_hash},
+                       "checks_hash": report.checks_hash, "submission_hash": report.submission_hash,
+                       "integrity": [f.model_dump(mode="json") for f in report.integrity]},
         "tests": [_test(number, c, visibility) for number, c in enumerate(report.checks, start=1)],
     }
 

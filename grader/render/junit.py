@@ -25,6 +25,8 @@ def to_junit(report: Report) -> str:
     properties = ET.SubElement(suite, "properties")
     for name in ("score", "max_score", "grader_version", "checks_hash", "submission_hash"):
         ET.SubElement(properties, "property", name=name, value=clean(f"{getattr(report, name)}"))
+    if report.integrity:
+        ET.SubElement(properties, "property", name="integrity", value=clean(report.flagged()))
     for check in report.checks:
         case = ET.SubElement(suite, "testcase", classname=f"{report.chapter}.{check.kind}",
                              name=clean(f"{check.id}: {check.title}"), time=f"{check.duration:.3f}")

@@ -65,6 +65,8 @@ def render(report: Report, console: Console, *, folder: Path | None = None, file
             _indented(console, f"hint: {check.hint}", "hint")
     for note in report.notes:
         console.print(Text(f"note: {printable(note)}", style="yellow"), soft_wrap=True)
+    if report.integrity:
+        console.print(Text(printable(report.flagged()), style="bold yellow"), soft_wrap=True)
     console.print(summary(report, hint_command), soft_wrap=not console.is_terminal)
 
 

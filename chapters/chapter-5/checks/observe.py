@@ -11,8 +11,9 @@
 - the tests' reads of the app's source files (a test must send requests, not read the code);
 - the overrides left in place when the tests end.
 
-It keeps plain data only (strings, numbers and dataclasses of them), so that a run in an
-interpreter of its own could send it back as it is.
+It keeps plain data only (strings, numbers and dataclasses of them): the run happens in a process
+of its own (`run_tests` forks), so `snapshot()` sends what it saw back as JSON data there, and
+`restore()` reads it into the caller's observer.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import os
 import sys
 import weakref
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -214,6 +215,32 @@ class Observer:
             self.left_over[getattr(key, "__name__", repr(key))] = (getattr(fn, "__name__", repr(fn)),
                                                                    *self._defined_at(fn))
         self.close()
+
+    def snapshot(self) -> dict[str, Any]:
+        """What the observer saw, as JSON data (called in the run's process, as `run_tests`'s `after`)."""
+        return {"requests": [asdict(r) for r in self.requests], "sessions": [asdict(x) for x in self.sessions],
+                "engines": [asdict(e) for e in self.engines], "writes": [asdict(w) for w in self.writes],
+                "changes": [asdict(c) for c in self.changes],
+                "source_reads": [[asdict(site), file, test] for site, file, test in self.source_reads],
+                "left_over": self.left_over, "routes": self.routes}
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """Read back a `snapshot()` sent by the run's process (nothing if it sent none)."""
+        def site(value: Any) -> Site | None:
+            return Site(**value) if isinstance(value, dict) else None
+
+        def request(d: dict[str, Any]) -> Request:
+            return Request(**{**d, "site": site(d.get("site")), "override": site(d.get("override")),
+                              "commits": [site(c) for c in d.get("commits", [])]})
+
+        self.requests = [request(d) for d in data.get("requests", [])]
+        self.sessions = [SessionSeen(**{**d, "created": site(d.get("created"))}) for d in data.get("sessions", [])]
+        self.engines = [EngineSeen(**{**d, "created": site(d.get("created"))}) for d in data.get("engines", [])]
+        self.writes = [Write(**{**d, "site": site(d.get("site"))}) for d in data.get("writes", [])]
+        self.changes = [Change(**{**d, "site": site(d.get("site"))}) for d in data.get("changes", [])]
+        self.source_reads = [(Site(**s), f, t) for s, f, t in data.get("source_reads", [])]
+        self.left_over = {k: tuple(v) for k, v in data.get("left_over", {}).items()}
+        self.routes = [(tuple(m), path, name) for m, path, name in data.get("routes", [])]
 
     def close(self) -> None:
         """Stop watching (again: harmless); the run's caller calls it too, in case pytest itself broke."""

@@ -52,7 +52,8 @@ def watched_run(tmp_path_factory, app_dir, mutant=None) -> Watched:
                       [TESTS], mutant)
     seen = Observer(folder, [TESTS])
     try:
-        run = run_tests(folder, [TESTS], plugins=[seen])
+        run = run_tests(folder, [TESTS], plugins=[seen], after=seen.snapshot)
+        seen.restore(run.observed or {})
     finally:
         seen.close()
     return Watched(run, seen, rows_in(folder / "database.db"))
@@ -232,6 +233,12 @@ def test_tests_pass(reference):
              "by what the app answers, whatever its code looks like", **at(site), diagnosis="reads-source")
     if run.all_passed:
         return
+    if run.exited is not None:  # the tests ended their own process (their run is apart from the checks)
+        first = run.failures[0] if run.failures else None
+        fail(f"your tests ended their own process (exit status {run.exited}) before pytest finished"
+             + (f", in {first.name}" if first else "") + ": a test must not call `os._exit()`",
+             file=(first.file if first else None) or TESTS, line=first.line if first else None,
+             diagnosis="process-exit")
     if run.collect_errors or run.crashed:
         first = (run.collect_errors or [None])[0]
         line = first.line if first else None

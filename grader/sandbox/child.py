@@ -1,7 +1,7 @@
 """The child that runs learner code: isolate this process, then run the chapter's pytest checks.
 
 Entered by a warm worker right after `fork()` (`run`), or started cold inside bubblewrap
-(`python -m grader.child`, the job on stdin; see `grader.bwrap`). The verdict leaves through
+(`python -m grader.sandbox.child`, the job on stdin; see `grader.sandbox.bwrap`). The verdict leaves through
 the record pipe only, each record carrying the job's key; stdout and stderr go to a capped
 pipe that nobody parses.
 """
@@ -16,7 +16,7 @@ import sys
 import tempfile
 from typing import Any, NoReturn
 
-from grader import limits, reaper
+from grader.sandbox import limits, reaper
 
 RECORDS_FD = 3
 UNUSED_PLUGINS = ("cacheprovider", "stepwise", "faulthandler", "pastebin", "setuponly", "setupplan")
@@ -97,8 +97,8 @@ def _run_pytest(job: dict[str, Any]) -> int:
     import pytest
 
     import grader.testing
-    from grader import guard
-    from grader.plugin import GraderPlugin
+    from grader.sandbox import guard
+    from grader.sandbox.plugin import GraderPlugin
 
     args = [
         *job["test_files"],
@@ -109,8 +109,10 @@ def _run_pytest(job: dict[str, Any]) -> int:
     key = job["key"]
     plugin = GraderPlugin(job, lambda record: emit(key, record))
     guard.install(job["sandbox"], lambda event, reason: emit(key, {"type": "refused", "event": event,
-                                                                   "reason": reason}))
-    # The harness is up: the parent's clock for the time limit starts now (see `grader.worker.supervise`).
+                                                                   "reason": reason}),
+                  learner=job["workdir"],
+                  flag=lambda what, file, line: emit(key, {"type": "flag", "what": what, "file": file, "line": line}))
+    # The harness is up: the parent's clock for the time limit starts now (see `grader.sandbox.worker.supervise`).
     emit(key, {"type": "ready"})
     if job.get("dump_after"):
         # Started cold, out of the parent's signal reach: dump the stacks and stop at the time limit.
@@ -122,7 +124,7 @@ def _run_pytest(job: dict[str, Any]) -> int:
 def main() -> None:
     """Cold start (inside bubblewrap): the job arrives on stdin, records go to the fd it names."""
     job = json.loads(sys.stdin.buffer.read())
-    from grader.worker import preload
+    from grader.sandbox.preload import preload
 
     preload(list(job.get("preload", [])))
     run(job, int(job["rec_fd"]), None)

@@ -1,10 +1,11 @@
 """The child's audit hook: refuse what graded code has no business doing.
 
-Installed in the child (`grader.child`) just before the chapter's tests run, with
+Installed in the child (`grader.sandbox.child`) just before the chapter's tests run, with
 `sys.addaudithook`, which cannot be removed. Refused, with a `Refused` error raised where the
 learner's code made the call, and reported to the parent as a `refused` record:
 
-- starting processes (`os.fork`, `subprocess`, `os.system`, `os.exec*`, `posix_spawn`, ...);
+- starting processes (`os.fork`, `subprocess`, `os.system`, `os.exec*`, `posix_spawn`, ...), but
+  for the fork of chapter 5's harness (`HARNESS_FORK`);
 - signals to any process but this one (the worker that forked it, `os.getppid()`, included);
 - writing, creating, renaming, deleting or changing files outside the sandbox folder
   (the submission's temp copy, HOME and TMPDIR), FIFOs and SQLite databases (`ATTACH` too) included;
@@ -14,6 +15,11 @@ Some functions do all that without an audit event of their own (`mkfifo`, `mknod
 calls, `_posixsubprocess.fork_exec`): the hook replaces them, in every module that holds them, by
 ones that raise an event first (`GATED`); SQLite's `ATTACH` opens files in C, so every connection
 `connect()` opens gets an authorizer.
+
+It also flags (without refusing) what reaches into the harness where only running code shows it
+(`FLAGGED_EVENTS`: frames, `gc`, another audit hook, `__class__` assignment, a library class's
+special attributes), when the learner's own code makes the call: `grader.static.integrity` finds
+the rest before the code runs.
 
 This guards against mistakes and casual misuse. It is not a security boundary: the hook runs in
 the same interpreter as the learner's code, which can reach the harness's objects, the original
@@ -30,6 +36,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote, urlsplit
+
+from grader.tampering import AUDIT, CLASS, FRAMES, GC, LIBRARIES, patches
 
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
 ALLOWED_DEVICES = {"/dev/null"}
@@ -180,11 +188,85 @@ def sqlite_path(database: str) -> str | None:
     return database
 
 
-def install(sandbox: str, report: Callable[[str, str], None]) -> None:
-    """Install the hook for the rest of this process's life; `report(event, reason)` hears refusals."""
+FLAGGED_EVENTS = {"sys._getframe": FRAMES, "sys._current_frames": FRAMES, "gc.get_objects": GC,
+                  "gc.get_referrers": GC, "gc.get_referents": GC, "sys.addaudithook": AUDIT}
+"""Audit events that reach into the harness, whatever the arguments: what the flag says."""
+FRAME_ATTRIBUTES = frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame"})
+"""Attributes whose reading raises `object.__getattr__`, and that lead to frames."""
+FRAME_HELPERS = ("/inspect.py",)
+"""Standard modules whose functions get frames on their caller's behalf (`inspect.currentframe`,
+`inspect.stack`): a `sys._getframe` they call is their caller's."""
+MAX_FLAGS = 20
+
+
+class Flagger:
+    """Decide, for one audit event, whether the learner's own code reached into the harness, and
+    where: (what, file relative to `learner`, line), each once."""
+
+    def __init__(self, learner: str, flag: Callable[[str, str, int], None]):
+        self.prefix = learner.rstrip("/") + "/"
+        self.flag = flag
+        self.seen: set[tuple[str, str, int]] = set()
+        self.busy = False
+
+    def what(self, event: str, args: tuple[Any, ...]) -> str | None:
+        what = FLAGGED_EVENTS.get(event)
+        if what is not None:
+            return what
+        if event == "object.__getattr__":
+            return FRAMES if args[1] in FRAME_ATTRIBUTES else None
+        if event == "object.__setattr__":
+            if args[1] == "__class__":
+                return CLASS
+            owner = args[0]
+            module = getattr(owner, "__module__", None) if isinstance(owner, type) else None
+            if isinstance(module, str) and module.split(".")[0] in LIBRARIES:
+                return patches(module.split(".")[0], f"{owner.__name__}.{args[1]}")
+        return None
+
+    def __call__(self, event: str, args: tuple[Any, ...]) -> None:
+        if self.busy or len(self.seen) >= MAX_FLAGS:
+            return
+        self.busy = True  # sys._getframe below raises an event of its own
+        try:
+            self.check(event, args, sys._getframe(2))
+        finally:
+            self.busy = False
+
+    def check(self, event: str, args: tuple[Any, ...], frame: Any) -> None:
+        """Flag the event if it reaches into the harness and `frame`, the Python code that raised it,
+        is the learner's."""
+        what = self.what(event, args)
+        if what is not None:
+            self._blame(what, frame)
+
+    def _blame(self, what: str, frame: Any) -> None:
+        """Flag `what` if `frame` (the caller of the audited function) is the learner's code, or a
+        frame helper or code given to `exec`/`eval` (`<string>`) that it called: at its line."""
+        if what == FRAMES and frame is not None and frame.f_code.co_filename.endswith(FRAME_HELPERS):
+            frame = frame.f_back
+        while frame is not None and frame.f_code.co_filename.startswith("<"):
+            frame = frame.f_back
+        if frame is None or not frame.f_code.co_filename.startswith(self.prefix):
+            return
+        where = (what, frame.f_code.co_filename[len(self.prefix):], frame.f_lineno)
+        if where not in self.seen:
+            self.seen.add(where)
+            self.flag(*where)
+
+
+def install(sandbox: str, report: Callable[[str, str], None], *, learner: str | None = None,
+            flag: Callable[[str, str, int], None] | None = None) -> None:
+    """Install the hook for the rest of this process's life; `report(event, reason)` hears refusals,
+    `flag(what, file, line)` each reach into the harness by code under the `learner` folder."""
     policy = Policy(sandbox)
+    flagger = Flagger(learner, flag) if learner and flag else None
 
     def hook(event: str, args: tuple[Any, ...]) -> None:
+        if flagger is not None:
+            flagger(event, args)
+        if event == "os.fork" and _harness_fork(sys._getframe(1)):
+            return
         reason = policy.check(event, args)
         if reason is not None:
             report(event, reason)
@@ -192,6 +274,15 @@ def install(sandbox: str, report: Callable[[str, str], None]) -> None:
 
     _close_side_doors(policy.sqlite_authorizer(report))
     sys.addaudithook(hook)
+
+
+HARNESS_FORK = (os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "mutation.py"), "_fork")
+"""The one place the harness forks: chapter 5 runs each of the learner's test runs in a process of
+its own (`grader.mutation.run_tests`), which keeps this hook, the limits and the process group."""
+
+
+def _harness_fork(frame: Any) -> bool:
+    return frame is not None and (frame.f_code.co_filename, frame.f_code.co_name) == HARNESS_FORK
 
 
 GUARDED_MODULES = frozenset({"os", "posix", "signal", "_signal", "subprocess", "_posixsubprocess",

@@ -7,7 +7,7 @@ PID namespace (it cannot see or signal the grader, and everything in it dies wit
 capabilities, even when the grader runs as root. A forked child of a warm worker cannot be moved
 into new namespaces, so this mode starts Python for every submission: slower, not weaker.
 
-`BwrapRunner` has the `run(job)` interface of `grader.workerproc.Worker`, so the engine and the
+`BwrapRunner` has the `run(job)` interface of `grader.sandbox.workerproc.Worker`, so the engine and the
 pool use either."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from grader.worker import supervise
+from grader.sandbox.worker import supervise
 
 COLD_START = 20.0
 """Seconds a cold child may spend importing before the chapter's own time limit starts."""
@@ -75,7 +75,7 @@ def command(job: dict[str, Any]) -> list[str]:
         elif os.path.isdir(path):
             argv += ["--ro-bind", path, path]
     software = _dedupe([sys.base_prefix, sys.prefix, sys.base_exec_prefix, sys.exec_prefix,
-                        str(Path(__file__).resolve().parent)], SYSTEM)
+                        str(Path(__file__).resolve().parents[1])], SYSTEM)  # the grader package
     content = _content_root()
     masks = [content] if any(_within(content, path) for path in software) else []
     needed = _dedupe(job.get("mounts", [job["checks_dir"]]), ())
@@ -83,7 +83,7 @@ def command(job: dict[str, Any]) -> list[str]:
         argv += ["--size", str(MASK_BYTES), "--tmpfs", path] if path in masks else ["--ro-bind", path, path]
     argv += ["--bind", job["sandbox"], job["sandbox"],
              *(arg for path in ("/dev", *masks, "/") for arg in ("--remount-ro", path)),
-             "--chdir", job["workdir"], "--", sys.executable, "-I", "-B", "-m", "grader.child"]
+             "--chdir", job["workdir"], "--", sys.executable, "-I", "-B", "-m", "grader.sandbox.child"]
     return argv
 
 

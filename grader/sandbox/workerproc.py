@@ -1,4 +1,4 @@
-"""The parent's handle on a warm worker process (see `grader.worker`)."""
+"""The parent's handle on a warm worker process (see `grader.sandbox.worker`)."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def runner(sandbox: Sandboxing = "process", preload: tuple[str, ...] | list[str]
     """A warm worker (forked children), or a bubblewrap runner (a cold sandbox per job, which imports
     what the job's `preload` names)."""
     if sandbox == "bwrap":
-        from grader.bwrap import BwrapRunner
+        from grader.sandbox.bwrap import BwrapRunner
 
         return BwrapRunner()
     return Worker(preload)
@@ -84,7 +84,7 @@ class Worker:
         self._home = tempfile.TemporaryDirectory(prefix="grader-worker-")
         self._stderr = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
-            [sys.executable, "-I", "-B", "-c", "from grader.worker import main; main()", *preload],
+            [sys.executable, "-I", "-B", "-c", "from grader.sandbox.worker import main; main()", *preload],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
             env=worker_env(self._home.name), cwd=self._home.name, start_new_session=True,
         )

@@ -92,7 +92,7 @@ def _within(filename: str, folder: str) -> bool:
 def _course_path(filename: str, checks_dir: str) -> str:
     """A course file as its authors know it: `checks/test_behaviour.py`, `grader/testing.py`."""
     path = Path(filename).resolve()
-    for base in (Path(checks_dir).resolve().parent, Path(__file__).resolve().parent.parent):
+    for base in (Path(checks_dir).resolve().parent, Path(__file__).resolve().parents[2]):
         if path.is_relative_to(base):
             return path.relative_to(base).as_posix()
     return path.name
@@ -101,7 +101,7 @@ def _course_path(filename: str, checks_dir: str) -> str:
 class GraderPlugin:
     def __init__(self, job: dict[str, Any], emit: Callable[[dict[str, Any]], None]):
         self.emit = emit
-        """Sends one record to the parent (`grader.child.emit`, which stamps it with the job's key)."""
+        """Sends one record to the parent (`grader.sandbox.child.emit`, which stamps it with the job's key)."""
         self.checks_dir: str = job["checks_dir"]
         self.folders = (job["workdir"], job["sandbox"])
         """The sandbox's copy of the submission, and the sandbox: never shown in a record (see `clean`)."""

@@ -11,7 +11,7 @@ from grader.engine import grade
 from grader.manifest import Chapter
 from grader.report import Report
 from grader.submission import Submission
-from grader.workerproc import Runner, Sandboxing, runner
+from grader.sandbox.workerproc import Runner, Sandboxing, runner
 
 T = TypeVar("T")
 

@@ -14,8 +14,6 @@ the job's key (the parent takes no other line for that job's outcome).
 
 from __future__ import annotations
 
-import gc
-import importlib
 import json
 import os
 import select
@@ -24,56 +22,19 @@ import sys
 import time
 from typing import Any
 
-from grader import reaper
-from grader.records import RecordReader
+from grader.sandbox import reaper
+from grader.sandbox.preload import preload
+from grader.sandbox.records import RecordReader
 
 CURRENT_CHILD: int | None = None
 DUMP_WAIT = 0.3
 """Seconds a timed-out child gets to dump its stack (faulthandler, on SIGUSR1) before it is killed."""
 
-PRELOAD = ("fastapi", "fastapi.testclient", "fastapi.telemetry._runtime", "sqlmodel", "sqlalchemy",
-           "sqlalchemy.dialects.sqlite", "sqlite3", "anyio._backends._asyncio", "pytest", "_pytest._argcomplete",
-           "pdb", "readline", "ctypes", "grader.plugin", "grader.testing", "grader.child", "grader.guard")
-"""What every job imports: the libraries, what a FastAPI app, TestClient and a SQLite engine load
-on first use, pytest (its built-in plugins are added by `preload`) and what it loads per run, the
-harness (ctypes: the child ties its life to the worker's, see `grader.reaper`)."""
 IDLE_PRELOAD = ("pydantic.v1",)
 """What FastAPI imports for an app with response models, which not every chapter has: imported
 while no job is waiting, so it never delays one. What a chapter needs besides is content: its
 manifest's `preload`, which comes with the worker's start and with each job."""
 OUTPUT_CAP = 64 * 1024
-
-
-def preload(extra: list[str] | tuple[str, ...] = (), base: tuple[str, ...] = PRELOAD) -> None:
-    """Import `base` and `extra` (those not imported yet), then freeze what is loaded (see above)."""
-    missing = [name for name in (*base, *extra) if name not in sys.modules]
-    if not missing:
-        return
-    enabled = gc.isenabled()
-    gc.disable()  # imports allocate a lot and free little: collecting during them is wasted time
-    try:
-        for name in missing:
-            try:
-                importlib.import_module(name)
-            except Exception:  # noqa: BLE001 - a missing optional module only costs speed
-                continue
-            if name == "pytest":
-                _pytest_plugins()
-    finally:
-        gc.freeze()
-        if enabled:
-            gc.enable()
-
-
-def _pytest_plugins() -> None:
-    """pytest's built-in plugins, which every run registers (and would otherwise import per job)."""
-    from _pytest.config import default_plugins
-
-    for plugin in default_plugins:
-        try:
-            importlib.import_module(f"_pytest.{plugin}")
-        except Exception:  # noqa: BLE001 - as above
-            pass
 
 
 def run_job(job: dict[str, Any]) -> dict[str, Any]:
@@ -90,7 +51,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     if pid == 0:
         os.close(rec_r)
         os.close(out_r)
-        from grader.child import run
+        from grader.sandbox.child import run
         run(job, rec_w, out_w, parent=worker)
     CURRENT_CHILD = pid
     os.close(rec_w)
@@ -106,7 +67,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
 
 def supervise(pid: int, rec_r: int, out_r: int, key: str, timeout: float, startup: float = 0.0,
               dump_signal: bool = True) -> dict[str, Any]:
-    """Collect the child's records (see `grader.records`) and capped output until it ends or its
+    """Collect the child's records (see `grader.sandbox.records`) and capped output until it ends or its
     time is up; then kill its process group. The child has `timeout` seconds from now, or, with a
     `startup` allowance, from its harness's first record (but no more than `startup + timeout` in
     all). With `dump_signal`, a late child first gets SIGUSR1 to dump its stack; without, the child
@@ -133,7 +94,7 @@ def supervise(pid: int, rec_r: int, out_r: int, key: str, timeout: float, startu
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 if status is None and not timed_out and dump_signal:
-                    # Ask for a stack dump (see grader.child), so the report can say where it was stuck.
+                    # Ask for a stack dump (see grader.sandbox.child), so the report can say where it was stuck.
                     timed_out = True
                     try:
                         os.kill(pid, signal.SIGUSR1)
