@@ -11,7 +11,7 @@ import pytest
 
 from conftest import AUTHORED
 from course.content_check import RULES, check_chapters
-from grader.pool import WorkerPool
+from grader.sandbox.pool import WorkerPool
 
 BATCHES = AUTHORED / "batches"
 
