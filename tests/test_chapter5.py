@@ -295,3 +295,22 @@ def test_fixtures_the_file_does_not_define_are_named_at_the_first_test_that_asks
     assert (finding.ok, finding.line) == (False, 1)
     assert "asks for the fixture `client`, which this file does not define" in finding.message
     assert "conftest.py is not graded" in finding.message
+
+
+ENGINE_CALL = '''    engine = create_engine(
+        "sqlite://", connect_args={"check_same_thread": False}, poolclass=StaticPool
+    )'''
+
+
+def test_engine_options_in_a_dict_are_left_to_the_behavioural_checks():
+    text = SOLUTION.replace(ENGINE_CALL, '    options = {"connect_args": {"check_same_thread": False}}\n'
+                                         '    engine = create_engine("sqlite://", **options)')
+    assert text != SOLUTION and static_check("test-engine", text).ok  # no positive evidence of a missing StaticPool
+
+
+def test_an_override_set_through_a_name_for_the_apps_overrides_is_set():
+    old = "    app.dependency_overrides[get_session] = get_test_session\n"
+    text = SOLUTION.replace(old, "    overrides = app.dependency_overrides\n    overrides[get_session] = get_test_session\n")
+    assert text != SOLUTION and static_check("override-set", text).ok
+    wrong = text.replace("overrides[get_session] = ", "overrides[get_session()] = ")
+    assert static_check("override-set", wrong).diagnosis == "called-not-passed"

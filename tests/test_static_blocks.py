@@ -547,3 +547,11 @@ def test_a_container_left_alone_is_read_through_its_name():
     s = src("options = {}\nengine = create_engine('sqlite://', connect_args=options)\n")
     used = next(n for n in walk(s.module) if isinstance(n, cst.Arg) and n.keyword and n.keyword.value == "connect_args")
     assert isinstance(alias_value(s, used.value), cst.Dict)
+
+
+def test_an_alias_of_an_object_changed_in_place_is_still_that_object():
+    from grader.static.assignments import alias_value
+
+    s = src("def client():\n    overrides = app.dependency_overrides\n    overrides[get_session] = fake\n")
+    name = next(n for n in walk(s.module) if isinstance(n, cst.Subscript)).value
+    assert s.code(alias_value(s, name)) == "app.dependency_overrides"

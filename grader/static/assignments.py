@@ -107,8 +107,23 @@ def mutated_names(src: Source) -> frozenset[str]:
 def alias_value(src: Source, node: cst.CSTNode) -> cst.BaseExpression | None:
     """What a name stands for: a module-level alias (`resolve_alias`), or a function's local variable
     assigned exactly once with a plain ``x = value`` (``metadata = SQLModel.metadata``); else None, also
-    for a name whose container is changed in place after it is assigned (`mutated_names`)."""
-    if not isinstance(node, cst.Name) or node.value in mutated_names(src):
+    for a name given a container literal (`{...}`, `dict(...)`) that the file changes in place
+    (`mutated_names`): the literal is not what it holds. (An alias of an object stays an alias of it:
+    ``overrides = app.dependency_overrides`` is that dict, however it is changed.)"""
+    value = _alias_value(src, node)
+    if value is not None and node.value in mutated_names(src) and _is_container(value):  # type: ignore[attr-defined]
+        return None
+    return value
+
+
+def _is_container(node: cst.BaseExpression) -> bool:
+    if isinstance(node, (cst.Dict, cst.List, cst.Set, cst.DictComp, cst.ListComp, cst.SetComp)):
+        return True
+    return isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value in ("dict", "list", "set")
+
+
+def _alias_value(src: Source, node: cst.CSTNode) -> cst.BaseExpression | None:
+    if not isinstance(node, cst.Name):
         return None
     scope = src.scope(node)
     if not isinstance(scope, FunctionScope) or node.value not in scope.assignments:

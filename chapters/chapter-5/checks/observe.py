@@ -107,6 +107,10 @@ class EngineSeen:
     """database.py's `engine`: the app's real database."""
     tests: list[str] = field(default_factory=list)
     """The tests whose requests used it, in order."""
+    memory: bool = False
+    """Its URL is an in-memory SQLite database."""
+    pool: str = ""
+    """The class name of its pool (`StaticPool` shares one connection, so one in-memory database)."""
 
 
 @dataclass
@@ -273,7 +277,7 @@ class Observer:
     def _patch(self) -> None:
         import sqlalchemy.orm
         from sqlalchemy import event
-        from sqlalchemy.engine import Engine
+        from sqlalchemy.engine.interfaces import Dialect
         from starlette.testclient import _TestClientTransport
 
         database = importlib.import_module("database")
@@ -292,8 +296,10 @@ class Observer:
             event.listen(target, name, fn)
             self._undo.append(lambda: event.remove(target, name, fn))
 
-        patch(Engine, "__init__", lambda original: lambda engine, *a, **k: (
-            original(engine, *a, **k), observer._engine(engine, created=observer.site()))[0])
+        # Every create_engine() ends with its dialect's engine_created hook: watched there, not by wrapping
+        # Engine.__init__, whose signature create_engine reads to know which options it accepts (`echo=`).
+        patch(Dialect, "engine_created", lambda original: classmethod(lambda cls, engine: (
+            original.__func__(cls, engine), observer._engine(engine, created=observer.site()))[0]))
         patch(sqlalchemy.orm.Session, "__init__", lambda original: lambda session, *a, **k: (
             original(session, *a, **k), observer._session(session, created=observer.site()))[0])
 
@@ -324,7 +330,11 @@ class Observer:
         index = self._engine_ids.get(engine)
         if index is None:
             index = self._engine_ids[engine] = len(self.engines)
-            self.engines.append(EngineSeen(created, real=engine is self._real))
+            url = getattr(engine, "url", None)
+            memory = getattr(url, "drivername", "").startswith("sqlite") and getattr(url, "database", None) in (
+                None, "", ":memory:")
+            self.engines.append(EngineSeen(created, real=engine is self._real, memory=bool(memory),
+                                           pool=type(getattr(engine, "pool", None)).__name__))
         return index
 
     def _session(self, session: Any, created: Site | None = None) -> int:

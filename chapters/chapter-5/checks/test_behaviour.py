@@ -170,6 +170,12 @@ def no_tables(seen: Observer, run: TestRun) -> tuple[str, Site | None, str] | No
             continue
         engines = [seen.engines[e] for e in {seen.sessions[s].engine for s in request.sessions} if e is not None]
         mine = [e for e in engines if not e.real and e.created]
+        unshared = [e for e in mine if e.memory and e.pool != "StaticPool"]
+        if unshared:
+            return (f"`{request.shown}` of {request.name} found no tables: this in-memory engine has no "
+                    "`poolclass=StaticPool`, so each new connection (the request runs in another thread) opens its "
+                    "own empty database, not the one your fixture created the tables in",
+                    unshared[0].created, "no-static-pool")
         if mine:
             table = request.error.split("no such table:", 1)[-1].split()[0].strip("'\"") or "hero"
             return (f"the test engine created here has no tables: `{request.shown}` of {request.name} failed with "
