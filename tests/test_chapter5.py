@@ -314,3 +314,18 @@ def test_an_override_set_through_a_name_for_the_apps_overrides_is_set():
     assert text != SOLUTION and static_check("override-set", text).ok
     wrong = text.replace("overrides[get_session] = ", "overrides[get_session()] = ")
     assert static_check("override-set", wrong).diagnosis == "called-not-passed"
+
+
+def test_an_override_that_stores_a_called_generator_is_named_at_the_call():
+    old = "    app.dependency_overrides[get_session] = get_test_session\n"
+    text = SOLUTION.replace(old, "    app.dependency_overrides[get_session] = get_test_session()\n")
+    found = static_check("override-set", text)
+    assert (found.ok, found.diagnosis) == (False, "value-called")
+    assert found.line == text.splitlines().index(old.replace("session\n", "session()")) + 1
+
+
+def test_an_override_made_by_a_factory_is_stored_as_returned():
+    old = "    app.dependency_overrides[get_session] = get_test_session\n"
+    text = SOLUTION.replace(old, "    def make():\n        return get_test_session\n\n"
+                                 "    app.dependency_overrides[get_session] = make()\n")
+    assert static_check("override-set", text).ok

@@ -5,8 +5,8 @@ import ast
 import libcst as cst
 
 from grader.static import (
-    alias_value, argument, bindings, calls_to, check, enclosing_function, failed, find_mismatch, module_imports, passed,
-    refers_to, walk,
+    alias_value, argument, bindings, calls_to, check, enclosing_function, failed, find_mismatch, is_generator,
+    module_imports, passed, refers_to, walk,
 )
 
 CREATE_ENGINE = "sqlalchemy.create_engine"
@@ -161,6 +161,12 @@ def override_set(src):
                       node=clients[0] if clients else None)
     for holder, key, node in sites:
         if not another_app(src, holder) and key is not None and find_mismatch(src, key, KEY) is None:
+            called = _called_value(src, node)
+            if called is not None:
+                return failed(f"the override stored is `{src.code(called)}`: that calls your function once, here, and "
+                              "stores what it returned (a generator), which FastAPI cannot call for each request; "
+                              f"store the function itself, `{src.code(called.func)}`", line=src.line(called),
+                              diagnosis="value-called", node=called)
             return passed("the override replaces get_session", node=node, line=src.line(node))
     holder, key, node = sites[0]
     line = src.line(node)
@@ -190,6 +196,18 @@ def override_set(src):
     shown = f" (which is `{really}`)" if really else ""
     return failed(f"the key is `{src.code(key)}`{shown}; FastAPI only replaces a dependency whose function is the "
                   "key: use `get_session` imported from database.py", line=line, diagnosis="wrong-key", node=node)
+
+
+def _called_value(src, node):
+    """`f()` when `node` (a `...[get_session]` target) is given a call of a function the file defines."""
+    holder = src.parent(node)
+    statement = src.parent(holder) if isinstance(holder, cst.AssignTarget) else None
+    value = statement.value if isinstance(statement, cst.Assign) else None
+    if isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and any(
+            isinstance(n, cst.FunctionDef) and n.name.value == value.func.value and is_generator(src, n)
+            for n in walk(src.module)):
+        return value  # a factory that returns a function is fine: only a generator's call is no dependency
+    return None
 
 
 def imported_from(src, key):
