@@ -227,7 +227,8 @@ def describe_error(err: Any, model: type[BaseModel] | None, data: dict[str, Any]
     shown = f"`{key}`" if key else "the value"
     if kind == "extra_forbidden":
         known = _field_names(model, loc[:-1])
-        close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+        key = str(loc[-1])
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
         hint = f": did you mean `{close[0]}`?" if close else (f"; the keys are {', '.join(known)}" if known else "")
         text = f"unknown key `{key}`{hint}"
     elif kind == "missing":
@@ -270,7 +271,7 @@ def _where(loc: list[Any], data: dict[str, Any]) -> tuple[str, str | None]:
         singular = "check" if loc[0] == "checks" else "question"
         where = f"{singular} {name!r}" if isinstance(name, str) else f"{singular} {loc[1] + 1}"
         rest = loc[2:]
-    key = next((str(part) for part in rest if isinstance(part, str)), None)
+    key = ".".join(str(part) for part in rest if isinstance(part, str)) or None  # `hints_for.known-mistake`
     return where, key
 
 
