@@ -42,6 +42,24 @@ def where(obj: Any) -> tuple[str | None, int | None]:
     return file, start + _header_offset(lines)
 
 
+def named_not_called(obj: Any, name: str) -> tuple[str | None, int | None] | None:
+    """(file, line) of a statement in the learner function `obj` that only names `name` or `x.name`
+    without calling it (`db.commit` on its own line does nothing); None if there is none."""
+    target = definition(obj)
+    try:
+        path = inspect.getsourcefile(target) or ""
+        lines, start = inspect.getsourcelines(target)
+        tree = ast.parse(textwrap.dedent("".join(lines)))
+    except (TypeError, OSError, SyntaxError):
+        return None
+    file = learner_relative(path)
+    for node in ast.walk(tree) if file is not None else ():
+        value = node.value if isinstance(node, ast.Expr) else None
+        if isinstance(value, ast.Attribute) and value.attr == name or isinstance(value, ast.Name) and value.id == name:
+            return file, start + node.lineno - 1
+    return None
+
+
 def attribute_at(cls: Any, name: str) -> tuple[str | None, int | None]:
     """(file, line) of the statement that declares `name` in the body of `cls` or of the first class of its
     MRO that does (`age: int | None = Field(...)`): a field's problem on the field's line. Else `where(cls)`.

@@ -246,3 +246,24 @@ def test_a_session_scope_helper_without_rollback_is_named_at_its_yield():
     found = STATIC["rollback-on-error"](Source.from_text(text, "database.py"))
     assert (found.ok, found.diagnosis) == (False, "no-rollback")
     assert found.line == text.splitlines().index("        yield session") + 1 and "session_scope" in found.message
+
+
+def test_create_db_and_tables_left_synchronous_is_not_blamed_on_the_lifespan():
+    """Only an `async def` create_db_and_tables must be awaited; a plain one is database.py's problem."""
+    import libcst as cst
+
+    from grader.static import Source
+
+    database = (ROOT / "solutions" / "chapter-6" / "database.py").read_text()
+    main = (ROOT / "solutions" / "chapter-6" / "main.py").read_text()
+    plain = database.replace("async def create_db_and_tables", "def create_db_and_tables")
+    unawaited = main.replace("await create_db_and_tables()", "create_db_and_tables()")
+    assert plain != database and unawaited != main
+
+    def grade_main(database_text):
+        siblings: dict = {}
+        siblings["database.py"] = Source("database.py", database_text, cst.parse_module(database_text), siblings)
+        return STATIC["calls-awaited"](Source("main.py", unawaited, cst.parse_module(unawaited), siblings))
+
+    assert grade_main(plain).ok
+    assert grade_main(database).diagnosis == "lifespan-not-awaited"

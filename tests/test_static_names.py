@@ -144,3 +144,16 @@ def solution_imports() -> dict[str, set[str]]:
 def test_the_taught_names_are_the_solutions_imports():
     imported = solution_imports()
     assert {name: {module} for name, module in TAUGHT.items()} == imported
+
+
+def test_a_name_imported_twice_is_the_import_in_effect_where_it_is_used():
+    import libcst as cst
+
+    from grader.static import Source, walk
+
+    src = Source.from_text("from sqlmodel import Session\nfirst = Session\nfrom sqlalchemy.orm import Session\n"
+                           "second = Session\n\n\ndef later():\n    return Session\n", "database.py")
+    uses = [n for n in walk(src.module) if isinstance(n, cst.Name) and n.value == "Session"
+            and not isinstance(src.parent(n), cst.ImportAlias)]
+    assert [(src.line(n), src.qualified_names(n)) for n in uses] == [
+        (2, {"sqlmodel.Session"}), (4, {"sqlalchemy.orm.Session"}), (8, {"sqlalchemy.orm.Session"})]

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import libcst as cst
 from libcst.metadata import (
+    ImportAssignment,
     MetadataWrapper,
     PositionProvider,
     QualifiedNameProvider,
@@ -116,7 +117,30 @@ class Source:
             return set()
         if callable(value):  # libcst resolves qualified names lazily
             value = value()
-        return {q.name for q in value}
+        names = {q.name for q in value}
+        return self._in_effect(node, names) if len(names) > 1 else names
+
+    def _in_effect(self, node: cst.CSTNode, names: set[str]) -> set[str]:
+        """Of a name imported twice (`from sqlmodel import Session`, then `from sqlalchemy.orm import
+        Session`), only the import in effect where it is used: the last one above a module-level use,
+        the module's last one for a use inside a function (it runs after every import)."""
+        base = node
+        while isinstance(base, cst.Attribute):
+            base = base.value
+        scope = self.scope(base) if isinstance(base, cst.Name) else None
+        if scope is None or not isinstance(base, cst.Name):
+            return names
+        bound = list(scope[base.value])
+        if len(bound) < 2 or not all(isinstance(a, ImportAssignment) for a in bound):
+            return names
+        at_top = scope is self.scope(self.module)
+        above = [a for a in bound if not at_top or self.line(a.node) <= self.line(base)]
+        if not above:
+            return names
+        last = max(above, key=lambda a: self.line(a.node))
+        prefixes = {q.name for q in last.get_qualified_names_for(base.value)}
+        kept = {n for n in names if any(n == p or n.startswith(p + ".") for p in prefixes)}
+        return kept or names
 
     def code(self, node: cst.CSTNode) -> str:
         return self.module.code_for_node(node).strip()

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete, text
 from sqlmodel import Session, select
 
-from grader.testing import Advice, attribute_at, check, described, fail, is_closed, paused_at, request
+from grader.testing import Advice, attribute_at, check, described, fail, is_closed, named_not_called, paused_at, request
 
 
 @pytest.fixture(scope="module")
@@ -158,6 +158,11 @@ def test_commits_on_success(database, hero_model, heroes, closed):
     was_closed = is_closed(session, closed)
     release(session, closed)
     if heroes() != ["Saved"]:
+        named = named_not_called(database.get_db, "commit")
+        if named is not None:
+            fail("the endpoint finished without an error, but its new hero was not saved: this line only names the "
+                 "`commit` method, it does not call it; add the parentheses: `.commit()`", file=named[0],
+                 line=named[1], diagnosis="not-committed")
         fail("the endpoint finished without an error, but its new hero was not saved: call `db.commit()` right "
              "after `yield db`", obj=database.get_db, diagnosis="not-committed")
     if not was_closed:
