@@ -266,11 +266,29 @@ class _Collector:
         self.progress_fd = progress_fd
         """Where to say which test starts (one JSON line each), so that a run whose process ends
         in the middle of a test can name it."""
+        self.current: str | None = None
 
     def pytest_runtest_logstart(self, nodeid: str, location) -> None:
+        self.current = nodeid
         if self.progress_fd is not None:
             line = {"running": nodeid, "file": location[0], "line": location[1] + 1 if location[1] is not None else None}
             _write_all(self.progress_fd, json.dumps(line).encode() + b"\n")
+
+    def pytest_runtest_logfinish(self, nodeid: str, location) -> None:
+        self.current = None
+
+    def exiting(self, real_exit: Any) -> Any:
+        """`os._exit` for the run's process: a test that calls it is named at that line, then the process ends."""
+        def _exit(status: int) -> None:
+            frame = sys._getframe(1)
+            while frame is not None and self._relative(frame.f_code.co_filename) not in self.paths:
+                frame = frame.f_back
+            if self.current is not None and frame is not None and self.progress_fd is not None:
+                line = {"running": self.current, "file": self._relative(frame.f_code.co_filename),
+                        "line": frame.f_lineno}
+                _write_all(self.progress_fd, json.dumps(line).encode() + b"\n")
+            real_exit(status)
+        return _exit
 
     def _relative(self, filename: str) -> str | None:
         path = Path(filename)
@@ -466,12 +484,16 @@ def _run_here(folder: Path, paths: list[str], isolate: bool, progress_fd: int | 
         "-p", "no:cacheprovider", "-p", "no:stepwise", "-p", "no:faulthandler", "-p", "no:terminal",
         "-W", "ignore::DeprecationWarning",
     ]
+    real_exit = os._exit
+    os._exit = collector.exiting(real_exit)  # this process is the run's own: nothing else sees the change
     with fresh_imports(folder) if isolate else nullcontext():
         try:
             code = pytest.main(args, plugins=[collector, *plugins])
         except Exception as exc:  # noqa: BLE001 - pytest itself broke on the learner's file
             collector.run.crashed = f"pytest could not run the tests: {type(exc).__name__}: {exc}"
             return collector.run
+        finally:
+            os._exit = real_exit
     stopped = {pytest.ExitCode.INTERRUPTED: "the tests stopped the run early (pytest.exit?)",
                pytest.ExitCode.INTERNAL_ERROR: "pytest itself failed (did the test file raise SystemExit?)",
                pytest.ExitCode.USAGE_ERROR: "pytest could not start"}

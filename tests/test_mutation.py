@@ -255,7 +255,7 @@ def test_a_run_whose_process_ends_early_does_not_pass(tmp_path):
     tests = "import os\n\ndef test_a():\n    os._exit(0)\n"
     run = run_tests(make(tmp_path, tests=tests), ["tests/test_app.py"])
     assert not run.all_passed and run.caught and run.exited == 0
-    assert [(t.name, t.file, t.line) for t in run.failures] == [("test_a", "tests/test_app.py", 3)]
+    assert [(t.name, t.file, t.line) for t in run.failures] == [("test_a", "tests/test_app.py", 4)]  # the call
     assert run.failures[0].message == "ended the tests' process (exit status 0: os._exit?)"
 
 
