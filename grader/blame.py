@@ -42,9 +42,9 @@ def where(obj: Any) -> tuple[str | None, int | None]:
     return file, start + _header_offset(lines)
 
 
-def named_not_called(obj: Any, name: str) -> tuple[str | None, int | None] | None:
-    """(file, line) of a statement in the learner function `obj` that only names `name` or `x.name`
-    without calling it (`db.commit` on its own line does nothing); None if there is none."""
+def statement_in(obj: Any, found: Any) -> tuple[str, int, ast.AST] | None:
+    """(file, line, node) of the first node of the learner function `obj`'s source for which `found(node)`
+    is true (an `ast` node); None if there is none or `obj` is not the learner's."""
     target = definition(obj)
     try:
         path = inspect.getsourcefile(target) or ""
@@ -53,11 +53,20 @@ def named_not_called(obj: Any, name: str) -> tuple[str | None, int | None] | Non
     except (TypeError, OSError, SyntaxError):
         return None
     file = learner_relative(path)
-    for node in ast.walk(tree) if file is not None else ():
+    node = next((n for n in ast.walk(tree) if found(n)), None) if file is not None else None
+    return (file, start + node.lineno - 1, node) if node is not None else None  # type: ignore[return-value]
+
+
+def named_not_called(obj: Any, name: str) -> tuple[str | None, int | None] | None:
+    """(file, line) of a statement in the learner function `obj` that only names `name` or `x.name`
+    without calling it (`db.commit` on its own line does nothing); None if there is none."""
+    def named(node: ast.AST) -> bool:
         value = node.value if isinstance(node, ast.Expr) else None
-        if isinstance(value, ast.Attribute) and value.attr == name or isinstance(value, ast.Name) and value.id == name:
-            return file, start + node.lineno - 1
-    return None
+        return (isinstance(value, ast.Attribute) and value.attr == name
+                or isinstance(value, ast.Name) and value.id == name)
+
+    found = statement_in(obj, named)
+    return found[:2] if found is not None else None
 
 
 def attribute_at(cls: Any, name: str) -> tuple[str | None, int | None]:

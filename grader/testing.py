@@ -31,14 +31,15 @@ from typing import Any, NoReturn
 import pytest
 
 from grader.blame import (attribute_at, course_code, crash_site, described, learner_frame, learner_relative,
-                          learner_traceback, named_not_called, paused_at, where)
+                          learner_traceback, named_not_called, paused_at, statement_in, where)
 from grader.clean import clip
 from grader.sandbox.guard import Refused
 from grader.routes import endpoint_function, endpoint_of
 
 __all__ = ["Advice", "CheckFailed", "Learner", "about", "advised", "attribute_at", "check", "closed", "crash_site", "described",
            "endpoint_function", "endpoint_of", "fail", "is_closed", "learner", "learner_frame", "learner_relative",
-           "learner_traceback", "named_not_called", "paused_at", "request", "serve", "stopped_by_grader", "where"]
+           "learner_traceback", "named_not_called", "paused_at", "request", "serve", "statement_in",
+           "stopped_by_grader", "where"]
 
 
 def check(check_id: str) -> pytest.MarkDecorator:

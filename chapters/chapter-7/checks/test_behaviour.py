@@ -18,7 +18,6 @@ import inspect
 import linecache
 import re
 import sys
-import textwrap
 import threading
 import time
 import typing
@@ -38,7 +37,8 @@ from sqlalchemy import make_url, select
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from grader.testing import CheckFailed, check, endpoint_function, fail, learner_relative, request, where
+from grader.testing import (CheckFailed, check, endpoint_function, fail, learner_relative, request, statement_in,
+                            where)
 
 REAL_CREATE = sqlalchemy.ext.asyncio.create_async_engine
 THREADS = 4
@@ -372,18 +372,6 @@ def test_same_url_shares_engine(monkeypatch, database, created):
              diagnosis="engine-not-shared")
 
 
-def global_statement(fn) -> tuple[str | None, int, list[str]] | None:
-    """(file, line, names) of a `global` statement in the learner's function `fn`, if it has one."""
-    file, first = where(fn)
-    try:
-        lines, start = inspect.getsourcelines(inspect.unwrap(fn))
-        tree = ast.parse(textwrap.dedent("".join(lines)))
-    except (OSError, TypeError, SyntaxError):
-        return None
-    found = next((n for n in ast.walk(tree) if isinstance(n, ast.Global)), None)
-    return (file, start + found.lineno - 1, found.names) if found is not None and first is not None else None
-
-
 @check("names-get-own-engines")
 def test_names_get_own_engines(database):
     primary, analytics = dependency(database), dependency(database, "analytics")
@@ -398,9 +386,9 @@ def test_names_get_own_engines(database):
             run(lambda: engine_of(dependency(database, "analytics"), database))
         wanted = next((text_of(c.value) for c in calls if c.name == "database_url"), None)
         file, line = first_of(misbound(calls, wanted) if wanted else None, where(database.get_session))
-        shared = global_statement(database.get_session)
+        shared = statement_in(database.get_session, lambda node: isinstance(node, ast.Global))
         if shared is not None:
-            names = ", ".join(f"`{n}`" for n in shared[2])
+            names = ", ".join(f"`{n}`" for n in shared[2].names)
             fail(f"`primary` and `analytics` got the same engine: get_session keeps what it resolved in the module's "
                  f"global {names}, which each call overwrites, so every dependency reads the last one; keep it a "
                  "local that the inner dependency closes over", file=shared[0], line=shared[1],
