@@ -1,4 +1,5 @@
 from contextlib import asynccontextmanager
+from typing import Annotated
 
 from fastapi import FastAPI, HTTPException, Query
 from sqlmodel import Session, select
@@ -27,7 +28,7 @@ def create_hero(hero: HeroCreate):
 
 
 @app.get("/heroes/", response_model=list[HeroPublic])
-def read_heroes(offset: int = 0, limit: int = Query(default=100, le=100)):
+def read_heroes(offset: int = 0, limit: Annotated[int, Query(le=100)] = 100):
     with Session(engine) as session:
         return session.exec(select(Hero).offset(offset).limit(limit)).all()
 

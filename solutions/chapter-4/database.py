@@ -14,25 +14,25 @@ engine = create_engine(sqlite_url, connect_args=connect_args)
 
 # A factory of sessions: every call gives a new, independent session on `engine`.
 # class_=Session makes them SQLModel sessions, so `session.exec(select(...))` works.
-SessionLocal = sessionmaker(autocommit=False, autoflush=False, bind=engine, class_=Session)
+SessionLocal = sessionmaker(autoflush=False, bind=engine, class_=Session)
 
 
 def create_db_and_tables() -> None:
     SQLModel.metadata.create_all(engine)
 
 
-def get_db():
-    db = SessionLocal()
+def get_session():
+    session = SessionLocal()
     try:
-        yield db
-        db.commit()
+        yield session
+        session.commit()
     except Exception:
-        db.rollback()
+        session.rollback()
         raise
     finally:
-        db.close()
+        session.close()
 
 
 # scope="function": the code after `yield` (the commit) runs before the response is sent,
 # so a failed commit turns into an error response instead of a false success.
-SessionDep = Annotated[Session, Depends(get_db, scope="function")]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]

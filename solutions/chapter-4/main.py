@@ -21,7 +21,7 @@ app = FastAPI(lifespan=lifespan)
 def create_hero(hero: HeroCreate, session: SessionDep):
     db_hero = Hero.model_validate(hero)
     session.add(db_hero)
-    session.flush()  # send the INSERT/UPDATE now; get_db commits once the endpoint is done
+    session.flush()  # send the INSERT/UPDATE now; get_session commits once the endpoint is done
     session.refresh(db_hero)
     return db_hero
 
@@ -46,7 +46,7 @@ def update_hero(hero_id: int, hero: HeroUpdate, session: SessionDep):
         raise HTTPException(status_code=404, detail="Hero not found")
     db_hero.sqlmodel_update(hero.model_dump(exclude_unset=True))
     session.add(db_hero)
-    session.flush()  # send the INSERT/UPDATE now; get_db commits once the endpoint is done
+    session.flush()  # send the INSERT/UPDATE now; get_session commits once the endpoint is done
     session.refresh(db_hero)
     return db_hero
 

@@ -27,9 +27,11 @@ async def get_session() -> AsyncIterator[AsyncSession]:
     async with async_session() as session:
         try:
             yield session
+            await session.commit()
         except Exception:
             await session.rollback()
             raise
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# scope="function", as in chapter 4: the commit runs before the response is sent.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

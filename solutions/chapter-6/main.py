@@ -22,7 +22,7 @@ app = FastAPI(lifespan=lifespan)
 async def create_hero(hero: HeroCreate, session: SessionDep):
     db_hero = Hero.model_validate(hero)
     session.add(db_hero)  # add() only records the object: no I/O, nothing to await
-    await session.commit()
+    await session.flush()  # send the INSERT now; get_session commits once the endpoint is done
     return db_hero
 
 
@@ -47,7 +47,7 @@ async def update_hero(hero_id: int, hero: HeroUpdate, session: SessionDep):
         raise HTTPException(status_code=404, detail="Hero not found")
     db_hero.sqlmodel_update(hero.model_dump(exclude_unset=True))
     session.add(db_hero)
-    await session.commit()
+    await session.flush()
     return db_hero
 
 
@@ -57,5 +57,4 @@ async def delete_hero(hero_id: int, session: SessionDep):
     if not hero:
         raise HTTPException(status_code=404, detail="Hero not found")
     await session.delete(hero)
-    await session.commit()
     return {"ok": True}

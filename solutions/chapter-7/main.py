@@ -23,7 +23,7 @@ app = FastAPI(lifespan=lifespan)
 async def create_hero(hero: HeroCreate, session: PrimarySessionDep):
     db_hero = Hero.model_validate(hero)
     session.add(db_hero)  # add() only records the object: no I/O, nothing to await
-    await session.commit()
+    await session.flush()  # send the INSERT now; get_session commits once the endpoint is done
     return db_hero
 
 
@@ -48,7 +48,7 @@ async def update_hero(hero_id: int, hero: HeroUpdate, session: PrimarySessionDep
         raise HTTPException(status_code=404, detail="Hero not found")
     db_hero.sqlmodel_update(hero.model_dump(exclude_unset=True))
     session.add(db_hero)
-    await session.commit()
+    await session.flush()
     return db_hero
 
 
@@ -58,7 +58,6 @@ async def delete_hero(hero_id: int, session: PrimarySessionDep):
     if not hero:
         raise HTTPException(status_code=404, detail="Hero not found")
     await session.delete(hero)
-    await session.commit()
     return {"ok": True}
 
 

@@ -11,6 +11,3 @@ engine = create_engine(sqlite_url, connect_args=connect_args)
 
 def create_db_and_tables() -> None:
     SQLModel.metadata.create_all(engine)
-
-
-# Chapter 2: write get_session() and SessionDep below.

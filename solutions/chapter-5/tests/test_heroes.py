@@ -26,8 +26,10 @@ def engine():
 @pytest.fixture
 def client(engine):
     def get_test_session():
+        # The override replaces get_session whole, its commit included: commit here too.
         with Session(engine) as session:
             yield session
+            session.commit()
 
     app.dependency_overrides[get_session] = get_test_session
     with TestClient(app) as client:
