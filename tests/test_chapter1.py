@@ -188,7 +188,8 @@ EQUIVALENT = {
         ("from contextlib", "import asyncio\nfrom contextlib"),
         (LIFESPAN_BODY, "    await asyncio.to_thread(create_db_and_tables)\n    yield\n")]),
     "a script entry point under __main__ creates the tables": dict(database=[
-        ("# Chapter 2", 'if __name__ == "__main__":\n    create_db_and_tables()\n\n\n# Chapter 2')]),
+        ("    SQLModel.metadata.create_all(engine)\n",
+         '    SQLModel.metadata.create_all(engine)\n\n\nif __name__ == "__main__":\n    create_db_and_tables()\n')]),
     "the database file is built from the module's own folder": dict(database=[
         ("from sqlmodel", "from pathlib import Path\n\nfrom sqlmodel"),
         ('f"sqlite:///{sqlite_file_name}"', 'f"sqlite:///{Path(__file__).parent / sqlite_file_name}"')]),
