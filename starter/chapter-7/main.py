@@ -22,7 +22,7 @@ app = FastAPI(lifespan=lifespan)
 async def create_hero(hero: HeroCreate, session: SessionDep):
     db_hero = Hero.model_validate(hero)
     session.add(db_hero)  # add() only records the object: no I/O, nothing to await
-    await session.flush()  # send the INSERT now; get_session commits once the endpoint is done
+    await session.flush()
     return db_hero
 
 
