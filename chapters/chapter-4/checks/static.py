@@ -216,9 +216,29 @@ def old_name(src, fn: cst.FunctionDef | None) -> cst.FunctionDef | None:
     return old
 
 
+def commits(src, fn: cst.FunctionDef) -> bool:
+    """`fn`, or a module-level helper it calls, names a `commit`."""
+    return any(isinstance(n, cst.Attribute) and n.attr.value == "commit"
+               for h in reached(src, fn) for n in walk(h.body, into_nested=False))
+
+
+def shadowing(src) -> cst.FunctionDef | None:
+    """The last of several module-level `def get_session`, when it does not commit but an earlier one does: the old
+    dependency left below the new one, which it replaces."""
+    defs = [n for n in src.module.body if isinstance(n, cst.FunctionDef) and n.name.value == "get_session"]
+    if len(defs) > 1 and not commits(src, defs[-1]) and any(commits(src, d) for d in defs[:-1]):
+        return defs[-1]
+    return None
+
+
 @check("get-session-defined")
 def get_session_defined(src):
     found = function(src, "get_session")
+    last = shadowing(src)
+    if last is not None:
+        return failed("a second `def get_session`: Python keeps the last definition, so this old one, which never "
+                      "commits, replaces the get_session written above it; delete it", line=src.line(last),
+                      diagnosis="defined-twice", node=last)
     old = old_name(src, found.node if found else None)
     if old is not None:
         beside = " beside the old `get_session`" if found else ""
@@ -310,8 +330,7 @@ def get_session_commits(src):
         call = misspelt(src, fn, "commit")
         if call is not None:
             return typo(src, call, "commit", "the endpoint's work is never saved", "misspelt-commit")
-        if any(isinstance(n, cst.Attribute) and n.attr.value == "commit"
-               for h in reached(src, fn) for n in walk(h.body, into_nested=False)):
+        if commits(src, fn):
             return passed("get_session commits in a way this check does not read (through a helper, or a name for "
                           "`db.commit`); the behavioural checks judge when")
         return failed(f"get_session never commits: when the endpoint succeeds, closing the session throws away everything "
