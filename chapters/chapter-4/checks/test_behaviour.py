@@ -3,6 +3,7 @@
 No `from __future__ import annotations` here: FastAPI must see the real SessionDep annotation.
 """
 
+import ast
 import inspect
 import typing
 
@@ -15,7 +16,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete, text
 from sqlmodel import Session, select
 
-from grader.testing import Advice, attribute_at, check, described, fail, is_closed, named_not_called, paused_at, request
+from grader.testing import (Advice, attribute_at, check, described, endpoint_function, endpoint_of, fail, is_closed,
+                            named_not_called, paused_at, request, statement_in)
 
 
 @pytest.fixture(scope="module")
@@ -289,6 +291,20 @@ def test_failed_commit_is_error(database, hero_model, heroes):
         fail("after the failed commit the hero table changed", obj=database.get_session, diagnosis="committed-on-error")
 
 
+def lost_in_endpoint(app, url, answer):
+    """Fail at the PATCH endpoint's `refresh` (else its def): its own answer already lacks the change."""
+    endpoint = endpoint_function(app, "PATCH", url)
+    refresh = statement_in(endpoint, lambda n: isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+                           and n.func.attr == "refresh") if endpoint is not None else None
+    told = f"PATCH answered 200 with age {answer.get('age')!r}, not the 31 it was sent: the endpoint lost the change " \
+           "before it returned"
+    if refresh is not None:
+        fail(f"{told}. `refresh` reloads the row from the database and throws away the changes not yet sent to it: "
+             "call `session.flush()` right before the refresh", file=refresh[0], line=refresh[1], diagnosis="change-lost")
+    file, line = endpoint_of(app, "PATCH", url)
+    fail(told, file=file, line=line, diagnosis="change-lost")
+
+
 @check("app-persists")
 def test_app_persists(main, database, hero_model, heroes):
     advice = Advice("If the endpoint no longer commits, it must `session.flush()` before `session.refresh(...)`",
@@ -307,9 +323,11 @@ def test_app_persists(main, database, hero_model, heroes):
             not_get_session(database, "200 but nothing was saved")
             fail(f"{what} answered 200 with {created!r}, but the database holds {rows}: the change was never "
                  "committed; get_session must commit after the yield", obj=database.get_session, diagnosis="not-persisted")
-        send("PATCH", f"/heroes/{created['id']}", json={"age": 31})
+        updated = send("PATCH", f"/heroes/{created['id']}", json={"age": 31})
         rows, what = stored("PATCH")
         if rows != [("Kept", 31)]:
+            if updated.get("age") != 31:
+                lost_in_endpoint(main.app, f"/heroes/{created['id']}", updated)
             fail(f"{what} answered 200, but the database holds {rows}", obj=database.get_session, diagnosis="not-persisted")
         send("GET", f"/heroes/{created['id']}")
         send("GET", "/heroes/")
