@@ -157,6 +157,30 @@ def test_every_spelling_of_the_transaction_passes_the_get_db_checks(checks, code
         assert found, (check_id, found.message)
 
 
+@pytest.mark.parametrize("code", [
+    # the older tutorials' get_db, as a helper that get_session hands on
+    """
+    def get_db():
+        session = SessionLocal()
+        try:
+            yield session
+            session.commit()
+        except Exception:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+    def get_session():
+        yield from get_db()
+    """,
+    # a get_session written twice, the last one right: Python keeps the last
+    "def get_session():\n    with Session(engine) as session:\n        yield session\n\n\n" + GET_SESSION,
+])
+def test_a_get_db_that_get_session_uses_or_an_earlier_draft_is_no_mistake(checks, code):
+    found = run(checks, "get-session-defined", with_get_session(code))
+    assert found, found.message
+
+
 @pytest.mark.parametrize("old, new", [
     ("sessionmaker(autoflush=False, bind=engine, class_=Session)",
      "sessionmaker(class_=Session)\nSessionLocal.configure(bind=engine)"),
@@ -288,7 +312,7 @@ def test_every_spelling_of_session_dep_passes(checks, new):
 @pytest.mark.parametrize("new, diagnosis, at", [
     ('_dependency = Depends(get_session)\nSessionDep = Annotated[Session, _dependency]', "default-scope", "_dependency ="),
     ('SessionDep = Annotated[Session, Depends(get_session, "function")]', "wrong-scope", "SessionDep ="),
-    ('SessionDep = Annotated[Session, Depends(get_session)]', "not-get-session", "SessionDep ="),
+    ('SessionDep = Annotated[Session, Depends(SessionLocal, scope="function")]', "not-get-session", "SessionDep ="),
 ])
 def test_a_session_dep_mistake_is_told_where_the_depends_is(checks, new, diagnosis, at):
     text = SOLUTION.replace(SESSION_DEP, new)

@@ -53,7 +53,7 @@ TYPO = 0.7
 """How close a method name must be to the one meant to count as its misspelling (no real Session method is)."""
 
 
-# -- reading get_session -------------------------------------------------------------------------------------------------
+# -- reading get_session -----------------------------------------------------------------------------------------------
 def method_calls(root: cst.CSTNode, method: str) -> list[cst.Call]:
     """Calls `x.method(...)` below `root`, not inside nested functions."""
     return [n for n in walk(root, into_nested=False) if isinstance(n, cst.Call)
@@ -84,8 +84,9 @@ def reached(src, fn: cst.FunctionDef) -> list[cst.FunctionDef]:
 
 
 def transaction_function(src, fn: cst.FunctionDef, depth: int = DEPTH) -> cst.FunctionDef:
-    """Where get_session's transaction is written: get_session itself, or the module-level helper that yields the session
-    for it (`with session_scope() as session: yield session` of a `@contextmanager` helper, or `yield from helper()`)."""
+    """Where get_session's transaction is written: get_session itself, or the module-level helper that yields the
+    session for it (`with session_scope() as session: yield session` of a `@contextmanager` helper, or
+    `yield from helper()`)."""
     found = yields(src, fn)
     if not found or depth <= 0:
         return fn
@@ -216,7 +217,7 @@ def old_name(src, fn: cst.FunctionDef | None) -> cst.FunctionDef | None:
     return old
 
 
-def commits(src, fn: cst.FunctionDef) -> bool:
+def names_commit(src, fn: cst.FunctionDef) -> bool:
     """`fn`, or a module-level helper it calls, names a `commit`."""
     return any(isinstance(n, cst.Attribute) and n.attr.value == "commit"
                for h in reached(src, fn) for n in walk(h.body, into_nested=False))
@@ -226,7 +227,7 @@ def shadowing(src) -> cst.FunctionDef | None:
     """The last of several module-level `def get_session`, when it does not commit but an earlier one does: the old
     dependency left below the new one, which it replaces."""
     defs = [n for n in src.module.body if isinstance(n, cst.FunctionDef) and n.name.value == "get_session"]
-    if len(defs) > 1 and not commits(src, defs[-1]) and any(commits(src, d) for d in defs[:-1]):
+    if len(defs) > 1 and not names_commit(src, defs[-1]) and any(names_commit(src, d) for d in defs[:-1]):
         return defs[-1]
     return None
 
@@ -330,7 +331,7 @@ def get_session_commits(src):
         call = misspelt(src, fn, "commit")
         if call is not None:
             return typo(src, call, "commit", "the endpoint's work is never saved", "misspelt-commit")
-        if commits(src, fn):
+        if names_commit(src, fn):
             return passed("get_session commits in a way this check does not read (through a helper, or a name for "
                           "`db.commit`); the behavioural checks judge when")
         return failed(f"get_session never commits: when the endpoint succeeds, closing the session throws away everything "
@@ -340,7 +341,7 @@ def get_session_commits(src):
     always_wrong = [w for w in wrong if w is not None and w.diagnosis in {"commit-in-finally", "commit-on-error"}]
     if always_wrong:
         return always_wrong[0]
-    if all(w is not None for w in wrong):  # a commit before the yield or after the close is harmless next to a right one
+    if all(w is not None for w in wrong):  # a commit before the yield or after the close is harmless beside a right one
         return wrong[0]
     return passed("get_session commits after the yield")
 

@@ -76,8 +76,8 @@ def start(database):
                  "on to each session it makes, and a session has no such setting", file=file, line=line,
                  diagnosis="unknown-argument")
         autocommit = "autocommit" in str(exc)
-        fail(f"get_session() raised {type(exc).__name__} before yielding: {exc}"
-             + (". SQLAlchemy 2 only accepts False, the default: remove the `autocommit` argument" if autocommit else ""),
+        advice = ". SQLAlchemy 2 only accepts False, the default: remove the `autocommit` argument"
+        fail(f"get_session() raised {type(exc).__name__} before yielding: {exc}" + (advice if autocommit else ""),
              cause=exc, obj=get_session, diagnosis="autocommit-true" if autocommit else "raised-before-yield")
     return generator, session
 
@@ -300,7 +300,8 @@ def lost_in_endpoint(app, url, answer):
            "before it returned"
     if refresh is not None:
         fail(f"{told}. `refresh` reloads the row from the database and throws away the changes not yet sent to it: "
-             "call `session.flush()` right before the refresh", file=refresh[0], line=refresh[1], diagnosis="change-lost")
+             "call `session.flush()` right before the refresh", file=refresh[0], line=refresh[1],
+             diagnosis="change-lost")
     file, line = endpoint_of(app, "PATCH", url)
     fail(told, file=file, line=line, diagnosis="change-lost")
 
@@ -328,7 +329,8 @@ def test_app_persists(main, database, hero_model, heroes):
         if rows != [("Kept", 31)]:
             if updated.get("age") != 31:
                 lost_in_endpoint(main.app, f"/heroes/{created['id']}", updated)
-            fail(f"{what} answered 200, but the database holds {rows}", obj=database.get_session, diagnosis="not-persisted")
+            fail(f"{what} answered 200, but the database holds {rows}", obj=database.get_session,
+                 diagnosis="not-persisted")
         send("GET", f"/heroes/{created['id']}")
         send("GET", "/heroes/")
         send("DELETE", f"/heroes/{created['id']}")
