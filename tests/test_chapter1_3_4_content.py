@@ -60,8 +60,8 @@ def test_a_crash_inside_an_endpoint_points_at_the_statement_that_caused_it(grade
 
 def test_close_outside_finally_names_the_close_line(graded):
     variant = mistake("chapter-4", "close-outside-finally")
-    check = check_of(graded(variant), "get-db-closes")
-    assert (check.file, check.line) == ("database.py", line_of(source(variant, "database.py"), "db.close()"))
+    check = check_of(graded(variant), "get-session-closes")
+    assert (check.file, check.line) == ("database.py", line_of(source(variant, "database.py"), "session.close()"))
     assert "finally" in check.message
 
 

@@ -1,8 +1,8 @@
-"""Chapter 4's static checks: a sessionmaker, a get_db that commits, rolls back and closes, and a
-SessionDep that runs get_db's exit code before the response is sent.
+"""Chapter 4's static checks: a sessionmaker, a get_session that commits, rolls back and closes, and a
+SessionDep that runs get_session's exit code before the response is sent.
 
 They fail only on positive evidence of a known mistake; a shape they do not read (the transaction
-written in a helper get_db calls, say) passes, and the behavioural checks judge it.
+written in a helper get_session calls, say) passes, and the behavioural checks judge it.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from grader.static import (
 )
 
 OPENERS = ("SessionLocal(...)", "SessionLocal.begin(...)")
-SESSION_DEP = 'typing.Annotated[sqlmodel.Session, fastapi.Depends(get_db, scope="function", **_), ...]'
+SESSION_DEP = 'typing.Annotated[sqlmodel.Session, fastapi.Depends(get_session, scope="function", **_), ...]'
 """Other metadata after the Depends is FastAPI's business, not this chapter's."""
 TRANSACTION_CALLS = ("commit", "rollback", "close")
 SESSIONMAKER_KEYWORDS = frozenset({
@@ -45,13 +45,15 @@ SESSIONMAKER_KEYWORDS = frozenset({
 """What `sessionmaker(...)` accepts: its own parameters and the Session parameters it hands to every session
 (tests/test_chapter4_checks.py holds this to the installed SQLAlchemy)."""
 CONTEXT_HELPERS = ("contextlib.contextmanager",)
+OLD_NAME = "get_db"
+"""What older tutorials call the dependency; this course keeps `get_session`."""
 DEPTH = 3
 """How far a check follows helper functions."""
 TYPO = 0.7
 """How close a method name must be to the one meant to count as its misspelling (no real Session method is)."""
 
 
-# -- reading get_db -------------------------------------------------------------------------------------------------
+# -- reading get_session -----------------------------------------------------------------------------------------------
 def method_calls(root: cst.CSTNode, method: str) -> list[cst.Call]:
     """Calls `x.method(...)` below `root`, not inside nested functions."""
     return [n for n in walk(root, into_nested=False) if isinstance(n, cst.Call)
@@ -82,8 +84,9 @@ def reached(src, fn: cst.FunctionDef) -> list[cst.FunctionDef]:
 
 
 def transaction_function(src, fn: cst.FunctionDef, depth: int = DEPTH) -> cst.FunctionDef:
-    """Where get_db's transaction is written: get_db itself, or the module-level helper that yields the session
-    for it (`with session_scope() as db: yield db` of a `@contextmanager` helper, or `yield from helper()`)."""
+    """Where get_session's transaction is written: get_session itself, or the module-level helper that yields the
+    session for it (`with session_scope() as session: yield session` of a `@contextmanager` helper, or
+    `yield from helper()`)."""
     found = yields(src, fn)
     if not found or depth <= 0:
         return fn
@@ -113,7 +116,7 @@ def guards(src, fn):
 
 
 def misspelt(src, fn: cst.FunctionDef, method: str) -> cst.Call | None:
-    """A call `x.m(...)` in `fn` whose `m` is a misspelling of `method` (`db.comit()` for commit)."""
+    """A call `x.m(...)` in `fn` whose `m` is a misspelling of `method` (`session.comit()` for commit)."""
     for call in walk(fn.body, into_nested=False):
         if (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.func.attr.value != method
                 and difflib.SequenceMatcher(None, call.func.attr.value.lower(), method).ratio() >= TYPO):
@@ -170,7 +173,7 @@ def sessionlocal_defined(src):
     autocommit = given.get("autocommit")
     if autocommit is not None and src.code(autocommit.value) != "False":
         return failed(f"`autocommit={src.code(autocommit.value)}`: SQLAlchemy 2 has no autocommit mode any more, and "
-                      "refuses to make a session with anything but False; write `autocommit=False` or leave it out",
+                      "refuses to make a session with anything but False, the default: remove the argument",
                       line=src.line(autocommit), diagnosis="autocommit-true")
     for keyword, arg in given.items():
         if keyword not in SESSIONMAKER_KEYWORDS:
@@ -206,26 +209,61 @@ def sessionlocal_defined(src):
     return defined_after(src, "SessionLocal", "engine")
 
 
-@check("get-db-defined")
-def get_db_defined(src):
-    found = function(src, "get_db")
+def old_name(src, fn: cst.FunctionDef | None) -> cst.FunctionDef | None:
+    """A module-level generator `get_db` (the older tutorials' name for this dependency) that `fn` does not call."""
+    old = module_functions(src).get(OLD_NAME)
+    if old is None or not yields(src, old) or (fn is not None and old in reached(src, fn)):
+        return None
+    return old
+
+
+def names_commit(src, fn: cst.FunctionDef) -> bool:
+    """`fn`, or a module-level helper it calls, names a `commit`."""
+    return any(isinstance(n, cst.Attribute) and n.attr.value == "commit"
+               for h in reached(src, fn) for n in walk(h.body, into_nested=False))
+
+
+def shadowing(src) -> cst.FunctionDef | None:
+    """The last of several module-level `def get_session`, when it does not commit but an earlier one does: the old
+    dependency left below the new one, which it replaces."""
+    defs = [n for n in src.module.body if isinstance(n, cst.FunctionDef) and n.name.value == "get_session"]
+    if len(defs) > 1 and not names_commit(src, defs[-1]) and any(names_commit(src, d) for d in defs[:-1]):
+        return defs[-1]
+    return None
+
+
+@check("get-session-defined")
+def get_session_defined(src):
+    found = function(src, "get_session")
+    last = shadowing(src)
+    if last is not None:
+        return failed("a second `def get_session`: Python keeps the last definition, so this old one, which never "
+                      "commits, replaces the get_session written above it; delete it", line=src.line(last),
+                      diagnosis="defined-twice", node=last)
+    old = old_name(src, found.node if found else None)
+    if old is not None:
+        beside = " beside the old `get_session`" if found else ""
+        return failed(f"`def {OLD_NAME}()` is written{beside}: `{OLD_NAME}` is the name older tutorials give this "
+                      "dependency, but this course keeps `get_session` (SessionDep, the grader and the next chapters "
+                      f"use it); write the transaction in `get_session` and remove `{OLD_NAME}`", line=src.line(old),
+                      diagnosis="named-get-db", node=old)
     if not found:
-        return found.otherwise("{message}: add `def get_db():` below `SessionLocal`")
+        return found.otherwise("{message}: add `def get_session():` below `SessionLocal`")
     return is_generator(src, found.node)
 
 
-@check("get-db-closes")
-def get_db_closes(src):
-    fn = function(src, "get_db").node
+@check("get-session-closes")
+def get_session_closes(src):
+    fn = function(src, "get_session").node
     found = yields_inside(src, fn, OPENERS)
     own = calls_to(src, ("sqlmodel.Session", "sqlalchemy.orm.Session"), within=fn) if found.ok and found.node is None \
         else []
     if own:  # a shape the block leaves to the behavioural checks, but the lesson asks for the factory
-        return failed(f"`{src.code(own[0])}` makes a session without the factory: get_db makes its session with "
+        return failed(f"`{src.code(own[0])}` makes a session without the factory: get_session makes its session with "
                       "`SessionLocal()`, so that every session is configured the same way", line=src.line(own[0]),
                       diagnosis="not-from-sessionlocal")
     if found.diagnosis == "not-opened":
-        return found.otherwise("{message}. get_db makes a new session with `SessionLocal()` on every call",
+        return found.otherwise("{message}. get_session makes a new session with `SessionLocal()` on every call",
                                diagnosis="not-from-sessionlocal")
     if found.diagnosis == "never-closed":
         call = misspelt(src, fn, "close")
@@ -237,14 +275,14 @@ def get_db_closes(src):
     later = [t for t in walk(fn.body, into_nested=False) if isinstance(t, cst.Try) and src.line(t) > src.line(y)]
     if later:
         return failed(f"`{src.code(y)}` is outside the `try:` below it (line {src.line(later[0])}): when the endpoint "
-                      "raises, the exception arrives at the yield and leaves get_db right there, so neither the "
+                      "raises, the exception arrives at the yield and leaves get_session right there, so neither the "
                       "rollback nor the close runs; move the yield into the `try:`", line=src.line(y),
                       diagnosis="yield-outside-try")
     commits = [c for c in method_calls(fn.body, "commit") if src.line(c) > src.line(y)]
     if not commits:
         return found
     return failed(f"`{src.code(commits[0])}` follows the yield with no error handling: when the endpoint raises, the "
-                  "exception stops get_db at the yield, so nothing rolls back and the session is never closed. Put "
+                  "exception stops get_session at the yield, so nothing rolls back and the session is never closed. Put "
                   "the yield and the commit in `try:`, roll back and `raise` in `except Exception:`, and close in "
                   "`finally:`", line=src.line(commits[0]), diagnosis="commit-without-error-handling")
 
@@ -282,9 +320,9 @@ def misplaced_commit(src, fn, call, y):
     return None
 
 
-@check("get-db-commits")
-def get_db_commits(src):
-    fn = transaction_function(src, function(src, "get_db").node)
+@check("get-session-commits")
+def get_session_commits(src):
+    fn = transaction_function(src, function(src, "get_session").node)
     y = yields(src, fn)[0]
     if transaction_block(src, fn) is not None:
         return passed("a `begin()` block commits when the endpoint succeeds")
@@ -293,20 +331,19 @@ def get_db_commits(src):
         call = misspelt(src, fn, "commit")
         if call is not None:
             return typo(src, call, "commit", "the endpoint's work is never saved", "misspelt-commit")
-        if any(isinstance(n, cst.Attribute) and n.attr.value == "commit"
-               for h in reached(src, fn) for n in walk(h.body, into_nested=False)):
-            return passed("get_db commits in a way this check does not read (through a helper, or a name for "
+        if names_commit(src, fn):
+            return passed("get_session commits in a way this check does not read (through a helper, or a name for "
                           "`db.commit`); the behavioural checks judge when")
-        return failed(f"get_db never commits: when the endpoint succeeds, closing the session throws away everything "
+        return failed(f"get_session never commits: when the endpoint succeeds, closing the session throws away everything "
                       f"it did; the commit belongs right after `{src.code(y)}`", line=src.line(y),
                       diagnosis="no-commit")
     wrong = [misplaced_commit(src, fn, call, y) for call in commits]
     always_wrong = [w for w in wrong if w is not None and w.diagnosis in {"commit-in-finally", "commit-on-error"}]
     if always_wrong:
         return always_wrong[0]
-    if all(w is not None for w in wrong):  # a commit before the yield or after the close is harmless next to a right one
+    if all(w is not None for w in wrong):  # a commit before the yield or after the close is harmless beside a right one
         return wrong[0]
-    return passed("get_db commits after the yield")
+    return passed("get_session commits after the yield")
 
 
 def catches_everything(src, handler):
@@ -325,9 +362,9 @@ def reraises(src, handler: cst.ExceptHandler, statement: cst.Raise) -> bool:
     return helper_of(src, exc) is not None
 
 
-@check("get-db-reraises")
-def get_db_reraises(src):
-    fn = transaction_function(src, function(src, "get_db").node)
+@check("get-session-reraises")
+def get_session_reraises(src):
+    fn = transaction_function(src, function(src, "get_session").node)
     for guard in guards(src, fn):
         for handler in guard.handlers:
             raises = [n for n in walk(handler.body, into_nested=False) if isinstance(n, cst.Raise)]
@@ -347,13 +384,13 @@ def get_db_reraises(src):
                               "`Exception` and end the block with `raise`", line=src.line(handler),
                               diagnosis="bare-except-swallows")
             return failed(f"{caught} catches the endpoint's error and never re-raises it: the error stops inside "
-                          "get_db, and the client gets a wrong answer instead of the endpoint's error; end the block "
+                          "get_session, and the client gets a wrong answer instead of the endpoint's error; end the block "
                           "with `raise`", line=src.line(handler), diagnosis="swallowed-error")
-    return passed("get_db lets errors through")
+    return passed("get_session lets errors through")
 
 
 def depends_call(src, node):
-    """The `Depends(...)` call in `node`, also behind a module-level alias (`_dep = Depends(get_db)`)."""
+    """The `Depends(...)` call in `node`, also behind a module-level alias (`_dep = Depends(get_session)`)."""
     for n in walk(node):
         n = resolved(src, n) if isinstance(n, cst.Name) else n
         if isinstance(n, cst.Call) and refers_to(src, n.func, "fastapi.Depends"):
@@ -374,23 +411,23 @@ def sessiondep_scope(src):
                 shape = failed(f"`{src.code(depends)}` calls `{src.code(given.func)}` once, when the module "
                                "loads, and hands `Depends` what that call returned; give `Depends` the "
                                "function itself, without parentheses", line=line, diagnosis="depends-called")
-            elif not refers_to(src, given, "get_db"):
-                shape = failed(f"`SessionDep` depends on `{src.code(given)}`, not on `get_db`: the "
-                               "endpoints get sessions that get_db's commit, rollback and close never see",
-                               line=line, diagnosis="not-get-db")
+            elif not refers_to(src, given, "get_session"):
+                shape = failed(f"`SessionDep` depends on `{src.code(given)}`, not on `get_session`: the "
+                               "endpoints get sessions that get_session's commit, rollback and close never see",
+                               line=line, diagnosis="not-get-session")
             elif scope is None and len([a for a in depends.args if a.keyword is None]) > 1:
                 shape = failed(f"`{src.code(depends)}` passes a second argument by position, but `Depends` takes "
                                "`scope` by name only (Python refuses the call): write `scope=\"function\"`",
                                line=line, diagnosis="wrong-scope")
             elif scope is None:
-                shape = failed(f"`{src.code(depends)}` uses the default scope: FastAPI runs get_db's code "
+                shape = failed(f"`{src.code(depends)}` uses the default scope: FastAPI runs get_session's code "
                                "after the yield once the response is sent, so a commit that fails still "
                                "answers 200; add `scope=\"function\"`", line=line, diagnosis="default-scope")
             elif src.code(scope).strip("'\"") != "function":
-                shape = failed(f"`scope={src.code(scope)}` runs get_db's commit after the response is sent, "
+                shape = failed(f"`scope={src.code(scope)}` runs get_session's commit after the response is sent, "
                                "so a commit that fails still answers 200; the commit must run before: "
                                "`scope=\"function\"`", line=line, diagnosis="wrong-scope")
-    return all_of(shape, defined_after(src, "SessionDep", "get_db")) if shape.ok else shape
+    return all_of(shape, defined_after(src, "SessionDep", "get_session")) if shape.ok else shape
 
 
 def transaction_calls(src, fn):
@@ -409,7 +446,7 @@ def endpoints_leave_commit(src):
                       diagnosis="no-endpoints")
     offenders = [(endpoint, *calls[0]) for endpoint in found if (calls := transaction_calls(src, endpoint.node))]
     if not offenders:
-        return passed("the endpoints leave the transaction to get_db")
+        return passed("the endpoints leave the transaction to get_session")
 
     def named(endpoint, call, maker, first=False):
         where = "" if first else f" (line {src.line(call)})"
@@ -421,5 +458,5 @@ def endpoints_leave_commit(src):
     listed = [named(first, call, maker, first=True)] + [named(e, c, f) for e, _m, c, f in offenders[1:]]
     advice = ("replace each commit with `session.flush()` where the endpoint needs the SQL sent now, else remove it"
               if any(m == "commit" for _e, m, _c, _f in offenders) else "remove it")
-    return failed(f"{'; '.join(listed)}: get_db owns the transaction now; {advice}", line=src.line(call),
+    return failed(f"{'; '.join(listed)}: get_session owns the transaction now; {advice}", line=src.line(call),
                   diagnosis=f"{method}-in-endpoint")

@@ -1,8 +1,9 @@
-"""Chapter 4's behavioural checks: drive get_db the way FastAPI does, then through real apps.
+"""Chapter 4's behavioural checks: drive get_session the way FastAPI does, then through real apps.
 
 No `from __future__ import annotations` here: FastAPI must see the real SessionDep annotation.
 """
 
+import ast
 import inspect
 import typing
 
@@ -15,7 +16,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete, text
 from sqlmodel import Session, select
 
-from grader.testing import Advice, attribute_at, check, described, fail, is_closed, named_not_called, paused_at, request
+from grader.testing import (Advice, attribute_at, check, described, endpoint_function, endpoint_of, fail, is_closed,
+                            named_not_called, paused_at, request, statement_in)
 
 
 @pytest.fixture(scope="module")
@@ -57,16 +59,16 @@ def empty(database, hero_model):
 
 
 def start(database):
-    """Start get_db() as FastAPI does: (generator, the session it yields)."""
-    get_db = database.get_db
-    if not inspect.isgeneratorfunction(get_db):
-        fail("get_db is not a generator function: hand the session over with `yield db`", obj=get_db,
+    """Start get_session() as FastAPI does: (generator, the session it yields)."""
+    get_session = database.get_session
+    if not inspect.isgeneratorfunction(get_session):
+        fail("get_session is not a generator function: hand the session over with `yield session`", obj=get_session,
              diagnosis="return-not-yield")
-    generator = get_db()
+    generator = get_session()
     try:
         session = next(generator)
     except StopIteration:
-        fail("get_db() finished without yielding a session", obj=get_db, diagnosis="no-yield")
+        fail("get_session() finished without yielding a session", obj=get_session, diagnosis="no-yield")
     except Exception as exc:  # noqa: BLE001 - the learner's code may raise anything
         if isinstance(exc, TypeError) and "unexpected keyword argument" in str(exc):
             file, line = attribute_at(database, "SessionLocal")
@@ -74,9 +76,9 @@ def start(database):
                  "on to each session it makes, and a session has no such setting", file=file, line=line,
                  diagnosis="unknown-argument")
         autocommit = "autocommit" in str(exc)
-        fail(f"get_db() raised {type(exc).__name__} before yielding: {exc}"
-             + (". SQLAlchemy 2 only accepts `autocommit=False` (or leave it out)" if autocommit else ""),
-             cause=exc, obj=get_db, diagnosis="autocommit-true" if autocommit else "raised-before-yield")
+        advice = ". SQLAlchemy 2 only accepts False, the default: remove the `autocommit` argument"
+        fail(f"get_session() raised {type(exc).__name__} before yielding: {exc}" + (advice if autocommit else ""),
+             cause=exc, obj=get_session, diagnosis="autocommit-true" if autocommit else "raised-before-yield")
     return generator, session
 
 
@@ -98,17 +100,17 @@ def test_modules_import(database, main):
     assert database is not None and main is not None
 
 
-@check("get-db-yields-session")
-def test_get_db_yields_session(database, closed):
+@check("get-session-yields-session")
+def test_get_session_yields_session(database, closed):
     generator, session = start(database)
     try:
         if isinstance(session, sqlalchemy.orm.sessionmaker):
-            file, line = paused_at(generator, otherwise=database.get_db)
-            fail("get_db() yielded the session factory itself, not a session: the endpoints need one session, made "
+            file, line = paused_at(generator, otherwise=database.get_session)
+            fail("get_session() yielded the session factory itself, not a session: the endpoints need one session, made "
                  "by calling the factory", file=file, line=line, diagnosis="factory-yielded")
         if not isinstance(session, sqlmodel.Session):
-            fail(f"get_db() yielded a {type(session).__module__}.{type(session).__qualname__}, not a SQLModel "
-                 "Session: pass `class_=Session` (from sqlmodel) to sessionmaker", obj=database.get_db,
+            fail(f"get_session() yielded a {type(session).__module__}.{type(session).__qualname__}, not a SQLModel "
+                 "Session: pass `class_=Session` (from sqlmodel) to sessionmaker", obj=database.get_session,
                  diagnosis="wrong-type")
         if session.get_bind() is not database.engine:
             factory = getattr(database, "SessionLocal", None)
@@ -117,9 +119,9 @@ def test_get_db_yields_session(database, closed):
                 fail("the session is not bound to the module's `engine`: SessionLocal's sessions talk to another "
                      "engine; create it with `bind=engine`", file=file, line=line, diagnosis="wrong-engine")
             fail("the session is not bound to the module's `engine`: make it with `SessionLocal()`, bound to `engine`",
-                 obj=database.get_db, diagnosis="wrong-engine")
+                 obj=database.get_session, diagnosis="wrong-engine")
         if is_closed(session, closed):
-            fail("the session was already closed when get_db yielded it", obj=database.get_db,
+            fail("the session was already closed when get_session yielded it", obj=database.get_session,
                  diagnosis="closed-before-yield")
         session.execute(text("select 1"))
     finally:
@@ -127,7 +129,7 @@ def test_get_db_yields_session(database, closed):
 
 
 def finish(generator, session, closed):
-    """Close get_db and the session; a failure of either is for the other checks to report (it must not hide
+    """Close get_session and the session; a failure of either is for the other checks to report (it must not hide
     the reason this check failed)."""
     try:
         generator.close()
@@ -147,31 +149,31 @@ def test_commits_on_success(database, hero_model, heroes, closed):
         pass
     except Exception as exc:  # noqa: BLE001 - the learner's code after the yield may raise anything
         release(session, closed)
-        fail(f"the endpoint succeeded, but get_db's code after the yield raised {described(exc)}, so the client "
-             "gets a 500 for a request that worked", cause=exc, obj=database.get_db, diagnosis="raised-after-yield")
+        fail(f"the endpoint succeeded, but get_session's code after the yield raised {described(exc)}, so the client "
+             "gets a 500 for a request that worked", cause=exc, obj=database.get_session, diagnosis="raised-after-yield")
     else:
-        file, line = paused_at(generator, otherwise=database.get_db)
+        file, line = paused_at(generator, otherwise=database.get_session)
         generator.close()
         release(session, closed)
-        fail("get_db yielded a second time: a dependency yields exactly once", file=file, line=line,
+        fail("get_session yielded a second time: a dependency yields exactly once", file=file, line=line,
              diagnosis="yields-twice")
     was_closed = is_closed(session, closed)
     release(session, closed)
     if heroes() != ["Saved"]:
-        named = named_not_called(database.get_db, "commit")
+        named = named_not_called(database.get_session, "commit")
         if named is not None:
             fail("the endpoint finished without an error, but its new hero was not saved: this line only names the "
                  "`commit` method, it does not call it; add the parentheses: `.commit()`", file=named[0],
                  line=named[1], diagnosis="not-committed")
-        fail("the endpoint finished without an error, but its new hero was not saved: call `db.commit()` right "
-             "after `yield db`", obj=database.get_db, diagnosis="not-committed")
+        fail("the endpoint finished without an error, but its new hero was not saved: call `session.commit()` right "
+             "after `yield session`", obj=database.get_session, diagnosis="not-committed")
     if not was_closed:
-        fail("the session was still open after get_db finished: close it in `finally:`", obj=database.get_db,
+        fail("the session was still open after get_session finished: close it in `finally:`", obj=database.get_session,
              diagnosis="not-closed")
 
 
 class EndpointFailed(Exception):
-    """What the grader throws into get_db, as FastAPI does when an endpoint raises."""
+    """What the grader throws into get_session, as FastAPI does when an endpoint raises."""
 
 
 @check("rolls-back-on-error")
@@ -187,32 +189,32 @@ def test_rolls_back_on_error(database, hero_model, heroes, closed):
         pass
     except StopIteration:
         outcome = "swallowed"
-    except Exception as exc:  # noqa: BLE001 - the learner's get_db may raise anything
+    except Exception as exc:  # noqa: BLE001 - the learner's get_session may raise anything
         outcome, other = "replaced", exc
     else:
         outcome = "yielded"
-        second_yield = paused_at(generator, otherwise=database.get_db)
+        second_yield = paused_at(generator, otherwise=database.get_session)
         generator.close()
     was_closed = is_closed(session, closed)
     release(session, closed)
     saved = heroes()
     if saved:
         fail("the endpoint raised, yet its hero was saved: never commit in `finally:` (or `except`); roll back "
-             "instead", obj=database.get_db, diagnosis="committed-on-error")
+             "instead", obj=database.get_session, diagnosis="committed-on-error")
     if outcome == "swallowed":
-        fail("get_db caught the endpoint's exception and finished normally: re-raise it with `raise` after the "
-             "rollback, so FastAPI can answer with the error", obj=database.get_db, diagnosis="swallowed-error")
+        fail("get_session caught the endpoint's exception and finished normally: re-raise it with `raise` after the "
+             "rollback, so FastAPI can answer with the error", obj=database.get_session, diagnosis="swallowed-error")
     if outcome == "replaced":
-        fail(f"get_db replaced the endpoint's exception with another one ({described(other)}), so the client gets "
+        fail(f"get_session replaced the endpoint's exception with another one ({described(other)}), so the client gets "
              "that one instead of the endpoint's; send the caught exception on with a bare `raise`",
-             obj=database.get_db, cause=other, diagnosis="replaced-error")
+             obj=database.get_session, cause=other, diagnosis="replaced-error")
     if outcome == "yielded":
         file, line = second_yield
-        fail("get_db yielded again after the endpoint failed: a dependency yields exactly once",
+        fail("get_session yielded again after the endpoint failed: a dependency yields exactly once",
              file=file, line=line, diagnosis="yields-twice")
     if not was_closed:
         fail("the session stayed open after the endpoint raised: code below the yield does not run then; "
-             "close the session in `finally:`", obj=database.get_db, diagnosis="not-closed")
+             "close the session in `finally:`", obj=database.get_session, diagnosis="not-closed")
 
 
 def probe_app(database, hero_model):
@@ -237,16 +239,16 @@ def probe_app(database, hero_model):
     return app
 
 
-def not_get_db(database, status):
-    """Fail at SessionDep when it does not depend on get_db: the answer then says nothing about get_db."""
+def not_get_session(database, status):
+    """Fail at SessionDep when it does not depend on get_session: the answer then says nothing about get_session."""
     dependency, _scope = dependency_of(database)
-    if dependency is database.get_db:
+    if dependency is database.get_session:
         return
     named = next((name for name, value in vars(database).items() if value is dependency and not name.startswith("_")),
                  getattr(dependency, "__name__", type(dependency).__name__))
     file, line = attribute_at(database, "SessionDep")
-    fail(f"the client got {status}, and get_db was never used: SessionDep depends on `{named}`, not on get_db",
-         file=file, line=line, diagnosis="not-get-db")
+    fail(f"the client got {status}, and get_session was never used: SessionDep depends on `{named}`, not on get_session",
+         file=file, line=line, diagnosis="not-get-session")
 
 
 @check("errors-reach-client")
@@ -256,16 +258,16 @@ def test_errors_reach_client(database, hero_model, heroes):
         halfway = client.post("/halfway")
     sqlalchemy.orm.close_all_sessions()
     if missing.status_code != 404:
-        not_get_db(database, missing.status_code)
-        fail(f"an endpoint raised HTTPException(404), but the client got {missing.status_code}: get_db did not let "
+        not_get_session(database, missing.status_code)
+        fail(f"an endpoint raised HTTPException(404), but the client got {missing.status_code}: get_session did not let "
              "the endpoint's exception through as it was (it must neither swallow it nor raise another)",
-             obj=database.get_db, diagnosis="swallowed-error")
+             obj=database.get_session, diagnosis="swallowed-error")
     if heroes():
         fail("an endpoint added a hero and then crashed, yet the hero was saved: roll back on error, and commit "
-             "only after the yield", obj=database.get_db, diagnosis="committed-on-error")
+             "only after the yield", obj=database.get_session, diagnosis="committed-on-error")
     if halfway.status_code != 500:
-        fail(f"an endpoint crashed, but the client got {halfway.status_code} instead of 500: get_db swallowed the "
-             "error", obj=database.get_db, diagnosis="swallowed-error")
+        fail(f"an endpoint crashed, but the client got {halfway.status_code} instead of 500: get_session swallowed the "
+             "error", obj=database.get_session, diagnosis="swallowed-error")
 
 
 @check("failed-commit-is-error")
@@ -277,16 +279,31 @@ def test_failed_commit_is_error(database, hero_model, heroes):
         response = client.post("/clash")
     sqlalchemy.orm.close_all_sessions()
     if response.status_code < 500:
-        not_get_db(database, response.status_code)
+        not_get_session(database, response.status_code)
         if dependency_of(database)[1] != "function":
             file, line = attribute_at(database, "SessionDep")
             fail(f"the commit failed, but the client had already received {response.status_code}: without "
-                 "`scope=\"function\"`, FastAPI runs get_db's commit after sending the response", file=file, line=line,
+                 "`scope=\"function\"`, FastAPI runs get_session's commit after sending the response", file=file, line=line,
                  diagnosis="commit-after-response")
-        fail(f"the commit failed, but the client got {response.status_code}: get_db caught the error and did not "
-             "re-raise it", obj=database.get_db, diagnosis="swallowed-error")
+        fail(f"the commit failed, but the client got {response.status_code}: get_session caught the error and did not "
+             "re-raise it", obj=database.get_session, diagnosis="swallowed-error")
     if heroes() != ["Original"]:
-        fail("after the failed commit the hero table changed", obj=database.get_db, diagnosis="committed-on-error")
+        fail("after the failed commit the hero table changed", obj=database.get_session, diagnosis="committed-on-error")
+
+
+def lost_in_endpoint(app, url, answer):
+    """Fail at the PATCH endpoint's `refresh` (else its def): its own answer already lacks the change."""
+    endpoint = endpoint_function(app, "PATCH", url)
+    refresh = statement_in(endpoint, lambda n: isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+                           and n.func.attr == "refresh") if endpoint is not None else None
+    told = f"PATCH answered 200 with age {answer.get('age')!r}, not the 31 it was sent: the endpoint lost the change " \
+           "before it returned"
+    if refresh is not None:
+        fail(f"{told}. `refresh` reloads the row from the database and throws away the changes not yet sent to it: "
+             "call `session.flush()` right before the refresh", file=refresh[0], line=refresh[1],
+             diagnosis="change-lost")
+    file, line = endpoint_of(app, "PATCH", url)
+    fail(told, file=file, line=line, diagnosis="change-lost")
 
 
 @check("app-persists")
@@ -304,17 +321,20 @@ def test_app_persists(main, database, hero_model, heroes):
         created = send("POST", "/heroes/", json={"name": "Kept", "secret_name": "k", "age": 30})
         rows, what = stored("POST /heroes/")
         if rows != [("Kept", 30)]:
-            not_get_db(database, "200 but nothing was saved")
+            not_get_session(database, "200 but nothing was saved")
             fail(f"{what} answered 200 with {created!r}, but the database holds {rows}: the change was never "
-                 "committed; get_db must commit after the yield", obj=database.get_db, diagnosis="not-persisted")
-        send("PATCH", f"/heroes/{created['id']}", json={"age": 31})
+                 "committed; get_session must commit after the yield", obj=database.get_session, diagnosis="not-persisted")
+        updated = send("PATCH", f"/heroes/{created['id']}", json={"age": 31})
         rows, what = stored("PATCH")
         if rows != [("Kept", 31)]:
-            fail(f"{what} answered 200, but the database holds {rows}", obj=database.get_db, diagnosis="not-persisted")
+            if updated.get("age") != 31:
+                lost_in_endpoint(main.app, f"/heroes/{created['id']}", updated)
+            fail(f"{what} answered 200, but the database holds {rows}", obj=database.get_session,
+                 diagnosis="not-persisted")
         send("GET", f"/heroes/{created['id']}")
         send("GET", "/heroes/")
         send("DELETE", f"/heroes/{created['id']}")
         rows, what = stored("DELETE")
         if rows:
-            fail(f"{what} answered 200, but the database still holds {rows}", obj=database.get_db,
+            fail(f"{what} answered 200, but the database still holds {rows}", obj=database.get_session,
                  diagnosis="not-persisted")
