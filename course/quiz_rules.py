@@ -70,7 +70,7 @@ def _count(quiz: Quiz) -> list[QuizProblem]:
     count = len(quiz.questions)
     if count >= MIN_QUESTIONS:
         return []
-    return [QuizProblem(f"the quiz has {count} question{'s' * (count != 1)}; write at least {MIN_QUESTIONS}, one "
+    return [QuizProblem(f"the quiz has {_questions(count)}; write at least {MIN_QUESTIONS}, one "
                         "per idea of the lesson a learner could get wrong")]
 
 
@@ -81,7 +81,7 @@ def _letters(quiz: Quiz) -> list[QuizProblem]:
         where = [i for i, a in enumerate(answers) if a == letter]
         if len(where) * 2 > len(answers):
             problems.append(QuizProblem(
-                f"{letter!r} is the right answer in {len(where)} of {len(answers)} questions ({_numbers(where)}); "
+                f"{letter!r} is the right answer in {len(where)} of {_questions(len(answers))} ({_numbers(where)}); "
                 f"at most half may share a letter, or a learner scores by always answering {letter!r}: move the "
                 "right choice in some of them", where[0], "answer"))
     letters = sorted(set(answers))
@@ -102,7 +102,7 @@ def _lengths(quiz: Quiz, written: list[int]) -> list[QuizProblem]:
             fix = ("make the wrong choices as long and specific as the answer" if extreme == "longest"
                    else "give the right answer the detail the wrong ones have")
             problems.append(QuizProblem(
-                f"the right answer is the {extreme} choice in {len(where)} of {len(quiz.questions)} questions "
+                f"the right answer is the {extreme} choice in {len(where)} of {_questions(len(quiz.questions))} "
                 f"({_numbers(where)}); at most {allowed} may be, or a learner picks the {extreme} without reading: "
                 f"{fix}", where[0], "choices"))
     return problems
@@ -154,6 +154,10 @@ def _same(a: str, b: str) -> bool:
 def _short(text: str, width: int = 60) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[:width - 1].rstrip() + "…"
+
+
+def _questions(count: int) -> str:
+    return f"{count} question{'s' * (count != 1)}"
 
 
 def _numbers(indexes: list[int]) -> str:
