@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
+from course.quiz_rules import quiz_problems
 from course.toml_lines import TomlLines
 from grader.content import chapters_dir, parse_toml, solution_dir, starter_dir, tree_files
 from grader.variants import SUFFIX, Variant, VariantError, disagreements, misplaced, read_variant
@@ -42,10 +43,6 @@ PLACEHOLDER = "TODO(author)"
 """What `course new` writes wherever the author has something to fill in."""
 MIN_HINTS = 3
 """Hints per check: gentle first, explicit last (the chapter format asks for at least three)."""
-MIN_QUESTIONS = 4
-"""Questions per quiz."""
-MIN_ANSWER_LETTERS = 3
-"""Different answer letters a quiz uses, so that the right answer is not always in the same place."""
 MIN_EXAMPLES = 2
 """Runnable examples (```python blocks) per lesson."""
 
@@ -55,7 +52,7 @@ RULES: dict[str, str] = {
     "continuity": "the starter continues the previous chapter's solution",
     "implementations": "every check has exactly one implementation",
     "lesson": "the lesson has examples, names the edited files and each check's step",
-    "quiz": "the quiz is valid and long enough",
+    "quiz": "the quiz is valid, and cannot be passed without reading it",
     "placeholders": "no template placeholder is left",
     "solution": "the solution passes every check",
     "starter": "the starter fails, through checks",
@@ -328,7 +325,8 @@ def manifest_rule(ins: Inspection) -> tuple[Chapter | None, list[Problem]]:
 
 
 def quiz_rule(ins: Inspection) -> list[Problem]:
-    """quiz.toml holds questions with distinct choices, one right answer each and an explanation."""
+    """quiz.toml holds valid questions (distinct choices, one right answer, an explanation) that follow the quiz
+    rule of course/quiz_rules.py."""
     path = ins.folder / "quiz.toml"
     if not path.is_file():
         return [ins.problem(path, "there is no quiz.toml: every chapter has a practice quiz")]
@@ -341,16 +339,8 @@ def quiz_rule(ins: Inspection) -> list[Problem]:
         quiz = Quiz(**data)
     except ValidationError as exc:
         return [ins.problem(path, _describe(err, data, Quiz), _key_line(lines, err)) for err in author_errors(exc)]
-    problems = []
-    if len(quiz.questions) < MIN_QUESTIONS:
-        problems.append(ins.problem(path, f"the quiz has {len(quiz.questions)} question(s); write at least "
-                                    f"{MIN_QUESTIONS}, one per idea of the lesson a learner could get wrong"))
-    letters = sorted({q.answer for q in quiz.questions})
-    if len(letters) < MIN_ANSWER_LETTERS:
-        problems.append(ins.problem(path, f"every right answer is {' or '.join(repr(x) for x in letters)}: put the "
-                                    f"right choice in at least {MIN_ANSWER_LETTERS} different places",
-                                    lines.line("questions", 0, "answer")))
-    return problems
+    return [ins.problem(path, p.message, None if p.question is None else lines.line("questions", p.question, p.key))
+            for p in quiz_problems(quiz, PLACEHOLDER)]
 
 
 def placeholders_rule(ins: Inspection) -> list[Problem]:

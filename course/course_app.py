@@ -205,7 +205,7 @@ def solution(chapter: ChapterArgument, pager: PagerOption = True, workspace: Wor
 
 
 @app.command(epilog="Examples:\n\n  course quiz chapter-2\n\n"
-                    "  course quiz chapter-2 --answers b,a,c,d,c     mark answers given at once\n\n"
+                    "  course quiz chapter-2 --answers b,d,a,c,b,c   mark answers given at once\n\n"
                     "Your last and best scores go to progress.json. "
                     "Exit status: 0 done, 1 stopped before the end, 2 usage error.")
 def quiz(

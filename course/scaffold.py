@@ -130,14 +130,14 @@ choices = [
 $choices
 ]
 answer = "$answer"
-explanation = "$todo: why the right answer is right, and the wrong ones are not"
+explanation = "$todo: why the right answer is right, and why each wrong one is wrong"
 ''')
 QUIZ_HEAD = """\
-# Practice questions (at least four): one right answer each (`answer` is its letter, "a" the first
-# choice) and an explanation. Put the right choice in at least three different places.
+# Practice questions (at least six; docs/AUTHORING.md section 10): wrong choices as long as the right one,
+# the right one spread over the letters, and explanations that say why each wrong choice is wrong.
 """
-ANSWERS = "abca"
-"""Where the scaffold's questions put the right choice (course check wants three places at least)."""
+ANSWERS = "abcabc"
+"""Where the scaffold's questions put the right choice (course check wants three letters, none in more than half)."""
 
 
 class ScaffoldError(Exception):
@@ -218,7 +218,7 @@ def _write_chapter(folder: Path, chapter: str, title: str, edited: list[str], fr
 
 
 def quiz_template() -> str:
-    """Four placeholder questions, their right answers in three places."""
+    """Six placeholder questions, their right answers in three places."""
     choices = ["$todo: the right answer", "$todo: a tempting wrong answer", "$todo: another wrong answer"]
     questions = []
     for answer in ANSWERS:

@@ -32,8 +32,8 @@ def test_the_starter_fails_through_checks(chapter, grade_path):
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_the_content_is_complete_by_course_checks_rules(chapter):
-    """Hints (at least three, none twice), the quiz (at least four questions, explained, the right answer in
-    three places at least), the lesson, placeholders: everything `course check` reads without grading."""
+    """Hints (at least three, none twice), the quiz (the rule of course/quiz_rules.py), the lesson, placeholders:
+    everything `course check` reads without grading."""
     assert_content_complete(chapter)
 
 

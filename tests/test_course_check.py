@@ -337,7 +337,9 @@ def test_a_checks_task_must_be_a_step_of_the_instructions(chapter, root):
 @pytest.mark.parametrize("old, new, line_text, says", [
     ('answer = "b"', 'answer = "e"', 'answer = "e"', "answer 'e' is not one of the 4 choices"),
     ('answer = "b"', 'answer = "b"\nanswer2 = "c"', "answer2", "unknown key `answer2`: did you mean `answer`?"),
-    ('    "FastAPI requires it",', '    "It makes queries faster",', "[[questions]]", "two choices have the same text"),
+    ('    "It stops SQLite from writing a `database.db` file next to the tests",',
+     '    "It keeps a pool of fresh connections, so that each test gets an empty database",', "[[questions]]",
+     "two choices have the same text"),
     ('explanation = "An in-memory', 'explanation = ""\nwhy = "An in-memory', 'explanation = ""', "`explanation` is empty"),
 ])
 def test_an_invalid_quiz_is_reported_at_its_line(chapter, root, old, new, line_text, says):
@@ -354,14 +356,16 @@ def test_a_missing_quiz(chapter, root):
 
 
 def test_a_quiz_too_short_or_with_the_right_answer_always_in_one_place(chapter, root):
+    """The quiz rule's whole-quiz problems, as `course check` reports them (each part: tests/test_quiz_rules.py)."""
     quiz = chapter / "quiz.toml"
     text = quiz.read_text()
     quiz.write_text(text[:text.index("[[questions]]", 10)])  # the first question only
     assert structural(root, "quiz") == [
-        f"chapters/{CHAPTER}/quiz.toml: the quiz has 1 question(s); write at least 4, one per idea of the lesson a "
+        f"chapters/{CHAPTER}/quiz.toml: the quiz has 1 question; write at least 6, one per idea of the lesson a "
         "learner could get wrong",
-        f"chapters/{CHAPTER}/quiz.toml:{line_of(quiz, 'answer = ')}: every right answer is 'b': put the right "
-        "choice in at least 3 different places"]
+        f"chapters/{CHAPTER}/quiz.toml:{line_of(quiz, 'answer = ')}: 'b' is the right answer in 1 of 1 question "
+        "(1); at most half may share a letter, or a learner scores by always answering 'b': move the right choice "
+        "in some of them"]
 
 
 def test_a_lesson_needs_examples_and_one_instructions_section(chapter, root):

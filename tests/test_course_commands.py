@@ -12,7 +12,7 @@ import pytest
 from coursekit import COURSE, GRADE, ROOT, SOLUTION_2, STARTER_2, Tmux, copy_content, course, grade, run
 
 COMMANDS = ["list", "lesson", "start", "hint", "watch", "run", "reset", "solution", "quiz"]
-QUIZ_KEY = "b,a,c,d,c"
+QUIZ_KEY = "b,d,a,c,b,c"
 needs_tmux = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
 
 
@@ -163,7 +163,7 @@ def test_list_shows_states_checks_and_the_chapter_to_continue(tmp_path, workspac
     lines = result.stdout.splitlines()
     assert "1 of 3 chapters passed" in lines[0]
     assert lines[1].count("█") == 8 and lines[1].endswith("33%")  # a third of the 24-wide bar
-    assert "  chapter-2 Write the session generator passed      12/12 checks · quiz 5/5" in result.stdout
+    assert "  chapter-2 Write the session generator passed      12/12 checks · quiz 6/6" in result.stdout
     assert "  chapter-3 Write the session generator not started –/12 checks" in result.stdout
     assert "▶ chapter-4 Write the session generator in progress 2/12 checks" in result.stdout
     assert "Continue with chapter-4: `course watch chapter-4`" in result.stdout
@@ -329,20 +329,20 @@ def test_solution_after_a_pass_shows_the_code_and_a_diff(workspace):
 # --- quiz -----------------------------------------------------------------------------------------
 
 def test_quiz_answers_marks_and_records(workspace):
-    result = course("quiz", "chapter-2", "--answers", "b,a,a,d,c", workspace=workspace)
+    result = course("quiz", "chapter-2", "--answers", "b,d,b,c,b,c", workspace=workspace)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.count("✓ Right.") == 4 and result.stdout.count("✗ Not quite.") == 1
-    assert "The answer is c) It calls get_session once" in result.stdout
-    assert "Score: 4/5" in result.stdout
-    course("quiz", "chapter-2", "--answers", "A, B, C, D, A", workspace=workspace)  # case and spaces are fine
+    assert result.stdout.count("✓ Right.") == 5 and result.stdout.count("✗ Not quite.") == 1
+    assert "The answer is a) It calls `get_session` once" in result.stdout
+    assert "Score: 5/6" in result.stdout
+    course("quiz", "chapter-2", "--answers", "A, B, C, D, A, B", workspace=workspace)  # case and spaces are fine
     quiz = json.loads((workspace / "progress.json").read_text())["chapters"]["chapter-2"]["quiz"]
-    assert (quiz["last"], quiz["best"], quiz["total"]) == (2, 4, 5)
+    assert (quiz["last"], quiz["best"], quiz["total"]) == (0, 5, 6)
 
 
 @pytest.mark.parametrize("answers, says", [
-    ("b,a", "the quiz has 5 questions, and --answers gave 2 answers"),
-    ("b,a,c,d,z", "answer 5 is 'z'"),
-    ("b,a,,d,c", "answer 3 is ''"),
+    ("b,a", "the quiz has 6 questions, and --answers gave 2 answers"),
+    ("b,a,c,d,z,c", "answer 5 is 'z'"),
+    ("b,a,,d,c,c", "answer 3 is ''"),
 ])
 def test_quiz_bad_answers_are_usage_errors(workspace, answers, says):
     result = course("quiz", "chapter-2", "--answers", answers, workspace=workspace)
@@ -351,12 +351,12 @@ def test_quiz_bad_answers_are_usage_errors(workspace, answers, says):
 
 
 def test_quiz_interactive_reasks_and_explains(workspace):
-    result = course("quiz", "chapter-2", workspace=workspace, input="x\nb\nab\na\nc\nd\nb\n")
+    result = course("quiz", "chapter-2", workspace=workspace, input="x\nb\nab\nd\na\nc\nb\na\n")
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("Please type one letter, from a to d.") == 2
-    assert "Question 5 of 5" in result.stdout and "Score: 4/5" in result.stdout
-    assert "Python runs the module from top to bottom" in result.stdout  # the explanation after each answer
-    assert json.loads((workspace / "progress.json").read_text())["chapters"]["chapter-2"]["quiz"]["last"] == 4
+    assert "Question 6 of 6" in result.stdout and "Score: 5/6" in result.stdout
+    assert "Python runs a module from top to bottom" in result.stdout  # the explanation after each answer
+    assert json.loads((workspace / "progress.json").read_text())["chapters"]["chapter-2"]["quiz"]["last"] == 5
 
 
 def test_quiz_stopped_early_records_nothing(workspace):
