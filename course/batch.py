@@ -10,7 +10,8 @@ Names that look like submissions but are not graded (hidden ones) are listed as 
 the reason; other names are listed as not submissions.
 
 The gradebook (by default `DIR-gradebook/` next to DIR) is checked to be writable before anything
-is graded, journaled as each student finishes, and written atomically at the end, also when the
+is graded, journaled as each student finishes, and written atomically at the end (its page,
+report.html, last: `course.serve.gradebook`), also when the
 batch is interrupted (Ctrl-C, SIGTERM, SIGHUP) or one grade raises. A re-run reuses a student's
 earlier report when their files, the chapter's checks and the grader version are unchanged
 (`force` re-grades everyone), including the reports a killed run left in its journal.
@@ -310,4 +311,7 @@ def run_batch(chapter: Chapter, folder: Path, *, out: Path | None = None, jobs: 
             result.reports = dict(sorted(result.reports.items()))
             write_gradebook(result, out)
             journal.discard()
+            from course.serve.gradebook import write_report  # here: Jinja2 only for a batch, not for `vet`
+
+            write_report(out)
     return result

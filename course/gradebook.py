@@ -10,7 +10,8 @@ the moment it is graded.
     chapter-N-summary.txt    how many students passed each check, where most got stuck, and who
                              could not be graded, was skipped or was not reached
     report.html              the whole folder's gradebook as a page, charts and every student's report
-                             (`course.serve.gradebook`): one file to mail; rewritten by each batch
+                             (`course.serve.gradebook`): one file to mail; rewritten by each batch once
+                             the others are written
     chapter-N.jsonl.partial  the journal: one line per student graded so far in this run, handed to
                              the operating system as each one finishes (so a killed process loses
                              none of them); removed once the files are written
@@ -113,15 +114,11 @@ class Journal:
 
 
 def write_gradebook(result: BatchResult, out: Path) -> None:
-    """The three files, then `report.html` (`course.serve.gradebook`), made from what they hold."""
-    from course.serve.gradebook import write_report
-
     csv_path, jsonl_path, summary_path = names(out, result.chapter.id)
     lines = "".join(report_line(student, report) for student, report in result.reports.items())
     for path, text in ((csv_path, gradebook_csv(result)), (jsonl_path, lines), (summary_path, summary(result))):
         write_atomic(path, text)
         os.chmod(path, 0o666 & ~umask())  # write_atomic's temp file is private; the gradebook is an ordinary file
-    write_report(out)
 
 
 def umask() -> int:

@@ -222,6 +222,16 @@ def _code(text: str) -> Markup:
     return Markup(re.sub(r"`([^`\n]+)`", r"<code>\1</code>", str(escape(printable(text)))))
 
 
+def _brief(message: str, limit: int = 160) -> str:
+    """A message's first line, cut at a word near `limit` (an unclosed `code span` loses its backtick)."""
+    line = message.splitlines()[0] if message else ""
+    if len(line) > limit:
+        line = line[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+        if line.count("`") % 2:
+            line = "".join(line.rsplit("`", 1))
+    return line
+
+
 @cache
 def _environment() -> Environment:
     env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
@@ -229,6 +239,7 @@ def _environment() -> Environment:
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["code"] = _code
     env.filters["clean"] = printable
+    env.filters["brief"] = _brief
     env.globals.update(symbols=SYMBOLS, words=WORDS, histogram=histogram, rate_bar=rate_bar,
                        check_text=check_text, summary=lambda r: summary(r).plain, step_of=_step_label)
     return env
