@@ -257,3 +257,17 @@ def test_instruction_steps_are_read_from_the_lesson():
     lesson = "# T\n\n## Instructions\n\n1. Do `a`. Then more.\n   Still step one.\n2. Do b\n\n## After\n3. no\n"
     assert instruction_steps(lesson) == ["Do `a`.", "Do b"]
     assert instruction_steps("# T\n\nno steps\n") == []
+
+
+def test_every_chapter_graded_into_the_folder_has_its_section(gradebook, reports, tmp_path):
+    """A folder may hold several chapters' gradebooks; one this course has no lesson for shows step numbers only."""
+    folder = tmp_path / "book"
+    shutil.copytree(gradebook, folder)
+    shutil.copy(folder / "chapter-2.jsonl", folder / "chapter-10.jsonl")
+    page = render_report(folder)
+    assert [m for m in re.findall(r'<section class="book" id="([^"]+)"', page)] == ["chapter-2", "chapter-10"]
+    assert '<a href="#chapter-10-s3">ben</a>' in page and '<a href="#chapter-2-s3">ben</a>' in page
+    later = page.split('id="chapter-10"')[1]
+    assert "Step 1: " in text(later) and "add Session to the import" not in text(later)
+    one = render_student(folder, "ben")
+    assert re.findall(r'<h2 id="(chapter-\d+)">', one) == ["chapter-2", "chapter-10"]
