@@ -34,6 +34,7 @@ from course.gradebook import REPORT_FILE, check_stats, journal_path, load_previo
 from course.serve.svg import Bin, histogram, rate_bar
 from grader.content import FILES_CHECK, chapters_dir
 from grader.render import check_text
+from grader.render.text import SYMBOLS as TEXT_SYMBOLS
 from grader.render.text import summary
 from grader.report import CheckResult, Report
 from grader.safetext import printable
@@ -43,7 +44,8 @@ LEFTOVERS = ("Not graded:", "Skipped:", "Not submissions")
 """The summary's paragraphs about names that have no report (they are in no other file)."""
 MAX_BINS_ONE_PER_SCORE = 20
 """Up to this many points, the histogram has one bar per whole score; beyond, ten equal bins."""
-SYMBOLS = {"pass": "✓", "fail": "✗", "skip": "–", "error": "!"}
+SYMBOLS = {status: symbol for status, (symbol, _style) in TEXT_SYMBOLS.items()}
+"""The checklist's symbols (`grader.render.text`), without its colours."""
 WORDS = {"pass": "passed", "fail": "failed", "skip": "skipped", "error": "error"}
 
 
@@ -92,7 +94,7 @@ class Book:
     title: str
     reports: dict[str, Report]
     unfinished: bool
-    """A batch was killed before writing the gradebook: its journal's reports are included."""
+    """A batch has not finished (it runs, or was killed): its journal's reports are included."""
     steps_text: list[str] = field(default_factory=list)
     leftovers: list[str] = field(default_factory=list)
 
