@@ -147,7 +147,8 @@ class Book:
         found: dict[str, list[Attention]] = {"flagged": [], "error": [], "unusable": []}
         for student, report in self.reports.items():
             if report.integrity:
-                found["flagged"].append(Attention(student, "flagged", f"graded {report.status} · {report.flagged().removeprefix('flagged: ')}"))
+                where = report.flagged().removeprefix("flagged: ")
+                found["flagged"].append(Attention(student, "flagged", f"graded {report.status} · {where}"))
             if report.status == "error":
                 what = [check_text(c) for c in report.checks if c.status == "error"] + report.notes
                 found["error"].append(Attention(student, "error", "\n".join(what)))
