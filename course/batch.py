@@ -10,7 +10,8 @@ Names that look like submissions but are not graded (hidden ones) are listed as 
 the reason; other names are listed as not submissions.
 
 The gradebook (by default `DIR-gradebook/` next to DIR) is checked to be writable before anything
-is graded, journaled as each student finishes, and written atomically at the end, also when the
+is graded, journaled as each student finishes, and written atomically at the end (its page,
+report.html, last: `course.serve.gradebook`), also when the
 batch is interrupted (Ctrl-C, SIGTERM, SIGHUP) or one grade raises. A re-run reuses a student's
 earlier report when their files, the chapter's checks and the grader version are unchanged
 (`force` re-grades everyone), including the reports a killed run left in its journal.
@@ -29,7 +30,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from course.gradebook import BatchResult, Journal, journal_path, load_previous, names, write_gradebook
+from course.gradebook import (REPORT_FILE, BatchResult, Journal, journal_path, load_previous, names,
+                             write_gradebook)
 from course.unzip import MAX_BYTES, MAX_FILES, Rejected, unpack
 from grader import __version__
 from grader.engine import unable_to_grade
@@ -46,7 +48,7 @@ __all__ = ["MAX_BYTES", "MAX_FILES", "MAX_SOURCE_BYTES", "BatchError", "BatchRes
 
 MAX_SOURCE_BYTES = 1024 * 1024
 """Bytes one graded or support file may have (a course exercise is a few kilobytes)."""
-GRADEBOOK_FILE = re.compile(r"^chapter-\d+(\.csv|\.jsonl|-summary\.txt|\.jsonl\.partial)$")
+GRADEBOOK_FILE = re.compile(r"^(chapter-\d+(\.csv|\.jsonl|-summary\.txt|\.jsonl\.partial)|report\.html)$")
 HIDDEN = "a hidden name (it starts with a dot): rename it without the dot to grade it"
 
 
@@ -131,7 +133,7 @@ def check_out(out: Path, folder: Path, chapter_id: str) -> Path:
         real.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=real):
             pass
-        for path in (*names(real, chapter_id), journal_path(real, chapter_id)):
+        for path in (*names(real, chapter_id), journal_path(real, chapter_id), real / REPORT_FILE):
             if path.exists() and not path.is_file():
                 raise BatchError(f"{printable(str(path), multiline=False)} is not a file: move it out of the way")
     except OSError as exc:
@@ -309,4 +311,7 @@ def run_batch(chapter: Chapter, folder: Path, *, out: Path | None = None, jobs: 
             result.reports = dict(sorted(result.reports.items()))
             write_gradebook(result, out)
             journal.discard()
+            from course.serve.gradebook import write_report  # here: Jinja2 only for a batch, not for `vet`
+
+            write_report(out)
     return result

@@ -44,7 +44,7 @@ def batch_command(chapter: Chapter, folder: Path, *, out: Path | None, jobs: int
         raise
     make_console().print(summary(result), markup=False, emoji=False, end="")
     err.print(f"Gradebook: {printable(str(result.out))}/{chapter.id}.csv, {chapter.id}.jsonl, "
-              f"{chapter.id}-summary.txt", markup=False, emoji=False)
+              f"{chapter.id}-summary.txt, report.html (open it in a browser)", markup=False, emoji=False)
     return 0
 
 

@@ -1,4 +1,4 @@
-"""A batch's gradebook: its three files, written atomically, and the journal that keeps each report
+"""A batch's gradebook: its files, written atomically, and the journal that keeps each report
 the moment it is graded.
 
     chapter-N.csv            student, one column per check worth points (the points earned), score,
@@ -9,11 +9,14 @@ the moment it is graded.
     chapter-N.jsonl          one full report per student (with the student id)
     chapter-N-summary.txt    how many students passed each check, where most got stuck, and who
                              could not be graded, was skipped or was not reached
+    report.html              the whole folder's gradebook as a page, charts and every student's report
+                             (`course.serve.gradebook`): one file to mail; rewritten by each batch once
+                             the others are written
     chapter-N.jsonl.partial  the journal: one line per student graded so far in this run, handed to
                              the operating system as each one finishes (so a killed process loses
-                             none of them); removed once the three files are written
+                             none of them); removed once the files are written
 
-If the batch is killed before it writes the three files, the journal still holds every report it
+If the batch is killed before it writes the files, the journal still holds every report it
 finished, and the next run takes them from there instead of grading those students again.
 
 Every file is created with the permissions the umask gives (like any file the user creates), so a
@@ -26,6 +29,7 @@ import csv
 import io
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -33,6 +37,9 @@ from typing import IO
 from course.atomic import write_atomic
 from grader.manifest import FILES_CHECK, Chapter
 from grader.report import Report
+
+
+REPORT_FILE = "report.html"
 
 
 @dataclass
@@ -154,12 +161,12 @@ def gradebook_csv(result: BatchResult) -> str:
     return buffer.getvalue()
 
 
-def check_stats(result: BatchResult) -> list[tuple[str, str, int, int]]:
+def check_stats(reports: Mapping[str, Report]) -> list[tuple[str, str, int, int]]:
     """Per check, in order: (id, title, students who passed it, students it stopped first)."""
     passed: dict[str, int] = {}
     first: dict[str, int] = {}
     titles: dict[str, str] = {}
-    for report in result.reports.values():
+    for report in reports.values():
         stopped = next((c.id for c in report.checks if c.status in ("fail", "error")), None)
         if stopped:
             first[stopped] = first.get(stopped, 0) + 1
@@ -186,7 +193,7 @@ def summary(result: BatchResult) -> str:
             "",
             f"{'check':<32} {'passed':>9} {'stuck here':>11}",
         ]
-        stats = check_stats(result)
+        stats = check_stats(result.reports)
         for check_id, _title, passed, first in stats:
             lines.append(f"{check_id:<32} {f'{passed}/{total}':>9} {first:>11}")
         worst = max(stats, key=lambda s: s[3])

@@ -152,7 +152,8 @@ def test_the_gradebook_files(classroom, graded):
     assert "stopped first by" in summary and "README.txt" in summary
     assert ".ghost: a hidden name" in summary
     assert not list(out.glob(".*.tmp"))  # atomic writes leave no temp files behind
-    assert sorted(p.name for p in out.iterdir()) == ["chapter-2-summary.txt", "chapter-2.csv", "chapter-2.jsonl"]
+    assert sorted(p.name for p in out.iterdir()) == ["chapter-2-summary.txt", "chapter-2.csv", "chapter-2.jsonl",
+                                                     "report.html"]
 
 
 def test_the_gradebook_files_follow_the_umask(graded, tmp_path):
@@ -351,7 +352,8 @@ def test_the_batch_command(tmp_path):
     assert "3 submissions (3 graded now, 0 unchanged" in result.stdout and "1 passed every check" in result.stdout
     assert "[3/3]" in result.stderr and "Traceback" not in result.stderr
     assert {p.name for p in (tmp_path / "subs-gradebook").iterdir()} == {
-        "chapter-2.csv", "chapter-2.jsonl", "chapter-2-summary.txt"}
+        "chapter-2.csv", "chapter-2.jsonl", "chapter-2-summary.txt", "report.html"}
+    assert "report.html (open it in a browser)" in result.stderr
     again = run("chapter-2", "--batch", "subs", cwd=tmp_path)
     assert "0 graded now, 3 unchanged" in again.stdout and again.stderr.count("(unchanged)") == 3
 
