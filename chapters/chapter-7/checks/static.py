@@ -295,7 +295,8 @@ def _bound_names(src, call):
 def aliases_defined(src):
     findings, uncalled = [], []
     for alias, calls in ALIASES.items():
-        patterns = tuple(f"typing.Annotated[{s}, fastapi.Depends({c})]" for s in ASYNC_SESSION for c in calls)
+        # Any further arguments (scope="function") are left to the behavioural check commit-before-response.
+        patterns = tuple(f"typing.Annotated[{s}, fastapi.Depends({c}, **_)]" for s in ASYNC_SESSION for c in calls)
         shape = assignment(src, alias, patterns)
         if not shape.ok and shape.node is not None and _passes_factory(src, shape.node):
             uncalled.append((alias, shape))
@@ -343,12 +344,12 @@ def stats_endpoint(src):
 def _takes(src, param, alias):
     """The parameter is a session of `alias`: annotated with it, or with what it stands for."""
     hint = param.annotation.annotation if param.annotation is not None else None
-    spelled_out = tuple(f"typing.Annotated[{s}, fastapi.Depends(database.{c})]" for s in ASYNC_SESSION
+    spelled_out = tuple(f"typing.Annotated[{s}, fastapi.Depends(database.{c}, **_)]" for s in ASYNC_SESSION
                         for c in ALIASES[alias])
     if hint is not None and (find_mismatch(src, hint, f"database.{alias}") is None
                              or find_mismatch(src, hint, spelled_out) is None):
         return True
-    depends = tuple(f"fastapi.Depends(database.{c})" for c in ALIASES[alias])
+    depends = tuple(f"fastapi.Depends(database.{c}, **_)" for c in ALIASES[alias])
     return param.default is not None and find_mismatch(src, param.default, depends) is None
 
 
