@@ -244,8 +244,9 @@ def _eager(src, call, path):
                           node=inside[0])
     where = path[0] if len(path) > 1 else call
     via = f" (through `{src.code(path[1].func)}`)" if len(path) > 1 else ""
-    return failed(f"`{src.code(call)}` runs when the module is imported{via}: an engine sets up a pool for a database "
-                  "the run may never use; create each one on first use, in the function that caches them",
+    return failed(f"`{src.code(call)}` runs when the module is imported{via}: an engine does not connect yet, but it "
+                  "loads its driver and sets up a pool, for a database the run may never use; create each one on "
+                  "first use, in the function that caches them",
                   line=src.line(where), diagnosis="engine-at-import", node=where)
 
 
