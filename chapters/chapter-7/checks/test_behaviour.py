@@ -599,6 +599,36 @@ def test_rolls_back_on_error(monkeypatch, learner, database, session_calls):
              file=handler[0] if handler else file, line=handler[1] if handler else line, diagnosis="swallowed-error")
 
 
+@check("readable-after-commit")
+def test_readable_after_commit(monkeypatch, learner, database):
+    """An object the endpoint saved can still be read once the dependency has committed and closed its session
+    (a background task, say, runs then): the session factory keeps values on commit, as in chapter 6."""
+    events = learner.module("events")
+    name, _names = scratch_database(monkeypatch, database, events)
+    dep = dependency(database, name)
+
+    async def endpoint_done():
+        generator, session = await open_session(dep, database)
+        event = events.Event(name="page-view")
+        session.add(event)
+        await session.flush()
+        try:
+            await generator.__anext__()
+        except StopAsyncIteration:
+            pass
+        return event
+
+    event = run(endpoint_done)
+    try:
+        event.name
+    except Exception as exc:  # noqa: BLE001 - the failure mode is the lesson
+        file, line = maker_line(database)
+        fail(f"an object saved through the dependency could not be read once it had committed and closed the "
+             f"session ({type(exc).__name__}): the sessions expire every attribute on commit, and the read would "
+             "need a database trip that cannot happen there (a background task would fail the same way). Make the "
+             "session factory with `expire_on_commit=False`", file=file, line=line, diagnosis="expire-on-commit")
+
+
 ALIAS_TABLES = {"PrimarySessionDep": ("primary", "models", "Hero"), "AnalyticsSessionDep": ("analytics", "events", "Event")}
 CLASH_ID = 990_001
 
