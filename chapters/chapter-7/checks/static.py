@@ -307,7 +307,7 @@ def aliases_defined(src):
             findings.append(defined_after(src, alias, "get_session"))
     if uncalled:
         names = " and ".join(f"`{alias}`" for alias, _ in uncalled)
-        calls = ", ".join(f"`Depends({ALIASES[alias][0]})`" for alias, _ in uncalled)
+        calls = ", ".join(f"`Depends({ALIASES[alias][0]}, scope=\"function\")`" for alias, _ in uncalled)
         first = uncalled[0][1]
         findings.insert(0, failed(f"{names} {'pass' if len(uncalled) > 1 else 'passes'} `get_session` itself to "
                                   f"`{spelled(src, 'fastapi.Depends')}`: get_session is now a factory, so call it "
