@@ -151,18 +151,32 @@ def test_a_config_missing_an_entry_is_named_at_the_literal():
     assert "'analytics'" in found.message
 
 
+PRIMARY_DEPENDS = 'Depends(get_session(), scope="function")'
+ANALYTICS_DEPENDS = 'Depends(get_session("analytics"), scope="function")'
+
+
 def test_the_aliases_accept_every_spelling_of_the_same_dependency():
-    for old, new in [("Depends(get_session())", "Depends(dependency=get_session())"),
-                     ("Depends(get_session())", 'Depends(get_session(database="primary"))'),
-                     ("Depends(get_session())", "Depends(get_session(), use_cache=True)"),
-                     ("PrimarySessionDep = Annotated[AsyncSession, Depends(get_session())]",
-                      'primary = get_session("primary")\nPrimarySessionDep = Annotated[AsyncSession, Depends(primary)]')]:
+    for old, new in [(PRIMARY_DEPENDS, 'Depends(dependency=get_session(), scope="function")'),
+                     (PRIMARY_DEPENDS, 'Depends(get_session(database="primary"), scope="function")'),
+                     (PRIMARY_DEPENDS, 'Depends(get_session(), use_cache=True, scope="function")'),
+                     (f"PrimarySessionDep = Annotated[AsyncSession, {PRIMARY_DEPENDS}]",
+                      'primary = get_session("primary")\nPrimarySessionDep = Annotated[AsyncSession, '
+                      'Depends(primary, scope="function")]')]:
+        assert old in SOLUTION
         assert static("aliases-defined", SOLUTION.replace(old, new)).ok, new
 
 
+def test_an_alias_without_scope_is_left_to_the_behavioural_check():
+    """scope="function" is judged by commit-before-response (a failed commit must reach the client); the static
+    check does not fail what it cannot prove wrong."""
+    text = SOLUTION.replace(PRIMARY_DEPENDS, "Depends(get_session())")
+    assert text != SOLUTION and static("aliases-defined", text).ok
+
+
 def test_an_uncalled_factory_in_both_aliases_is_one_sentence():
-    text = SOLUTION.replace("Depends(get_session())", "Depends(get_session)").replace(
-        'Depends(get_session("analytics"))', "Depends(dependency=get_session)")
+    text = SOLUTION.replace(PRIMARY_DEPENDS, 'Depends(get_session, scope="function")').replace(
+        ANALYTICS_DEPENDS, 'Depends(dependency=get_session, scope="function")')
+    assert PRIMARY_DEPENDS not in text and ANALYTICS_DEPENDS not in text
     found = static("aliases-defined", text)
     assert found.diagnosis == "factory-not-called" and found.message.count("passes") + found.message.count("pass ") == 1
     assert "`PrimarySessionDep` and `AnalyticsSessionDep`" in found.message and "fastapi." not in found.message
@@ -218,3 +232,36 @@ def test_a_name_resolved_late_is_reported_in_the_dependency(graded):
     check = by_id(graded(variant))["unknown-name-error"]
     text = source(variant, "database.py")
     assert check.diagnosis == "late-error" and check.line == line_of(text, "        async with session_factory(database_url(")
+
+
+# -- the transaction: each dependency owns its own, as in chapter 6 ------------------------------------------------
+
+def test_a_missing_commit_is_named_at_the_yield(graded):
+    variant = mistake("chapter-7", "no-commit")
+    check = by_id(graded(variant))["commits-after-yield"]
+    assert check.diagnosis == "no-commit" and "await session.commit()" in check.message
+    assert check.line == line_of(source(variant, "database.py"), "                yield session")
+
+
+def test_aliases_without_scope_are_named_together_at_the_first(graded):
+    variant = mistake("chapter-7", "scope-missing")
+    check = by_id(graded(variant))["commit-before-response"]
+    assert check.diagnosis == "commit-after-response" and 'scope="function"' in check.message
+    assert "`PrimarySessionDep` and `AnalyticsSessionDep`" in check.message
+    assert check.line == line_of(source(variant, "database.py"), "PrimarySessionDep = ")
+
+
+def test_a_commit_that_runs_on_an_error_is_named_at_the_commit(graded):
+    variant = mistake("chapter-7", "commit-in-finally")
+    check = by_id(graded(variant))["rolls-back-on-error"]
+    assert check.diagnosis == "committed-on-error"
+    assert check.line == line_of(source(variant, "database.py"), "                await session.commit()")
+
+
+def test_every_endpoint_that_commits_is_listed():
+    text = MAIN.replace("    await session.flush()\n    return db_hero", "    await session.commit()\n    return db_hero")
+    assert text.count("await session.commit()") == 2
+    found = static("endpoints-leave-commit", text, "main.py")
+    assert (found.ok, found.diagnosis) == (False, "commit-in-endpoint")
+    assert found.line == line_of(text, "    await session.commit()")
+    assert "create_hero" in found.message and "update_hero" in found.message and "await session.flush()" in found.message

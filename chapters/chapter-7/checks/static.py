@@ -244,8 +244,9 @@ def _eager(src, call, path):
                           node=inside[0])
     where = path[0] if len(path) > 1 else call
     via = f" (through `{src.code(path[1].func)}`)" if len(path) > 1 else ""
-    return failed(f"`{src.code(call)}` runs when the module is imported{via}: an engine sets up a pool for a database "
-                  "the run may never use; create each one on first use, in the function that caches them",
+    return failed(f"`{src.code(call)}` runs when the module is imported{via}: an engine does not connect yet, but it "
+                  "loads its driver and sets up a pool, for a database the run may never use; create each one on "
+                  "first use, in the function that caches them",
                   line=src.line(where), diagnosis="engine-at-import", node=where)
 
 
@@ -295,7 +296,8 @@ def _bound_names(src, call):
 def aliases_defined(src):
     findings, uncalled = [], []
     for alias, calls in ALIASES.items():
-        patterns = tuple(f"typing.Annotated[{s}, fastapi.Depends({c})]" for s in ASYNC_SESSION for c in calls)
+        # Any further arguments (scope="function") are left to the behavioural check commit-before-response.
+        patterns = tuple(f"typing.Annotated[{s}, fastapi.Depends({c}, **_)]" for s in ASYNC_SESSION for c in calls)
         shape = assignment(src, alias, patterns)
         if not shape.ok and shape.node is not None and _passes_factory(src, shape.node):
             uncalled.append((alias, shape))
@@ -305,7 +307,7 @@ def aliases_defined(src):
             findings.append(defined_after(src, alias, "get_session"))
     if uncalled:
         names = " and ".join(f"`{alias}`" for alias, _ in uncalled)
-        calls = ", ".join(f"`Depends({ALIASES[alias][0]})`" for alias, _ in uncalled)
+        calls = ", ".join(f"`Depends({ALIASES[alias][0]}, scope=\"function\")`" for alias, _ in uncalled)
         first = uncalled[0][1]
         findings.insert(0, failed(f"{names} {'pass' if len(uncalled) > 1 else 'passes'} `get_session` itself to "
                                   f"`{spelled(src, 'fastapi.Depends')}`: get_session is now a factory, so call it "
@@ -343,12 +345,12 @@ def stats_endpoint(src):
 def _takes(src, param, alias):
     """The parameter is a session of `alias`: annotated with it, or with what it stands for."""
     hint = param.annotation.annotation if param.annotation is not None else None
-    spelled_out = tuple(f"typing.Annotated[{s}, fastapi.Depends(database.{c})]" for s in ASYNC_SESSION
+    spelled_out = tuple(f"typing.Annotated[{s}, fastapi.Depends(database.{c}, **_)]" for s in ASYNC_SESSION
                         for c in ALIASES[alias])
     if hint is not None and (find_mismatch(src, hint, f"database.{alias}") is None
                              or find_mismatch(src, hint, spelled_out) is None):
         return True
-    depends = tuple(f"fastapi.Depends(database.{c})" for c in ALIASES[alias])
+    depends = tuple(f"fastapi.Depends(database.{c}, **_)" for c in ALIASES[alias])
     return param.default is not None and find_mismatch(src, param.default, depends) is None
 
 
@@ -361,3 +363,49 @@ def _maybe_dependency(src, param):
     if hint is None:
         return False
     return not any(refers_to(src, hint, b) for b in ("builtins.int", "builtins.str", "builtins.bool", "builtins.float"))
+
+
+TRANSACTION_CALLS = ("commit", "rollback", "close")
+
+
+@check("endpoints-leave-commit")
+def endpoints_leave_commit(src):
+    """As in chapter 6: the dependency get_session returns owns each transaction; an endpoint flushes, never commits."""
+    found = endpoints(src)
+    if not found:
+        return failed("main.py has no path operations (`@app.get(...)` and friends)", diagnosis="no-endpoints")
+    functions = module_functions(src)
+
+    def calls(fn, depth=2):
+        """(method, call, the function that makes it) for each commit, rollback and close `fn` makes, itself first,
+        then through the module-level helpers it calls."""
+        own = sorted(((m, c, fn) for m in TRANSACTION_CALLS for c in _method_calls(fn.body, m)),
+                     key=lambda f: src.line(f[1]))
+        helpers = [functions[n.func.value] for n in walk(fn.body, into_nested=False) if depth and isinstance(n, cst.Call)
+                   and isinstance(n.func, cst.Name) and n.func.value in functions and functions[n.func.value] is not fn]
+        return own + [made for h in helpers for made in calls(h, depth - 1)]
+
+    offenders = [(e, *made[0]) for e in found if (made := calls(e.node))]
+    if not offenders:
+        return passed("the endpoints leave the transaction to the session dependency")
+
+    def named(endpoint, call, maker, first=False):
+        at = "" if first else f" (line {src.line(call)})"
+        if maker is endpoint.node:
+            return f"{endpoint.label} calls `{src.code(call)}`{at}"
+        return f"{endpoint.label} calls `{maker.name.value}`, which calls `{src.code(call)}`{at}"
+
+    first, method, call, maker = offenders[0]
+    listed = [named(first, call, maker, first=True)] + [named(e, c, f) for e, _m, c, f in offenders[1:]]
+    advice = ("replace each commit with `await session.flush()` where the endpoint needs the SQL sent now (an id, "
+              "a constraint checked), else remove it" if any(m == "commit" for _e, m, _c, _f in offenders)
+              else "remove it")
+    return failed(f"{'; '.join(listed)}: the dependency that get_session returns owns the transaction, committing "
+                  f"once the endpoint has succeeded and rolling back if it fails; {advice}", line=src.line(call),
+                  diagnosis=f"{method}-in-endpoint", node=call)
+
+
+def _method_calls(root, method):
+    """Calls `x.method(...)` below `root`, not inside nested functions."""
+    return [n for n in walk(root, into_nested=False) if isinstance(n, cst.Call)
+            and isinstance(n.func, cst.Attribute) and n.func.attr.value == method]

@@ -37,8 +37,8 @@ from sqlalchemy import make_url, select
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from grader.testing import (CheckFailed, check, endpoint_function, fail, learner_relative, request, statement_in,
-                            where)
+from grader.testing import (CheckFailed, attribute_at, check, endpoint_function, fail, learner_relative, paused_at,
+                            request, statement_in, where)
 
 REAL_CREATE = sqlalchemy.ext.asyncio.create_async_engine
 THREADS = 4
@@ -515,6 +515,182 @@ def test_cache_thread_safe(monkeypatch, database, created):
         fail(f"{THREADS} threads asking at once for a new database created {len(created)} engines: check and fill "
              "the cache inside `with _lock:` (a threading.Lock), so only the first thread creates the engine",
              file=file, line=line, diagnosis="race")
+
+
+# -- the transaction: the dependency owns it ------------------------------------------------------------------------
+
+def scratch_database(monkeypatch, database, events):
+    """A new SQLite file, with the event table, added to DATABASES; returns (its name, a function that lists
+    the event names it holds, read past the learner's code)."""
+    path = Path(f"txn-{uuid.uuid4().hex[:8]}.db").resolve()
+    name = add_database(monkeypatch, database, f"sqlite:///{path.name}")
+    engine = sqlalchemy.create_engine(f"sqlite:///{path}")
+    try:
+        events.Event.__table__.create(engine)
+    finally:
+        engine.dispose()
+
+    def names():
+        engine = sqlalchemy.create_engine(f"sqlite:///{path}")
+        try:
+            with engine.connect() as connection:
+                return [row.name for row in connection.execute(select(events.Event.__table__))]
+        finally:
+            engine.dispose()
+    return name, names
+
+
+@check("commits-after-yield")
+def test_commits_after_yield(monkeypatch, learner, database):
+    events = learner.module("events")
+    name, names = scratch_database(monkeypatch, database, events)
+    dep = dependency(database, name)
+
+    async def endpoint_done():
+        generator, session = await open_session(dep, database)
+        session.add(events.Event(name="kept"))
+        await session.flush()  # what the endpoints do: flush, never commit
+        paused = paused_at(generator, dep)
+        try:
+            await generator.__anext__()
+        except StopAsyncIteration:
+            return paused
+        fail("the dependency yielded a second time: yield the session once, inside `async with`", file=paused[0],
+             line=paused[1], diagnosis="yields-twice")
+
+    file, line = run(endpoint_done)
+    if "kept" not in names():
+        fail("an endpoint added a row and flushed it, and after the dependency finished the row was not in the "
+             "database: the endpoints only flush, so the dependency must commit once the endpoint is done. Write "
+             "`await session.commit()` right after the `yield`", file=file, line=line, diagnosis="no-commit")
+
+
+@check("rolls-back-on-error")
+def test_rolls_back_on_error(monkeypatch, learner, database, session_calls):
+    events = learner.module("events")
+    name, names = scratch_database(monkeypatch, database, events)
+    dep = dependency(database, name)
+    error = RuntimeError("the endpoint failed halfway")
+
+    async def endpoint_failed():
+        generator, session = await open_session(dep, database)
+        session.add(events.Event(name="lost"))
+        await session.flush()
+        paused = paused_at(generator, dep)
+        try:
+            await generator.athrow(error)
+        except RuntimeError as exc:
+            return paused, exc is error
+        except StopAsyncIteration:
+            return paused, False
+        return paused, False
+
+    (file, line), raised = run(endpoint_failed)
+    if "lost" in names():
+        commit = next((c for c in session_calls if c.method == "commit"), None)
+        fail("an endpoint added a row and then raised an error, and the row was saved: the dependency committed "
+             "although the endpoint failed. Commit only after the `yield` returns normally; on an error, "
+             "`await session.rollback()` and `raise`", file=commit.file if commit else file,
+             line=commit.line if commit else line, diagnosis="committed-on-error")
+    if not raised:
+        handler = statement_in(dep, lambda node: isinstance(node, ast.ExceptHandler))
+        fail("an endpoint raised an error, and the dependency did not let it through: FastAPI must see the error "
+             "to answer 500. After `await session.rollback()`, write `raise`",
+             file=handler[0] if handler else file, line=handler[1] if handler else line, diagnosis="swallowed-error")
+
+
+@check("readable-after-commit")
+def test_readable_after_commit(monkeypatch, learner, database):
+    """An object the endpoint saved can still be read once the dependency has committed and closed its session
+    (a background task, say, runs then): the session factory keeps values on commit, as in chapter 6."""
+    events = learner.module("events")
+    name, _names = scratch_database(monkeypatch, database, events)
+    dep = dependency(database, name)
+
+    async def endpoint_done():
+        generator, session = await open_session(dep, database)
+        event = events.Event(name="page-view")
+        session.add(event)
+        await session.flush()
+        try:
+            await generator.__anext__()
+        except StopAsyncIteration:
+            pass
+        return event
+
+    event = run(endpoint_done)
+    try:
+        event.name
+    except Exception as exc:  # noqa: BLE001 - the failure mode is the lesson
+        file, line = maker_line(database)
+        fail(f"an object saved through the dependency could not be read once it had committed and closed the "
+             f"session ({type(exc).__name__}): the sessions expire every attribute on commit, and the read would "
+             "need a database trip that cannot happen there (a background task would fail the same way). Make the "
+             "session factory with `expire_on_commit=False`", file=file, line=line, diagnosis="expire-on-commit")
+
+
+ALIAS_TABLES = {"PrimarySessionDep": ("primary", "models", "Hero"), "AnalyticsSessionDep": ("analytics", "events", "Event")}
+CLASH_ID = 990_001
+
+
+def declared_scope(alias):
+    """The `scope` of the Depends an alias declares ("request" when none is given), or None if it has none."""
+    found = next((m for m in typing.get_args(alias)[1:] if isinstance(m, params.Depends)), None)
+    return (getattr(found, "scope", None) or "request") if found is not None else None
+
+
+@check("commit-before-response")
+def test_commit_before_response(learner, database):
+    """Each alias's commit runs before the response: a commit that fails answers 500, not 200."""
+    from fastapi import FastAPI
+
+    late = []
+    for alias, (name, module, model_name) in ALIAS_TABLES.items():
+        model = getattr(learner.module(module), model_name)
+        path = sqlite_file(database, name)
+        if path is None or not hasattr(database, alias):
+            continue
+        engine = sqlalchemy.create_engine(f"sqlite:///{path}")
+        table = model.__table__
+        try:
+            table.create(engine, checkfirst=True)
+            with engine.begin() as connection:  # the row the endpoint's insert will clash with
+                connection.execute(table.delete().where(table.c.id == CLASH_ID))
+                connection.execute(table.insert(), [{"id": CLASH_ID, "name": "Original", "secret_name": "o"}
+                                                    if model_name == "Hero" else {"id": CLASH_ID, "name": "original"}])
+            app = FastAPI()
+            session_alias = getattr(database, alias)
+
+            @app.post("/clash")
+            async def clash(session: session_alias):
+                session.add(model(id=CLASH_ID, name="Clash", secret_name="c") if model_name == "Hero"
+                            else model(id=CLASH_ID, name="clash"))
+                return {"saved": True}  # no flush: the INSERT fails in the dependency's commit
+
+            with TestClient(app, raise_server_exceptions=False) as client:
+                status = client.post("/clash").status_code
+            dispose_all()
+        finally:
+            with engine.begin() as connection:
+                connection.execute(table.delete().where(table.c.id == CLASH_ID))
+            engine.dispose()
+        if status < 500:
+            late.append((alias, status))
+    if not late:
+        return
+    unscoped = [(alias, status) for alias, status in late if declared_scope(getattr(database, alias)) != "function"]
+    if unscoped:
+        file, line = attribute_at(database, unscoped[0][0])
+        names = " and ".join(f"`{alias}`" for alias, _ in unscoped)
+        fail(f"a commit failed, but the client had already received {unscoped[0][1]}: {names} "
+             f"{'declare' if len(unscoped) > 1 else 'declares'} `Depends(...)` without `scope=\"function\"`, so "
+             "FastAPI runs the dependency's commit after sending the response. Add `scope=\"function\"` to the "
+             "Depends", file=file, line=line, diagnosis="commit-after-response")
+    dep = next(m for m in typing.get_args(getattr(database, late[0][0]))[1:] if isinstance(m, params.Depends)).dependency
+    handler = statement_in(dep, lambda node: isinstance(node, ast.ExceptHandler))
+    file, line = handler[:2] if handler else where(dep)
+    fail(f"a commit failed, but the client got {late[0][1]}: the dependency caught the error and did not raise it "
+         "again. After `await session.rollback()`, write `raise`", file=file, line=line, diagnosis="swallowed-error")
 
 
 # -- the app, started on fresh databases -----------------------------------------------------------------------------
