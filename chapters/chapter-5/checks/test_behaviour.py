@@ -135,17 +135,32 @@ def missing_override(seen: Observer, request: Request) -> tuple[str, Site | None
 
 
 def override_statement(site: Site | None) -> Site | None:
-    """The `return`/`yield` of the override function defined at `site` (where a shared session is handed out)."""
+    """The `return`/`yield` of the override function defined at `site`: where it hands out its session (and
+    where a commit follows). The innermost function around `site`, so an override defined inside the client
+    fixture is not mistaken for the fixture."""
     tree = learner_tree() if site else None
     if tree is None:
         return site
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.lineno <= site.line <= (
-                node.end_lineno or node.lineno):
-            for inner in ast.walk(node):
-                if isinstance(inner, (ast.Return, ast.Yield, ast.YieldFrom)) and inner.value is not None:
-                    return Site(site.file, inner.lineno)
-    return site
+    around = [node for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+              and node.lineno <= site.line <= (node.end_lineno or node.lineno)]
+    if not around:
+        return site
+    function = min(around, key=lambda node: (node.end_lineno or node.lineno) - node.lineno)
+    if isinstance(function, ast.Lambda):
+        return Site(site.file, function.lineno)
+    handed = [node for node in own_nodes(function) if isinstance(node, (ast.Return, ast.Yield, ast.YieldFrom))
+              and node.value is not None]
+    return Site(site.file, min(node.lineno for node in handed)) if handed else site
+
+
+def own_nodes(function: ast.AST):
+    """The nodes of `function`'s body, without those of the functions (and lambdas) defined inside it."""
+    stack = list(ast.iter_child_nodes(function))
+    while stack:
+        node = stack.pop()
+        yield node
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            stack.extend(ast.iter_child_nodes(node))
 
 
 def scope_of(site: Site | None) -> Site | None:
@@ -188,18 +203,34 @@ def no_tables(seen: Observer, run: TestRun) -> tuple[str, Site | None, str] | No
 
 def override_never_commits(seen: Observer, run: TestRun) -> tuple[str, Site | None, str] | None:
     """A failing test whose writes went through an override that never commits: the app's get_session commits
-    after the yield, and the override replaces it whole, so nothing the endpoints flushed was kept."""
+    after the yield, and the override replaces it whole, so nothing the endpoints wrote was saved."""
     if any(r.commits for r in seen.requests if r.overridden):
         return None
     failing = set(failing_tests(run))
-    for request in seen.requests:
-        if (request.test in failing and request.overridden and request.override and request.method in WRITE_METHODS
-                and request.status is not None and request.status < 400):
-            return (f"your override never commits: it replaces `get_session` whole, and the app's `get_session` is "
-                    f"what commits (after its `yield`; the endpoints only flush), so what `{request.shown}` of "
-                    f"{request.name} wrote was rolled back when the request's session closed, and a later read "
-                    "found it missing. Commit after the override's `yield`, as `get_session` does",
-                    override_statement(request.override), "override-no-commit")
+    for test in [r.test for r in seen.requests if r.test in failing]:
+        writes = [r for r in seen.requests if r.test == test and r.overridden and r.override
+                  and r.method in WRITE_METHODS and r.status is not None and r.status < 400]
+        if not writes:
+            continue
+        first = writes[0]
+        sessions = [seen.sessions[i] for r in writes for i in r.sessions]
+        shown = ", ".join(dict.fromkeys(f"`{r.shown}`" for r in writes[:3]))
+        if any(s.in_request is None or len(s.requests) > 1 for s in sessions):
+            lead = "your override hands the requests a session opened before them, and nothing commits it"
+            lost = "stayed uncommitted (a DELETE is not even sent to the database before the commit)"
+            fix = "Make the override open a new session for each request, yield it, and commit after the `yield`"
+        elif any(r.unclosed for r in writes):
+            lead = "your override gives each request a session that nothing commits (or closes)"
+            lost = "stayed uncommitted (a DELETE is not even sent to the database before the commit)"
+            fix = ("Make the override a generator: open `Session(engine)` in a `with` block, yield it, and commit "
+                   "after the `yield`")
+        else:
+            lead = "your override never commits"
+            lost = "were rolled back, uncommitted, when each request's session closed"
+            fix = "Commit after the override's `yield`, as `get_session` does"
+        return (f"{lead}: in this app `get_session` commits after its `yield` (the endpoints only flush), and your "
+                f"override replaces it whole, so the writes of {first.name} ({shown}) {lost}, and a later read "
+                f"did not see them. {fix}", override_statement(first.override), "override-no-commit")
     return None
 
 
@@ -320,16 +351,18 @@ def test_session_per_request(reference):
                 others = [seen.requests[r] for r in session.requests if r != request.number]
                 also = f", and `{others[0].shown}` used it too" if others else ""
                 fail(f"your override hands `{request.shown}` of {request.name} a session that was opened "
-                     f"before the request{also}: in the app every request gets a new session from `get_session`, but "
-                     "a shared one keeps what one request loaded or changed in memory for the next, which may read it "
-                     "from there instead of from the database, so your tests check something the app "
-                     "never does. The override must open a new session for each request",
+                     f"before the request{also}: a shared session carries over to the next request whatever an "
+                     "earlier one left in it (objects it loaded or changed, work a failed request never rolled back), "
+                     "which the next may read, or even commit. In the app every request gets a new session from "
+                     "`get_session`, so your tests would check something the app never does. The override must open "
+                     "a new session for each request",
                      **at(override_statement(request.override) or session.created), diagnosis="shared-session")
             if index in request.unclosed:
                 fail(f"the session opened here for `{request.shown}` of {request.name} was still open after the "
-                     "response: nothing closes it, so its transaction stays open on the one shared connection, "
-                     "and the next request may see what this one wrote whether or not anything committed it. Open it "
-                     "in a `with` block that yields it, so it is closed after each request", **at(session.created),
+                     "response: nothing closes it, so whatever it did not commit (everything, when the request fails "
+                     "before the commit) stays in an open transaction on the one shared connection, where the next "
+                     "request may see it, until Python happens to collect the session. Open it in a `with` block "
+                     "that yields it, so it is closed after each request", **at(session.created),
                      diagnosis="session-not-closed")
 
 
