@@ -33,10 +33,10 @@ def test_the_starter_fails_through_checks_not_errors(grade_path):
     assert_starter_fails_through_checks(grade_path, "chapter-5")
 
 
-def test_the_starter_continues_from_the_chapter_3_solution():
+def test_the_starter_continues_from_the_chapter_4_solution():
     chapter = load_chapter("chapter-5")
-    assert chapter.continues_from == "chapter-3"
-    starter, solution = ROOT / "starter" / "chapter-5", ROOT / "solutions" / "chapter-3"
+    assert chapter.continues_from == "chapter-4"
+    starter, solution = ROOT / "starter" / "chapter-5", ROOT / "solutions" / "chapter-4"
     app_files = sorted(p.name for p in solution.glob("*.py"))
     assert app_files == ["database.py", "main.py", "models.py"]
     for name in app_files:
@@ -46,6 +46,14 @@ def test_the_starter_continues_from_the_chapter_3_solution():
     assert extra == [TESTS] and list(chapter.files) == [TESTS]
     for name in app_files:
         assert filecmp.cmp(ROOT / "solutions" / "chapter-5" / name, solution / name, shallow=False), name
+
+
+def test_every_mutant_is_a_bug_in_an_endpoint():
+    """The override replaces get_session whole: a bug inside get_session is invisible to the learner's tests, so
+    every mutant changes main.py's endpoints, never database.py."""
+    for path in (CHAPTER / "checks" / "mutants").glob("*.diff"):
+        files = [line for line in path.read_text().splitlines() if line.startswith("+++ ")]
+        assert files == ["+++ b/main.py"], path.name
 
 
 def test_every_mutant_applies_to_the_pinned_app(tmp_path):
@@ -60,14 +68,11 @@ def test_every_mutant_applies_to_the_pinned_app(tmp_path):
 
 
 def test_every_mutant_has_a_check_that_runs_it():
-    """Each catches-* check waits for the tests to pass; the no-commit one also for the override to give each
-    request a session of its own (whether a shared or never-closed session hides a missing commit must not hang
-    on when Python collects garbage)."""
+    """Each catches-* check waits for the tests to pass, and nothing else."""
     mutants = load_mutants(CHAPTER / "checks" / "mutants")
     checks = {c.id: c for c in load_chapter("chapter-5").checks}
     assert {f"catches-{m}" for m in mutants} == {c for c in checks if c.startswith("catches-")}
-    assert all(checks[f"catches-{m}"].depends == ("tests-pass",) for m in mutants if m != "no-commit")
-    assert checks["catches-no-commit"].depends == ("tests-pass", "session-per-request")
+    assert all(checks[f"catches-{m}"].depends == ("tests-pass",) for m in mutants)
     source = (CHAPTER / "checks" / "test_behaviour.py").read_text()
     for mutant_id in mutants:
         assert f'@check("catches-{mutant_id}")' in source and f'catches("{mutant_id}", ' in source
@@ -75,13 +80,14 @@ def test_every_mutant_has_a_check_that_runs_it():
 
 def test_a_surviving_mutant_is_named_with_what_is_untested(graded):
     variant = mistake("chapter-5", "reads-nothing-back")
-    survived = by_id(graded(variant))["catches-no-commit"]
+    survived = by_id(graded(variant))["catches-patch-not-saved"]
     assert survived.status == "fail" and survived.file == TESTS
-    assert "never commit" in survived.message and "a later request" in survived.message
-    assert survived.hint and "response" in survived.hint
-    # ... at the request after which the check belongs: the create test's POST, not the helper that sends it.
-    assert survived.line == line_of(source(variant, TESTS), 'hero = create(client, name="Deadpond"')
-    assert "test_create_hero comes closest: it sends `POST /heroes/` here" in survived.message
+    assert "never saves the change" in survived.message and "a later request" in survived.message
+    assert survived.hint and "answer" in survived.hint
+    # ... at the request after which the check belongs: the update test's PATCH.
+    assert survived.line == line_of(source(variant, TESTS), "response = client.patch(")
+    assert "test_update_changes_only_the_fields_sent comes closest: it sends `PATCH /heroes/1` here" \
+        in survived.message
 
 
 def test_a_test_marked_skip_is_named_where_a_mutant_survives(grade_files):
@@ -116,7 +122,7 @@ def test_the_learners_own_app_files_are_not_what_is_tested(grade_files):
     """A learner who 'fixes' the app to make wrong tests pass still tests the reference app."""
     text = (ROOT / "solutions" / "chapter-5" / TESTS).read_text()
     text = text.replace("assert response.status_code == 404", "assert response.status_code == 410")
-    main = (ROOT / "solutions" / "chapter-3" / "main.py").read_text().replace("status_code=404", "status_code=410")
+    main = (ROOT / "solutions" / "chapter-4" / "main.py").read_text().replace("status_code=404", "status_code=410")
     report = grade_files("chapter-5", {TESTS: text, "main.py": main})
     assert by_id(report)["tests-pass"].status == "fail"
 
@@ -125,52 +131,73 @@ def test_the_quiz_hints_and_lesson_are_complete():
     assert_content_complete("chapter-5")
 
 
-# -- the override: one session per request, closed, never committing -------------------------------------------
+# -- the override: one session per request, committed and closed ------------------------------------------------
 OVERRIDE = """    def get_test_session():
+        # The override replaces get_session whole, its commit included: commit here too.
         with Session(engine) as session:
             yield session
+            session.commit()
 
     app.dependency_overrides[get_session] = get_test_session
 """
 
 
 @pytest.mark.parametrize("override, diagnosis, blamed", [
-    ("    app.dependency_overrides[get_session] = lambda: Session(engine)\n", "session-not-closed",
-     "lambda: Session(engine)"),
-    ("    def get_test_session():\n        return Session(engine)\n\n"
-     "    app.dependency_overrides[get_session] = get_test_session\n", "session-not-closed", "return Session(engine)"),
-    ("    def get_test_session():\n        yield Session(engine)\n\n"
-     "    app.dependency_overrides[get_session] = get_test_session\n", "session-not-closed", "yield Session(engine)"),
-    ("    session = Session(engine)\n\n    def get_test_session():\n        yield session\n\n"
+    ("    def get_test_session():\n        session = Session(engine)\n        yield session\n"
+     "        session.commit()\n\n    app.dependency_overrides[get_session] = get_test_session\n", "session-not-closed",
+     "session = Session(engine)"),
+    ("    session = Session(engine)\n\n    def get_test_session():\n        yield session\n        session.commit()\n\n"
      "    app.dependency_overrides[get_session] = get_test_session\n", "shared-session", "yield session"),
-    ("    def get_test_session():\n        with Session(engine) as session:\n            try:\n"
-     "                yield session\n            finally:\n                session.commit()\n\n"
-     "    app.dependency_overrides[get_session] = get_test_session\n", "override-commits", "session.commit()"),
 ])
-def test_an_override_that_shares_leaks_or_commits_its_sessions_is_blamed_where_it_does(override, diagnosis, blamed,
-                                                                                       grade_files):
-    """Whatever its spelling, the override is judged by what its sessions do during the requests, at its own line;
-    the no-commit mutant, whose survival this decides, waits for it."""
+def test_an_override_that_shares_or_leaks_its_sessions_is_blamed_where_it_does(override, diagnosis, blamed,
+                                                                              grade_files):
+    """Whatever its spelling, the override is judged by what its sessions do during the requests, at its own line,
+    even when the tests pass."""
     text = (ROOT / "solutions" / "chapter-5" / TESTS).read_text().replace(OVERRIDE, override)
     assert override in text
     checks = by_id(grade_files("chapter-5", {TESTS: text}))
     check = checks["session-per-request"]
     assert (check.status, check.diagnosis, check.line) == ("fail", diagnosis, line_of(text, blamed))
-    assert checks["catches-no-commit"].status == "skip" and checks["tests-pass"].status == "pass"
+    assert checks["tests-pass"].status == "pass"
+
+
+@pytest.mark.parametrize("override, blamed", [
+    ("    app.dependency_overrides[get_session] = lambda: Session(engine)\n", "lambda: Session(engine)"),
+    ("    def get_test_session():\n        return Session(engine)\n\n"
+     "    app.dependency_overrides[get_session] = get_test_session\n", "return Session(engine)"),
+    ("    def get_test_session():\n        with Session(engine) as session:\n            yield session\n\n"
+     "    app.dependency_overrides[get_session] = get_test_session\n", "yield session"),
+    ("    session = Session(engine)\n\n    def get_test_session():\n        yield session\n\n"
+     "    app.dependency_overrides[get_session] = get_test_session\n", "yield session"),
+])
+def test_an_override_that_never_commits_fails_the_tests_and_is_blamed_where_it_hands_out_its_session(
+        override, blamed, grade_files):
+    """The app's get_session commits; the override replaces it whole: without a commit of its own, what the
+    endpoints wrote is lost (or never sent), the read-backs fail, and the failure is explained at the override."""
+    text = (ROOT / "solutions" / "chapter-5" / TESTS).read_text().replace(OVERRIDE, override)
+    assert override in text
+    check = by_id(grade_files("chapter-5", {TESTS: text}))["tests-pass"]
+    assert (check.status, check.diagnosis, check.line) == ("fail", "override-no-commit", line_of(text, blamed))
+    assert "replaces it whole" in check.message and "commit" in check.hint
 
 
 @pytest.mark.parametrize("override", [
     "    def get_test_session():\n        session = Session(engine)\n        try:\n            yield session\n"
-    "        finally:\n            session.close()\n\n    app.dependency_overrides[get_session] = get_test_session\n",
+    "            session.commit()\n        finally:\n            session.close()\n\n"
+    "    app.dependency_overrides[get_session] = get_test_session\n",
     "    app.dependency_overrides[get_session] = functools.partial(sessions_on, engine)\n",
-    "    async def get_test_session():\n        with Session(engine) as session:\n            yield session\n\n"
+    "    async def get_test_session():\n        with Session(engine) as session:\n            yield session\n"
+    "            session.commit()\n\n    app.dependency_overrides[get_session] = get_test_session\n",
+    "    def get_test_session():\n        with Session(engine) as session, session.begin():\n            yield session\n\n"
     "    app.dependency_overrides[get_session] = get_test_session\n",
 ])
-def test_an_override_that_opens_and_closes_a_session_per_request_passes_in_any_spelling(override, grade_files):
+def test_an_override_that_opens_commits_and_closes_a_session_per_request_passes_in_any_spelling(override,
+                                                                                               grade_files):
     text = (ROOT / "solutions" / "chapter-5" / TESTS).read_text().replace(OVERRIDE, override)
+    assert override in text
     text = text.replace("import pytest\n", "import functools\n\nimport pytest\n").replace(
         "\n\n@pytest.fixture\ndef engine():", "\n\ndef sessions_on(engine):\n    with Session(engine) as session:\n"
-        "        yield session\n\n\n@pytest.fixture\ndef engine():")
+        "        yield session\n        session.commit()\n\n\n@pytest.fixture\ndef engine():")
     report = grade_files("chapter-5", {TESTS: text})
     assert [(c.id, c.message) for c in report.checks if c.status != "pass"] == []
 
@@ -203,7 +230,7 @@ def test_a_changed_answer_the_test_did_not_check_is_named(graded):
     ("override-on-real-engine", "real-database-untouched", "real-engine", "with Session(app_engine) as session:\n"),
     ("reads-the-source", "tests-pass", "reads-source", 'Path("main.py").read_text()'),
     ("imports-a-missing-model", "tests-pass", "collect-error", "from models import Hero, HeroRead"),
-    ("override-begins", "tests-pass", "override-begins", "with Session(engine) as session, session.begin():"),
+    ("override-never-commits", "tests-pass", "override-no-commit", "            yield session\n"),
     ("override-not-cleared", "override-cleared", "override-not-cleared",
      "    app.dependency_overrides[get_session] = get_test_session"),
 ])

@@ -253,7 +253,7 @@ def test_setup_fails_clearly_when_no_python_is_new_enough(autograder, tmp_path):
 def answers(chapter_id: str) -> set[bytes]:
     """Every file a learner edits, as the reference solutions of all chapters have it, except those the
     starter of `chapter_id` hands out anyway (a starter continues the previous chapter's solution; chapter
-    5's pinned app is chapter 3's)."""
+    5's pinned app is chapter 4's)."""
     from grader.content import chapter_ids
     from grader.manifest import load_chapter
 
@@ -266,7 +266,7 @@ def answers(chapter_id: str) -> set[bytes]:
 def test_the_zip_holds_the_graded_chapter_and_no_solution(tmp_path, chapter_id):
     """Only the graded chapter's manifest, checks and starter support files: no solutions/, no other chapter,
     no lesson, quiz or known mistakes, and no file that is a solution's answer (chapter 5's pinned app is
-    chapter 3's solution, shipped as chapter 5's starter on purpose)."""
+    chapter 4's solution, shipped as chapter 5's starter on purpose)."""
     from course.export import build_gradescope
     from grader.manifest import load_chapter
 

@@ -1,6 +1,6 @@
 """Chapter 5's behavioural checks: run the learner's tests against the reference app and its mutants.
 
-The app under test is the pinned reference app (this chapter's starter files, the chapter-3
+The app under test is the pinned reference app (this chapter's starter files, the chapter-4
 solution), never the learner's copy: the learner's file is `tests/test_heroes.py` alone. Each run
 happens in a fresh folder of its own (see grader.mutation), so each has its own database.db, and
 an `Observer` (observe.py) watches it: the requests the tests send, the sessions and engines,
@@ -25,13 +25,14 @@ CHAPTER = Path(__file__).resolve().parent.parent
 TESTS = "tests/test_heroes.py"
 MUTANTS = load_mutants(CHAPTER / "checks" / "mutants")
 NEAR = {
-    "no-commit": (("POST", "create_hero"),),
     "missing-200": (("DELETE", "delete_hero"), ("GET", "read_hero")),
     "patch-overwrites": (("PATCH", "update_hero"),),
+    "patch-not-saved": (("PATCH", "update_hero"),),
     "no-limit-bound": (("GET", "read_heroes"),),
     "delete-nothing": (("DELETE", "delete_hero"),),
 }
 """Per mutant, the requests (method, endpoint) after which a test would see its bug: where the check belongs."""
+WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 
 @dataclass
@@ -43,7 +44,7 @@ class Watched:
 
 @pytest.fixture(scope="module")
 def app_dir():
-    """The reference app: this chapter's starter (identical to the chapter-3 solution)."""
+    """The reference app: this chapter's starter (identical to the chapter-4 solution)."""
     return starter_dir(CHAPTER.name, CHAPTER.parent.parent)
 
 
@@ -134,17 +135,32 @@ def missing_override(seen: Observer, request: Request) -> tuple[str, Site | None
 
 
 def override_statement(site: Site | None) -> Site | None:
-    """The `return`/`yield` of the override function defined at `site` (where a shared session is handed out)."""
+    """The `return`/`yield` of the override function defined at `site`: where it hands out its session (and
+    where a commit follows). The innermost function around `site`, so an override defined inside the client
+    fixture is not mistaken for the fixture."""
     tree = learner_tree() if site else None
     if tree is None:
         return site
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.lineno <= site.line <= (
-                node.end_lineno or node.lineno):
-            for inner in ast.walk(node):
-                if isinstance(inner, (ast.Return, ast.Yield, ast.YieldFrom)) and inner.value is not None:
-                    return Site(site.file, inner.lineno)
-    return site
+    around = [node for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+              and node.lineno <= site.line <= (node.end_lineno or node.lineno)]
+    if not around:
+        return site
+    function = min(around, key=lambda node: (node.end_lineno or node.lineno) - node.lineno)
+    if isinstance(function, ast.Lambda):
+        return Site(site.file, function.lineno)
+    handed = [node for node in own_nodes(function) if isinstance(node, (ast.Return, ast.Yield, ast.YieldFrom))
+              and node.value is not None]
+    return Site(site.file, min(node.lineno for node in handed)) if handed else site
+
+
+def own_nodes(function: ast.AST):
+    """The nodes of `function`'s body, without those of the functions (and lambdas) defined inside it."""
+    stack = list(ast.iter_child_nodes(function))
+    while stack:
+        node = stack.pop()
+        yield node
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            stack.extend(ast.iter_child_nodes(node))
 
 
 def scope_of(site: Site | None) -> Site | None:
@@ -185,31 +201,36 @@ def no_tables(seen: Observer, run: TestRun) -> tuple[str, Site | None, str] | No
     return None
 
 
-def begin_in(site: Site) -> Site | None:
-    """The `.begin()` call inside the function defined at `site` (the override), if it has one."""
-    tree = learner_tree()
-    for node in ast.walk(tree) if tree else ():
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.lineno <= site.line <= (
-                node.end_lineno or node.lineno):
-            calls = [c for c in ast.walk(node) if isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute)
-                     and c.func.attr == "begin"]
-            if calls:
-                return Site(site.file, calls[0].lineno)
-    return None
-
-
-def override_begins(seen: Observer, run: TestRun) -> tuple[str, Site | None, str] | None:
-    """A request whose endpoint could not commit because the override had begun the transaction itself."""
+def override_never_commits(seen: Observer, run: TestRun) -> tuple[str, Site | None, str] | None:
+    """A failing test whose writes went through an override that never commits: the app's get_session commits
+    after the yield, and the override replaces it whole, so nothing the endpoints wrote was saved."""
+    if any(r.commits for r in seen.requests if r.overridden):
+        return None
     failing = set(failing_tests(run))
-    for request in seen.requests:
-        if request.test in failing and "inside context manager" in request.error and request.override:
-            begun = begin_in(request.override)
-            if begun:
-                return (f"the override begins a transaction here, to commit it itself when the request ends; but the "
-                        "app's endpoints commit their own work, and once an endpoint has committed, a session inside "
-                        f"`begin()` refuses every further statement until that block ends, so `{request.shown}` of "
-                        f"{request.name} failed: let the override only open the session, yield it, and close it",
-                        begun, "override-begins")
+    for test in [r.test for r in seen.requests if r.test in failing]:
+        writes = [r for r in seen.requests if r.test == test and r.overridden and r.override
+                  and r.method in WRITE_METHODS and r.status is not None and r.status < 400]
+        if not writes:
+            continue
+        first = writes[0]
+        sessions = [seen.sessions[i] for r in writes for i in r.sessions]
+        shown = ", ".join(dict.fromkeys(f"`{r.shown}`" for r in writes[:3]))
+        if any(s.in_request is None or len(s.requests) > 1 for s in sessions):
+            lead = "your override hands the requests a session opened before them, and nothing commits it"
+            lost = "stayed uncommitted (a DELETE is not even sent to the database before the commit)"
+            fix = "Make the override open a new session for each request, yield it, and commit after the `yield`"
+        elif any(r.unclosed for r in writes):
+            lead = "your override gives each request a session that nothing commits (or closes)"
+            lost = "stayed uncommitted (a DELETE is not even sent to the database before the commit)"
+            fix = ("Make the override a generator: open `Session(engine)` in a `with` block, yield it, and commit "
+                   "after the `yield`")
+        else:
+            lead = "your override never commits"
+            lost = "were rolled back, uncommitted, when each request's session closed"
+            fix = "Commit after the override's `yield`, as `get_session` does"
+        return (f"{lead}: in this app `get_session` commits after its `yield` (the endpoints only flush), and your "
+                f"override replaces it whole, so the writes of {first.name} ({shown}) {lost}, and a later read "
+                f"did not see them. {fix}", override_statement(first.override), "override-no-commit")
     return None
 
 
@@ -263,8 +284,8 @@ def test_tests_pass(reference):
              line=last_line(), diagnosis="no-tests")
     failing = set(failing_tests(run))
     unreplaced = next((r for r in seen.requests if r.overridden is False and r.test in failing), None)
-    explained = (missing_override(seen, unreplaced) if unreplaced else None) or override_begins(seen, run) \
-        or no_tables(seen, run) or shared_database(seen, run)
+    explained = (missing_override(seen, unreplaced) if unreplaced else None) or no_tables(seen, run) \
+        or override_never_commits(seen, run) or shared_database(seen, run)
     failed = (f"{len(run.failures)} of your {len(run.ran)} tests {'fails' if len(run.failures) == 1 else 'fail'} "
               "against the reference app")
     if explained:
@@ -272,7 +293,7 @@ def test_tests_pass(reference):
         shown = (site.file, site.line) if site else None
         fail(f"{failed}: {message}.\n{run.describe(shown=shown)}", **at(site), diagnosis=diagnosis)
     first = run.failures[0]
-    fail(f"{failed} (the chapter-3 solution, which is correct), so the tests are wrong, not the app:\n"
+    fail(f"{failed} (the chapter-4 solution, which is correct), so the tests are wrong, not the app:\n"
          f"{run.describe(shown=(first.file, first.line))}", file=first.file or TESTS, line=first.line,
          diagnosis="tests-fail")
 
@@ -330,20 +351,19 @@ def test_session_per_request(reference):
                 others = [seen.requests[r] for r in session.requests if r != request.number]
                 also = f", and `{others[0].shown}` used it too" if others else ""
                 fail(f"your override hands `{request.shown}` of {request.name} a session that was opened "
-                     f"before the request{also}: a change one request flushes but never commits stays visible to the "
-                     "next, so your tests cannot see a missing commit. The override must open a new session for "
-                     "each request", **at(override_statement(request.override) or session.created),
-                     diagnosis="shared-session")
+                     f"before the request{also}: a shared session carries over to the next request whatever an "
+                     "earlier one left in it (objects it loaded or changed, work a failed request never rolled back), "
+                     "which the next may read, or even commit. In the app every request gets a new session from "
+                     "`get_session`, so your tests would check something the app never does. The override must open "
+                     "a new session for each request",
+                     **at(override_statement(request.override) or session.created), diagnosis="shared-session")
             if index in request.unclosed:
                 fail(f"the session opened here for `{request.shown}` of {request.name} was still open after the "
-                     "response: nothing closes it, so what the request did not commit is rolled back only when "
-                     "Python happens to collect the session, and a missing commit goes unnoticed. Open it in a "
-                     "`with` block that yields it, so it is closed after each request", **at(session.created),
+                     "response: nothing closes it, so whatever it did not commit (everything, when the request fails "
+                     "before the commit) stays in an open transaction on the one shared connection, where the next "
+                     "request may see it, until Python happens to collect the session. Open it in a `with` block "
+                     "that yields it, so it is closed after each request", **at(session.created),
                      diagnosis="session-not-closed")
-        if request.commits:
-            fail(f"your override commits here, after `{request.shown}` of {request.name}: that saves what the "
-                 "endpoint itself should commit, so your tests cannot see an endpoint that forgets to; the override "
-                 "only yields the session", **at(request.commits[0]), diagnosis="override-commits")
 
 
 def closest_route(seen: Observer, request: Request) -> str | None:
@@ -412,9 +432,9 @@ def catches(mutant_id, reference, app_dir, tmp_path_factory):
     fail(message, **at(site), diagnosis=diagnosis)
 
 
-@check("catches-no-commit")
-def test_catches_no_commit(reference, app_dir, tmp_path_factory):
-    catches("no-commit", reference, app_dir, tmp_path_factory)
+@check("catches-patch-not-saved")
+def test_catches_patch_not_saved(reference, app_dir, tmp_path_factory):
+    catches("patch-not-saved", reference, app_dir, tmp_path_factory)
 
 
 @check("catches-missing-200")

@@ -15,5 +15,7 @@ from main import app
 #   1. an `engine` fixture: an in-memory SQLite engine ("sqlite://", StaticPool,
 #      check_same_thread off) with the tables created;
 #   2. a `client` fixture: point app.dependency_overrides[get_session] at a function
-#      that yields a session on that engine, yield a TestClient, then clear the override;
-#   3. tests for create, read, a missing hero (404), update, delete and the limit bound.
+#      that yields a session on that engine and commits after the yield (it replaces
+#      get_session whole, commit included), yield a TestClient, then clear the override;
+#   3. tests for create, read, a missing hero (404), update, delete and the limit bound,
+#      reading back in a later request what each change should have saved.
