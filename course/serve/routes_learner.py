@@ -80,13 +80,12 @@ def add_learner_routes(app: FastAPI) -> None:
     @app.post("/chapters/{chapter_id}/hint")
     def next_hint(request: Request, chapter_id: str, _token: Token) -> Response:
         chapter = _chapter(chapter_id)
-        live = _course(request).live(chapter)
         try:
-            hints.reveal(live.workspace, ChapterOutline.of(chapter))
+            hints.reveal(_course(request).workspace, ChapterOutline.of(chapter))
         except hints.NoHint:
             pass  # the checklist says why (no grade yet, or passed)
         if request.headers.get("x-course-fragment"):
-            return HTMLResponse(fragment(request, live))
+            return HTMLResponse(fragment(request, _course(request).live(chapter)))
         return RedirectResponse(f"/chapters/{chapter.id}#first-failure", status_code=303)
 
     @app.post("/chapters/{chapter_id}/regrade")
@@ -134,7 +133,7 @@ def add_learner_routes(app: FastAPI) -> None:
             return _page(request, "solution.html", chapter=chapter, files=None, grade=grade,
                          title=f"Solution · {chapter.title}")
         files = [(f.name, code_html(f.solution) if f.solution is not None else None,
-                  code_html(f.mine) if f.mine is not None else None, f.mine == f.solution)
+                  code_html(f.mine) if f.mine is not None else None, _diff(f))
                  for f in solution_flow.compare(workspace, chapter)]
         return _page(request, "solution.html", chapter=chapter, files=files, title=f"Solution · {chapter.title}")
 
@@ -161,6 +160,17 @@ def add_learner_routes(app: FastAPI) -> None:
     @app.get("/pygments.css")
     def pygments() -> Response:
         return Response(pygments_css(), media_type="text/css")
+
+
+def _diff(compared: solution_flow.Compared) -> str | None:
+    """How the learner's file differs from the solution, highlighted ("" when it is the same; None
+    when one of them is missing)."""
+    from course.workspace import unified_diff
+
+    if compared.mine is None or compared.solution is None:
+        return None
+    diff = unified_diff(compared.mine, compared.solution, f"yours/{compared.name}", f"solution/{compared.name}")
+    return code_html(diff, "diff") if diff else ""
 
 
 def _quiz(chapter: Chapter) -> Any:

@@ -26,7 +26,7 @@ def free_port() -> int:
 
 def serve(console: Console, workspace: Path | None, *, port: int | None = None, open_browser: bool = True,
           gradebook: Path | None = None) -> int:
-    """Serve until Ctrl-C; 0 when stopped (PortTaken when `port` is in use)."""
+    """Serve until Ctrl-C (130, as `course watch`) or SIGTERM (0); PortTaken when `port` is in use."""
     import uvicorn
 
     from course.serve.app import create_app, new_token
@@ -48,7 +48,11 @@ def serve(console: Console, workspace: Path | None, *, port: int | None = None, 
     console.print("Only this address lets a browser in (keep it to yourself). Ctrl-C stops the server.")
     if open_browser:
         threading.Thread(target=_open_when_started, args=(server, url), daemon=True).start()
-    server.run()
+    try:
+        server.run()
+    except KeyboardInterrupt:  # uvicorn stops on Ctrl-C, then raises it again on the way out
+        console.print("Stopped serving.")
+        return 130
     console.print("Stopped serving.")
     return 0
 
