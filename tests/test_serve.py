@@ -276,3 +276,22 @@ def _get(http: httpx.Client, url: str) -> str | None:
         return http.get(url).text
     except httpx.TransportError:
         return None
+
+
+def test_run_your_app_starts_course_run_on_a_free_port_and_stops_it(client, workspace):
+    from course.workspace import start_chapter
+
+    start_chapter(workspace, load_chapter("chapter-2"))
+    apps = client.app.state.course.apps
+    assert client.post("/chapters/chapter-2/run", data={}).status_code == 403
+    client.post("/chapters/chapter-2/run", data={"token": TOKEN}, follow_redirects=False)
+    running = apps.get("chapter-2")
+    with httpx.Client(timeout=30) as http:
+        assert wait_until(lambda: _get(http, running.docs), timeout=60, what="the learner's app's /docs")
+    client.post("/chapters/chapter-2/run?stop=1", data={"token": TOKEN}, follow_redirects=False)
+    assert apps.get("chapter-2") is None and running.process.poll() is not None
+
+
+def test_there_is_no_run_button_where_the_chapter_has_no_app(client, workspace):
+    client.post("/chapters/chapter-2/run", data={"token": TOKEN}, follow_redirects=False)
+    assert client.app.state.course.apps.get("chapter-2") is None  # no chapter-2 folder yet: nothing to run

@@ -160,7 +160,11 @@ class Course:
     """The chapters opened in this server, each graded live from its first page view until shutdown."""
 
     def __init__(self, workspace: Path):
+        from course.serve.apps import Apps
+
         self.workspace = workspace
+        self.apps = Apps(workspace)
+        """The learners' apps started with the "Run your app" button (`course run`)."""
         self._lock = threading.Lock()
         self._live: dict[str, LiveChapter] = {}
 
@@ -181,3 +185,4 @@ class Course:
             live, self._live = list(self._live.values()), {}
         for chapter in live:
             chapter.close()
+        self.apps.close()

@@ -16,6 +16,7 @@ from course import hints, progress, quiz as quiz_flow, reset as reset_flow, solu
 from course.listing import PASSED, bar, chapter_states, to_continue
 from course.serve import checklist
 from course.serve.app import render, require_token, sse
+from course.serve.apps import runnable
 from course.serve.lesson import code_html, pygments_css, render_markdown
 from course.serve.live import Course, LiveChapter
 from grader.content import ContentError
@@ -66,7 +67,8 @@ def add_learner_routes(app: FastAPI) -> None:
         live = _course(request).live(chapter)
         return _page(request, "chapter.html", chapter=chapter, lesson=lesson, headings=headings,
                      checklist=fragment(request, live), title=chapter.title,
-                     has_quiz=chapter.quiz_path.is_file(), unlocked=solution_flow.unlocked(live.workspace, chapter))
+                     has_quiz=chapter.quiz_path.is_file(), unlocked=solution_flow.unlocked(live.workspace, chapter),
+                     runnable=runnable(live.workspace, chapter.id), app=_course(request).apps.get(chapter.id))
 
     @app.get("/chapters/{chapter_id}/events")
     async def events(request: Request, chapter_id: str) -> Response:
@@ -93,6 +95,17 @@ def add_learner_routes(app: FastAPI) -> None:
         chapter = _chapter(chapter_id)
         _course(request).live(chapter).regrade()
         return RedirectResponse(f"/chapters/{chapter.id}", status_code=303)
+
+    @app.post("/chapters/{chapter_id}/run")
+    def run_app(request: Request, chapter_id: str, _token: Token) -> Response:
+        """Start (or stop, with `stop=1`) `course run` for the chapter's app."""
+        chapter = _chapter(chapter_id)
+        apps = _course(request).apps
+        if request.query_params.get("stop"):
+            apps.stop(chapter.id)
+        elif runnable(apps.workspace, chapter.id):
+            apps.start(chapter.id)
+        return RedirectResponse(f"/chapters/{chapter.id}#your-app", status_code=303)
 
     @app.get("/chapters/{chapter_id}/quiz", response_class=HTMLResponse)
     def quiz_page(request: Request, chapter_id: str) -> HTMLResponse:
