@@ -54,5 +54,6 @@ def serving(workspace: Path | None, *, gradebook: Path | None = None) -> Iterato
     try:
         yield Served(app, port, token, workspace)
     finally:
+        app.state.stop_streams()
         server.should_exit = True
         thread.join(timeout=15)

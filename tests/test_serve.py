@@ -259,16 +259,18 @@ def test_course_serve_prints_its_url_serves_loopback_and_stops_cleanly_on_ctrl_c
         first = process.stdout.readline()
         assert first.startswith("Serving the course at http://127.0.0.1:"), first
         url = first.split(" at ", 1)[1].strip()
-        with httpx.Client(follow_redirects=True, timeout=30) as http:
+        with httpx.Client(follow_redirects=True, timeout=60) as http:
             assert "Your course" in wait_until(lambda: _get(http, url), timeout=30, what="the home page")
-        process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=30)
+            with http.stream("GET", url.split("/?")[0] + "/chapters/chapter-2/events") as stream:
+                next(line for line in stream.iter_lines() if line == "event: checklist")  # a page listening
+                process.send_signal(signal.SIGINT)
+                out, err = process.communicate(timeout=30)
     finally:
         if process.poll() is None:
             process.kill()
     assert process.returncode == 130, err  # as `course watch` after Ctrl-C
     assert "Stopped serving." in out
-    assert "Traceback" not in err
+    assert "Traceback" not in err and "ERROR" not in err
 
 
 def _get(http: httpx.Client, url: str) -> str | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -56,17 +57,26 @@ def create_app(workspace: Path | None, *, token: str, port: int, gradebook: Path
     """The app for a learner's `workspace`, or for the gradebook folder `gradebook`."""
     course = Course(workspace) if workspace is not None else None
 
+    stopping = threading.Event()
+
+    def stop_streams() -> None:
+        """End the pages' event streams now (the server is stopping: they would hold it up)."""
+        stopping.set()
+        if course is not None:
+            course.wake()
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
-        app.state.stopping.set()
+        stop_streams()
         if course is not None:
             await asyncio.to_thread(course.close)
 
     app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.token = token
     app.state.course = course
-    app.state.stopping = asyncio.Event()
+    app.state.stopping = stopping
+    app.state.stop_streams = stop_streams
     hosts = allowed_hosts(port)
 
     @app.middleware("http")
@@ -110,7 +120,7 @@ async def require_token(request: Request) -> None:
 async def sse(request: Request, live: Any, fragment: Any) -> StreamingResponse:
     """A stream of `checklist` events for a `LiveChapter`: `fragment()` (its checklist as HTML) now and
     after each change of its version."""
-    stopping: asyncio.Event = request.app.state.stopping
+    stopping: threading.Event = request.app.state.stopping
     versions = live.hub.listen()
 
     async def stream() -> AsyncIterator[str]:

@@ -180,6 +180,13 @@ class Course:
         with self._lock:
             return self._live.get(chapter_id)
 
+    def wake(self) -> None:
+        """Wake every page listening (to notice that the server stops)."""
+        with self._lock:
+            live = list(self._live.values())
+        for chapter in live:
+            chapter.hub.publish(chapter.version)
+
     def close(self) -> None:
         with self._lock:
             live, self._live = list(self._live.values()), {}

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import threading
 import webbrowser
+from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
+
+import uvicorn
 
 from rich.console import Console
 from rich.text import Text
@@ -27,8 +31,6 @@ def free_port() -> int:
 def serve(console: Console, workspace: Path | None, *, port: int | None = None, open_browser: bool = True,
           gradebook: Path | None = None) -> int:
     """Serve until Ctrl-C (130, as `course watch`) or SIGTERM (0); PortTaken when `port` is in use."""
-    import uvicorn
-
     from course.serve.app import create_app, new_token
 
     if port is not None and not port_is_free(port):
@@ -42,7 +44,7 @@ def serve(console: Console, workspace: Path | None, *, port: int | None = None, 
     app = create_app(workspace, token=token, port=chosen, gradebook=gradebook)
     url = f"http://{HOST}:{chosen}/?token={token}"
     config = uvicorn.Config(app, host=HOST, port=chosen, log_level="warning", timeout_graceful_shutdown=GRACE_S)
-    server = uvicorn.Server(config)
+    server = Server(config, on_exit=app.state.stop_streams)
     what = f"the gradebook of {gradebook}" if gradebook is not None else "the course"
     console.print(Text.assemble(f"Serving {what} at ", (url, "bold cyan")))
     console.print("Only this address lets a browser in (keep it to yourself). Ctrl-C stops the server.")
@@ -55,6 +57,19 @@ def serve(console: Console, workspace: Path | None, *, port: int | None = None, 
         return 130
     console.print("Stopped serving.")
     return 0
+
+
+class Server(uvicorn.Server):
+    """uvicorn's server, which also ends the pages' event streams as soon as it is told to stop
+    (Ctrl-C): else they would hold it up for its grace time, then end with an error."""
+
+    def __init__(self, config: uvicorn.Config, *, on_exit: Callable[[], None]):
+        super().__init__(config)
+        self.on_exit = on_exit
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.on_exit()
+        super().handle_exit(sig, frame)
 
 
 def _open_when_started(server: object, url: str) -> None:

@@ -152,3 +152,13 @@ def test_reset_asks_first_then_backs_up_and_regrades(page, served, screenshot):
     assert database.read_text() != SOLUTION_2
     page.click("text=Back to the chapter")
     page.wait_for_selector("#checklist .status-fail", timeout=10_000)
+
+
+def test_screen_readers_hear_each_new_result_once_in_a_live_region(page, served):
+    open_graded(page, served)
+    (served.workspace / "chapter-2" / "database.py").write_text(SOLUTION_2)
+    page.wait_for_selector("#checklist .status-pass", timeout=10_000)
+    said = page.inner_text("#announce")
+    assert said.startswith("Graded save 1") and "12 of 12 checks passed" in said
+    assert page.get_attribute("#announce", "aria-live") == "polite"
+    assert page.locator("#checklist li.check.pass .visually-hidden").first.inner_text().strip() == ": passed"

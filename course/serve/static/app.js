@@ -10,11 +10,23 @@ function live() {
     const focused = document.activeElement && box.contains(document.activeElement);
     box.innerHTML = event.data;
     box.dataset.version = event.lastEventId;
+    announce(box);
     if (focused) {
       const button = box.querySelector(".hint-form button");
       (button || box.querySelector("h2")).focus?.();
     }
   });
+}
+
+// One live region outside the replaced checklist, so screen readers hear each new result once.
+function announce(box) {
+  const region = document.getElementById("announce");
+  const graded = box.querySelector(".graded");
+  const summary = box.querySelector(".summary");
+  if (!region || !graded || graded.querySelector(".busy")) return;
+  const said = summary ? [...summary.childNodes].filter((node) => !(node.classList && node.classList.contains("bar")))
+    .map((node) => node.textContent).join("").trim() : "";
+  region.textContent = graded.innerText.trim() + " " + said;
 }
 
 function hintsWithoutReload() {
