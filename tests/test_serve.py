@@ -127,6 +127,14 @@ def test_the_lesson_has_anchored_headings_highlighted_code_and_no_raw_html():
     assert "<script>" not in body and "&lt;script&gt;" in body
 
 
+def test_a_failure_s_location_opens_in_vs_code_at_its_line_and_column(tmp_path):
+    from course.serve.checklist import vscode_link
+
+    folder = tmp_path / "my course"
+    assert vscode_link(folder / "database.py", 12, 5) == f"vscode://file{tmp_path}/my%20course/database.py:12:5"
+    assert vscode_link(folder / "database.py", None, None) == f"vscode://file{tmp_path}/my%20course/database.py"
+
+
 def test_the_quiz_records_its_score_in_progress_json_as_course_quiz_does(client, workspace):
     quiz = load_quiz(load_chapter("chapter-2").quiz_path)
     answers = {f"q{n}": str(q.answer_index) for n, q in enumerate(quiz.questions, start=1)}

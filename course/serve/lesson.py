@@ -3,7 +3,6 @@ heading an anchor, every code block with a copy button (shown by the page's scri
 
 from __future__ import annotations
 
-import html
 import re
 from functools import lru_cache
 
@@ -66,7 +65,3 @@ def render_markdown(text: str) -> tuple[str, list[tuple[int, str, str]]]:
         body = body.replace(f'id="{anchor}">', f'id="{anchor}"><a class="anchor" href="#{anchor}" '
                                                f'aria-label="Link to this section">#</a> ', 1)
     return body, headings
-
-
-def escape(text: str) -> str:
-    return html.escape(text, quote=True)

@@ -54,6 +54,10 @@ def test_a_chapter_shows_the_lesson_s_first_heading_and_the_checklist(page, serv
     assert page.locator("#checklist li.check.fail").count() >= 1
     assert "Graded at" in page.inner_text("#checklist .graded")
     assert page.locator("article.lesson .code button.copy").count() >= 1
+    where = page.locator("#first-failure .where a")
+    shown = where.inner_text()  # database.py:LINE, opening in VS Code at that line
+    assert shown.startswith("database.py:")
+    assert where.get_attribute("href") == f"vscode://file{served.workspace.resolve() / 'chapter-2' / shown}"
     screenshot(page, "chapter-2")
 
 
@@ -162,3 +166,22 @@ def test_screen_readers_hear_each_new_result_once_in_a_live_region(page, served)
     assert said.startswith("Graded save 1") and "12 of 12 checks passed" in said
     assert page.get_attribute("#announce", "aria-live") == "polite"
     assert page.locator("#checklist li.check.pass .visually-hidden").first.inner_text().strip() == ": passed"
+
+
+def test_without_javascript_the_pages_work_but_for_live_updates(chromium, served):
+    context = chromium.new_context(java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.goto(served.entry)
+        page.goto(served.url("/chapters/chapter-2"))
+        for _ in range(600):  # no live updates: reload until the first grade is there
+            if page.locator("#hints button").count():
+                break
+            page.wait_for_timeout(100)
+            page.reload()
+        page.click("#hints button")  # a plain form post, then back to the failure
+        assert page.url.endswith("/chapters/chapter-2#first-failure")
+        assert page.locator("#hints li").count() == 2
+        assert page.locator("article.lesson .code button.copy").count() == 0  # copy buttons need the script
+    finally:
+        context.close()
