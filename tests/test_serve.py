@@ -305,3 +305,13 @@ def test_run_your_app_starts_course_run_on_a_free_port_and_stops_it(client, work
 def test_there_is_no_run_button_where_the_chapter_has_no_app(client, workspace):
     client.post("/chapters/chapter-2/run", data={"token": TOKEN}, follow_redirects=False)
     assert client.app.state.course.apps.get("chapter-2") is None  # no chapter-2 folder yet: nothing to run
+
+
+def test_chapters_left_stop_being_graded_live_beyond_two(client, workspace):
+    course = client.app.state.course
+    for chapter_id in ("chapter-1", "chapter-2", "chapter-3"):
+        assert client.get(f"/chapters/{chapter_id}").status_code == 200
+    assert course.get("chapter-1") is None  # its watcher and worker stopped
+    assert course.get("chapter-2") is not None and course.get("chapter-3") is not None
+    assert client.get("/chapters/chapter-1").status_code == 200  # opened again: graded live again
+    assert course.get("chapter-2") is None and course.get("chapter-1") is not None

@@ -50,6 +50,11 @@ class Hub:
         with self._lock:
             self._listeners = {pair for pair in self._listeners if pair[1] is not listener}
 
+    @property
+    def listening(self) -> int:
+        with self._lock:
+            return len(self._listeners)
+
     def publish(self, version: int) -> None:
         with self._lock:
             listeners = list(self._listeners)
@@ -156,6 +161,10 @@ class LiveChapter:
         self._changed()
 
 
+MAX_LIVE = 2
+"""Chapters graded live at once (each has a warm worker): the one on screen and the one before."""
+
+
 class Course:
     """The chapters opened in this server, each graded live from its first page view until shutdown."""
 
@@ -169,12 +178,21 @@ class Course:
         self._live: dict[str, LiveChapter] = {}
 
     def live(self, chapter: Chapter) -> LiveChapter:
+        """The chapter graded live (started now if it was not); the least recently opened chapters
+        that no page listens to beyond `MAX_LIVE` stop, each with its worker."""
         with self._lock:
-            found = self._live.get(chapter.id)
+            found = self._live.pop(chapter.id, None)
             if found is None:
-                found = self._live[chapter.id] = LiveChapter(self.workspace, chapter)
+                found = LiveChapter(self.workspace, chapter)
                 found.start()
-            return found
+            self._live[chapter.id] = found  # the most recent last
+            idle = [c for c in self._live.values() if c is not found and not c.hub.listening]
+            stopping = idle[:max(len(self._live) - MAX_LIVE, 0)]
+            for old in stopping:
+                del self._live[old.chapter.id]
+        for old in stopping:
+            old.close()
+        return found
 
     def get(self, chapter_id: str) -> LiveChapter | None:
         with self._lock:
