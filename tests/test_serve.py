@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 
 from course import progress
 from course.listing import chapter_states
-from course.serve.app import COOKIE, create_app
+from course.serve.app import cookie_name, create_app
 from course.serve.lesson import render_markdown
 from coursekit import COURSE, SOLUTION_2, wait_until
 from grader.manifest import load_chapter
@@ -67,7 +67,7 @@ def test_the_first_url_s_token_becomes_a_strict_http_only_cookie_and_leaves_the_
     assert answer.status_code == 303
     assert answer.headers["location"] == "/chapters/chapter-2/quiz"
     cookie = answer.headers["set-cookie"]
-    assert f"{COOKIE}={TOKEN}" in cookie and "HttpOnly" in cookie and "samesite=strict" in cookie.lower()
+    assert f"{cookie_name(PORT)}={TOKEN}" in cookie and "HttpOnly" in cookie and "samesite=strict" in cookie.lower()
 
 
 @pytest.mark.parametrize("path", ["/", "/chapters/chapter-2", "/chapters/chapter-2/quiz", "/static/app.js",
@@ -78,9 +78,16 @@ def test_a_request_without_the_token_is_refused(stranger, path):
     assert "course serve" in answer.text
 
 
-def test_a_wrong_token_is_refused_and_sets_no_cookie(stranger):
-    answer = stranger.get("/?token=guess", follow_redirects=False)
+@pytest.mark.parametrize("guess", ["guess", "t0k3n-for-testé", ""])
+def test_a_wrong_token_is_refused_and_sets_no_cookie(stranger, guess):
+    answer = stranger.get("/", params={"token": guess}, follow_redirects=False)
     assert answer.status_code == 403 and "set-cookie" not in answer.headers
+
+
+def test_a_token_for_another_port_s_server_is_not_this_one_s(stranger):
+    """Browsers share cookies across a host's ports: each server's cookie has its own name."""
+    stranger.cookies.set(cookie_name(PORT + 1), TOKEN)
+    assert stranger.get("/").status_code == 403
 
 
 @pytest.mark.parametrize("host", ["attacker.example:8123", "127.0.0.1:9999", "localhost", "0.0.0.0:8123"])
@@ -197,7 +204,7 @@ def test_the_hint_button_without_javascript_reveals_one_more_and_goes_back_to_th
 
 def test_the_event_stream_sends_the_checklist_then_each_new_grade(tmp_path):
     with serving(tmp_path / "workspace") as served:
-        with httpx.Client(base_url=served.base, cookies={COOKIE: served.token}, timeout=60) as http:
+        with httpx.Client(base_url=served.base, cookies={cookie_name(served.port): served.token}, timeout=60) as http:
             with http.stream("GET", "/chapters/chapter-2/events") as stream:
                 assert stream.headers["content-type"].startswith("text/event-stream")
                 lines = stream.iter_lines()

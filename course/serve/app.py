@@ -27,6 +27,8 @@ from course.serve.live import Course
 
 HERE = Path(__file__).parent
 COOKIE = "course_token"
+"""The cookie's name, before the port: cookies are shared by every port of a host, so two servers
+(a learner's and a gradebook, say) each keep their own."""
 KEEP_ALIVE_S = 15.0
 """An SSE comment this often keeps proxies and the browser from dropping a quiet stream."""
 
@@ -47,6 +49,15 @@ templates.filters["code"] = inline_code
 
 def render(name: str, **context: Any) -> str:
     return templates.get_template(name).render(**context)
+
+
+def cookie_name(port: int) -> str:
+    return f"{COOKIE}_{port}"
+
+
+def same(given: str, token: str) -> bool:
+    """`given` is the token (in constant time, whatever characters it has)."""
+    return secrets.compare_digest(given.encode("utf-8", "replace"), token.encode("utf-8"))
 
 
 def allowed_hosts(port: int) -> set[str]:
@@ -78,19 +89,20 @@ def create_app(workspace: Path | None, *, token: str, port: int, gradebook: Path
     app.state.stopping = stopping
     app.state.stop_streams = stop_streams
     hosts = allowed_hosts(port)
+    cookie = cookie_name(port)
 
     @app.middleware("http")
     async def guard(request: Request, call_next: Any) -> Response:
         if request.headers.get("host", "") not in hosts:
             return PlainTextResponse("This server answers only to 127.0.0.1 and localhost.", status_code=403)
         given = request.query_params.get("token")
-        if given is not None and secrets.compare_digest(given, token):
+        if given is not None and same(given, token):
             kept = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
             target = request.url.path + (f"?{urlencode(kept)}" if kept else "")
             answer = RedirectResponse(target, status_code=303)
-            answer.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/")
+            answer.set_cookie(cookie, token, httponly=True, samesite="strict", path="/")
             return answer
-        if not secrets.compare_digest(request.cookies.get(COOKIE, ""), token):
+        if not same(request.cookies.get(cookie, ""), token):
             return HTMLResponse(render("refused.html"), status_code=403)
         return await call_next(request)
 
@@ -113,7 +125,7 @@ async def require_token(request: Request) -> None:
         form = await request.form()
         value = form.get("token")
         given = value if isinstance(value, str) else ""
-    if not secrets.compare_digest(given, request.app.state.token):
+    if not same(given, request.app.state.token):
         raise HTTPException(403, "This form lacks the course's token: reload the page and try again.")
 
 
