@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
-from course.serve.live import Course
+from course.serve.live import Course, LiveChapter
 
 HERE = Path(__file__).parent
 COOKIE = "course_token"
@@ -129,7 +129,7 @@ async def require_token(request: Request) -> None:
         raise HTTPException(403, "This form lacks the course's token: reload the page and try again.")
 
 
-async def sse(request: Request, live: Any, fragment: Any) -> StreamingResponse:
+async def sse(request: Request, live: LiveChapter, fragment: Callable[[], str]) -> StreamingResponse:
     """A stream of `checklist` events for a `LiveChapter`: `fragment()` (its checklist as HTML) now and
     after each change of its version."""
     stopping: threading.Event = request.app.state.stopping

@@ -6,6 +6,7 @@ course.quiz, course.solution, course.reset), so both share progress.json and the
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -61,23 +62,20 @@ def add_learner_routes(app: FastAPI) -> None:
         chapter = _chapter(chapter_id)
         outline = ChapterOutline.of(chapter)
         try:
-            lesson, headings = render_markdown(outline.lesson_path.read_text(encoding="utf-8"))
+            lesson = render_markdown(outline.lesson_path.read_text(encoding="utf-8"))[0]
         except OSError:
-            lesson, headings = "<p>This chapter has no lesson.</p>", []
+            lesson = "<p>This chapter has no lesson.</p>"
         live = _course(request).live(chapter)
-        return _page(request, "chapter.html", chapter=chapter, lesson=lesson, headings=headings,
+        return _page(request, "chapter.html", chapter=chapter, lesson=lesson,
                      checklist=fragment(request, live), title=chapter.title,
                      has_quiz=chapter.quiz_path.is_file(), unlocked=solution_flow.unlocked(live.workspace, chapter),
                      runnable=runnable(live.workspace, chapter.id), app=_course(request).apps.get(chapter.id))
 
     @app.get("/chapters/{chapter_id}/events")
     async def events(request: Request, chapter_id: str) -> Response:
-        live = _course(request).live(_chapter(chapter_id))
+        """The checklist, now and at every change (server-sent events)."""
+        live = await asyncio.to_thread(lambda: _course(request).live(_chapter(chapter_id)))
         return await sse(request, live, lambda: fragment(request, live))
-
-    @app.get("/chapters/{chapter_id}/checklist", response_class=HTMLResponse)
-    def checklist_fragment(request: Request, chapter_id: str) -> HTMLResponse:
-        return HTMLResponse(fragment(request, _course(request).live(_chapter(chapter_id))))
 
     @app.post("/chapters/{chapter_id}/hint")
     def next_hint(request: Request, chapter_id: str, _token: Token) -> Response:
