@@ -322,3 +322,17 @@ def test_chapters_left_stop_being_graded_live_beyond_two(client, workspace):
     assert course.get("chapter-2") is not None and course.get("chapter-3") is not None
     assert client.get("/chapters/chapter-1").status_code == 200  # opened again: graded live again
     assert course.get("chapter-2") is None and course.get("chapter-1") is not None
+
+
+def test_grade_again_regrades_the_files_as_they_are(tmp_path):
+    with serving(tmp_path / "workspace") as served:
+        with httpx.Client(base_url=served.base, cookies={cookie_name(served.port): served.token}, timeout=60) as http:
+            http.get("/chapters/chapter-2")
+            live = served.app.state.course.get("chapter-2")
+            wait_until(lambda: live.grade, timeout=60, what="the first grade")
+            assert http.post("/chapters/chapter-2/regrade", data={}).status_code == 403
+            first = live.grade
+            answer = http.post("/chapters/chapter-2/regrade", data={"token": served.token})
+            assert answer.status_code == 303 and answer.headers["location"] == "/chapters/chapter-2"
+            wait_until(lambda: live.grade is not first, timeout=60, what="a second grade")
+            assert live.grade.which.startswith("save 1") and live.grade.report.status == "fail"

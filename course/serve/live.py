@@ -77,7 +77,7 @@ class LiveChapter:
         self.grading: str | None = None
         """Which save is being graded right now (None when idle)."""
         self.failed: str | None = None
-        """Why the folder cannot be watched (then it is graded on request only)."""
+        """Why the folder cannot be watched, or the last grade failed to run (then "Grade again")."""
         self._events: queue.SimpleQueue[Event] = queue.SimpleQueue()
         self._grader = SnapshotGrader(chapter.preload)
         self._notes = start_chapter(workspace, chapter).notes()

@@ -185,3 +185,11 @@ def test_without_javascript_the_pages_work_but_for_live_updates(chromium, served
         assert page.locator("article.lesson .code button.copy").count() == 0  # copy buttons need the script
     finally:
         context.close()
+
+
+def test_grade_again_shows_the_new_grade_without_a_reload(page, served):
+    open_graded(page, served)
+    page.evaluate("window.notReloaded = true")
+    page.click("#checklist .regrade button")
+    page.wait_for_function("document.querySelector('#checklist .graded').innerText.includes('save 1')")
+    assert page.evaluate("window.notReloaded") is True

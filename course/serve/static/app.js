@@ -29,10 +29,16 @@ function announce(box) {
   region.textContent = graded.innerText.trim() + " " + said;
 }
 
-function hintsWithoutReload() {
+function formsWithoutReload() {
   document.addEventListener("submit", async (event) => {
     const form = event.target;
-    if (!form.classList || !form.classList.contains("hint-form")) return;
+    if (!form.classList) return;
+    if (form.classList.contains("regrade") && window.EventSource) {
+      event.preventDefault();  // the new grade arrives by the event stream
+      fetch(form.action, { method: "POST", body: new FormData(form), credentials: "same-origin", redirect: "manual" });
+      return;
+    }
+    if (!form.classList.contains("hint-form")) return;
     event.preventDefault();
     const answer = await fetch(form.action, {
       method: "POST", body: new FormData(form), headers: { "X-Course-Fragment": "1" },
@@ -77,6 +83,6 @@ function copyButtons() {
 
 document.addEventListener("DOMContentLoaded", () => {
   live();
-  hintsWithoutReload();
+  formsWithoutReload();
   copyButtons();
 });
