@@ -178,6 +178,33 @@ def run(
     raise typer.Exit(code)
 
 
+@app.command(epilog="Examples:\n\n  course serve                          the course in your browser\n\n"
+                    "  course serve --port 8765 --no-open\n\n"
+                    "  course serve --gradebook chapter-2-gradebook     the class's grades (from `grade --batch`)\n\n"
+                    "It serves on 127.0.0.1 only; the address it prints carries a token that lets your browser in.")
+def serve(
+    port: Annotated[Optional[int], typer.Option("--port", min=1, max=65535,
+                                                help="The port (default: any free one).")] = None,
+    open_browser: Annotated[bool, typer.Option("--open/--no-open", help="Open the page in your browser.")] = True,
+    gradebook: Annotated[Optional[Path], typer.Option(
+        "--gradebook", metavar="DIR", help="Serve the instructor's report of a `grade --batch` output folder "
+        "instead (also saved as DIR/report.html).")] = None,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """The course in your browser: lessons, a checklist graded live on every save, hints, quizzes."""
+    from course.run import PortTaken
+    from course.serve.server import serve as run_server
+
+    if gradebook is not None and not gradebook.is_dir():
+        raise _fail(f"{gradebook} is not a folder: give the output folder of `grade --batch`")
+    try:
+        code = run_server(_console(), None if gradebook is not None else _workspace(workspace), port=port,
+                          open_browser=open_browser, gradebook=gradebook)
+    except PortTaken as exc:
+        raise _fail(str(exc)) from None
+    raise typer.Exit(code)
+
+
 @app.command(epilog="Examples:\n\n  course reset chapter-2\n\n  course reset chapter-2 --yes     without asking\n\n"
                     "Without --yes it asks first, and refuses (exit 2) when there is no terminal to ask on.")
 def reset(

@@ -3,6 +3,7 @@ the mistake it diagnosed when the chapter has some (`hints_for`), else the check
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -44,37 +45,78 @@ def _stale(workspace: Path, chapter: ChapterOutline, grade: dict) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class Hints:
+    """The hints of the last grade's first failing check, `shown` of them revealed."""
+
+    check_id: str
+    title: str
+    hints: tuple[str, ...]
+    shown: int
+
+
+class NoHint(Exception):
+    """Nothing to hint; `kind` says why: `ungraded`, `passed`, `gone` (the check left the course) or
+    `empty` (it has no hints)."""
+
+    def __init__(self, kind: str, title: str = ""):
+        super().__init__(kind)
+        self.kind = kind
+        self.title = title
+
+
+def _counts(chapter: ChapterOutline, diagnosis: str | None) -> dict[str, int]:
+    return {FILES_CHECK: len(FILES_HINTS), **{c.id: len(c.hints_of(diagnosis)) for c in chapter.checks}}
+
+
+def _grade_or_raise(workspace: Path, chapter: ChapterOutline) -> dict:
+    grade = progress.entry(workspace, chapter.id).get("last_grade")
+    if not grade:
+        raise NoHint("ungraded")
+    if grade.get("failing") is None:
+        raise NoHint("passed")
+    return grade
+
+
+def _found(chapter: ChapterOutline, grade: dict, check_id: str, shown: int) -> Hints:
+    diagnosis = grade.get("diagnosis")
+    try:
+        title, hints = _hints(chapter, check_id, diagnosis if check_id == grade.get("failing") else None)
+    except KeyError:
+        raise NoHint("gone", check_id) from None
+    if not hints:
+        raise NoHint("empty", title)
+    return Hints(check_id, title, hints, min(shown, len(hints)))  # a grade meanwhile may have changed the mistake
+
+
+def reveal(workspace: Path, chapter: ChapterOutline) -> Hints:
+    """Reveal one more hint for the last grade's first failing check (the count `course hint` keeps in
+    progress.json); NoHint says why there is none."""
+    grade = _grade_or_raise(workspace, chapter)
+    check_id, shown = progress.reveal_hint(workspace, chapter.id, _counts(chapter, grade.get("diagnosis")))
+    if check_id is None:  # another process recorded a passing grade meanwhile
+        return reveal(workspace, chapter)
+    return _found(chapter, grade, check_id, shown)
+
+
+def revealed(workspace: Path, chapter: ChapterOutline) -> Hints:
+    """The hints revealed so far (at least the first, which the checklist shows), revealing none."""
+    grade = _grade_or_raise(workspace, chapter)
+    entry = progress.entry(workspace, chapter.id)
+    return _found(chapter, grade, grade["failing"], max(entry.get("hints_shown", 1), 1))
+
+
 def show_hint(console: Console, workspace: Path, chapter: ChapterOutline, *, check_stale: bool = True,
               again: str | None = None) -> int:
     """Reveal and print the next hint; 0 when a hint (or a pass) was shown, 1 when there is nothing to hint.
 
     `again` says how to get the next one (default: run `course hint chapter-N`).
     """
-    grade = progress.entry(workspace, chapter.id).get("last_grade")
-    if not grade:
-        console.print(f"There is no grade of {chapter.id} yet, and hints follow the first check that fails. "
-                      f"Run `grade {chapter.id}` (or `course watch {chapter.id}`) first.")
-        return 1
-    if grade.get("failing") is None:
-        console.print(Text(f"Every check of {chapter.id} passed on your last grade: no hint needed.", style="green"))
-        console.print(f"Try the practice questions (`course quiz {chapter.id}`) or compare with the reference "
-                      f"solution (`course solution {chapter.id}`).")
-        return 0
-    diagnosis = grade.get("diagnosis")
-    counts = {FILES_CHECK: len(FILES_HINTS), **{c.id: len(c.hints_of(diagnosis)) for c in chapter.checks}}
-    check_id, shown = progress.reveal_hint(workspace, chapter.id, counts)
-    if check_id is None:  # another process recorded a passing grade meanwhile
-        return show_hint(console, workspace, chapter, check_stale=check_stale, again=again)
     try:
-        title, hints = _hints(chapter, check_id, diagnosis if check_id == grade.get("failing") else None)
-    except KeyError:
-        console.print(f"The check {check_id!r} of your last grade is no longer part of {chapter.id} "
-                      f"(the course was updated). Run `grade {chapter.id}` again.")
-        return 1
-    if not hints:
-        console.print(f"“{title}” has no hints. Read its message in `grade {chapter.id}`.")
-        return 1
-    shown = min(shown, len(hints))  # a grade recorded meanwhile may have changed the mistake
+        found = reveal(workspace, chapter)
+    except NoHint as exc:
+        return _no_hint(console, chapter, exc)
+    hints, shown, check_id, title = found.hints, found.shown, found.check_id, found.title
     console.print(Text.assemble(("Hint ", "bold"), (f"{shown} of {len(hints)}", "bold"), " for “", (title, "bold"),
                                 f"” ({check_id}), the first check that failed:"))
     for number, hint in enumerate(hints[:shown], start=1):
@@ -83,11 +125,30 @@ def show_hint(console: Console, workspace: Path, chapter: ChapterOutline, *, che
         console.print(f"That is the last hint for this check. The lesson may help too: `course lesson {chapter.id}`.")
     else:
         console.print(f"Still stuck? {again or f'Run `course hint {chapter.id}` again'} for hint {shown + 1}.")
+    grade = progress.entry(workspace, chapter.id).get("last_grade") or {}
     if check_stale and _stale(workspace, chapter, grade):
         at = _local_time(grade.get("at", ""))
         console.print(Text(f"Your files changed since that grade{at}: run `grade {chapter.id}` to see where "
                            "you stand now.", style="yellow"))
     return 0
+
+
+def _no_hint(console: Console, chapter: ChapterOutline, why: NoHint) -> int:
+    if why.kind == "ungraded":
+        console.print(f"There is no grade of {chapter.id} yet, and hints follow the first check that fails. "
+                      f"Run `grade {chapter.id}` (or `course watch {chapter.id}`) first.")
+        return 1
+    if why.kind == "passed":
+        console.print(Text(f"Every check of {chapter.id} passed on your last grade: no hint needed.", style="green"))
+        console.print(f"Try the practice questions (`course quiz {chapter.id}`) or compare with the reference "
+                      f"solution (`course solution {chapter.id}`).")
+        return 0
+    if why.kind == "gone":
+        console.print(f"The check {why.title!r} of your last grade is no longer part of {chapter.id} "
+                      f"(the course was updated). Run `grade {chapter.id}` again.")
+        return 1
+    console.print(f"“{why.title}” has no hints. Read its message in `grade {chapter.id}`.")
+    return 1
 
 
 def _local_time(iso: str) -> str:

@@ -40,6 +40,13 @@ def _choice(letter: str, question: Question) -> int | None:
     return None
 
 
+def record(workspace: Path, chapter_id: str, quiz: Quiz, picks: list[int]) -> tuple[int, int]:
+    """Mark `picks` (a choice index per question) and store the score in progress.json: (score, best)."""
+    score = sum(pick == question.answer_index for question, pick in zip(quiz.questions, picks))
+    data = progress.record_quiz(workspace, chapter_id, score, len(quiz.questions))
+    return score, data["chapters"][chapter_id]["quiz"]["best"]
+
+
 def _ask(console: Console, number: int, total: int, question: Question) -> None:
     console.print()
     console.print(Text(f"Question {number} of {total}", style="bold"))
@@ -102,10 +109,11 @@ def run(console: Console, workspace: Path, chapter_id: str, quiz: Quiz, answers:
         if score is None:
             console.print("Quiz stopped before the end; no score recorded.")
             return 1
+        data = progress.record_quiz(workspace, chapter_id, score, total)
+        best = data["chapters"][chapter_id]["quiz"]["best"]
     else:
-        score = mark(console, quiz, picks)
-    data = progress.record_quiz(workspace, chapter_id, score, total)
-    best = data["chapters"][chapter_id]["quiz"]["best"]
+        mark(console, quiz, picks)
+        score, best = record(workspace, chapter_id, quiz, picks)
     console.print()
     console.print(Text(f"Score: {score}/{total}" + (f" (your best: {best}/{total})" if best > score else ""),
                        style="bold green" if score == total else "bold"))

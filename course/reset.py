@@ -69,6 +69,13 @@ def apply(workspace: Path, chapter: Chapter, todo: Plan) -> Path:
     return backup
 
 
+def reset(workspace: Path, chapter: Chapter, todo: Plan) -> Path:
+    """`apply` the plan and note the reset in progress.json; the backup folder."""
+    backup = apply(workspace, chapter, todo)
+    progress.record_reset(workspace, chapter.id)
+    return backup
+
+
 class NeedsConfirmation(Exception):
     """Asked to reset without a terminal to confirm on and without --yes (a usage error)."""
 
@@ -97,8 +104,7 @@ def run(console: Console, workspace: Path, chapter: Chapter, *, yes: bool) -> in
         if answer.strip().lower() not in ("y", "yes"):
             console.print("Nothing changed.")
             return 1
-    backup = apply(workspace, chapter, todo)
-    progress.record_reset(workspace, chapter.id)
+    backup = reset(workspace, chapter, todo)
     console.print(f"Backed up your files to {backup}")
     console.print(f"Restored the starter's {', '.join(todo.replace)}.")
     console.print(f"To get your version back, copy the files from {backup} to {todo.folder}.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
@@ -15,11 +16,41 @@ from grader.content import solution_dir
 from grader.manifest import Chapter
 
 
+@dataclass(frozen=True)
+class Compared:
+    """One graded file: the reference solution's text and the learner's (None: not there)."""
+
+    name: str
+    solution: str | None
+    solution_path: Path
+    mine: str | None
+    mine_path: Path
+
+
+def unlocked(workspace: Path, chapter: Chapter) -> bool:
+    """The solution opens once the learner's own version has passed every check."""
+    return "passed_at" in progress.entry(workspace, chapter.id)
+
+
+def compare(workspace: Path, chapter: Chapter) -> list[Compared]:
+    """Each graded file of the chapter, the reference solution's beside the learner's."""
+    folder = chapter_folder(workspace, chapter.id)
+    reference = solution_dir(chapter.id, chapter.dir.parent.parent)
+    return [Compared(name, _read(reference / name), reference / name, _read(folder / name), folder / name)
+            for name in chapter.files]
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        return None
+
+
 def show_solution(console: Console, workspace: Path, chapter: Chapter, *, pager: bool = True) -> int:
     """Show the solution and a diff against the learner's files (0); or say why not yet (1)."""
-    entry = progress.entry(workspace, chapter.id)
-    if "passed_at" not in entry:
-        grade = entry.get("last_grade")
+    if not unlocked(workspace, chapter):
+        grade = progress.entry(workspace, chapter.id).get("last_grade")
         where = (f"Your last grade passed {grade['passed']} of {grade['total']} checks." if grade
                  else "You have not graded it yet.")
         console.print(f"The reference solution of {chapter.id} opens once your own version has passed every "
@@ -27,25 +58,19 @@ def show_solution(console: Console, workspace: Path, chapter: Chapter, *, pager:
         console.print(f"Next: `course hint {chapter.id}` for a hint, `course watch {chapter.id}` to re-grade as "
                       "you edit.")
         return 1
-    folder = chapter_folder(workspace, chapter.id)
-    reference = solution_dir(chapter.id, chapter.dir.parent.parent)
     shown: list = []
-    for name in chapter.files:
-        solution_file = reference / name
-        try:
-            solution_text = solution_file.read_text(encoding="utf-8")
-        except OSError:
-            shown.append(Text(f"The course has no reference solution for {name} (expected {solution_file}).",
+    for file in compare(workspace, chapter):
+        name = file.name
+        if file.solution is None:
+            shown.append(Text(f"The course has no reference solution for {name} (expected {file.solution_path}).",
                               style="magenta"))
             continue
         shown.append(Text(f"Reference solution: {name}", style="bold"))
-        shown.append(_code(console, solution_text, "python"))
-        try:
-            mine = (folder / name).read_text(encoding="utf-8")
-        except OSError:
-            shown.append(Text(f"(There is no {folder / name} to compare with.)"))
+        shown.append(_code(console, file.solution, "python"))
+        if file.mine is None:
+            shown.append(Text(f"(There is no {file.mine_path} to compare with.)"))
             continue
-        diff = unified_diff(mine, solution_text, f"yours/{name}", f"solution/{name}")
+        diff = unified_diff(file.mine, file.solution, f"yours/{name}", f"solution/{name}")
         if not diff:
             shown.append(Text(f"Your {name} is exactly the reference solution.", style="green"))
         else:

@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from rich.console import Console
@@ -58,12 +59,14 @@ class Event(NamedTuple):
 
 
 class FileWatcher:
-    """A thread posting a `change` event for every burst of saves to the chapter's files in `folder`."""
+    """A thread posting a `change` event (its value: `tag`) for every burst of saves to the chapter's
+    files in `folder`."""
 
-    def __init__(self, folder: Path, names: set[str], events: queue.SimpleQueue[Event]):
+    def __init__(self, folder: Path, names: set[str], events: queue.SimpleQueue[Event], tag: str = ""):
         self.folder = Path(os.path.realpath(folder))
         self.names = names
         self.events = events
+        self.tag = tag
         self.ready = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="course-watch-files", daemon=True)
@@ -96,11 +99,57 @@ class FileWatcher:
                                  yield_on_timeout=True, raise_interrupt=False):
                 self.ready.set()
                 if changes:
-                    self.events.put(Event("change"))
+                    self.events.put(Event("change", self.tag))
         except Exception as exc:  # noqa: BLE001 - any failure to watch is reported, with the way out
             self.events.put(Event("failed", f"{type(exc).__name__}: {exc}"))
         finally:
             self.ready.set()
+
+
+class Graded(NamedTuple):
+    report: Report
+    snapshot: snapshot.Snapshot
+
+
+class SnapshotGrader:
+    """Grades snapshots of chapter folders on one warm worker, replaced (and the grade run again,
+    once) when it dies mid-grade. `course watch` and `course serve` grade through it."""
+
+    def __init__(self, preload: tuple[str, ...] | list[str] = ()):
+        from grader.sandbox.workerproc import Worker
+
+        self.preload = tuple(preload)
+        self.worker = Worker(self.preload)  # warms up while the first files are located
+
+    def grade(self, chapter: Chapter, folder: Path, *, unless: str | None = None,
+              starting: Callable[[snapshot.Snapshot], None] | None = None) -> Graded | None:
+        """Grade a snapshot of `folder`; None when its state is `unless` (saved without a change).
+        `starting` is told of the snapshot just before its grade starts."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="course-watch-") as scratch:
+            taken = snapshot.take(chapter, folder, Path(scratch))
+            if taken.state == unless:
+                return None
+            if starting is not None:
+                starting(taken)
+            return Graded(self._run(chapter, taken.submission), taken)
+
+    def _run(self, chapter: Chapter, submission: Submission) -> Report:
+        from grader.engine import grade
+        from grader.sandbox.workerproc import Worker
+
+        for attempt in (1, 2):
+            if not self.worker.alive:
+                self.worker.close()
+                self.worker = Worker(self.preload)
+            report = grade(chapter, submission, worker=self.worker)
+            if self.worker.alive or attempt == 2:
+                break  # a worker that died mid-grade is replaced and the grade run again, once
+        return report
+
+    def close(self) -> None:
+        self.worker.close()
 
 
 class Keys:
@@ -166,14 +215,12 @@ class Watch:
     """
 
     def __init__(self, console: Console, workspace: Path, chapter: Chapter, *, manual: bool):
-        from grader.sandbox.workerproc import Worker
-
         self.console = console
         self.workspace = workspace
         self.chapter = chapter
         self.manual = manual
         self.events: queue.SimpleQueue[Event] = queue.SimpleQueue()
-        self.worker = Worker(chapter.preload)  # warms up while the first files are located
+        self.grader = SnapshotGrader(chapter.preload)  # warms up while the first files are located
         self.watcher: FileWatcher | None = None
         self.reads_keys = manual or stdin_is_interactive()
         """Keys on a terminal; with --manual, lines from a pipe too (end of input quits)."""
@@ -205,7 +252,7 @@ class Watch:
         finally:
             if self.watcher is not None:
                 self.watcher.stop()
-            self.worker.close()
+            self.grader.close()
             restore()
 
     def _leave(self, message: str = "") -> None:
@@ -319,39 +366,29 @@ class Watch:
             self.watcher.ready.wait(timeout=10)
 
     def _grade(self, *, force: bool) -> None:
-        import tempfile
+        first = self.last_state is None
+        which = ""
 
-        with tempfile.TemporaryDirectory(prefix="course-watch-") as scratch:
-            taken = snapshot.take(self.chapter, self.folder, Path(scratch))
-            if not force and taken.state == self.last_state:
-                return  # saved without a change (or touched by a tool): nothing new to say
-            first = self.last_state is None
+        def starting(taken: snapshot.Snapshot) -> None:
+            nonlocal which
             self.saves += 0 if first else 1
             at = time.strftime("%H:%M:%S", time.localtime(taken.taken))
             which = f"at {at}" if first else f"save {self.saves} ({at})"
             if self.in_place and self.view is not None:
                 self._draw(status=f"Grading {which}…")
-            report = self._run(taken.submission)
-        self.last_state = taken.state
+
+        graded = self.grader.grade(self.chapter, self.folder, unless=None if force else self.last_state,
+                                   starting=starting)
+        if graded is None:
+            return  # saved without a change (or touched by a tool): nothing new to say
+        report = graded.report
+        self.last_state = graded.snapshot.state
         self.graded = f"Graded {which}"
         progress.record_grade(self.workspace, report)
         self.passed = report.status == "pass"
         self.showing_list = False
-        self.view = self._checklist(report, taken.missing)
+        self.view = self._checklist(report, graded.snapshot.missing)
         self._draw()
-
-    def _run(self, submission: Submission) -> Report:
-        from grader.engine import grade
-        from grader.sandbox.workerproc import Worker
-
-        for attempt in (1, 2):
-            if not self.worker.alive:
-                self.worker.close()
-                self.worker = Worker(self.chapter.preload)
-            report = grade(self.chapter, submission, worker=self.worker)
-            if self.worker.alive or attempt == 2:
-                break  # a worker that died mid-grade is replaced and the grade run again, once
-        return report
 
     def _checklist(self, report: Report, missing: tuple[str, ...]) -> screen.Checklist:
         notes, self.notes = self.notes, []
