@@ -6,7 +6,6 @@ gradebook-390.png (390 wide)."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -17,39 +16,6 @@ from grader.manifest import load_chapter
 from grader.variants import read_variant
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-CHROMIUM = Path(os.environ.get("COURSE_CHROMIUM", "/usr/bin/chromium"))
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]
-SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
-
-
-# The same fixtures as tests/browser/conftest.py of `course serve`'s browser tests (these shadow them).
-@pytest.fixture(scope="module")
-def chromium():
-    if not CHROMIUM.exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}: install Debian's `chromium` package (`.ci/run` does) "
-                    "to run the browser tests")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("Playwright for Python is not installed: `pip install -e '.[dev]'`")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-@pytest.fixture
-def screenshot():
-    def save(page, name: str, *, full_page: bool = False) -> Path:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        path = SCREENSHOTS / f"{name}.png"
-        page.screenshot(path=str(path), full_page=full_page)
-        return path
-
-    return save
 
 
 @pytest.fixture(scope="module")
