@@ -188,7 +188,7 @@ def test_an_80x24_screen_shows_the_first_failure_its_hint_and_the_footer(small, 
     words = flat(screen)
     assert "✓ 9 checks passed" in words
     first = "main.py imports the session dependency (`SessionDep`) from database"
-    assert f"✗ {first} ws/chapter-3/main.py:6: `SessionDep` is not imported" in words
+    assert f"✗ {first} ws/chapter-3/main.py:7: `SessionDep` is not imported" in words
     assert "hint: The endpoints live in main.py" in words
     assert words.index(f"✗ {first}") > words.index("✗ Every endpoint takes the session dependency")  # first fail last
     assert f"Next: fix “{first}”" in words
@@ -230,7 +230,7 @@ def test_a_120x40_screen_shows_every_failure_and_the_first_one_in_full(tmp_path)
     titles = [line for line in lines if line.startswith(" ✗ ")]
     assert len(titles) == 4 and titles[-1] == " ✗ main.py imports the session dependency (`SessionDep`) from database"
     assert "(overriding get_session changes the database they see)" in titles[2]  # room for whole titles
-    assert lines[lines.index(titles[-1]) + 1].startswith("     ws/chapter-3/main.py:6: `SessionDep` is not imported")
+    assert lines[lines.index(titles[-1]) + 1].startswith("     ws/chapter-3/main.py:7: `SessionDep` is not imported")
     assert " ✓ 9 checks passed" in lines and max(map(len, lines)) <= 120 and len(lines) <= 40
 
 
