@@ -8,19 +8,22 @@ import asyncio
 import inspect
 import sqlite3
 import sys
+import typing
 import uuid
 from contextlib import ExitStack, contextmanager
 
 import httpx2 as httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import BackgroundTasks, Depends, FastAPI
+from fastapi.params import Depends as DependsParam
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, make_url, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import sessionmaker
 from sqlmodel import SQLModel
 
-from grader.testing import (Advice, CheckFailed, advised, check, described, endpoint_function, fail, learner_relative,
-                            paused_at, request, where)
+from grader.testing import (Advice, CheckFailed, advised, attribute_at, check, described, endpoint_function, fail,
+                            learner_relative, paused_at, request, where)
 
 CONCURRENT = 5
 HOLD = 0.5
@@ -134,6 +137,36 @@ def test_yields_async_session(database, observed):
                  "closes it on every way out",
                  obj=database.get_session, diagnosis="not-closed")
     run(database, body)
+
+
+async def saved_names(database, models, name):
+    """The heroes called `name` that the database holds, read through a session of the grader's own."""
+    async with AsyncSession(database.engine) as check_session:
+        return (await check_session.execute(select(models.Hero).where(models.Hero.name == name))).all()
+
+
+@check("commits-on-success")
+def test_commits_on_success(database, models):
+    name = f"kept-{uuid.uuid4().hex}"
+
+    async def body():
+        await create_tables(database)
+        generator, session = await first_session(database)
+        session.add(models.Hero(name=name, secret_name="k"))  # what an endpoint does; then it returns
+        at = paused_at(generator, otherwise=database.get_session)
+        try:
+            await generator.__anext__()
+        except StopAsyncIteration:
+            pass
+        else:
+            await generator.aclose()  # yielding twice is yields-async-session's finding
+        return at, await saved_names(database, models, name)
+
+    (file, line), rows = run(database, body)
+    if not rows:
+        fail("the endpoint succeeded, but the hero it added is not in the database: get_session must "
+             "`await session.commit()` after the `yield`, before the `async with` closes the session",
+             file=file, line=line, diagnosis="no-commit")
 
 
 @check("rolls-back-on-error")
@@ -257,32 +290,88 @@ def test_failing_endpoint_leaves_no_row(database, models):
              "and never commit on the way out", obj=database.get_session, diagnosis="row-left-behind")
 
 
-@check("readable-after-commit")
-def test_readable_after_commit(database, models):
-    app = FastAPI()
+def declared_scope(database):
+    """The `scope` SessionDep's `Depends(...)` gives (None: the default), and whether it depends on get_session."""
+    metadata = typing.get_args(getattr(database, "SessionDep", None))[1:]
+    found = next((m for m in metadata if isinstance(m, DependsParam)), None)
+    return (getattr(found, "scope", None), found.dependency is database.get_session) if found else (None, False)
 
-    @app.post("/commit-then-return", response_model=models.HeroPublic)
-    async def commit_then_return(session: database.SessionDep):
-        hero = models.Hero(name="Deadpond", secret_name="Dive Wilson")
-        session.add(hero)
-        await session.commit()
-        return hero  # no refresh: FastAPI reads the attributes as they are after the commit
+
+@check("failed-commit-is-error")
+def test_failed_commit_is_error(database, models):
+    scope, ours = declared_scope(database)
+    probe = typing.Annotated[AsyncSession, Depends(database.get_session, scope=scope)]
+    app = FastAPI()
+    taken = {}
+
+    @app.post("/clash")
+    async def clash(session: probe):
+        # The id is taken: nothing fails until get_session commits, after this endpoint has returned.
+        session.add(models.Hero(id=taken["id"], name="Clash", secret_name="c"))
+        return {"saved": True}
 
     async def body():
         await create_tables(database)
-        async with client(app) as http:
-            return await http.post("/commit-then-return")
+        async with AsyncSession(database.engine, expire_on_commit=False) as own:
+            hero = models.Hero(name=f"original-{uuid.uuid4().hex}", secret_name="o")
+            own.add(hero)
+            await own.commit()
+            taken["id"] = hero.id
+        async with client(app, raise_errors=False) as http:
+            return await http.post("/clash")
 
-    try:
-        response = run(database, body)
-    except Exception as exc:  # noqa: BLE001 - the failure mode is the lesson
-        fail(f"after `await session.commit()`, reading the hero for the response raised {cause(exc)}. Sessions "
-             "from your factory expire every attribute on commit, and reloading one would need an `await` nobody "
-             "can write there: make the factory with `expire_on_commit=False`",
-             obj=database.get_session, diagnosis="expire-on-commit")
-    if response.status_code != 200 or response.json().get("name") != "Deadpond":
-        fail(f"returning a hero right after commit answered {response.status_code}: {response.text[:200]}",
-             obj=database.get_session, diagnosis="expire-on-commit")
+    response = run(database, body)
+    if response.status_code < 500:
+        if ours and scope != "function":
+            file, line = attribute_at(database, "SessionDep")
+            fail(f"the commit failed, but the client had already received {response.status_code}: without "
+                 "`scope=\"function\"`, FastAPI runs get_session's commit after sending the response", file=file,
+                 line=line, diagnosis="commit-after-response")
+        fail(f"the commit failed, but the client got {response.status_code}: get_session caught the error and did "
+             "not re-raise it", obj=database.get_session, diagnosis="swallowed-error")
+
+
+@check("readable-after-commit")
+def test_readable_after_commit(database, models):
+    app = FastAPI()
+    read = []
+
+    def welcome(hero):
+        """A background task: it runs after the response is sent, once get_session has committed and closed."""
+        try:
+            read.append(hero.name)
+        except Exception as exc:  # noqa: BLE001 - the failure mode is the lesson
+            read.append(exc)
+
+    @app.post("/welcome", response_model=models.HeroPublic)
+    async def create_and_welcome(session: database.SessionDep, background: BackgroundTasks):
+        hero = models.Hero(name="Deadpond", secret_name="Dive Wilson")
+        session.add(hero)
+        await session.flush()
+        background.add_task(welcome, hero)
+        return hero
+
+    async def body():
+        await create_tables(database)
+        async with client(app, raise_errors=False) as http:
+            return await http.post("/welcome")
+
+    response = run(database, body)
+    if response.status_code != 200:
+        fail(f"an endpoint that adds a hero and flushes answered {response.status_code}: {response.text[:200]}",
+             obj=database.get_session, diagnosis="endpoint-error")
+    if read and isinstance(read[0], Exception):
+        file, line = factory_at(database)
+        fail(f"a background task read `hero.name` after get_session had committed, and got {cause(read[0])}. "
+             "Sessions from your factory expire every attribute on commit, so the read needs a database trip "
+             "that cannot happen there: make the factory with `expire_on_commit=False`",
+             file=file, line=line, diagnosis="expire-on-commit")
+
+
+def factory_at(database):
+    """(file, line) of the module-level session factory's assignment; get_session's `def` if there is none."""
+    names = [n for n, v in vars(database).items() if isinstance(v, (async_sessionmaker, sessionmaker))]
+    return attribute_at(database, names[0]) if names else where(database.get_session)
 
 
 def cause(exc):
@@ -375,7 +464,8 @@ ONE = "/heroes/{hero_id}"
 
 class Crud:
     """POST, GET, PATCH, GET the list, DELETE, GET: each answer checked, each write read back from the database
-    (a missing commit is blamed on the endpoint that writes), and no query on a synchronous engine in between."""
+    (get_session commits, as commits-on-success has shown: a write that is missing is blamed on the endpoint that
+    made it), and no query on a synchronous engine in between."""
 
     def __init__(self, http, app, blocked, row):
         self.http, self.app, self.blocked, self.row = http, app, blocked, row
@@ -414,8 +504,9 @@ class Crud:
             found = "the database still has " + ", ".join(f"{k}={row.get(k)!r}" for k, v in fields.items()
                                                            if row.get(k) != v)
         answered = ", ".join(f"{k}={v!r}" for k, v in fields.items())
-        fail(f"{method} {path} answered with {answered}, but {found}: the change was never committed (or was "
-             "committed before it was made)", obj=self.endpoint(method, route), diagnosis="not-saved")
+        fail(f"{method} {path} answered with {answered}, but {found}: get_session commits what the endpoint "
+             "left in the session, and this change was not there (a call not awaited, or made on another session?)",
+             obj=self.endpoint(method, route), diagnosis="not-saved")
 
     def run(self):
         hero = self.call("POST", "/heroes/", json={"name": "Rusty-Man", "secret_name": "Tommy Sharp", "age": 48}).json()
@@ -434,8 +525,9 @@ class Crud:
                  diagnosis="wrong-answer")
         self.call("DELETE", path)
         if self.row(hero["id"]) not in (None, ...):
-            fail(f"DELETE {path} answered 200, but the hero is still in the database: the deletion was not committed",
+            fail(f"DELETE {path} answered 200, but the hero is still in the database: the deletion never reached "
+                 "the session get_session commits (is `session.delete(...)` awaited?)",
                  obj=self.endpoint("DELETE"), diagnosis="not-saved")
         if self.call("GET", path, expected=None).status_code != 404:
-            fail(f"after DELETE {path} answered 200, GET {path} still finds the hero: the deletion was not "
-                 "committed", obj=self.endpoint("DELETE"), diagnosis="wrong-answer")
+            fail(f"after DELETE {path} answered 200, GET {path} still finds the hero: the deletion never reached "
+                 "the database", obj=self.endpoint("DELETE"), diagnosis="wrong-answer")
