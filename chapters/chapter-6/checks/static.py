@@ -176,8 +176,9 @@ def session_factory(src):
     expire = argument(call, "expire_on_commit")
     if (expire is None and not unpacked) or (expire is not None and src.code(expire) != "False"):
         return failed(f"`{name}` keeps the default `expire_on_commit=True`: a commit expires every attribute, and "
-                      "reading one for the response would need a database trip that nobody can await there "
-                      "(MissingGreenlet)", line=line, diagnosis="expire-on-commit", node=call)
+                      "whatever reads an object after get_session has committed (a background task, a test) needs "
+                      "a database trip that cannot happen there (MissingGreenlet, or DetachedInstanceError once the "
+                      "session is closed)", line=line, diagnosis="expire-on-commit", node=call)
     no_exec = _sessions_have_exec(src, name, call)
     return no_exec if no_exec is not None else passed(f"`{name}` makes async sessions", node=call, line=line)
 
