@@ -1,7 +1,7 @@
 """Chapter 6's behavioural checks: the learner's async dependency on a real event loop, real aiosqlite.
 
 No `from __future__ import annotations` here: FastAPI must see the real SessionDep annotation.
-Nothing is mocked: sessions are observed by wrapping AsyncSession.close and AsyncSession.rollback.
+Nothing is mocked: sessions are observed by wrapping AsyncSession.close, and writes are read back from the database.
 """
 
 import asyncio
@@ -42,20 +42,15 @@ def models(learner):
 
 @pytest.fixture
 def observed(monkeypatch):
-    """[(event, session)] for every AsyncSession closed or rolled back (awaited) while the test runs."""
+    """[(event, session)] for every AsyncSession closed (awaited) while the test runs."""
     events = []
-    close, rollback = AsyncSession.close, AsyncSession.rollback
+    close = AsyncSession.close
 
     async def closing(self):
         events.append(("close", self))
         return await close(self)
 
-    async def rolling_back(self):
-        events.append(("rollback", self))
-        return await rollback(self)
-
     monkeypatch.setattr(AsyncSession, "close", closing)
-    monkeypatch.setattr(AsyncSession, "rollback", rolling_back)
     return events
 
 
@@ -174,10 +169,12 @@ def test_rolls_back_on_error(database, models, observed):
     class EndpointFailed(Exception):
         pass
 
+    name = f"half-done-{uuid.uuid4().hex}"
+
     async def body():
         await create_tables(database)
         generator, session = await first_session(database)
-        session.add(models.Hero(name=f"rollback-{uuid.uuid4().hex}", secret_name="x"))
+        session.add(models.Hero(name=name, secret_name="x"))
         await session.flush()
         try:
             await generator.athrow(EndpointFailed("the endpoint raised"))
@@ -191,14 +188,16 @@ def test_rolls_back_on_error(database, models, observed):
             await generator.aclose()
             fail("get_session yielded again after the endpoint failed", file=file, line=line,
                  diagnosis="yields-twice")
-        kinds = [kind for kind, s in observed if s is session]
-        if "rollback" not in kinds:
-            fail("when the endpoint raised, get_session did not roll back: catch the exception around the yield, "
-                 "`await session.rollback()`, then `raise`", obj=database.get_session, diagnosis="no-rollback")
-        if "close" not in kinds or kinds.index("close") < kinds.index("rollback"):
-            fail("the session was not closed after rolling back: keep the try/except inside the `async with` block",
-                 obj=database.get_session, diagnosis="not-closed")
-    run(database, body)
+        return session, await saved_names(database, models, name)
+
+    session, rows = run(database, body)
+    if rows:
+        fail("the endpoint raised, yet the hero it had flushed was saved: get_session must not commit when the "
+             "endpoint fails (never in `finally:` or `except`); roll back instead", obj=database.get_session,
+             diagnosis="committed-on-error")
+    if not closed(observed, session):
+        fail("the session was not closed after the endpoint raised: keep the try/except inside the `async with` "
+             "block, which closes it on every way out", obj=database.get_session, diagnosis="not-closed")
 
 
 @check("concurrent-sessions")
