@@ -234,7 +234,7 @@ def test_a_synchronous_query_inside_async_def_fails_at_the_query(graded):
 def test_a_write_that_never_reaches_the_database_is_blamed_on_the_endpoint_that_wrote(graded):
     """The row is read back from the database file, so the PATCH whose answer looked right is named (get_session
     commits, as commits-on-success has shown: the endpoint made its change on a session of its own)."""
-    variant = corpus_variant("bad_endpoint_own_session")
+    variant = mistake("chapter-6", "endpoint-own-session")
     check = first_failure(graded(variant))
     assert (check.id, check.diagnosis) == ("crud-works", "not-saved")
     assert check.line == line_of(source(variant, "main.py"), "async def update_hero(")
