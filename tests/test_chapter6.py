@@ -315,3 +315,16 @@ def test_create_db_and_tables_left_synchronous_is_not_blamed_on_the_lifespan():
 
     assert grade_main(plain).ok
     assert grade_main(database).diagnosis == "lifespan-not-awaited"
+
+
+def test_a_scope_given_by_name_is_left_to_the_failing_commit(grade_files):
+    """`scope=SCOPE` is not read statically: the behavioural check decides, and names the alias's line."""
+    files = files_of(mistake("chapter-6", "default-scope"))
+    for value, verdict in (('"function"', "pass"), ('"request"', "fail")):
+        changed = dict(files, **{"database.py": files["database.py"].replace(
+            "SessionDep = Annotated[AsyncSession, Depends(get_session)]",
+            f"SCOPE = {value}\nSessionDep = Annotated[AsyncSession, Depends(get_session, scope=SCOPE)]")})
+        assert changed != files
+        checks = by_id(grade_files("chapter-6", changed))
+        assert checks["sessiondep-defined"].status == "pass", value
+        assert checks["failed-commit-is-error"].status == verdict, value

@@ -374,8 +374,13 @@ def sessiondep_defined(src):
         depends = _depends_call(src, node)
         given = argument(depends, "dependency", 0) if depends is not None else None
         if given is not None and not isinstance(given, cst.Call) and refers_to(src, given, "get_session"):
+            scope = argument(depends, "scope")
             problem = _scope_problem(src, depends)
-            shape = problem if problem is not None else shape
+            if problem is not None:
+                shape = problem
+            elif scope is not None and not isinstance(scope, cst.SimpleString):  # a name, say: behaviour judges it
+                shape = passed("`SessionDep` depends on get_session with a scope the behavioural checks judge",
+                               node=node, line=src.line(node))
     return all_of(shape, defined_after(src, "SessionDep", "get_session")) if shape.ok else shape
 
 
