@@ -576,7 +576,8 @@ def endpoints_leave_commit(src):
 
     offenders = [(e, *made[0]) for e in found if (made := calls(e.node))]
     if not offenders:
-        return passed("the endpoints leave the transaction to get_session")
+        inline = _inline_scope(src, found)
+        return inline if inline is not None else passed("the endpoints leave the transaction to get_session")
 
     def named(endpoint, call, maker, first=False):
         where = "" if first else f" (line {src.line(call)})"
@@ -592,3 +593,23 @@ def endpoints_leave_commit(src):
     return failed(f"{'; '.join(listed)}: get_session owns the transaction, committing once the endpoint has "
                   f"succeeded and rolling back if it fails; {advice}", line=src.line(call),
                   diagnosis=f"{method}-in-endpoint", node=call)
+
+
+def _inline_scope(src, found):
+    """A failure at the first `Depends(get_session)` an endpoint's parameter gives itself without
+    `scope="function"` (SessionDep's scope does not reach it); None if there is none."""
+    for endpoint in found:
+        for param in parameters(endpoint.node):
+            for where in (param.annotation.annotation if param.annotation is not None else None, param.default):
+                depends = _depends_call(src, where) if where is not None else None
+                given = argument(depends, "dependency", 0) if depends is not None else None
+                if given is None or isinstance(given, cst.Call) or not refers_to(src, given, "database.get_session"):
+                    continue
+                problem = _scope_problem(src, depends)
+                if problem is not None:
+                    return failed(f"{endpoint.label} gets its session from `{src.code(depends)}` instead of "
+                                  "SessionDep, without `scope=\"function\"`: FastAPI then runs get_session's commit "
+                                  "after this endpoint's response is sent, so a commit that fails still answers 200; "
+                                  "use `SessionDep`, or give this `Depends` `scope=\"function\"`",
+                                  line=src.line(depends), diagnosis=problem.diagnosis, node=depends)
+    return None
