@@ -55,11 +55,13 @@ def test_the_quiz_hints_and_lesson_are_complete():
     assert_content_complete("chapter-6")
 
 
-def test_expired_attributes_are_explained_with_the_real_error(graded):
-    report = graded(mistake("chapter-6", "default-expire-on-commit"))
-    check = by_id(report)["readable-after-commit"]
-    assert "MissingGreenlet" in check.message and "expire_on_commit=False" in check.message
-    assert check.file == "database.py"
+def test_expired_attributes_are_explained_with_the_real_error_at_the_factory(graded):
+    """The app's own responses are built before get_session commits; a background task reads after it."""
+    variant = mistake("chapter-6", "default-expire-on-commit")
+    check = by_id(graded(variant))["readable-after-commit"]
+    assert "background task" in check.message and "DetachedInstanceError" in check.message
+    assert "expire_on_commit=False" in check.message
+    assert (check.file, check.line) == ("database.py", line_of(source(variant, "database.py"), "async_session = "))
 
 
 def test_a_missing_await_names_the_call_and_line(graded):
@@ -158,9 +160,51 @@ def test_a_decorated_get_session_is_told_to_drop_the_decorator(graded):
 def test_a_commit_in_finally_is_named_at_the_commit(graded):
     variant = mistake("chapter-6", "commit-in-finally")
     check = first_failure(graded(variant))
-    assert (check.id, check.diagnosis) == ("rollback-on-error", "commit-in-finally")
-    assert check.line == line_of(source(variant, "database.py"), "await session.commit()")
+    assert (check.id, check.diagnosis) == ("get-session-commits", "commit-in-finally")
+    assert check.line == line_of(source(variant, "database.py"), "await session.commit()", after="finally:")
     assert check.hint.startswith("A `finally:` block runs on every way out")
+
+
+def test_a_get_session_that_never_commits_is_named_at_its_yield_and_the_crud_check_waits(graded):
+    variant = mistake("chapter-6", "no-commit")
+    checks = by_id(graded(variant))
+    at = line_of(source(variant, "database.py"), "            yield session")
+    for check_id in ("get-session-commits", "commits-on-success"):
+        assert (checks[check_id].status, checks[check_id].diagnosis) == ("fail", "no-commit")
+        assert (checks[check_id].file, checks[check_id].line) == ("database.py", at)
+    assert checks["crud-works"].status == "skip"  # not blamed on the endpoints, which only flush
+
+
+def test_an_unawaited_commit_is_named_at_the_commit(graded):
+    variant = mistake("chapter-6", "commit-not-awaited")
+    check = first_failure(graded(variant))
+    assert (check.id, check.diagnosis) == ("get-session-commits", "not-awaited")
+    assert check.line == line_of(source(variant, "database.py"), "session.commit()")
+
+
+def test_the_default_scope_is_named_at_depends_and_proven_by_a_failing_commit(graded):
+    variant = mistake("chapter-6", "default-scope")
+    checks = by_id(graded(variant))
+    at = line_of(source(variant, "database.py"), "SessionDep = ")
+    assert (checks["sessiondep-defined"].diagnosis, checks["sessiondep-defined"].line) == ("default-scope", at)
+    proof = checks["failed-commit-is-error"]
+    assert (proof.status, proof.diagnosis, proof.line) == ("fail", "commit-after-response", at)
+    assert "already received 200" in proof.message
+
+
+def test_an_endpoint_that_still_commits_is_told_to_flush(graded):
+    variant = mistake("chapter-6", "endpoint-still-commits")
+    check = first_failure(graded(variant))
+    assert (check.id, check.diagnosis, check.file) == ("endpoints-leave-commit", "commit-in-endpoint", "main.py")
+    assert check.line == line_of(source(variant, "main.py"), "    await session.commit()")
+    assert "`create_hero`" in check.message and "`await session.flush()`" in check.message
+
+
+def test_closing_the_session_counts_as_the_rollback(graded):
+    """The lesson accepts a get_session without `except` (closing rolls back) and a `session.begin()` block."""
+    for name in ("ok_close_rolls_back", "ok_session_begin_block"):
+        assert graded(corpus_variant(name)).status == "pass", name
+    assert graded(examined("ok_no_explicit_rollback")).status == "pass"
 
 
 def test_a_rollback_through_an_awaited_helper_counts_and_an_unawaited_one_is_named(graded):
@@ -180,7 +224,7 @@ def test_a_lock_across_the_yield_is_pointed_at_where_the_second_request_waits(gr
 def test_a_synchronous_query_inside_async_def_fails_at_the_query(graded):
     """Whichever session makes it: a Session on an engine of main.py's, or on one database.py exports."""
     for variant, needle, function in ((mistake("chapter-6", "blocking-call"), "hero = session.get(", "read_hero"),
-                                      (corpus_variant("bad_sync_engine_in_endpoint"), "session.commit()",
+                                      (corpus_variant("bad_sync_engine_in_endpoint"), "session.flush()",
                                        "create_hero")):
         check = first_failure(graded(variant))
         assert (check.id, check.diagnosis, check.file) == ("crud-works", "blocking-call", "main.py")
@@ -188,15 +232,13 @@ def test_a_synchronous_query_inside_async_def_fails_at_the_query(graded):
 
 
 def test_a_write_that_never_reaches_the_database_is_blamed_on_the_endpoint_that_wrote(graded):
-    """The row is read back from the database file, so the POST (not the GET that reads back) and the PATCH
-    (whose answer looked right) are named."""
-    for variant, writer, said in ((corpus_variant("bad_post_not_committed"), "async def create_hero(",
-                                   "hero 2 is not in the database"),
-                                  (mistake("chapter-6", "patch-commit-before-change"), "async def update_hero(",
-                                   "the database still has age=48")):
-        check = first_failure(graded(variant))
-        assert (check.id, check.diagnosis) == ("crud-works", "not-saved")
-        assert check.line == line_of(source(variant, "main.py"), writer) and said in check.message
+    """The row is read back from the database file, so the PATCH whose answer looked right is named (get_session
+    commits, as commits-on-success has shown: the endpoint made its change on a session of its own)."""
+    variant = mistake("chapter-6", "endpoint-own-session")
+    check = first_failure(graded(variant))
+    assert (check.id, check.diagnosis) == ("crud-works", "not-saved")
+    assert check.line == line_of(source(variant, "main.py"), "async def update_hero(")
+    assert "the database still has age=48" in check.message
 
 
 def test_a_lifespan_that_fails_at_startup_is_explained_at_the_failing_line(graded):
@@ -210,7 +252,7 @@ def test_a_lifespan_that_fails_at_startup_is_explained_at_the_failing_line(grade
 def test_the_lessons_equivalent_spellings_pass(graded):
     """The examiners' variants the lesson left open, decided in its text: each is correct code."""
     for name in ("ok_engine_connect_commit", "ok_factory_per_request", "ok_lifespan_no_dispose",
-                 "ok_orm_sessionmaker", "ok_rollback_if_in_transaction"):
+                 "ok_orm_sessionmaker", "ok_rollback_if_in_transaction", "ok_no_explicit_rollback"):
         assert graded(examined(name)).status == "pass", name
 
 
@@ -237,15 +279,21 @@ def test_a_rollback_in_a_session_scope_helper_is_a_rollback():
     assert STATIC["rollback-on-error"](Source.from_text(text, "database.py")).ok
 
 
-def test_a_session_scope_helper_without_rollback_is_named_at_its_yield():
+def test_a_session_scope_helper_is_judged_at_its_own_yield():
+    """Closing rolls back: a helper whose `async with` closes the session needs no `except`; one that closes it
+    only on success is named at its yield."""
     from grader.static import Source
 
     solution = (ROOT / "solutions" / "chapter-6" / "database.py").read_text()
-    text = ("from contextlib import asynccontextmanager\n"
-            + solution.replace(GET_SESSION, SESSION_SCOPE.format(body="        yield session\n")))
-    found = STATIC["rollback-on-error"](Source.from_text(text, "database.py"))
+    closes = ("from contextlib import asynccontextmanager\n"
+              + solution.replace(GET_SESSION, SESSION_SCOPE.format(body="        yield session\n")))
+    assert STATIC["rollback-on-error"](Source.from_text(closes, "database.py")).ok
+    unguarded = closes.replace("    async with async_session() as session:\n        yield session\n",
+                               "    session = async_session()\n    yield session\n    await session.close()\n")
+    assert unguarded != closes
+    found = STATIC["rollback-on-error"](Source.from_text(unguarded, "database.py"))
     assert (found.ok, found.diagnosis) == (False, "no-rollback")
-    assert found.line == text.splitlines().index("        yield session") + 1 and "session_scope" in found.message
+    assert found.line == unguarded.splitlines().index("    yield session") + 1 and "session_scope" in found.message
 
 
 def test_create_db_and_tables_left_synchronous_is_not_blamed_on_the_lifespan():
@@ -267,3 +315,16 @@ def test_create_db_and_tables_left_synchronous_is_not_blamed_on_the_lifespan():
 
     assert grade_main(plain).ok
     assert grade_main(database).diagnosis == "lifespan-not-awaited"
+
+
+def test_a_scope_given_by_name_is_left_to_the_failing_commit(grade_files):
+    """`scope=SCOPE` is not read statically: the behavioural check decides, and names the alias's line."""
+    files = files_of(mistake("chapter-6", "default-scope"))
+    for value, verdict in (('"function"', "pass"), ('"request"', "fail")):
+        changed = dict(files, **{"database.py": files["database.py"].replace(
+            "SessionDep = Annotated[AsyncSession, Depends(get_session)]",
+            f"SCOPE = {value}\nSessionDep = Annotated[AsyncSession, Depends(get_session, scope=SCOPE)]")})
+        assert changed != files
+        checks = by_id(grade_files("chapter-6", changed))
+        assert checks["sessiondep-defined"].status == "pass", value
+        assert checks["failed-commit-is-error"].status == verdict, value

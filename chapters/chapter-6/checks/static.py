@@ -31,6 +31,7 @@ from grader.static import (
     parameters,
     passed,
     refers_to,
+    resolved,
     spelled,
     walk,
     yields,
@@ -48,7 +49,9 @@ ASYNC_ENGINE = ("sqlalchemy.ext.asyncio.AsyncEngine", "sqlalchemy.ext.asyncio.en
 ASYNC_SESSIONMAKER = "sqlalchemy.ext.asyncio.async_sessionmaker"
 SESSIONMAKER = "sqlalchemy.orm.sessionmaker"
 CONTEXT_MANAGER = ("contextlib.asynccontextmanager", "contextlib.contextmanager")
-SESSION_DEP = tuple(f"typing.Annotated[{s}, fastapi.Depends(get_session)]" for s in ASYNC_SESSION)
+SESSION_DEP = tuple(f'typing.Annotated[{s}, fastapi.Depends(get_session, scope="function", **_), ...]'
+                    for s in ASYNC_SESSION)
+"""Other metadata after the Depends is FastAPI's business, not this chapter's."""
 FACTORY_KEYWORDS = {
     # async_sessionmaker / sessionmaker
     "bind", "class_", "autoflush", "expire_on_commit", "info",
@@ -173,8 +176,9 @@ def session_factory(src):
     expire = argument(call, "expire_on_commit")
     if (expire is None and not unpacked) or (expire is not None and src.code(expire) != "False"):
         return failed(f"`{name}` keeps the default `expire_on_commit=True`: a commit expires every attribute, and "
-                      "reading one for the response would need a database trip that nobody can await there "
-                      "(MissingGreenlet)", line=line, diagnosis="expire-on-commit", node=call)
+                      "whatever reads an object after get_session has committed (a background task, a test) needs "
+                      "a database trip that cannot happen there (MissingGreenlet, or DetachedInstanceError once the "
+                      "session is closed)", line=line, diagnosis="expire-on-commit", node=call)
     no_exec = _sessions_have_exec(src, name, call)
     return no_exec if no_exec is not None else passed(f"`{name}` makes async sessions", node=call, line=line)
 
@@ -289,6 +293,8 @@ def _unawaited(src, outer, inner):
 @check("rollback-on-error")
 def rollback_on_error(src):
     fn = function(src, "get_session").node
+    if any(_begin_block(src, f) is not None for f in (fn, *_helpers_called(src, fn))):
+        return passed("an `async with ....begin():` block rolls back when the endpoint raises")
     tries = [t for body in (fn, *_helpers_called(src, fn)) for t in walk(body.body, into_nested=False)
              if isinstance(t, (cst.Try, cst.TryStar))]
     for try_ in tries:
@@ -306,15 +312,14 @@ def rollback_on_error(src):
                               "here, and FastAPI cannot answer that the request failed", line=src.line(handler),
                               diagnosis="swallows-error", node=handler)
             return passed("rolls back and re-raises", node=handler or try_, line=src.line(handler or try_))
-    commits = [c for t in tries if t.finalbody for c in walk(t.finalbody)
-               if isinstance(c, cst.Call) and isinstance(c.func, cst.Attribute) and c.func.attr.value == "commit"]
-    if commits:
-        return failed(f"`{src.code(commits[0])}` in `finally:` runs when the endpoint raised too: the failed "
-                      "request's half-done work is saved, and nothing rolls it back", line=src.line(commits[0]),
-                      diagnosis="commit-in-finally", node=commits[0])
     inner = [(h, y) for h in _helpers_called(src, fn) for y in yields(src, h)]  # a session_scope() helper's
     owner, points = (inner[0][0], [inner[0][1]]) if inner else (fn, yields(src, fn))
     at = points[0] if points else fn
+    if points and any((isinstance(a, cst.With) and a.asynchronous is not None)
+                      or (isinstance(a, (cst.Try, cst.TryStar)) and a.finalbody is not None and _inside(src, at, a.body))
+                      for a in src.ancestors(at)):
+        return passed("no explicit rollback: closing the session (the `async with`, or `finally:`) rolls back what "
+                      "was not committed; the behavioural checks judge it", node=at, line=src.line(at))
     return failed(f"when the endpoint raises, its exception arrives in {owner.name.value} at this `yield`, and "
                   "nothing there catches it to roll back the unfinished work before letting it go on", line=src.line(at),
                   diagnosis="no-rollback", node=at)
@@ -328,6 +333,33 @@ def _helpers_called(src, fn):
             and functions[n.func.value] is not fn]
 
 
+def _depends_call(src, node):
+    """The `Depends(...)` call in `node`, also behind a module-level alias (`_dep = Depends(get_session)`)."""
+    for n in walk(node):
+        n = resolved(src, n) if isinstance(n, cst.Name) else n
+        if isinstance(n, cst.Call) and refers_to(src, n.func, "fastapi.Depends"):
+            return n
+    return None
+
+
+def _scope_problem(src, depends):
+    """Why the scope `depends` gives get_session is wrong, as a failed finding; None if it is `"function"`."""
+    scope, line = argument(depends, "scope"), src.line(depends)
+    if scope is None and len([a for a in depends.args if a.keyword is None and not a.star]) > 1:
+        return failed(f"`{src.code(depends)}` passes a second argument by position, but `Depends` takes `scope` by "
+                      "name only (Python refuses the call): write `scope=\"function\"`", line=line,
+                      diagnosis="wrong-scope", node=depends)
+    if scope is None and not any(a.star for a in depends.args):
+        return failed(f"`{src.code(depends)}` uses the default scope: FastAPI then runs get_session's code after the "
+                      "`yield` (the commit) once the response is sent, so a commit that fails still answers 200; "
+                      "keep `scope=\"function\"` from chapter 4", line=line, diagnosis="default-scope", node=depends)
+    if scope is not None and isinstance(scope, cst.SimpleString) and scope.evaluated_value != "function":
+        return failed(f"`scope={src.code(scope)}` runs get_session's commit after the response is sent, so a commit "
+                      "that fails still answers 200: keep `scope=\"function\"`", line=src.line(scope),
+                      diagnosis="wrong-scope", node=scope)
+    return None
+
+
 @check("sessiondep-defined")
 def sessiondep_defined(src):
     shape = assignment(src, "SessionDep", SESSION_DEP)
@@ -338,7 +370,90 @@ def sessiondep_defined(src):
         shape = shape.otherwise(f"`SessionDep` still announces `{src.code(first.value)}`, the synchronous session, "
                                 "but get_session now yields an `AsyncSession`: the alias is the type every "
                                 "endpoint's session parameter is given", diagnosis="sync-session-type")
-    return all_of(shape, defined_after(src, "SessionDep", "get_session"))
+    elif shape.diagnosis == "pattern-mismatch" and node is not None:
+        depends = _depends_call(src, node)
+        given = argument(depends, "dependency", 0) if depends is not None else None
+        if given is not None and not isinstance(given, cst.Call) and refers_to(src, given, "get_session"):
+            scope = argument(depends, "scope")
+            problem = _scope_problem(src, depends)
+            if problem is not None:
+                shape = problem
+            elif scope is not None and not isinstance(scope, cst.SimpleString):  # a name, say: behaviour judges it
+                shape = passed("`SessionDep` depends on get_session with a scope the behavioural checks judge",
+                               node=node, line=src.line(node))
+    return all_of(shape, defined_after(src, "SessionDep", "get_session")) if shape.ok else shape
+
+
+# -- committing ----------------------------------------------------------------------------------------------------
+
+def _method_calls(root, method):
+    """Calls `x.method(...)` below `root`, not inside nested functions."""
+    return [n for n in walk(root, into_nested=False) if isinstance(n, cst.Call)
+            and isinstance(n.func, cst.Attribute) and n.func.attr.value == method]
+
+
+def _inside(src, node, block):
+    return node is block or any(a is block for a in src.ancestors(node))
+
+
+def _begin_block(src, fn):
+    """An `async with ....begin():` around `fn`'s yield: it commits and rolls back by itself."""
+    found = yields(src, fn)
+    for a in src.ancestors(found[0]) if found else ():
+        if isinstance(a, cst.With) and any(isinstance(i.item, cst.Call) and isinstance(i.item.func, cst.Attribute)
+                                           and i.item.func.attr.value == "begin" for i in a.items):
+            return a
+    return None
+
+
+def _misplaced(src, fn, call, at):
+    """Why `call`, a commit in `fn` (whose yield is `at`), is in the wrong place, as a failed finding; None when it
+    runs once the endpoint has succeeded."""
+    code, line = src.code(call), src.line(call)
+    if line < src.line(at):
+        return failed(f"`{code}` runs before the yield, before the endpoint has done anything: the commit belongs "
+                      "right after the `yield`", line=line, diagnosis="commit-before-yield", node=call)
+    for try_ in (a for a in src.ancestors(at) if isinstance(a, (cst.Try, cst.TryStar)) and _inside(src, at, a.body)):
+        if try_.finalbody is not None and _inside(src, call, try_.finalbody):
+            return failed(f"`{code}` in `finally:` runs when the endpoint raised too: the failed request's half-done "
+                          "work is saved; commit inside `try:`, right after the `yield`", line=line,
+                          diagnosis="commit-in-finally", node=call)
+        if any(_inside(src, call, h) for h in try_.handlers):
+            return failed(f"`{code}` is in an `except` block: it saves the work of an endpoint that failed; roll "
+                          "back there instead", line=line, diagnosis="commit-on-error", node=call)
+    return None
+
+
+@check("get-session-commits")
+def get_session_commits(src):
+    fn = function(src, "get_session").node
+    inner = [h for h in _helpers_called(src, fn) if yields(src, h)]  # a session_scope() helper's yield
+    owner = inner[0] if inner else fn
+    points = yields(src, owner)
+    if not points or _begin_block(src, owner) is not None:
+        return passed("get_session's transaction is left to the behavioural checks" if not points
+                      else "an `async with ....begin():` block commits when the endpoint succeeds")
+    at = points[0]
+    reached = [owner, *(h for h in _helpers_called(src, owner) if h is not owner)]
+    commits = [(f, c) for f in reached for c in _method_calls(f.body, "commit")]
+    if not commits:
+        if any(isinstance(n, cst.Attribute) and n.attr.value == "commit" for f in (fn, *reached)
+               for n in walk(f.body, into_nested=False)):
+            return passed("get_session commits in a way this check does not read; the behavioural checks judge it")
+        return failed(f"{owner.name.value} never commits: when the endpoint succeeds, the `async with` closes the "
+                      "session and everything the endpoint did is thrown away; `await session.commit()` belongs "
+                      f"right after `{src.code(at)}`", line=src.line(at), diagnosis="no-commit", node=at)
+    for f, call in commits:
+        if not _awaited(src, call):
+            return failed(f"`{src.code(call)}` is not awaited: on an AsyncSession it only makes a coroutine, so "
+                          "nothing is saved", line=src.line(call), diagnosis="not-awaited", node=call)
+    placed = [_misplaced(src, owner, call, at) if f is owner else None for f, call in commits]
+    always_wrong = [p for p in placed if p is not None and p.diagnosis in {"commit-in-finally", "commit-on-error"}]
+    if always_wrong:
+        return always_wrong[0]
+    if all(p is not None for p in placed):
+        return placed[0]
+    return passed("get_session commits after the yield")
 
 
 # -- main.py -------------------------------------------------------------------------------------------------------
@@ -438,3 +553,63 @@ def calls_awaited(src):
     (call, diagnosis, message), others = problems[0], problems[1:]
     also = "; also: " + ", ".join(f"`{src.code(c)}` (line {src.line(c)})" for c, _, _ in others) if others else ""
     return failed(message + also, line=src.line(call), diagnosis=diagnosis, node=call)
+
+
+TRANSACTION_CALLS = ("commit", "rollback", "close")
+
+
+@check("endpoints-leave-commit")
+def endpoints_leave_commit(src):
+    found = endpoints(src)
+    if not found:
+        return failed("main.py has no path operations (`@app.get(...)` and friends)", diagnosis="no-endpoints")
+    functions = module_functions(src)
+
+    def calls(fn, depth=2):
+        """(method, call, the function that makes it) for each commit, rollback and close `fn` makes, itself first,
+        then through the module-level helpers it calls."""
+        own = sorted(((m, c, fn) for m in TRANSACTION_CALLS for c in _method_calls(fn.body, m)),
+                     key=lambda f: src.line(f[1]))
+        helpers = [functions[n.func.value] for n in walk(fn.body, into_nested=False) if depth and isinstance(n, cst.Call)
+                   and isinstance(n.func, cst.Name) and n.func.value in functions and functions[n.func.value] is not fn]
+        return own + [found for h in helpers for found in calls(h, depth - 1)]
+
+    offenders = [(e, *made[0]) for e in found if (made := calls(e.node))]
+    if not offenders:
+        inline = _inline_scope(src, found)
+        return inline if inline is not None else passed("the endpoints leave the transaction to get_session")
+
+    def named(endpoint, call, maker, first=False):
+        where = "" if first else f" (line {src.line(call)})"
+        if maker is endpoint.node:
+            return f"{endpoint.label} calls `{src.code(call)}`{where}"
+        return f"{endpoint.label} calls `{maker.name.value}`, which calls `{src.code(call)}`{where}"
+
+    first, method, call, maker = offenders[0]
+    listed = [named(first, call, maker, first=True)] + [named(e, c, f) for e, _m, c, f in offenders[1:]]
+    advice = ("replace each commit with `await session.flush()` where the endpoint needs the SQL sent now (an id, "
+              "a constraint checked), else remove it" if any(m == "commit" for _e, m, _c, _f in offenders)
+              else "remove it")
+    return failed(f"{'; '.join(listed)}: get_session owns the transaction, committing once the endpoint has "
+                  f"succeeded and rolling back if it fails; {advice}", line=src.line(call),
+                  diagnosis=f"{method}-in-endpoint", node=call)
+
+
+def _inline_scope(src, found):
+    """A failure at the first `Depends(get_session)` an endpoint's parameter gives itself without
+    `scope="function"` (SessionDep's scope does not reach it); None if there is none."""
+    for endpoint in found:
+        for param in parameters(endpoint.node):
+            for where in (param.annotation.annotation if param.annotation is not None else None, param.default):
+                depends = _depends_call(src, where) if where is not None else None
+                given = argument(depends, "dependency", 0) if depends is not None else None
+                if given is None or isinstance(given, cst.Call) or not refers_to(src, given, "database.get_session"):
+                    continue
+                problem = _scope_problem(src, depends)
+                if problem is not None:
+                    return failed(f"{endpoint.label} gets its session from `{src.code(depends)}` instead of "
+                                  "SessionDep, without `scope=\"function\"`: FastAPI then runs get_session's commit "
+                                  "after this endpoint's response is sent, so a commit that fails still answers 200; "
+                                  "use `SessionDep`, or give this `Depends` `scope=\"function\"`",
+                                  line=src.line(depends), diagnosis=problem.diagnosis, node=depends)
+    return None

@@ -1,26 +1,30 @@
 """Chapter 6's behavioural checks: the learner's async dependency on a real event loop, real aiosqlite.
 
 No `from __future__ import annotations` here: FastAPI must see the real SessionDep annotation.
-Nothing is mocked: sessions are observed by wrapping AsyncSession.close and AsyncSession.rollback.
+Nothing is mocked: sessions are observed by wrapping AsyncSession.close, and writes are read back from the database.
 """
 
 import asyncio
 import inspect
 import sqlite3
 import sys
+import typing
 import uuid
 from contextlib import ExitStack, contextmanager
 
 import httpx2 as httpx
 import pytest
-from fastapi import FastAPI
+import sqlalchemy.ext.asyncio
+from fastapi import BackgroundTasks, Depends, FastAPI
+from fastapi.params import Depends as DependsParam
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, make_url, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import sessionmaker
 from sqlmodel import SQLModel
 
-from grader.testing import (Advice, CheckFailed, advised, check, described, endpoint_function, fail, learner_relative,
-                            paused_at, request, where)
+from grader.testing import (Advice, CheckFailed, advised, attribute_at, check, described, endpoint_function, fail,
+                            learner_relative, paused_at, request, where)
 
 CONCURRENT = 5
 HOLD = 0.5
@@ -39,20 +43,15 @@ def models(learner):
 
 @pytest.fixture
 def observed(monkeypatch):
-    """[(event, session)] for every AsyncSession closed or rolled back (awaited) while the test runs."""
+    """[(event, session)] for every AsyncSession closed (awaited) while the test runs."""
     events = []
-    close, rollback = AsyncSession.close, AsyncSession.rollback
+    close = AsyncSession.close
 
     async def closing(self):
         events.append(("close", self))
         return await close(self)
 
-    async def rolling_back(self):
-        events.append(("rollback", self))
-        return await rollback(self)
-
     monkeypatch.setattr(AsyncSession, "close", closing)
-    monkeypatch.setattr(AsyncSession, "rollback", rolling_back)
     return events
 
 
@@ -61,11 +60,16 @@ def closed(events, session):
 
 
 def run(database, make_coroutine):
-    """Run a coroutine on a fresh event loop; the engine's pooled connections are closed at the end."""
+    """Run a coroutine on a fresh event loop. At the end, every session still open is closed (a session the learner's
+    code left open keeps its write lock on the file, and the next check would find the database locked), and the
+    engine's pooled connections too."""
     async def body():
         try:
             return await make_coroutine()
         finally:
+            close_all = getattr(sqlalchemy.ext.asyncio, "close_all_sessions", None)  # SQLAlchemy 2.0.23 and later
+            if close_all is not None:
+                await close_all()
             if isinstance(getattr(database, "engine", None), AsyncEngine):
                 await database.engine.dispose()
     return asyncio.run(body())
@@ -136,15 +140,47 @@ def test_yields_async_session(database, observed):
     run(database, body)
 
 
+async def saved_names(database, models, name):
+    """The heroes called `name` that the database holds, read through a session of the grader's own."""
+    async with AsyncSession(database.engine) as check_session:
+        return (await check_session.execute(select(models.Hero).where(models.Hero.name == name))).all()
+
+
+@check("commits-on-success")
+def test_commits_on_success(database, models):
+    name = f"kept-{uuid.uuid4().hex}"
+
+    async def body():
+        await create_tables(database)
+        generator, session = await first_session(database)
+        session.add(models.Hero(name=name, secret_name="k"))  # what an endpoint does; then it returns
+        at = paused_at(generator, otherwise=database.get_session)
+        try:
+            await generator.__anext__()
+        except StopAsyncIteration:
+            pass
+        else:
+            await generator.aclose()  # yielding twice is yields-async-session's finding
+        return at, await saved_names(database, models, name)
+
+    (file, line), rows = run(database, body)
+    if not rows:
+        fail("the endpoint succeeded, but the hero it added is not in the database: get_session must "
+             "`await session.commit()` after the `yield`, before the `async with` closes the session",
+             file=file, line=line, diagnosis="no-commit")
+
+
 @check("rolls-back-on-error")
 def test_rolls_back_on_error(database, models, observed):
     class EndpointFailed(Exception):
         pass
 
+    name = f"half-done-{uuid.uuid4().hex}"
+
     async def body():
         await create_tables(database)
         generator, session = await first_session(database)
-        session.add(models.Hero(name=f"rollback-{uuid.uuid4().hex}", secret_name="x"))
+        session.add(models.Hero(name=name, secret_name="x"))
         await session.flush()
         try:
             await generator.athrow(EndpointFailed("the endpoint raised"))
@@ -158,14 +194,16 @@ def test_rolls_back_on_error(database, models, observed):
             await generator.aclose()
             fail("get_session yielded again after the endpoint failed", file=file, line=line,
                  diagnosis="yields-twice")
-        kinds = [kind for kind, s in observed if s is session]
-        if "rollback" not in kinds:
-            fail("when the endpoint raised, get_session did not roll back: catch the exception around the yield, "
-                 "`await session.rollback()`, then `raise`", obj=database.get_session, diagnosis="no-rollback")
-        if "close" not in kinds or kinds.index("close") < kinds.index("rollback"):
-            fail("the session was not closed after rolling back: keep the try/except inside the `async with` block",
-                 obj=database.get_session, diagnosis="not-closed")
-    run(database, body)
+        return await saved_names(database, models, name), closed(observed, session)
+
+    rows, was_closed = run(database, body)
+    if rows:
+        fail("the endpoint raised, yet the hero it had flushed was saved: get_session must not commit when the "
+             "endpoint fails (never in `finally:` or `except`); roll back instead", obj=database.get_session,
+             diagnosis="committed-on-error")
+    if not was_closed:
+        fail("the session was not closed after the endpoint raised: keep the try/except inside the `async with` "
+             "block, which closes it on every way out", obj=database.get_session, diagnosis="not-closed")
 
 
 @check("concurrent-sessions")
@@ -188,9 +226,10 @@ def test_concurrent_sessions(database, observed):
         async with client(app, raise_errors=False) as http:
             responses = await asyncio.gather(*(http.get("/probe") for _ in range(CONCURRENT)))
         # On the same event loop: a lock the module made is bound to the loop that first waited on it.
-        return responses, (await where_second_waits(database) if peak[0] < 2 else None)
+        waits_at = await where_second_waits(database) if peak[0] < 2 else None
+        return responses, waits_at, [s for s in seen if not closed(observed, s)]  # before `run` closes them all
 
-    responses, waits_at = run(database, body)
+    responses, waits_at, still_open = run(database, body)
     distinct = len({id(s) for s in seen})
     if distinct < len(seen):
         fail(f"{len(seen)} concurrent requests received only {distinct} distinct session(s): create the session "
@@ -207,7 +246,6 @@ def test_concurrent_sessions(database, observed):
     if not all(r.json()["open"] for r in responses):
         fail("an endpoint received a session that was already closed", obj=database.get_session,
              diagnosis="closed-before-yield")
-    still_open = [s for s in seen if not closed(observed, s)]
     if still_open:
         fail(f"{len(still_open)} of {CONCURRENT} sessions were still open after their responses: let "
              "`async with` close each one", obj=database.get_session, diagnosis="not-closed")
@@ -257,32 +295,88 @@ def test_failing_endpoint_leaves_no_row(database, models):
              "and never commit on the way out", obj=database.get_session, diagnosis="row-left-behind")
 
 
-@check("readable-after-commit")
-def test_readable_after_commit(database, models):
-    app = FastAPI()
+def declared_scope(database):
+    """The `scope` SessionDep's `Depends(...)` gives (None: the default), and whether it depends on get_session."""
+    metadata = typing.get_args(getattr(database, "SessionDep", None))[1:]
+    found = next((m for m in metadata if isinstance(m, DependsParam)), None)
+    return (getattr(found, "scope", None), found.dependency is database.get_session) if found else (None, False)
 
-    @app.post("/commit-then-return", response_model=models.HeroPublic)
-    async def commit_then_return(session: database.SessionDep):
-        hero = models.Hero(name="Deadpond", secret_name="Dive Wilson")
-        session.add(hero)
-        await session.commit()
-        return hero  # no refresh: FastAPI reads the attributes as they are after the commit
+
+@check("failed-commit-is-error")
+def test_failed_commit_is_error(database, models):
+    scope, ours = declared_scope(database)
+    probe = typing.Annotated[AsyncSession, Depends(database.get_session, scope=scope)]
+    app = FastAPI()
+    taken = {}
+
+    @app.post("/clash")
+    async def clash(session: probe):
+        # The id is taken: nothing fails until get_session commits, after this endpoint has returned.
+        session.add(models.Hero(id=taken["id"], name="Clash", secret_name="c"))
+        return {"saved": True}
 
     async def body():
         await create_tables(database)
-        async with client(app) as http:
-            return await http.post("/commit-then-return")
+        async with AsyncSession(database.engine, expire_on_commit=False) as own:
+            hero = models.Hero(name=f"original-{uuid.uuid4().hex}", secret_name="o")
+            own.add(hero)
+            await own.commit()
+            taken["id"] = hero.id
+        async with client(app, raise_errors=False) as http:
+            return await http.post("/clash")
 
-    try:
-        response = run(database, body)
-    except Exception as exc:  # noqa: BLE001 - the failure mode is the lesson
-        fail(f"after `await session.commit()`, reading the hero for the response raised {cause(exc)}. Sessions "
-             "from your factory expire every attribute on commit, and reloading one would need an `await` nobody "
-             "can write there: make the factory with `expire_on_commit=False`",
-             obj=database.get_session, diagnosis="expire-on-commit")
-    if response.status_code != 200 or response.json().get("name") != "Deadpond":
-        fail(f"returning a hero right after commit answered {response.status_code}: {response.text[:200]}",
-             obj=database.get_session, diagnosis="expire-on-commit")
+    response = run(database, body)
+    if response.status_code < 500:
+        if ours and scope != "function":
+            file, line = attribute_at(database, "SessionDep")
+            fail(f"the commit failed, but the client had already received {response.status_code}: without "
+                 "`scope=\"function\"`, FastAPI runs get_session's commit after sending the response", file=file,
+                 line=line, diagnosis="commit-after-response")
+        fail(f"the commit failed, but the client got {response.status_code}: get_session caught the error and did "
+             "not re-raise it", obj=database.get_session, diagnosis="swallowed-error")
+
+
+@check("readable-after-commit")
+def test_readable_after_commit(database, models):
+    app = FastAPI()
+    read = []
+
+    def welcome(hero):
+        """A background task: it runs after the response is sent, once get_session has committed and closed."""
+        try:
+            read.append(hero.name)
+        except Exception as exc:  # noqa: BLE001 - the failure mode is the lesson
+            read.append(exc)
+
+    @app.post("/welcome", response_model=models.HeroPublic)
+    async def create_and_welcome(session: database.SessionDep, background: BackgroundTasks):
+        hero = models.Hero(name="Deadpond", secret_name="Dive Wilson")
+        session.add(hero)
+        await session.flush()
+        background.add_task(welcome, hero)
+        return hero
+
+    async def body():
+        await create_tables(database)
+        async with client(app, raise_errors=False) as http:
+            return await http.post("/welcome")
+
+    response = run(database, body)
+    if response.status_code != 200:
+        fail(f"an endpoint that adds a hero and flushes answered {response.status_code}: {response.text[:200]}",
+             obj=database.get_session, diagnosis="endpoint-error")
+    if read and isinstance(read[0], Exception):
+        file, line = factory_at(database)
+        fail(f"a background task read `hero.name` after get_session had committed, and got {cause(read[0])}. "
+             "Sessions from your factory expire every attribute on commit, so the read needs a database trip "
+             "that cannot happen there: make the factory with `expire_on_commit=False`",
+             file=file, line=line, diagnosis="expire-on-commit")
+
+
+def factory_at(database):
+    """(file, line) of the module-level session factory's assignment; get_session's `def` if there is none."""
+    names = [n for n, v in vars(database).items() if isinstance(v, (async_sessionmaker, sessionmaker))]
+    return attribute_at(database, names[0]) if names else where(database.get_session)
 
 
 def cause(exc):
@@ -375,7 +469,8 @@ ONE = "/heroes/{hero_id}"
 
 class Crud:
     """POST, GET, PATCH, GET the list, DELETE, GET: each answer checked, each write read back from the database
-    (a missing commit is blamed on the endpoint that writes), and no query on a synchronous engine in between."""
+    (get_session commits, as commits-on-success has shown: a write that is missing is blamed on the endpoint that
+    made it), and no query on a synchronous engine in between."""
 
     def __init__(self, http, app, blocked, row):
         self.http, self.app, self.blocked, self.row = http, app, blocked, row
@@ -414,8 +509,9 @@ class Crud:
             found = "the database still has " + ", ".join(f"{k}={row.get(k)!r}" for k, v in fields.items()
                                                            if row.get(k) != v)
         answered = ", ".join(f"{k}={v!r}" for k, v in fields.items())
-        fail(f"{method} {path} answered with {answered}, but {found}: the change was never committed (or was "
-             "committed before it was made)", obj=self.endpoint(method, route), diagnosis="not-saved")
+        fail(f"{method} {path} answered with {answered}, but {found}: get_session commits what the endpoint "
+             "left in the session, and this change was not there (a call not awaited, or made on another session?)",
+             obj=self.endpoint(method, route), diagnosis="not-saved")
 
     def run(self):
         hero = self.call("POST", "/heroes/", json={"name": "Rusty-Man", "secret_name": "Tommy Sharp", "age": 48}).json()
@@ -434,8 +530,9 @@ class Crud:
                  diagnosis="wrong-answer")
         self.call("DELETE", path)
         if self.row(hero["id"]) not in (None, ...):
-            fail(f"DELETE {path} answered 200, but the hero is still in the database: the deletion was not committed",
+            fail(f"DELETE {path} answered 200, but the hero is still in the database: the deletion never reached "
+                 "the session get_session commits (is `session.delete(...)` awaited?)",
                  obj=self.endpoint("DELETE"), diagnosis="not-saved")
         if self.call("GET", path, expected=None).status_code != 404:
-            fail(f"after DELETE {path} answered 200, GET {path} still finds the hero: the deletion was not "
-                 "committed", obj=self.endpoint("DELETE"), diagnosis="wrong-answer")
+            fail(f"after DELETE {path} answered 200, GET {path} still finds the hero: the deletion never reached "
+                 "the database", obj=self.endpoint("DELETE"), diagnosis="wrong-answer")
