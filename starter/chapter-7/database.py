@@ -13,8 +13,8 @@ sqlite_url = f"sqlite+aiosqlite:///{sqlite_file_name}"
 engine = create_async_engine(sqlite_url)
 
 # A factory of async sessions. expire_on_commit=False: after a commit, objects keep the
-# values they have, so FastAPI can read them for the response without another trip to
-# the database (which would need an `await` that nobody can write there).
+# values they have, so code that reads them later (a background task, a test) needs no
+# database trip (which would need an `await` that a plain attribute read cannot make).
 async_session = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 
 
