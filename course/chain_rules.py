@@ -128,8 +128,9 @@ def solution_diff_rule(chapter_id: str, root: Path, lesson: str) -> list[Finding
             found += _python_differences(name, before, after, solution / name, starter / name, steps)
         elif not named(name, steps):
             verb = "adds" if before is None else "removes" if after is None else "changes"
-            found.append(Finding(after or before, None, f"the solution {verb} {name}, but the lesson's "  # type: ignore[arg-type]
-                                 "## Instructions never name it"))
+            path = after if after is not None else starter / name
+            found.append(Finding(path, None, f"the solution {verb} {name}, but the lesson's ## Instructions never "
+                                 "name it"))
     return found
 
 
