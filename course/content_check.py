@@ -27,6 +27,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError
 
 from course.quiz_rules import quiz_problems
+from course.chain_rules import chain_rule, solution_diff_rule
+from course.requirements import requirement_message, unmet_requirements
 from course.toml_lines import TomlLines
 from grader.content import chapters_dir, parse_toml, solution_dir, starter_dir, tree_files
 from grader.variants import SUFFIX, Variant, VariantError, disagreements, misplaced, read_variant
@@ -48,10 +50,13 @@ MIN_EXAMPLES = 2
 
 RULES: dict[str, str] = {
     "manifest": "chapter.toml is valid",
+    "requires": "the installed packages meet the chapter's `requires`",
     "files": "the starter and the solution hold the chapter's files",
     "continuity": "the starter continues the previous chapter's solution",
+    "chain": "the starter is the previous chapter's solution, plus new files only",
     "implementations": "every check has exactly one implementation",
     "lesson": "the lesson has examples, names the edited files and each check's step",
+    "solution-diff": "the solution differs from the starter only where the instructions say",
     "quiz": "the quiz is valid, and cannot be passed without reading it",
     "placeholders": "no template placeholder is left",
     "solution": "the solution passes every check",
@@ -251,14 +256,21 @@ class Inspection:
         ins.record("quiz", quiz_rule(ins))
         ins.record("placeholders", placeholders_rule(ins))
         if ins.chapter is None:
-            for rule in ("files", "continuity", "implementations", "lesson", *GRADED):
+            for rule in ("requires", "files", "continuity", "chain", "implementations", "lesson", "solution-diff",
+                         *GRADED):
                 ins.skip(rule, "needs a chapter.toml that loads")
             return ins
+        ins.record("requires", requires_rule(ins))
         ins.record("files", files_rule(ins))
         continuity, note = continuity_rule(ins)
         ins.record("continuity", continuity, note)
+        ins.record("chain", [ins.problem(f.path, f.message, f.line) for f in chain_rule(
+            ins.id, ins.chapter.continues_from, ins.root, ins.lines.line("continues_from"))])
         ins.record("implementations", implementations_rule(ins))
         ins.record("lesson", lesson_rule(ins))
+        lesson = ins.chapter.lesson_path
+        ins.record("solution-diff", [ins.problem(f.path, f.message, f.line) for f in solution_diff_rule(
+            ins.id, ins.root, lesson.read_text(encoding="utf-8", errors="replace") if lesson.is_file() else "")])
         ins.fixtures, fixture_problems = read_fixtures(ins, scratch)
         fixture_problems += diagnosed_hints_problems(ins)
         ins.results["mistakes"] = RuleResult(rule="mistakes", title=RULES["mistakes"], status="ok",
@@ -266,7 +278,7 @@ class Inspection:
         return ins
 
     def jobs(self) -> list[Job]:
-        if self.chapter is None or self.results["implementations"].status != "ok":
+        if self.chapter is None or any(self.results[r].status != "ok" for r in ("requires", "implementations")):
             return []
         return [Job(self.id, "solution", solution_dir(self.id, self.root)),
                 Job(self.id, "starter", starter_dir(self.id, self.root)),
@@ -283,7 +295,8 @@ class Inspection:
                             + mistakes_rule(self, outcomes))
                 self.record("coverage", coverage_rule(self, [outcomes[j] for j in jobs[1:]]))
             else:
-                why = f"fix “{RULES['implementations']}” first"
+                first = next(r for r in ("requires", "implementations") if self.results[r].status != "ok")
+                why = f"fix “{RULES[first]}” first"
                 for rule in GRADED:
                     self.skip(rule, why, self.results["mistakes"].problems if rule == "mistakes" else None)
         rules = [self.results[rule] for rule in RULES]
@@ -293,6 +306,14 @@ class Inspection:
 
 
 # -- structural rules --------------------------------------------------------------------------------------------
+def requires_rule(ins: Inspection) -> list[Problem]:
+    """The installed packages meet the manifest's `requires` (else grading would fail on them, not on the
+    chapter)."""
+    assert ins.chapter is not None
+    unmet = unmet_requirements(ins.chapter.requires)
+    return [ins.problem(ins.manifest, requirement_message(ins.id, unmet), ins.lines.line("requires"))] if unmet else []
+
+
 def manifest_rule(ins: Inspection) -> tuple[Chapter | None, list[Problem]]:
     """chapter.toml parses and validates (format version, unique ids, known dependencies, no cycle, ...),
     and every check has enough hints."""
@@ -477,7 +498,7 @@ def lesson_rule(ins: Inspection) -> list[Problem]:
         return [ins.problem(path, "lesson.md is empty")]
     problems = [ins.problem(path, f"the lesson never names {name}, a file the learner edits: tell them which file to "
                             "open") for name in chapter.files if name not in text]
-    examples = len(re.findall(r"^`{3,}python\b", text, re.M))
+    examples = len(re.findall(r"^`{3,}python\b(?![^\n]*\bfragment\b)", text, re.M))  # fragments are not run
     if examples < MIN_EXAMPLES:
         problems.append(ins.problem(path, f"the lesson has {examples} ```python example(s); show at least "
                                     f"{MIN_EXAMPLES}, each runnable on its own"))

@@ -73,6 +73,7 @@ def grade(
 ) -> None:
     """Check your code for a chapter and say what passed, what failed and why."""
     from course.chapters import UnknownChapter, find_chapter
+    from course.requirements import require
     from course.terminal import make_console
     from grader.manifest import ContentError
     from grader.submission import SubmissionError
@@ -89,6 +90,7 @@ def grade(
         chapter = _current(workspace, err, quiet=fmt is not GradeFormat.text or batch is not None)
     try:
         loaded = find_chapter(chapter)
+        require(loaded)  # a too-old package is named here, before a check meets it
         if batch is not None:
             from course.batch_cli import batch_command
 

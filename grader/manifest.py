@@ -72,11 +72,29 @@ class Chapter(BaseModel):
     """Wall-clock seconds for the whole behavioural stage."""
     preload: tuple[str, ...] = ()
     """Extra modules a warm worker imports before forking (speed only)."""
+    requires: dict[str, str] = Field(default_factory=dict)
+    """Package versions the chapter needs, as PEP 440 specifiers (`fastapi = ">=0.121"`): `grade` and
+    `course check` refuse to start, naming the upgrade, when the installed ones do not meet them."""
     static_points_need: str | None = None
     """A behavioural check (such as one that imports the learner's modules): until it passes, the static
     checks that pass score nothing, so code that cannot run earns no points for its shape."""
     checks: tuple[CheckSpec, ...] = Field(min_length=1)
     dir: Path = Field(exclude=True)
+
+    @field_validator("requires")
+    @classmethod
+    def _specifiers(cls, value: dict[str, str]) -> dict[str, str]:
+        from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+        for package, specifier in value.items():
+            if not re.match(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$", package):
+                raise ValueError(f"{package!r} is not a package name")
+            try:
+                SpecifierSet(specifier)
+            except InvalidSpecifier:
+                raise ValueError(f"the version of {package!r} must be a specifier like \">=0.121\", "
+                                 f"not {specifier!r}") from None
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> Chapter:

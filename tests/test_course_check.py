@@ -163,7 +163,8 @@ def test_without_a_loadable_manifest_the_rules_that_need_it_are_skipped(chapter,
     assert problems(result, "manifest") == [f"chapters/{CHAPTER}/chapter.toml: there is no chapter.toml: every "
                                             "chapter starts with its manifest"]
     skipped = {r.rule: r.note for r in result.rules if r.status == "skipped"}
-    assert set(skipped) == {"files", "continuity", "implementations", "lesson", *GRADED}
+    assert set(skipped) == {"requires", "files", "continuity", "chain", "implementations", "lesson", "solution-diff",
+                            *GRADED}
     assert all(note == "needs a chapter.toml that loads" for note in skipped.values())
 
 
@@ -493,17 +494,17 @@ def test_a_mistake_with_another_diagnosis_or_an_extra_failure(chapter, root, poo
 
 
 def test_a_first_message_outside_the_fault(chapter, root, pool):
-    edit(chapter / "mistakes" / "no-static-pool.diff", "# fault: database.py:9-11", "# fault: database.py:1-2")
+    edit(chapter / "mistakes" / "no-static-pool.diff", "# fault: database.py:11-13", "# fault: database.py:1-2")
     result = check(root, pool)
     assert problems(result, "mistakes") == [
         f"chapters/{CHAPTER}/mistakes/no-static-pool.diff:3: the first failed check, 'one-shared-database', points "
-        "at database.py:9, outside the fault (database.py:1-2)"]
+        "at database.py:11, outside the fault (database.py:1-2)"]
 
 
 def test_a_variant_that_no_longer_applies_is_named_at_its_hunk(chapter, root, pool):
     edit(root / "solutions" / CHAPTER / "database.py", '"""An in-memory SQLite engine', '"""A memory SQLite engine')
     found = problems(check(root, pool), "mistakes")
-    assert found[0] == (f"chapters/{CHAPTER}/mistakes/no-static-pool.diff:6: no longer applies to database.py: line 10 "
+    assert found[0] == (f"chapters/{CHAPTER}/mistakes/no-static-pool.diff:6: no longer applies to database.py: line 12 "
                         'is `"""A memory SQLite engine: one database, shared by every connection and thread."""`, '
                         'the patch expects `"""An in-memory SQLite engine: one database, shared by every connection '
                         'and thread."""`; remake the variant against the current files')
@@ -515,8 +516,8 @@ def test_mistake_headers_are_checked(chapter, root):
     edit(fixture, "# about: no StaticPool, so every connection opens its own empty in-memory database\n", "")
     other = mistakes / "same-thread-only.diff"
     edit(other, "# fails: one-shared-database (same-thread-only)", "# fails: one-shared-database (Same Thread), nope")
-    undeclared = fixture.read_text().replace("# fails: one-shared-database (not-shared)\n# fault: database.py:9-11\n",
-                                             "# about: nothing declared\n# faults: database.py:9-11\n")
+    undeclared = fixture.read_text().replace("# fails: one-shared-database (not-shared)\n# fault: database.py:11-13\n",
+                                             "# about: nothing declared\n# faults: database.py:11-13\n")
     (mistakes / "undeclared.diff").write_text(undeclared)
     (mistakes / "unlisted.diff").write_text("# about: nothing declared\n" + undeclared.split("\n", 2)[2])
     (mistakes / "old-style.py").write_text("# mistake: a whole file\n# fails: one-shared-database\nx = 1\n")
@@ -562,8 +563,8 @@ def test_coverage_needs_a_failure_for_every_check(chapter, root, pool):
     (chapter / "mistakes" / "no-call.diff").write_text(
         "# about: get_memory_engine returns the app's engine instead of building one\n"
         "# fails: memory-engine-defined (not-called)\n"
-        "# fault: database.py:11\n"
-        "--- a/database.py\n+++ b/database.py\n@@ -10,2 +10,2 @@\n"
+        "# fault: database.py:13\n"
+        "--- a/database.py\n+++ b/database.py\n@@ -12,2 +12,2 @@\n"
         '     """An in-memory SQLite engine: one database, shared by every connection and thread."""\n'
         '-    return create_engine("sqlite://", connect_args={"check_same_thread": False}, poolclass=StaticPool)\n'
         "+    return engine\n")
@@ -592,8 +593,10 @@ def test_several_chapters_share_one_pool(root, pool):
         shutil.copytree(root / kind / CHAPTER, root / kind / "chapter-9")
     (root / "chapters" / "chapter-9" / "quiz.toml").unlink()
     run = check_chapters([CHAPTER, "chapter-9"], root, pool=pool)
-    assert [(c.chapter, c.status, c.problems) for c in run.chapters] == [(CHAPTER, "ok", 0), ("chapter-9", "problem", 1)]
-    assert run.status == "problem" and run.problems == 1
+    # chapter 9 has no quiz, and (the `chain` rule) neither continues chapter 8 nor starts from its solution
+    assert [(c.chapter, c.status, c.problems) for c in run.chapters] == [(CHAPTER, "ok", 0), ("chapter-9", "problem", 3)]
+    assert [r.rule for r in run.chapters[1].rules if r.problems] == ["chain", "quiz"]
+    assert run.status == "problem" and run.problems == 3
 
 
 
