@@ -150,10 +150,13 @@ def _python_differences(name: str, before: Path | None, after: Path | None, solu
     new = units(after.read_text(encoding="utf-8")) if after else []
     found = []
     old_defs, new_defs = _by_name(old), _by_name(new)
+    serving = _names_used_by_named_changes(old_defs, new_defs, steps)
     for defined in sorted(set(old_defs) | set(new_defs), key=lambda n: _order(n, new_defs, old_defs)):
         a, b = old_defs.get(defined, []), new_defs.get(defined, [])
         if [u.code for u in a] == [u.code for u in b] or named(defined, steps):
             continue
+        if all(_is_import_code(u.code) for u in (*a, *b)) and defined in serving:
+            continue  # an import that a named change needs (or no longer needs) goes with that change
         verb = "adds" if not a else "removes" if not b else "changes"
         path, line = (starter_path, a[0].line) if not b else (solution_path, _first_changed(a, b))
         members = _changed_members(a, b)
@@ -167,10 +170,26 @@ def _python_differences(name: str, before: Path | None, after: Path | None, solu
     for unit, verb, path in _unmatched(old, new, starter_path, solution_path):
         if unit.what == "a statement" and unit.code.strip() in steps:
             continue
+        if verb == "removes" and unit.what == "a comment":
+            continue  # the starter's placeholder comments ("write X here") give way to what they asked for
         found.append(Finding(path, unit.line, f"the solution {verb} {unit.what} outside any definition of "
                              f"{name} ({_shown(unit.code.strip().splitlines()[0] + chr(10))}): the learner's "
                              "correct file would differ from it there; keep the starter's"))
     return found
+
+
+def _is_import_code(code: str) -> bool:
+    return code.startswith(("from ", "import "))
+
+
+def _names_used_by_named_changes(old: dict[str, list[Unit]], new: dict[str, list[Unit]], steps: str) -> set[str]:
+    """The identifiers in the code (before or after) of each definition that changes and that the steps name."""
+    used: set[str] = set()
+    for defined in set(old) | set(new):
+        a, b = old.get(defined, []), new.get(defined, [])
+        if [u.code for u in a] != [u.code for u in b] and named(defined, steps):
+            used.update(re.findall(r"[A-Za-z_]\w*", "\n".join(u.code for u in (*a, *b))))
+    return used
 
 
 def _changed_members(a: list[Unit], b: list[Unit]) -> list[str] | None:
