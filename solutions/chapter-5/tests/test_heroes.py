@@ -1,9 +1,12 @@
-"""Tests for the heroes API. Every test gets its own in-memory database."""
+"""Tests for the heroes API in main.py, run against an in-memory database.
+
+Run them from the chapter folder with `python -m pytest tests`.
+"""
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.pool import StaticPool
-from sqlmodel import Session, SQLModel, create_engine, select
+from sqlmodel import Session, SQLModel, create_engine
 
 from database import get_session
 from main import app
