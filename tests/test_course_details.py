@@ -71,7 +71,7 @@ def test_grade_with_no_chapter_grades_the_one_to_continue(tmp_path):
 @needs_tmux
 def test_ctrl_c_in_the_quiz_stops_it_like_ctrl_d(tmp_path, workspace):
     screen = in_terminal(tmp_path, ["quiz", "chapter-2"], env={"COURSE_WORKSPACE": str(workspace), "NO_COLOR": "1"},
-                         keys=[("Your answer", "b", "Enter"), ("Question 2 of 5", "C-c")])
+                         keys=[("Your answer", "b", "Enter"), ("Question 2 of 6", "C-c")])
     assert "Quiz stopped before the end; no score recorded." in screen and "[exit 1]" in screen
     assert "interrupted" not in screen and "Traceback" not in screen
     assert not (workspace / "progress.json").exists()

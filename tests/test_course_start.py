@@ -42,7 +42,8 @@ def test_a_new_starter_updates_unedited_files_and_keeps_edited_ones(tmp_path):
     (folder / "database.py").write_text(mine)
 
     starter = content / "starter" / "chapter-2"
-    (starter / "database.py").write_text(STARTER_2.replace("# Chapter 2:", "# Chapter 2 (v2):"))
+    (starter / "database.py").write_text(STARTER_2.replace('sqlite_file_name = "database.db"',
+                                                          'sqlite_file_name = "heroes.db"'))
     (starter / "main.py").write_text(STARTER_MAIN + "\n# a new line in the starter\n")
 
     result = grade("chapter-2", workspace=workspace, env=env)  # `grade` brings the workspace up to date too
@@ -51,8 +52,8 @@ def test_a_new_starter_updates_unedited_files_and_keeps_edited_ones(tmp_path):
     assert (folder / "main.py").read_text().endswith("# a new line in the starter\n")  # unedited: updated
     assert "updated main.py" in result.stderr and "you had not edited it" in result.stderr
     assert "The starter's database.py changed since you started" in result.stderr
-    assert "-# Chapter 2: write get_session() and SessionDep below." in result.stderr
-    assert "+# Chapter 2 (v2): write get_session() and SessionDep below." in result.stderr
+    assert '-sqlite_file_name = "database.db"' in result.stderr
+    assert '+sqlite_file_name = "heroes.db"' in result.stderr
 
     again = course("start", "chapter-2", workspace=workspace, env=env)  # told once, not on every run
     assert "changed" not in again.stdout and "updated" not in again.stdout
