@@ -2,7 +2,9 @@
 
 The corpus of a chapter is `tests/corpus/chapter-N/`: our own variants at the top, and the
 examiners' (written by people who read only the lesson, starter and solution) in sub-folders:
-`examined/` (what the grader was tuned on) and `held-back/` (measured only).
+`examined/` (set A, what the grader was tuned on), `held-back/` (set B, measured before it was
+tuned on) and `examined-c/` (set C, chapters 4-7 after the one-app rewrite, measured before any
+change).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from grader.content import CHAPTER_ID, chapter_ids, tree_files
 from grader.variants import SUFFIX, Variant, read_variant, read_variants
 
 CHAPTERS = chapter_ids(ROOT)
-SETS = ("", "examined", "held-back")
+SETS = ("", "examined", "held-back", "examined-c")
 """The corpus's folders under tests/corpus/chapter-N/ ("": our own)."""
 
 
