@@ -28,13 +28,17 @@ from grader.static.places import (
 )
 from grader.static.registry import check
 from grader.static.source import Source, enclosing_function, module_functions, walk
+from grader.static.transactions import (
+    TRANSACTION_CALLS, endpoints_owning_transactions, own_method_calls, transaction_calls,
+)
 
 __all__ = [
-    "LINE", "MESSAGE", "Endpoint", "Finding", "Source", "alias_value", "all_of", "alternatives", "app_objects",
-    "argument", "assignment", "bindings", "call_path", "called", "calls_method", "calls_to", "check",
-    "defined_after", "display", "enclosing_function", "endpoint", "endpoints", "failed", "find_mismatch",
-    "function", "held", "imported", "in_finally", "in_loop", "in_with", "is_async", "is_generator", "matches",
-    "method_calls", "module_functions", "module_imports", "mutated_names", "not_called", "outside_finally",
-    "outside_loop", "parameter", "parameters", "passed", "refers_to", "resolve_alias", "resolved", "resolves_to",
-    "spelled", "walk", "yields", "yields_inside"
+    "LINE", "MESSAGE", "TRANSACTION_CALLS", "Endpoint", "Finding", "Source", "alias_value", "all_of",
+    "alternatives", "app_objects", "argument", "assignment", "bindings", "call_path", "called", "calls_method",
+    "calls_to", "check", "defined_after", "display", "enclosing_function", "endpoint", "endpoints",
+    "endpoints_owning_transactions", "failed", "find_mismatch", "function", "held", "imported", "in_finally",
+    "in_loop", "in_with", "is_async", "is_generator", "matches", "method_calls", "module_functions",
+    "module_imports", "mutated_names", "not_called", "outside_finally", "outside_loop", "own_method_calls",
+    "parameter", "parameters", "passed", "refers_to", "resolve_alias", "resolved", "resolves_to", "spelled",
+    "transaction_calls", "walk", "yields", "yields_inside"
 ]

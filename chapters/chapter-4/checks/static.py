@@ -19,6 +19,7 @@ from grader.static import (
     check,
     defined_after,
     endpoints,
+    endpoints_owning_transactions,
     failed,
     function,
     imported,
@@ -28,6 +29,7 @@ from grader.static import (
     passed,
     refers_to,
     resolved,
+    TRANSACTION_CALLS,
     walk,
     yields,
     yields_inside,
@@ -36,7 +38,6 @@ from grader.static import (
 OPENERS = ("SessionLocal(...)", "SessionLocal.begin(...)")
 SESSION_DEP = 'typing.Annotated[sqlmodel.Session, fastapi.Depends(get_session, scope="function", **_), ...]'
 """Other metadata after the Depends is FastAPI's business, not this chapter's."""
-TRANSACTION_CALLS = ("commit", "rollback", "close")
 SESSIONMAKER_KEYWORDS = frozenset({
     "bind", "class_", "autoflush", "expire_on_commit", "info",
     "future", "autobegin", "twophase", "binds", "enable_baked_queries", "query_cls", "autocommit",
@@ -444,19 +445,6 @@ def endpoints_leave_commit(src):
     if not found:
         return failed(f"{src.name} defines no endpoints: keep the five heroes endpoints of the starter",
                       diagnosis="no-endpoints")
-    offenders = [(endpoint, *calls[0]) for endpoint in found if (calls := transaction_calls(src, endpoint.node))]
-    if not offenders:
-        return passed("the endpoints leave the transaction to get_session")
-
-    def named(endpoint, call, maker, first=False):
-        where = "" if first else f" (line {src.line(call)})"
-        if maker is endpoint.node:
-            return f"{endpoint.label} calls `{src.code(call)}`{where}"
-        return f"{endpoint.label} calls `{maker.name.value}`, which calls `{src.code(call)}`{where}"
-
-    first, method, call, maker = offenders[0]
-    listed = [named(first, call, maker, first=True)] + [named(e, c, f) for e, _m, c, f in offenders[1:]]
-    advice = ("replace each commit with `session.flush()` where the endpoint needs the SQL sent now, else remove it"
-              if any(m == "commit" for _e, m, _c, _f in offenders) else "remove it")
-    return failed(f"{'; '.join(listed)}: get_session owns the transaction now; {advice}", line=src.line(call),
-                  diagnosis=f"{method}-in-endpoint")
+    owning = endpoints_owning_transactions(src, found, flush="session.flush()", owner="get_session owns the "
+                                           "transaction now", calls=transaction_calls)
+    return owning if owning is not None else passed("the endpoints leave the transaction to get_session")

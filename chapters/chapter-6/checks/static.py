@@ -19,6 +19,7 @@ from grader.static import (
     defined_after,
     enclosing_function,
     endpoints,
+    endpoints_owning_transactions,
     failed,
     find_mismatch,
     function,
@@ -28,6 +29,7 @@ from grader.static import (
     matches,
     module_functions,
     module_imports,
+    own_method_calls,
     parameters,
     passed,
     refers_to,
@@ -386,12 +388,6 @@ def sessiondep_defined(src):
 
 # -- committing ----------------------------------------------------------------------------------------------------
 
-def _method_calls(root, method):
-    """Calls `x.method(...)` below `root`, not inside nested functions."""
-    return [n for n in walk(root, into_nested=False) if isinstance(n, cst.Call)
-            and isinstance(n.func, cst.Attribute) and n.func.attr.value == method]
-
-
 def _inside(src, node, block):
     return node is block or any(a is block for a in src.ancestors(node))
 
@@ -435,7 +431,7 @@ def get_session_commits(src):
                       else "an `async with ....begin():` block commits when the endpoint succeeds")
     at = points[0]
     reached = [owner, *(h for h in _helpers_called(src, owner) if h is not owner)]
-    commits = [(f, c) for f in reached for c in _method_calls(f.body, "commit")]
+    commits = [(f, c) for f in reached for c in own_method_calls(f.body, "commit")]
     if not commits:
         if any(isinstance(n, cst.Attribute) and n.attr.value == "commit" for f in (fn, *reached)
                for n in walk(f.body, into_nested=False)):
@@ -555,44 +551,17 @@ def calls_awaited(src):
     return failed(message + also, line=src.line(call), diagnosis=diagnosis, node=call)
 
 
-TRANSACTION_CALLS = ("commit", "rollback", "close")
-
-
 @check("endpoints-leave-commit")
 def endpoints_leave_commit(src):
     found = endpoints(src)
     if not found:
         return failed("main.py has no path operations (`@app.get(...)` and friends)", diagnosis="no-endpoints")
-    functions = module_functions(src)
-
-    def calls(fn, depth=2):
-        """(method, call, the function that makes it) for each commit, rollback and close `fn` makes, itself first,
-        then through the module-level helpers it calls."""
-        own = sorted(((m, c, fn) for m in TRANSACTION_CALLS for c in _method_calls(fn.body, m)),
-                     key=lambda f: src.line(f[1]))
-        helpers = [functions[n.func.value] for n in walk(fn.body, into_nested=False) if depth and isinstance(n, cst.Call)
-                   and isinstance(n.func, cst.Name) and n.func.value in functions and functions[n.func.value] is not fn]
-        return own + [found for h in helpers for found in calls(h, depth - 1)]
-
-    offenders = [(e, *made[0]) for e in found if (made := calls(e.node))]
-    if not offenders:
-        inline = _inline_scope(src, found)
-        return inline if inline is not None else passed("the endpoints leave the transaction to get_session")
-
-    def named(endpoint, call, maker, first=False):
-        where = "" if first else f" (line {src.line(call)})"
-        if maker is endpoint.node:
-            return f"{endpoint.label} calls `{src.code(call)}`{where}"
-        return f"{endpoint.label} calls `{maker.name.value}`, which calls `{src.code(call)}`{where}"
-
-    first, method, call, maker = offenders[0]
-    listed = [named(first, call, maker, first=True)] + [named(e, c, f) for e, _m, c, f in offenders[1:]]
-    advice = ("replace each commit with `await session.flush()` where the endpoint needs the SQL sent now (an id, "
-              "a constraint checked), else remove it" if any(m == "commit" for _e, m, _c, _f in offenders)
-              else "remove it")
-    return failed(f"{'; '.join(listed)}: get_session owns the transaction, committing once the endpoint has "
-                  f"succeeded and rolling back if it fails; {advice}", line=src.line(call),
-                  diagnosis=f"{method}-in-endpoint", node=call)
+    owning = endpoints_owning_transactions(src, found, flush="await session.flush()", owner=(
+        "get_session owns the transaction, committing once the endpoint has succeeded and rolling back if it fails"))
+    if owning is not None:
+        return owning
+    inline = _inline_scope(src, found)
+    return inline if inline is not None else passed("the endpoints leave the transaction to get_session")
 
 
 def _inline_scope(src, found):

@@ -16,6 +16,7 @@ from grader.static import (
     check,
     defined_after,
     endpoints,
+    endpoints_owning_transactions,
     failed,
     find_mismatch,
     function,
@@ -365,47 +366,13 @@ def _maybe_dependency(src, param):
     return not any(refers_to(src, hint, b) for b in ("builtins.int", "builtins.str", "builtins.bool", "builtins.float"))
 
 
-TRANSACTION_CALLS = ("commit", "rollback", "close")
-
-
 @check("endpoints-leave-commit")
 def endpoints_leave_commit(src):
     """As in chapter 6: the dependency get_session returns owns each transaction; an endpoint flushes, never commits."""
     found = endpoints(src)
     if not found:
         return failed("main.py has no path operations (`@app.get(...)` and friends)", diagnosis="no-endpoints")
-    functions = module_functions(src)
-
-    def calls(fn, depth=2):
-        """(method, call, the function that makes it) for each commit, rollback and close `fn` makes, itself first,
-        then through the module-level helpers it calls."""
-        own = sorted(((m, c, fn) for m in TRANSACTION_CALLS for c in _method_calls(fn.body, m)),
-                     key=lambda f: src.line(f[1]))
-        helpers = [functions[n.func.value] for n in walk(fn.body, into_nested=False) if depth and isinstance(n, cst.Call)
-                   and isinstance(n.func, cst.Name) and n.func.value in functions and functions[n.func.value] is not fn]
-        return own + [made for h in helpers for made in calls(h, depth - 1)]
-
-    offenders = [(e, *made[0]) for e in found if (made := calls(e.node))]
-    if not offenders:
-        return passed("the endpoints leave the transaction to the session dependency")
-
-    def named(endpoint, call, maker, first=False):
-        at = "" if first else f" (line {src.line(call)})"
-        if maker is endpoint.node:
-            return f"{endpoint.label} calls `{src.code(call)}`{at}"
-        return f"{endpoint.label} calls `{maker.name.value}`, which calls `{src.code(call)}`{at}"
-
-    first, method, call, maker = offenders[0]
-    listed = [named(first, call, maker, first=True)] + [named(e, c, f) for e, _m, c, f in offenders[1:]]
-    advice = ("replace each commit with `await session.flush()` where the endpoint needs the SQL sent now (an id, "
-              "a constraint checked), else remove it" if any(m == "commit" for _e, m, _c, _f in offenders)
-              else "remove it")
-    return failed(f"{'; '.join(listed)}: the dependency that get_session returns owns the transaction, committing "
-                  f"once the endpoint has succeeded and rolling back if it fails; {advice}", line=src.line(call),
-                  diagnosis=f"{method}-in-endpoint", node=call)
-
-
-def _method_calls(root, method):
-    """Calls `x.method(...)` below `root`, not inside nested functions."""
-    return [n for n in walk(root, into_nested=False) if isinstance(n, cst.Call)
-            and isinstance(n.func, cst.Attribute) and n.func.attr.value == method]
+    owning = endpoints_owning_transactions(src, found, flush="await session.flush()", owner=(
+        "the dependency that get_session returns owns the transaction, committing once the endpoint has succeeded "
+        "and rolling back if it fails"))
+    return owning if owning is not None else passed("the endpoints leave the transaction to the session dependency")
