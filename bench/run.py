@@ -1,6 +1,7 @@
 """Every performance figure of the course, measured side by side in one run, next to its target.
 
     .venv/bin/python bench/run.py [--rounds 9] [--saves 20] [--students 60]
+    .venv/bin/python bench/run.py --chapters [--rounds 5] [--saves 6]   # every chapter, beside its limits
 
 Medians of:
 
@@ -81,19 +82,19 @@ def interleaved(commands: dict[str, Callable[[], float]], rounds: int) -> dict[s
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-def warm_job(rounds: int) -> tuple[float, float]:
-    """(median seconds of a warm grade of the chapter-2 solution, of its forked child's job alone)."""
+def warm_job(rounds: int, chapter_id: str = "chapter-2") -> tuple[float, float]:
+    """(median seconds of a warm grade of the chapter's solution, of its forked child's job alone)."""
     from grader.behave import Sandbox, build_job
     from grader.engine import grade
     from grader.manifest import load_chapter
     from grader.submission import locate
     from grader.sandbox.workerproc import Worker
 
-    chapter = load_chapter("chapter-2")
-    submission = locate(chapter, ROOT / "solutions" / "chapter-2")
+    chapter = load_chapter(chapter_id)
+    submission = locate(chapter, ROOT / "solutions" / chapter_id)
     specs = [c for c in chapter.checks if c.kind == "behaviour"]
     grades, jobs = [], []
-    with Worker() as worker:
+    with Worker(chapter.preload) as worker:
         grade(chapter, submission, worker=worker)  # the worker imports its libraries
         for _ in range(rounds):
             start = time.perf_counter()
@@ -120,12 +121,50 @@ def plain_pytest(rounds: int) -> float:
         return statistics.median(wall(argv, ok=(0,), cwd=tmp) for _ in range(rounds))
 
 
+JOB_LIMIT_MS = {"chapter-5": 600}
+"""The warm child's job per chapter (issue 17): 600 ms for chapter 5's mutation run, 250 ms for the others."""
+
+
+def chapters(rounds: int, saves: int) -> None:
+    """Per chapter, side by side: the cold `grade --solution`, the warm child's job and watch's save to
+    checklist, each beside its limit (cold <= floor + job + 120 ms; watch <= job + 80 ms)."""
+    from grader.content import chapter_ids
+
+    print(f"load average before: {load()}", flush=True)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "COURSE_WORKSPACE": str(Path(tmp) / "ws")}
+        for chapter in chapter_ids(ROOT):
+            cold = interleaved({"floor": lambda: wall(FLOOR, ok=(0,), env=env, cwd=tmp),
+                                "grade": lambda: wall([*GRADE, chapter, "--solution"], ok=(0,), env=env, cwd=tmp)},
+                               rounds)
+            _, job = warm_job(rounds, chapter)
+            _, totals, _ = latencies(saves, COURSE, chapter)
+            watch = statistics.median(totals)
+            limit_job = JOB_LIMIT_MS.get(chapter, 250)
+            ms = 1000
+            rows.append((chapter, cold["floor"] * ms, cold["grade"] * ms, (cold["floor"] + job) * ms + 120,
+                         job * ms, limit_job, watch * ms, job * ms + 80))
+            print(f"  {chapter} measured", flush=True)
+    print(f"\n{'chapter':<10} {'floor':>6} {'cold':>6} {'limit':>6}   {'job':>6} {'limit':>6}   {'watch':>6} {'limit':>6}")
+    for chapter, floor, cold, cold_limit, job, job_limit, watch, watch_limit in rows:
+        print(f"{chapter:<10} {floor:>6.0f} {cold:>6.0f} {cold_limit:>6.0f}   {job:>6.0f} {job_limit:>6.0f}   "
+              f"{watch:>6.0f} {watch_limit:>6.0f}")
+    print(f"(ms, medians; cold limit = floor + job + 120, watch limit = job + 80)\nload average after: {load()}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=9, help="runs of each command (default 9)")
     parser.add_argument("--saves", type=int, default=20, help="saves in the watch session (default 20)")
     parser.add_argument("--students", type=int, default=60, help="submissions per batch run (default 60)")
+    parser.add_argument("--chapters", action="store_true",
+                        help="instead: every chapter's cold grade, warm job and watch latency beside their limits")
     args = parser.parse_args()
+    if args.chapters:
+        print(f"machine: {machine()}")
+        chapters(args.rounds, args.saves)
+        return
 
     print(f"machine: {machine()}")
     print(f"load average before: {load()}", flush=True)

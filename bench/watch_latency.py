@@ -50,7 +50,22 @@ def edit(chapter: str) -> Edit:
         good = (ROOT / "solutions" / "chapter-3" / "main.py").read_text()
         return Edit("main.py", good, good.replace("    session.delete(hero)\n    session.commit()\n",
                                                   "    session.delete(hero)\n"))
-    raise SystemExit(f"no edits for {chapter}: chapter-2 or chapter-3")
+    return mistake_edit(chapter)
+
+
+def mistake_edit(chapter: str) -> Edit:
+    """The solution's file and the first known mistake (by name) that changes that file alone."""
+    from grader.content import chapters_dir, solution_dir, tree_files
+    from grader.manifest import load_chapter
+    from grader.variants import read_variants
+
+    solution = {name: path.read_text() for name, path in tree_files(solution_dir(chapter, ROOT)).items()}
+    for variant in read_variants(chapters_dir(ROOT) / chapter / "mistakes"):
+        files = variant.apply(solution)
+        changed = [name for name in solution if files.get(name) != solution[name]]
+        if len(changed) == 1 and changed[0] in load_chapter(chapter, ROOT).files and changed[0] in files:
+            return Edit(changed[0], solution[changed[0]], files[changed[0]])
+    raise SystemExit(f"{chapter}: no known mistake changes one of its files alone")
 
 
 def read_until(fd: int, pattern: re.Pattern[str], timeout: float = 60) -> re.Match[str]:
@@ -147,7 +162,7 @@ def slip_and_fix(pairs: int, course: list[str] = COURSE, chapter: str = "chapter
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--chapter", default="chapter-2", choices=["chapter-2", "chapter-3"])
+    parser.add_argument("--chapter", default="chapter-2")
     parser.add_argument("--saves", type=int, default=20)
     parser.add_argument("--pairs", type=int, default=6, help="slip-and-fix pairs (0: skip)")
     args = parser.parse_args()
