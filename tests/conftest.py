@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import json
+import os
 from pathlib import Path
 
 import pytest
@@ -53,16 +57,40 @@ def grade_path(worker):
     return run
 
 
+def shared_folder(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    """A folder every xdist worker of this run shares (the run's base temp; a worker's own is below it)."""
+    base = tmp_path_factory.getbasetemp()
+    folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / name
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
 @pytest.fixture(scope="session")
-def graded(grade_files):
-    """The report of a variant (tests/variants.py), graded once per test session."""
+def graded(grade_files, tmp_path_factory):
+    """The report of a variant (tests/variants.py), graded once per test run: the report is kept on disk
+    where every xdist worker finds it, so an aggregate test (a chapter's pointing rate) reads the reports
+    the per-variant tests of other workers made instead of grading them again."""
     from variants import chapter_of, files_of
 
+    cache = shared_folder(tmp_path_factory, "graded")
     reports: dict[Path, Report] = {}
 
     def get(variant) -> Report:
-        if variant.path not in reports:
-            reports[variant.path] = grade_files(chapter_of(variant), files_of(variant))
-        return reports[variant.path]
+        if variant.path in reports:
+            return reports[variant.path]
+        files = files_of(variant)
+        key = hashlib.sha256(json.dumps([str(variant.path), files], sort_keys=True).encode()).hexdigest()
+        kept = cache / f"{key}.json"
+        with open(cache / f"{key}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # another worker grading it now: wait for its report
+            if kept.is_file():
+                report = Report.model_validate_json(kept.read_text())
+            else:
+                report = grade_files(chapter_of(variant), files)
+                partial = kept.with_suffix(".part")
+                partial.write_text(report.model_dump_json())
+                os.replace(partial, kept)
+        reports[variant.path] = report
+        return report
 
     return get

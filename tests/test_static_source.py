@@ -17,11 +17,17 @@ FILES.update({f"{label(v)}:{patch.name}": files_of(v)[patch.name] for chapter in
               if not patch.removed and patch.name.endswith(".py")
               and syntax_problem(files_of(v)[patch.name], patch.name) is None})
 # (the corpus's deliberate syntax errors are left out)
+FIRST = {}
+for _name, _text in FILES.items():
+    FIRST.setdefault(_text, _name)
+DISTINCT = {name: text for text, name in FIRST.items()}
+"""Each distinct text once, under the first name that has it (a variant that leaves a file as the solution
+has it repeats the solution's text; walking the same text twice proves nothing more)."""
 
 
-@pytest.mark.parametrize("name", FILES)
+@pytest.mark.parametrize("name", DISTINCT)
 def test_walk_and_parents_are_libcsts(name):
-    src = Source.from_text(FILES[name], name.rsplit("/", 1)[-1])
+    src = Source.from_text(DISTINCT[name], name.rsplit("/", 1)[-1])
     for into_nested in (True, False):
         recorded = list(walk(src.module, into_nested=into_nested))
         assert recorded and all(a is b for a, b in zip(recorded, _walk_children(src.module, into_nested), strict=True))
