@@ -21,6 +21,15 @@ CORPUS = Path(__file__).resolve().parent / "corpus"
 AUTHORED = Path(__file__).resolve().parent / "authored"
 """Content roots of chapters written from docs/AUTHORING.md alone (their checks are not this suite's tests)."""
 collect_ignore_glob = ["authored/*"]
+SLOW = ("tests/browser/", "tests/test_course_watch.py", "tests/test_course_run.py", "tests/test_editor.py", "bwrap")
+"""End-to-end tests that drive a real terminal, browser, server or bubblewrap sandbox (seconds each): marked
+`slow`, so `pytest -n auto -m "not slow"` is the quick set to run while working."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if any(part in item.nodeid for part in SLOW):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
