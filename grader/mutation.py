@@ -350,6 +350,13 @@ class _Collector:
         return (f"the fixture `{name}` is not defined (a fixture is a function decorated with `@pytest.fixture`)",
                 Path(path).as_posix(), line + 1 if line is not None else None)
 
+    def pytest_collection_finish(self, session) -> None:
+        """From here on, pytest's own report of a failure is a plain Python traceback: what this plugin
+        keeps comes from the exception itself (above), and pytest's default report parses the source
+        file of every frame (SQLAlchemy's too: a second or more on a deep traceback). Collection
+        errors, which are read from that report, are done by now."""
+        session.config.option.tbstyle = "native"
+
     def pytest_runtest_logreport(self, report) -> None:
         result = self.by_id.setdefault(report.nodeid, TestResult(report.nodeid))
         if hasattr(report, "wasxfail"):  # xfailed (reported as skipped) or xpassed
