@@ -11,7 +11,8 @@ tests happens in a process of its own, forked from this one once the heavy libra
 (see :func:`run_tests`): the tests cannot patch the harness that judges them (the collector, this
 module, the chapter's checks), since whatever they change dies with their run; what comes back is
 plain data. Each run gets a fresh folder, its own working directory and fresh imports of the app's
-modules (see :func:`fresh_imports`).
+modules (see :func:`fresh_imports`). A run against a mutant may stop at its first failing test
+(`until_caught`): that failure is all its check needs.
 """
 
 from __future__ import annotations
