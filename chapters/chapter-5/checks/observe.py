@@ -438,6 +438,8 @@ class Observer:
             code = (getattr(fn, "__code__", None), getattr(inspect.unwrap(fn), "__code__", None))
         except ValueError:  # a cycle of __wrapped__
             code = None
+        if code is not None and code[1] is None:
+            code = None  # not a function (a callable object, say): asked each time, as before
         if code is not None and code in self._places:
             return self._places[code]  # each request asks again, mostly about the same override
         try:
