@@ -11,7 +11,8 @@ tests happens in a process of its own, forked from this one once the heavy libra
 (see :func:`run_tests`): the tests cannot patch the harness that judges them (the collector, this
 module, the chapter's checks), since whatever they change dies with their run; what comes back is
 plain data. Each run gets a fresh folder, its own working directory and fresh imports of the app's
-modules (see :func:`fresh_imports`).
+modules (see :func:`fresh_imports`). A run against a mutant may stop at its first failing test
+(`until_caught`): that failure is all its check needs.
 """
 
 from __future__ import annotations
@@ -350,6 +351,13 @@ class _Collector:
         return (f"the fixture `{name}` is not defined (a fixture is a function decorated with `@pytest.fixture`)",
                 Path(path).as_posix(), line + 1 if line is not None else None)
 
+    def pytest_collection_finish(self, session) -> None:
+        """From here on, pytest's own report of a failure is a plain Python traceback: what this plugin
+        keeps comes from the exception itself (above), and pytest's default report parses the source
+        file of every frame (SQLAlchemy's too: a second or more on a deep traceback). Collection
+        errors, which are read from that report, are done by now."""
+        session.config.option.tbstyle = "native"
+
     def pytest_runtest_logreport(self, report) -> None:
         result = self.by_id.setdefault(report.nodeid, TestResult(report.nodeid))
         if hasattr(report, "wasxfail"):  # xfailed (reported as skipped) or xpassed
@@ -367,9 +375,12 @@ class _Collector:
 
 
 def run_tests(folder: Path, paths: Iterable[str], *, isolate: bool = True,
-              plugins: Iterable[object] = (), after: Callable[[], Any] | None = None) -> TestRun:
+              plugins: Iterable[object] = (), after: Callable[[], Any] | None = None,
+              until_caught: bool = False) -> TestRun:
     """Run the pytest files `paths` (relative to `folder`) in a process of their own, forked from this one.
 
+    With `until_caught` the run stops at the first failure (pytest's `-x`): against a mutant, one
+    failing test is all a check needs (`TestRun.caught`); the tests after it would prove nothing more.
     With `isolate` the run happens inside :func:`fresh_imports` of `folder`; pass False when the
     caller has entered it already (to prepare the app's modules first: the run's process inherits
     them). `plugins` are more pytest plugins for the run, to watch it (they run in the run's process).
@@ -387,7 +398,7 @@ def run_tests(folder: Path, paths: Iterable[str], *, isolate: bool = True,
         raise
     if pid == 0:  # the run's process: never returns
         os.close(read_end)
-        _run_and_exit(folder, paths, isolate, plugins, after, write_end)
+        _run_and_exit(folder, paths, isolate, plugins, after, write_end, until_caught)
     os.close(write_end)
     data = _read_capped(read_end)
     _, status = os.waitpid(pid, 0)
@@ -402,7 +413,7 @@ def _fork() -> int:
 
 
 def _run_and_exit(folder: Path, paths: list[str], isolate: bool, plugins: Iterable[object],
-                  after: Callable[[], Any] | None, result_fd: int) -> None:
+                  after: Callable[[], Any] | None, result_fd: int, until_caught: bool = False) -> None:
     """In the run's process: run the tests, send the result as one JSON document, exit."""
     payload = b""
     try:
@@ -411,7 +422,7 @@ def _run_and_exit(folder: Path, paths: list[str], isolate: bool, plugins: Iterab
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, RECORDS_FD)  # the chapter's records are out of the tests' reach
             os.close(devnull)
-        run = _run_here(folder, paths, isolate, result_fd, plugins)
+        run = _run_here(folder, paths, isolate, result_fd, plugins, until_caught)
         run.observed = after() if after is not None else None
         payload = b"\n" + json.dumps(asdict(run)).encode() + b"\n"
     except BaseException as exc:  # noqa: BLE001 - whatever happens, the run's process only exits
@@ -476,13 +487,13 @@ def _decoded(data: bytes, status: int) -> TestRun:
 
 
 def _run_here(folder: Path, paths: list[str], isolate: bool, progress_fd: int | None = None,
-              plugins: Iterable[object] = ()) -> TestRun:
+              plugins: Iterable[object] = (), until_caught: bool = False) -> TestRun:
     """Run the tests in this process (the run's own)."""
     collector = _Collector(folder, paths, progress_fd)
     args = [
         *paths, "-c", os.devnull, "--rootdir", str(folder), "--confcutdir", str(folder), "--import-mode=importlib",
         "-p", "no:cacheprovider", "-p", "no:stepwise", "-p", "no:faulthandler", "-p", "no:terminal",
-        "-W", "ignore::DeprecationWarning",
+        "-W", "ignore::DeprecationWarning", *(["-x"] if until_caught else []),
     ]
     real_exit = os._exit
     os._exit = collector.exiting(real_exit)  # this process is the run's own: nothing else sees the change

@@ -152,6 +152,16 @@ def test_run_tests_passes_and_runs_again_with_fresh_modules(tmp_path):
     assert "test_double (tests/test_app.py:5)" in second.describe()
 
 
+def test_a_run_until_caught_stops_at_the_first_failure(tmp_path):
+    """Against a mutant one failing test settles it: the tests after it do not run."""
+    tests = "def test_a():\n    assert 1 == 2\n\n\ndef test_b():\n    pass\n"
+    stopped = run_tests(make(tmp_path / "one", tests=tests), ["tests/test_app.py"], until_caught=True)
+    assert stopped.caught and not stopped.crashed
+    assert [(t.name, t.outcome) for t in stopped.tests] == [("test_a", "failed")]
+    whole = run_tests(make(tmp_path / "two", tests=tests), ["tests/test_app.py"])
+    assert [(t.name, t.outcome) for t in whole.tests] == [("test_a", "failed"), ("test_b", "passed")]
+
+
 def test_run_tests_reports_collection_errors_without_temp_paths(tmp_path):
     folder = make(tmp_path, tests="from app import missing\n\ndef test_x():\n    pass\n")
     run = run_tests(folder, ["tests/test_app.py"])

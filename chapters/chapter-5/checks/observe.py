@@ -168,6 +168,8 @@ class Observer:
         self._session_ids: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self._engine_ids: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self._files: dict[str, str | None] = {}
+        self._places: dict[tuple[Any, Any], tuple[str | None, int | None]] = {}
+        """Where each function (by its code) is defined: see `_defined_at`."""
         self._undo: list[Any] = []
         self._key: Any = None
         self._real: Any = None
@@ -432,11 +434,22 @@ class Observer:
 
     def _defined_at(self, fn: Any) -> tuple[str | None, int | None]:
         fn = getattr(fn, "func", fn)  # functools.partial
+        try:  # the file comes from `fn`'s code, the line from the code `fn` wraps (if any)
+            code = (getattr(fn, "__code__", None), getattr(inspect.unwrap(fn), "__code__", None))
+        except ValueError:  # a cycle of __wrapped__
+            code = None
+        if code is not None and code[1] is None:
+            code = None  # not a function (a callable object, say): asked each time, as before
+        if code is not None and code in self._places:
+            return self._places[code]  # each request asks again, mostly about the same override
         try:
             file = self._learner_file(inspect.getsourcefile(fn) or "")
-            return (file, inspect.getsourcelines(fn)[1]) if file else (None, None)
+            place = (file, inspect.getsourcelines(fn)[1]) if file else (None, None)
         except (TypeError, OSError):
-            return None, None
+            place = (None, None)
+        if code is not None:
+            self._places[code] = place
+        return place
 
     def changed(self, key: Any, removed: bool) -> None:
         if key is self._key:

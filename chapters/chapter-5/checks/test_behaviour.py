@@ -53,7 +53,8 @@ def watched_run(tmp_path_factory, app_dir, mutant=None) -> Watched:
                       [TESTS], mutant)
     seen = Observer(folder, [TESTS])
     try:
-        run = run_tests(folder, [TESTS], plugins=[seen], after=seen.snapshot)
+        # Against a mutant, the first failing test settles the check: the run stops there.
+        run = run_tests(folder, [TESTS], plugins=[seen], after=seen.snapshot, until_caught=mutant is not None)
         seen.restore(run.observed or {})
     finally:
         seen.close()
