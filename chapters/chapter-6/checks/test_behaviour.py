@@ -28,7 +28,8 @@ from grader.testing import (Advice, CheckFailed, advised, attribute_at, check, d
 
 CONCURRENT = 5
 HOLD = 0.5
-"""Seconds each concurrent probe request keeps its session, so that the requests overlap."""
+"""Seconds each concurrent probe request keeps its session, at most, waiting for all of them to be inside the
+endpoint at once (they leave as soon as they are): long enough for the others to arrive, if nothing holds them back."""
 
 
 @pytest.fixture(scope="module")
@@ -211,14 +212,20 @@ def test_concurrent_sessions(database, observed):
     app = FastAPI()
     seen, inside = [], []
     peak = [0]
+    everyone = asyncio.Event()  # set when all the requests are inside the endpoint together
 
     @app.get("/probe")
     async def probe(session: database.SessionDep):
         seen.append(session)
         inside.append(session)
         peak[0] = max(peak[0], len(inside))
+        if len(inside) == CONCURRENT:
+            everyone.set()
         await session.execute(text("select 1"))
-        await asyncio.sleep(HOLD)  # long enough for the other requests to arrive, if nothing holds them back
+        try:
+            await asyncio.wait_for(everyone.wait(), HOLD)
+        except TimeoutError:
+            pass  # the others did not come in meanwhile: something holds them back
         inside.remove(session)
         return {"open": not closed(observed, session)}
 
