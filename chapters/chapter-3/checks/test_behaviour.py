@@ -29,6 +29,7 @@ from grader.blame import definition
 from grader.testing import Advice, CheckFailed, check, endpoint_function, fail, learner_relative, request, where
 from grader.testing import http_errors_raised
 
+pytestmark = pytest.mark.usefixtures("unsynced_sqlite")  # no fsync: see grader.testing
 HERO = {"name": "Deadpond", "secret_name": "Dive Wilson"}
 MISSING_ID = 424242
 GENERIC_DETAILS = {"", "Not Found"}

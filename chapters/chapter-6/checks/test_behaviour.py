@@ -26,6 +26,7 @@ from sqlmodel import SQLModel
 from grader.testing import (Advice, CheckFailed, advised, attribute_at, check, described, endpoint_function, fail,
                             learner_relative, paused_at, request, where)
 
+pytestmark = pytest.mark.usefixtures("unsynced_sqlite")  # no fsync: see grader.testing
 CONCURRENT = 5
 HOLD = 0.5
 """Seconds each concurrent probe request keeps its session, at most, waiting for all of them to be inside the

@@ -40,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from grader.testing import (CheckFailed, attribute_at, check, endpoint_function, fail, learner_relative, paused_at,
                             request, statement_in, where)
 
+pytestmark = pytest.mark.usefixtures("unsynced_sqlite")  # no fsync: see grader.testing
 REAL_CREATE = sqlalchemy.ext.asyncio.create_async_engine
 THREADS = 4
 SEEN: list = []
