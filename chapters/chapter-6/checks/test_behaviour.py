@@ -2,6 +2,9 @@
 
 No `from __future__ import annotations` here: FastAPI must see the real SessionDep annotation.
 Nothing is mocked: sessions are observed by wrapping AsyncSession.close, and writes are read back from the database.
+
+PYTEST_DONT_REWRITE: these checks fail through `fail()`, never a bare `assert`, so pytest need not rewrite
+(and recompile) this module on every job.
 """
 
 import asyncio

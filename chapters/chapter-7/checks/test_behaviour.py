@@ -7,6 +7,9 @@ URL upgrading is observed by wrapping create_async_engine, which then gets an in
 Behaviour decides; where it fails, the failure points at the statement to change: the learner function
 that produced a wrong URL (`traced`), the statement that created an engine (`created`), the session call
 of an endpoint that read the wrong database or was not awaited (`session_calls`).
+
+PYTEST_DONT_REWRITE: these checks fail through `fail()`, never a bare `assert`, so pytest need not rewrite
+(and recompile) this module on every job.
 """
 
 import ast
