@@ -39,7 +39,7 @@ from grader.routes import endpoint_function, endpoint_of
 __all__ = ["Advice", "CheckFailed", "Learner", "about", "advised", "attribute_at", "check", "closed", "crash_site", "described",
            "endpoint_function", "endpoint_of", "fail", "is_closed", "learner", "learner_frame", "learner_relative",
            "learner_traceback", "named_not_called", "paused_at", "request", "serve", "statement_in",
-           "stopped_by_grader", "where"]
+           "stopped_by_grader", "unsynced_sqlite", "unsynced_sqlite_connections", "where"]
 
 
 def check(check_id: str) -> pytest.MarkDecorator:
@@ -316,3 +316,36 @@ def closed(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
 def is_closed(session: Any, closed: list[Any]) -> bool:
     """Whether `session` (itself, not an equal one) is among the `closed` fixture's sessions."""
     return any(s is session for s in closed)
+
+
+@contextmanager
+def unsynced_sqlite_connections() -> Iterator[None]:
+    """Every SQLite connection a SQLAlchemy pool opens in the block skips fsync (`PRAGMA synchronous = OFF`).
+
+    A check's databases live only as long as its job, so waiting for the disk to confirm each commit buys
+    nothing, and on a busy disk each commit waits tens of milliseconds. What each connection reads, and the
+    locks it takes, are as before: only the durability after a crash of the machine changes."""
+    from sqlalchemy import event
+    from sqlalchemy.pool import Pool
+
+    def unsynced(dbapi_connection: Any, _record: Any) -> None:
+        if "sqlite" not in type(dbapi_connection).__module__:
+            return
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA synchronous = OFF")
+        finally:
+            cursor.close()
+
+    event.listen(Pool, "connect", unsynced)
+    try:
+        yield
+    finally:
+        event.remove(Pool, "connect", unsynced)
+
+
+@pytest.fixture(scope="session")
+def unsynced_sqlite() -> Iterator[None]:
+    """`unsynced_sqlite_connections` for a whole job: `pytestmark = pytest.mark.usefixtures("unsynced_sqlite")`."""
+    with unsynced_sqlite_connections():
+        yield

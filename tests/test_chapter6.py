@@ -328,3 +328,32 @@ def test_a_scope_given_by_name_is_left_to_the_failing_commit(grade_files):
         checks = by_id(grade_files("chapter-6", changed))
         assert checks["sessiondep-defined"].status == "pass", value
         assert checks["failed-commit-is-error"].status == verdict, value
+
+
+def test_the_checks_databases_skip_fsync_only_while_the_job_runs(tmp_path):
+    """Chapters 3, 6 and 7 grade with `unsynced_sqlite` (grader.testing): every SQLite connection, sync or
+    aiosqlite, is opened with `PRAGMA synchronous = OFF`, and only inside the block."""
+    import asyncio
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from grader.testing import unsynced_sqlite_connections
+
+    def synchronous():
+        engine = create_engine(f"sqlite:///{tmp_path / 'sync.db'}")
+        with engine.connect() as connection:
+            value = connection.execute(text("PRAGMA synchronous")).scalar()
+        engine.dispose()
+        return value
+
+    async def asynchronous():
+        engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'async.db'}")
+        async with engine.connect() as connection:
+            value = (await connection.execute(text("PRAGMA synchronous"))).scalar()
+        await engine.dispose()
+        return value
+
+    with unsynced_sqlite_connections():
+        assert (synchronous(), asyncio.run(asynchronous())) == (0, 0)  # OFF
+    assert (synchronous(), asyncio.run(asynchronous())) == (2, 2)  # FULL, SQLite's default

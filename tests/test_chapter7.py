@@ -57,6 +57,33 @@ def test_the_race_is_reported_with_the_number_of_engines(graded):
     assert "4 threads" in check.message and "4 engines" in check.message
 
 
+def solution_with(database):
+    files = {p.name: p.read_text() for p in (ROOT / "solutions" / "chapter-7").glob("*.py")}
+    return {**files, "database.py": database}
+
+
+@pytest.mark.parametrize("guarded", [
+    # Module-level locks of other kinds: the race window closes as soon as the other threads wait on them.
+    ("_lock = threading.Lock()", "_lock = threading.Semaphore()"),
+    ("_lock = threading.Lock()", "_lock = threading.Condition()"),
+    # A lock the check cannot see (inside a dict): the window runs its full length, and the cache holds.
+    ("_lock = threading.Lock()", "_guard = {\"lock\": threading.Lock()}"),
+], ids=["semaphore", "condition", "hidden-lock"])
+def test_a_cache_guarded_another_way_is_thread_safe(grade_files, guarded):
+    text = SOLUTION.replace(*guarded)
+    if "_guard" in text:
+        text = text.replace("with _lock:", "with _guard[\"lock\"]:")
+    assert by_id(grade_files("chapter-7", solution_with(text)))["cache-thread-safe"].status == "pass"
+
+
+def test_a_lock_taken_after_the_cache_was_checked_lets_the_race_in(grade_files):
+    """The threads that found the cache empty queue on the lock, then each creates its engine in turn."""
+    text = SOLUTION.replace(LOCKED + "        if url not in _factories:\n", "    if url not in _factories:\n        with _lock:\n")
+    text = text.replace("        return _factories[url]\n", "    return _factories[url]\n", 1)
+    check = by_id(grade_files("chapter-7", solution_with(text)))["cache-thread-safe"]
+    assert (check.status, check.diagnosis) == ("fail", "race") and "4 engines" in check.message
+
+
 def test_a_dependency_whose_opening_the_static_check_cannot_read_is_left_to_the_behavioural_checks():
     """It used to fail as `not-opened`; with no positive evidence of a known mistake, it passes now (the
     behavioural checks run the dependency and see that it yields no session)."""

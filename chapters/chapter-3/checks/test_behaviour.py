@@ -5,6 +5,9 @@ points where the fix goes: the statement of the endpoint that explains it (the q
 the `model_dump` of a wrong PATCH, a commit that comes too early), else the endpoint's `def`. The last
 two checks swap `database.get_session` for a dependency on another database and watch which database
 every endpoint reads and writes, and whether its database work runs on the event loop.
+
+PYTEST_DONT_REWRITE: these checks fail through `fail()`, never a bare `assert`, so pytest need not rewrite
+(and recompile) this module on every job.
 """
 
 import ast
@@ -29,6 +32,7 @@ from grader.blame import definition
 from grader.testing import Advice, CheckFailed, check, endpoint_function, fail, learner_relative, request, where
 from grader.testing import http_errors_raised
 
+pytestmark = pytest.mark.usefixtures("unsynced_sqlite")  # no fsync: see grader.testing
 HERO = {"name": "Deadpond", "secret_name": "Dive Wilson"}
 MISSING_ID = 424242
 GENERIC_DETAILS = {"", "Not Found"}
@@ -255,20 +259,20 @@ def better_place(failure, fn, crash):
     return None
 
 
-@contextmanager
-def started(main, database, hero_model):
-    """The learner's app, started (lifespan) on an emptied hero table."""
+@pytest.fixture(scope="module")
+def running(main):
+    """The learner's app, started (its lifespan run) once for the checks that send it requests."""
     with TestClient(main.app) as client:
-        with Session(database.engine) as session:
-            session.execute(delete(hero_model))
-            session.commit()
-        yield Api(main, client)
+        yield client
 
 
 @pytest.fixture
-def api(main, database, hero_model):
-    with started(main, database, hero_model) as api:
-        yield api
+def api(main, database, hero_model, running):
+    """The running app, on an emptied hero table."""
+    with Session(database.engine) as session:
+        session.execute(delete(hero_model))
+        session.commit()
+    return Api(main, running)
 
 
 def rows(engine, hero_model):
@@ -615,11 +619,12 @@ ROUTES = (("POST", ALL), ("GET", ALL), ("GET", ONE), ("PATCH", ONE), ("DELETE", 
 
 
 @check("endpoints-off-the-event-loop")
-def test_endpoints_off_the_event_loop(main, database, hero_model):
+def test_endpoints_off_the_event_loop(request, main):
     served = [endpoint_function(main.app, method, route) for method, route in ROUTES]
     if not any(fn is not None and inspect.iscoroutinefunction(definition(fn)) for fn in served):
         return  # FastAPI runs every plain `def` endpoint in a worker thread
-    with started(main, database, hero_model) as api, queries_on_the_event_loop() as seen:
+    api = request.getfixturevalue("api")
+    with queries_on_the_event_loop() as seen:
         blocking = sent_on_the_loop(api, seen)
     if not blocking:
         return

@@ -2,6 +2,9 @@
 
 No `from __future__ import annotations` here: FastAPI must see the real SessionDep annotation.
 Nothing is mocked: sessions are observed by wrapping AsyncSession.close, and writes are read back from the database.
+
+PYTEST_DONT_REWRITE: these checks fail through `fail()`, never a bare `assert`, so pytest need not rewrite
+(and recompile) this module on every job.
 """
 
 import asyncio
@@ -26,9 +29,11 @@ from sqlmodel import SQLModel
 from grader.testing import (Advice, CheckFailed, advised, attribute_at, check, described, endpoint_function, fail,
                             learner_relative, paused_at, request, where)
 
+pytestmark = pytest.mark.usefixtures("unsynced_sqlite")  # no fsync: see grader.testing
 CONCURRENT = 5
 HOLD = 0.5
-"""Seconds each concurrent probe request keeps its session, so that the requests overlap."""
+"""Seconds each concurrent probe request keeps its session, at most, waiting for all of them to be inside the
+endpoint at once (they leave as soon as they are): long enough for the others to arrive, if nothing holds them back."""
 
 
 @pytest.fixture(scope="module")
@@ -211,14 +216,20 @@ def test_concurrent_sessions(database, observed):
     app = FastAPI()
     seen, inside = [], []
     peak = [0]
+    everyone = asyncio.Event()  # set when all the requests are inside the endpoint together
 
     @app.get("/probe")
     async def probe(session: database.SessionDep):
         seen.append(session)
         inside.append(session)
         peak[0] = max(peak[0], len(inside))
+        if len(inside) == CONCURRENT:
+            everyone.set()
         await session.execute(text("select 1"))
-        await asyncio.sleep(HOLD)  # long enough for the other requests to arrive, if nothing holds them back
+        try:
+            await asyncio.wait_for(everyone.wait(), HOLD)
+        except TimeoutError:
+            pass  # the others did not come in meanwhile: something holds them back
         inside.remove(session)
         return {"open": not closed(observed, session)}
 

@@ -7,6 +7,9 @@ URL upgrading is observed by wrapping create_async_engine, which then gets an in
 Behaviour decides; where it fails, the failure points at the statement to change: the learner function
 that produced a wrong URL (`traced`), the statement that created an engine (`created`), the session call
 of an endpoint that read the wrong database or was not awaited (`session_calls`).
+
+PYTEST_DONT_REWRITE: these checks fail through `fail()`, never a bare `assert`, so pytest need not rewrite
+(and recompile) this module on every job.
 """
 
 import ast
@@ -19,7 +22,6 @@ import linecache
 import re
 import sys
 import threading
-import time
 import typing
 import uuid
 from contextlib import contextmanager
@@ -40,8 +42,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from grader.testing import (CheckFailed, attribute_at, check, endpoint_function, fail, learner_relative, paused_at,
                             request, statement_in, where)
 
+pytestmark = pytest.mark.usefixtures("unsynced_sqlite")  # no fsync: see grader.testing
 REAL_CREATE = sqlalchemy.ext.asyncio.create_async_engine
 THREADS = 4
+RACE_WINDOW = 0.2
+"""Seconds, at most, an engine's creation waits for the other threads in cache-thread-safe (see `Race`)."""
 SEEN: list = []
 """Engines of the sessions opened so far: `run` disposes them before its event loop ends."""
 _FILES: dict[str, str | None] = {}
@@ -250,11 +255,11 @@ def created(monkeypatch, database):
     `stacks` the learner lines that led to it (innermost first).
 
     `created.redirect = True` hands every engine an in-memory SQLite URL instead (for URLs of
-    databases that are not here); `created.delay` slows creation down to open a race window.
+    databases that are not here); `created.race` holds each creation open while other threads catch up.
     """
     class Recorder(list):
         redirect = False
-        delay = 0.0
+        race = None
         stacks: list
 
     calls = Recorder()
@@ -263,8 +268,8 @@ def created(monkeypatch, database):
     def spy(url, *args, **kwargs):
         calls.append(url_text(url))
         calls.stacks.append(learner_lines(sys._getframe(1)))
-        if calls.delay:
-            time.sleep(calls.delay)
+        if calls.race is not None:
+            calls.race.creating()
         if calls.redirect:
             return REAL_CREATE("sqlite+aiosqlite://")
         return REAL_CREATE(url, *args, **kwargs)
@@ -487,11 +492,77 @@ def dev_dropped(calls, wrong):
     return misbound(calls, dev_url) if dev_url else None
 
 
+class Race:
+    """cache-thread-safe's race window. An engine's creation waits until every other thread has caught up: it is
+    creating an engine too, or waits on a lock of database.py's, or is done. A cache without a lock then lets every
+    thread in; with one, the creation goes on as soon as the others queue behind it. RACE_WINDOW seconds at most,
+    for the threads that wait on something the check cannot see."""
+
+    def __init__(self, threads):
+        self.threads = threads
+        self.caught_up, self.blocked = set(), set()
+        self.changed = threading.Condition()
+
+    def _mark(self, marks, add):
+        with self.changed:
+            (marks.add if add else marks.discard)(threading.get_ident())
+            self.changed.notify_all()
+
+    def creating(self):
+        self._mark(self.caught_up, True)
+        with self.changed:
+            self.changed.wait_for(lambda: len(self.caught_up | self.blocked) >= self.threads, RACE_WINDOW)
+
+    def done(self):
+        self._mark(self.caught_up, True)
+
+    def waiting(self, lock, blocking, timeout):
+        """Acquire `lock` as `lock.acquire(blocking, timeout)` would, counting the thread as caught up while it
+        waits."""
+        if not blocking:
+            return lock.acquire(False)
+        if lock.acquire(False):
+            return True
+        self._mark(self.blocked, True)
+        try:
+            return lock.acquire() if timeout is None or timeout < 0 else lock.acquire(True, timeout)
+        finally:
+            self._mark(self.blocked, False)
+
+
+LOCKS = (type(threading.Lock()), type(threading.RLock()), threading.Semaphore, threading.Condition)
+
+
+class Watched:
+    """One of the learner's locks, with its waiters counted by a Race; it works as the lock it wraps."""
+
+    def __init__(self, lock, race):
+        self._lock, self._race = lock, race
+
+    def acquire(self, blocking=True, timeout=-1):
+        return self._race.waiting(self._lock, blocking, timeout)
+
+    def release(self, *args):
+        return self._lock.release(*args)
+
+    def __enter__(self):
+        return self.acquire()
+
+    def __exit__(self, *exc):
+        self._lock.release()
+
+    def __getattr__(self, name):
+        return getattr(self._lock, name)
+
+
 @check("cache-thread-safe")
 def test_cache_thread_safe(monkeypatch, database, created):
     name = add_database(monkeypatch, database, f"sqlite:///race-{uuid.uuid4().hex[:8]}.db")
     dep = dependency(database, name)
-    created.delay = 0.2  # creating an engine now takes a while: a cache without a lock lets every thread in
+    created.race = race = Race(THREADS)  # a cache without a lock now lets every thread in
+    for attribute, value in list(vars(database).items()):
+        if isinstance(value, LOCKS):
+            monkeypatch.setattr(database, attribute, Watched(value, race))
     start = threading.Barrier(THREADS)
     engines, errors = [], []
 
@@ -501,6 +572,8 @@ def test_cache_thread_safe(monkeypatch, database, created):
             engines.append(asyncio.run(engine_of(dep)))
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
+        finally:
+            race.done()
 
     threads = [threading.Thread(target=worker) for _ in range(THREADS)]
     for thread in threads:
