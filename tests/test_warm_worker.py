@@ -62,3 +62,9 @@ def test_loaded_modules_are_indexed_by_file(monkeypatch):
     index_module_files()
     assert inspect.modulesbyfile[inspect.getabsfile(json)] == "json"
     assert inspect.modulesbyfile[inspect.getabsfile(rewrites)] == "grader.sandbox.rewrites"
+
+
+def test_the_grader_modules_a_test_module_imports_are_named_for_the_worker(check_file):
+    check_file.write_text("import ast\nimport grader.blame\nfrom grader.mutation import run_tests\n"
+                          "from observe import Observer\nfrom . import helpers\n\n" + CHECK.format(expected=2))
+    assert rewrites.prepare([str(check_file)]) == ["grader.blame", "grader.mutation"]

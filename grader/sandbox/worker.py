@@ -39,8 +39,7 @@ OUTPUT_CAP = 64 * 1024
 
 def run_job(job: dict[str, Any]) -> dict[str, Any]:
     """Fork a child for `job`, enforce its wall-clock timeout, collect what it reported."""
-    preload(job.get("preload", ()), base=(), index=True)
-    rewrites.prepare(job["test_files"])
+    preload([*job.get("preload", ()), *rewrites.prepare(job["test_files"])], base=(), index=True)
     rec_r, rec_w = os.pipe()
     out_r, out_w = os.pipe()
     sys.stdout.flush()
