@@ -23,6 +23,7 @@ import time
 from typing import Any
 
 from grader.sandbox import reaper, rewrites
+from grader.sandbox.child import prepare_config
 from grader.sandbox.preload import preload
 from grader.sandbox.records import RecordReader
 
@@ -40,6 +41,7 @@ OUTPUT_CAP = 64 * 1024
 def run_job(job: dict[str, Any]) -> dict[str, Any]:
     """Fork a child for `job`, enforce its wall-clock timeout, collect what it reported."""
     preload([*job.get("preload", ()), *rewrites.prepare(job["test_files"])], base=(), index=True)
+    prepare_config()
     rec_r, rec_w = os.pipe()
     out_r, out_w = os.pipe()
     sys.stdout.flush()
