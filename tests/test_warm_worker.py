@@ -1,99 +1,153 @@
-"""What the warm worker prepares once for all its children: pytest's configuration as it starts
-(each child completes its own copy for its job, once), the chapter's test modules with their
-asserts rewritten (used only while the file is unchanged, failing with pytest's explanation as
-before) and the grader modules they import, and `inspect`'s index of loaded modules' files."""
+"""A warm worker is fast, not shared: each job's child starts clean.
+
+The chapter here is made for the purpose: its one behavioural check reports what the child sees
+(its process, folders, limits, whether the learner's module was already imported, whether the
+audit hook is on), so two jobs on the same warm worker can be compared.
+"""
 
 from __future__ import annotations
 
-import inspect
+import base64
 import json
+import resource
+import textwrap
 from pathlib import Path
 
 import pytest
-from _pytest.assertion import rewrite
 
-from grader.sandbox import child, rewrites
-from grader.sandbox.preload import index_module_files
+from grader.engine import grade
+from grader.sandbox.limits import Limits
+from grader.manifest import load_chapter_dir
+from grader.submission import locate
+from grader.sandbox.workerproc import Worker
 
-CHECK = "def test_sum():\n    total = 1 + 1\n    assert total == {expected}\n"
+OBSERVE = textwrap.dedent('''
+    import base64, json, os, resource, sys, tempfile
+    from pathlib import Path
 
+    from grader.testing import check, fail
 
-@pytest.fixture
-def check_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setattr(rewrite, "_rewrite_test", rewrite._rewrite_test)  # put pytest's back afterwards
-    monkeypatch.setattr(rewrites, "_DONE", {})
-    path = tmp_path / "test_sum.py"
-    path.write_text(CHECK.format(expected=3))
-    return path
-
-
-def run(code) -> str:
-    namespace: dict = {}
-    exec(code, namespace)
-    with pytest.raises(AssertionError) as failed:
-        namespace["test_sum"]()
-    return str(failed.value)
+    OUTSIDE = Path(__file__).parent / "written-by-a-child.txt"
 
 
-def test_an_unchanged_module_is_rewritten_once(check_file):
-    rewrites.prepare([str(check_file)])
-    first = rewrite._rewrite_test(check_file, None)
-    assert rewrite._rewrite_test(check_file, None) is first
-    assert run(first[1]) == "assert 2 == 3"  # pytest's explanation: the asserts are rewritten
+    @check("observe")
+    def test_observe(learner):
+        preloaded = "poplib" in sys.modules  # imported by nothing here: only a preload puts it there
+        imported_before = "counter" in sys.modules
+        counter = learner.module("counter")
+        try:
+            OUTSIDE.write_text("escaped")
+            refused = False
+        except PermissionError:
+            refused = True
+        limits = {name: resource.getrlimit(getattr(resource, "RLIMIT_" + name))[0]
+                  for name in ("CPU", "AS", "FSIZE", "NOFILE")}
+        seen = json.dumps({
+            "preloaded": preloaded, "imported_before": imported_before, "loads": counter.LOADS,
+            "module_file": counter.__file__,
+            "pid": os.getpid(), "parent": os.getppid(), "cwd": os.getcwd(), "home": os.environ["HOME"],
+            "tmp": tempfile.gettempdir(), "env": sorted(os.environ), "limits": limits, "refused": refused,
+        })
+        fail(base64.b64encode(seen.encode()).decode())  # encoded: the report shows no sandbox path as it is
+''')
+COUNTER = textwrap.dedent('''
+    import builtins
+
+    # Module state that would survive into the next job if jobs shared an interpreter.
+    builtins.LOADS = getattr(builtins, "LOADS", 0) + 1
+    LOADS = builtins.LOADS
+''')
 
 
-def test_a_module_changed_since_is_rewritten_again(check_file):
-    rewrites.prepare([str(check_file)])
-    prepared = rewrite._rewrite_test(check_file, None)
-    check_file.write_text(CHECK.format(expected=4))
-    fresh = rewrite._rewrite_test(check_file, None)
-    assert fresh is not prepared and run(fresh[1]) == "assert 2 == 4"
+@pytest.fixture(scope="module")
+def chapter(tmp_path_factory):
+    root = tmp_path_factory.mktemp("content")
+    folder = root / "chapters" / "chapter-9"
+    (folder / "checks").mkdir(parents=True)
+    (folder / "chapter.toml").write_text(textwrap.dedent('''
+        format_version = 1
+        title = "What a child sees"
+        files = ["counter.py"]
+        timeout = 2
+
+        [[checks]]
+        id = "observe"
+        title = "The child reports what it sees"
+        kind = "behaviour"
+        hints = ["a", "b", "c"]
+    '''))
+    (folder / "checks" / "test_observe.py").write_text(OBSERVE)
+    return load_chapter_dir(folder)
 
 
-def test_a_module_that_does_not_compile_is_left_to_pytest(check_file):
-    check_file.write_text("def test_sum(:\n")
-    rewrites.prepare([str(check_file)])  # no error here: the child's collection reports it
-    with pytest.raises(SyntaxError):
-        rewrite._rewrite_test(check_file, None)
+@pytest.fixture(scope="module")
+def worker():
+    with Worker() as w:
+        yield w
 
 
-def test_loaded_modules_are_indexed_by_file(monkeypatch):
-    monkeypatch.setattr(inspect, "modulesbyfile", {})
-    monkeypatch.setattr(inspect, "_filesbymodname", {})
-    index_module_files()
-    assert inspect.modulesbyfile[inspect.getabsfile(json)] == "json"
-    assert inspect.modulesbyfile[inspect.getabsfile(rewrites)] == "grader.sandbox.rewrites"
+def submission(chapter, folder: Path, source: str = COUNTER):
+    folder.mkdir()
+    (folder / "counter.py").write_text(source)
+    return locate(chapter, folder)
 
 
-def test_the_grader_modules_a_test_module_imports_are_named_for_the_worker(check_file):
-    check_file.write_text("import ast\nimport grader.blame\nfrom grader.mutation import run_tests\n"
-                          "from observe import Observer\nfrom . import helpers\n\n" + CHECK.format(expected=2))
-    assert rewrites.prepare([str(check_file)]) == ["grader.blame", "grader.mutation"]
+def observe(chapter, sub, worker) -> dict:
+    report = grade(chapter, sub, worker=worker)
+    check = next(c for c in report.checks if c.id == "observe")
+    assert check.status == "fail", check.message  # the check reports by failing on purpose
+    return json.loads(base64.b64decode(check.message))
 
 
-def test_a_child_takes_the_prepared_configuration_once_for_its_job(monkeypatch, tmp_path):
-    from _pytest.config import get_config
+def test_every_job_gets_a_fresh_child_with_its_own_folders_limits_and_hook(chapter, worker, tmp_path):
+    first = observe(chapter, submission(chapter, tmp_path / "one"), worker)
+    second = observe(chapter, submission(chapter, tmp_path / "two"), worker)
+    for seen in (first, second):
+        # the learner's module was imported in this child, from its own copy, for the first time
+        assert seen["imported_before"] is False and seen["loads"] == 1
+        assert Path(seen["module_file"]).parent == Path(seen["cwd"])
+        # a child forked from the warm worker, in its own sandbox: work/, home/, tmp/ side by side
+        assert seen["parent"] == worker.proc.pid and seen["pid"] != worker.proc.pid
+        sandbox = Path(seen["cwd"]).parent
+        assert Path(seen["home"]) == sandbox / "home" and Path(seen["tmp"]) == sandbox / "tmp"
+        assert set(seen["env"]) - {"PYTEST_VERSION", "PYTEST_CURRENT_TEST"} == {  # what pytest adds
+            "PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "PYTHONDONTWRITEBYTECODE", "PYTEST_DISABLE_PLUGIN_AUTOLOAD"}
+        assert not sandbox.exists()  # removed after the grade
+        limits = Limits(cpu_seconds=int(chapter.timeout) + 2)
+        mb = 1024 * 1024
+        expected = {"CPU": limits.cpu_seconds, "AS": limits.memory_mb * mb, "FSIZE": limits.file_mb * mb,
+                    "NOFILE": limits.open_files}
+        assert seen["limits"] == {name: _capped(name, value) for name, value in expected.items()}
+        assert seen["refused"] is True  # the audit hook is on in every child
+    assert first["pid"] != second["pid"] and first["cwd"] != second["cwd"] and first["tmp"] != second["tmp"]
+    assert not (chapter.checks_dir / "written-by-a-child.txt").exists()
+    # what the worker imported started no thread: forking a process with threads risks deadlocks
+    assert len(list(Path(f"/proc/{worker.proc.pid}/task").iterdir())) == 1
 
-    monkeypatch.setattr(child, "_prepared", None)
-    child.prepare_config()
-    prepared = child._prepared
-    take = child._take_prepared(get_config)
-    monkeypatch.chdir(tmp_path)
-    args = ["test_x.py", "-q", *child.EXCLUDED]
-    config = take(args, None, prog=child.PROG)
-    assert config is prepared and config.invocation_params.args == tuple(args)
-    assert config.invocation_params.dir == tmp_path
-    assert all(config.pluginmanager.is_blocked(plugin) for plugin in child.UNUSED_PLUGINS)
-    again = take(args, None, prog=child.PROG)  # a second pytest run in the child starts from scratch
-    assert again is not prepared and again.invocation_params.args == tuple(args)
+
+def _capped(name: str, wanted: int) -> int:
+    """The soft limit the child gets: `wanted`, unless this process's own hard limit is lower."""
+    hard = resource.getrlimit(getattr(resource, f"RLIMIT_{name}"))[1]
+    return wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
 
 
-def test_other_arguments_get_a_configuration_of_their_own(monkeypatch):
-    from _pytest.config import get_config
+def test_a_job_past_its_time_limit_is_stopped_and_the_next_one_is_clean(chapter, worker, tmp_path):
+    hang = submission(chapter, tmp_path / "hang", COUNTER + "\nwhile True:\n    pass\n")
+    loop = hang.edited["counter.py"].read_text().splitlines().index("while True:") + 1
+    report = grade(chapter, hang, worker=worker)
+    check = next(c for c in report.checks if c.id == "observe")
+    assert check.status == "fail" and check.diagnosis == "timeout" and "timed out" in check.message
+    assert check.file == "counter.py" and check.line in (loop, loop + 1)
+    assert worker.alive
+    after = observe(chapter, submission(chapter, tmp_path / "after"), worker)
+    assert after["imported_before"] is False and after["loads"] == 1
 
-    monkeypatch.setattr(child, "_prepared", None)
-    child.prepare_config()
-    prepared = child._prepared
-    config = child._take_prepared(get_config)(["test_x.py", "-p", "no:doctest"], None, prog=child.PROG)
-    assert config is not prepared
-    assert config.pluginmanager.is_blocked("doctest") and not config.pluginmanager.is_blocked("cacheprovider")
+
+def test_a_job_can_name_modules_for_the_worker_to_preload(chapter, tmp_path):
+    """`preload` (speed only) reaches a worker started before the chapter was known, as `grade`
+    starts it: the worker imports the modules, and the children it forks from then on have them."""
+    with Worker() as fresh:
+        assert observe(chapter, submission(chapter, tmp_path / "one"), fresh)["preloaded"] is False
+        preloading = chapter.model_copy(update={"preload": ("poplib",)})
+        seen = observe(preloading, submission(chapter, tmp_path / "two"), fresh)
+        assert seen["preloaded"] is True and seen["imported_before"] is False and seen["loads"] == 1
