@@ -3,7 +3,10 @@
 Scheduling: `size` workers, and twice as many threads feeding them. A thread runs a submission's
 static stage (here, in the parent) without holding a worker, and takes whichever worker is free
 only for the behavioural job (`_AnyFree`). So while a worker's child runs one submission, the
-parent prepares the next one for it, and no worker waits for the parent between jobs.
+parent prepares the next one for it, and no worker waits for the parent between jobs. The
+parent's side of grading runs one thread at a time (`_parent`): it is Python work the GIL
+serialises anyway, and CPython 3.11's `ast` is not safe to use from two threads at once
+(gh-106905: "AST constructor recursion depth mismatch").
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ class WorkerPool:
         self.preload = preload
         self.sandbox = sandbox
         self._lock = threading.Lock()
+        self._parent = threading.Lock()
+        """Held by the thread running grading's parent side; released while its job waits and runs."""
         self._held = threading.local()
         self._slots: list[Runner] = [runner(sandbox, preload) for _ in range(self.size)]
         """The workers, by slot; they import their libraries while the first static stages run."""
@@ -66,7 +71,8 @@ class WorkerPool:
             self._free.put(slot)
 
     def grade(self, chapter: Chapter, submission: Submission) -> Report:
-        return grade(chapter, submission, worker=_AnyFree(self))
+        with self._parent:
+            return grade(chapter, submission, worker=_AnyFree(self))
 
     def map_unordered(self, fn: Callable[[WorkerPool, T], Report], items: Iterable[T]) -> Iterator[tuple[T, Report]]:
         """Run `fn(pool, item)` for every item concurrently; yield (item, report) as each finishes."""
@@ -99,7 +105,12 @@ class _AnyFree:
         self.pool = pool
 
     def run(self, job: dict[str, Any]) -> dict[str, Any]:
-        return self.pool.run(job)
+        """The job on the first worker free; meanwhile another thread may grade (see `WorkerPool.grade`)."""
+        self.pool._parent.release()
+        try:
+            return self.pool.run(job)
+        finally:
+            self.pool._parent.acquire()
 
     def kill(self) -> None:
         pass
