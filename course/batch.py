@@ -211,12 +211,23 @@ def _why(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+@contextlib.contextmanager
+def _own_folder(entry: Entry, staging: Path) -> Iterator[Path]:
+    """Where `prepare` unpacks this student's zip, removed afterwards; nothing is made for a folder or a
+    `.py` file, which are graded where they are (`prepare` writes only for a zip)."""
+    if entry.path.suffix != ".zip":
+        yield staging
+        return
+    with tempfile.TemporaryDirectory(dir=staging, ignore_cleanup_errors=True) as own:
+        yield Path(own)
+
+
 def grade_entry(pool: WorkerPool, chapter: Chapter, entry: Entry, staging: Path) -> Report:
     """Grade one student; whatever happens, a report comes back (the batch never stops)."""
     try:
-        with tempfile.TemporaryDirectory(dir=staging, ignore_cleanup_errors=True) as own:
+        with _own_folder(entry, staging) as own:
             try:
-                submission = prepare(chapter, entry, Path(own))
+                submission = prepare(chapter, entry, own)
             except Rejected as exc:
                 return unable_to_grade(chapter, _placeholder(entry), str(exc))
             except Exception as exc:  # noqa: BLE001 - reading the upload failed: re-run to retry
@@ -242,8 +253,8 @@ def still_valid(report: Report | None, chapter: Chapter, submission_hash: str, c
 def _unchanged(chapter: Chapter, entry: Entry, staging: Path, kept: Report, checks_hash: str) -> bool:
     """Does the earlier report `kept` still hold for this student's files?"""
     try:
-        with tempfile.TemporaryDirectory(dir=staging, ignore_cleanup_errors=True) as own:
-            current = prepare(chapter, entry, Path(own)).fingerprint()
+        with _own_folder(entry, staging) as own:
+            current = prepare(chapter, entry, own).fingerprint()
     except Exception:  # noqa: BLE001 - anything unreadable is simply graded (and reported) again
         return False
     return still_valid(kept, chapter, current, checks_hash)

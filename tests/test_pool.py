@@ -113,3 +113,45 @@ def test_a_submission_that_garbles_its_workers_answer_fails_and_the_pool_goes_on
         results = [report for _, report in pool.map_unordered(lambda p, sub: p.grade(chapter, sub),
                                                               [locate(chapter, garbler), good])]
     assert sorted(r.status for r in results) == ["fail", "pass"]
+
+
+def test_the_parent_side_of_grading_runs_one_thread_at_a_time_and_overlaps_the_jobs(monkeypatch):
+    """Two workers, four feeding threads: the static stages (here, a stand-in) never run at once, and
+    one runs while another submission's job does."""
+    import threading
+    import time
+
+    import grader.sandbox.pool as pool_module
+
+    events, inside, most = [], 0, 0
+    lock = threading.Lock()
+
+    def stage(label: str) -> None:
+        nonlocal inside, most
+        with lock:
+            inside += 1
+            most = max(most, inside)
+        time.sleep(0.02)
+        with lock:
+            inside -= 1
+            events.append(label)
+
+    def fake_grade(chapter, submission, worker):
+        stage("static")
+        worker.run({"timeout": 1})
+        stage("report")
+        return submission
+
+    def fake_run(self, job):
+        events.append("job starts")
+        time.sleep(0.1)
+        events.append("job ends")
+        return {}
+
+    monkeypatch.setattr(pool_module, "grade", fake_grade)
+    monkeypatch.setattr(WorkerPool, "run", fake_run)
+    with WorkerPool(2) as pool:
+        assert sorted(r for _, r in pool.map_unordered(lambda p, n: p.grade(None, n), range(8))) == list(range(8))
+    assert most == 1
+    first_job = events.index("job starts")
+    assert "static" in events[first_job:events.index("job ends")]

@@ -93,7 +93,49 @@ def emit(key: str, record: dict[str, Any]) -> None:
         data = data[written:]
 
 
+EXCLUDED = tuple(arg for plugin in UNUSED_PLUGINS for arg in ("-p", f"no:{plugin}"))
+PROG = "pytest.main()"
+"""The program name `pytest.main` gives its configuration."""
+_prepared: Any = None
+"""pytest's configuration as `get_config` starts it (plugin manager, built-in plugins registered,
+their options declared), made once by the warm worker (`prepare_config`); each child takes its own
+copy with the fork and completes it for its job, as `pytest.main` would have done from scratch."""
+
+
+def prepare_config() -> None:
+    """Start pytest's configuration in the worker, before any fork (see `_prepared`). Nothing in it
+    depends on the job: only the excluded plugins, the same for every job, decide what it holds."""
+    global _prepared
+    if _prepared is None:
+        import gc
+
+        from _pytest.config import get_config
+
+        _prepared = get_config(list(EXCLUDED), None, prog=PROG)
+        gc.freeze()  # as the preloaded libraries: children's collections skip it
+
+
+def _take_prepared(original: Any) -> Any:
+    """`get_config` for this child's one `pytest.main`: the worker's prepared configuration, given the
+    job's arguments, plugins and folder; pytest's own `get_config` for anything else."""
+    from pathlib import Path
+
+    from _pytest.config import Config
+
+    def get_config(args: Any = None, plugins: Any = None, *, prog: str | None = None) -> Any:
+        global _prepared
+        config, _prepared = _prepared, None
+        flags = [a for i, a in enumerate(args or ()) if a == "-p" or (i and args[i - 1] == "-p")]
+        if config is None or prog != PROG or tuple(flags) != EXCLUDED:
+            return original(args, plugins, prog=prog)
+        config.invocation_params = Config.InvocationParams(args=args, plugins=plugins, dir=Path.cwd())
+        return config
+
+    return get_config
+
+
 def _run_pytest(job: dict[str, Any]) -> int:
+    import _pytest.config
     import pytest
 
     import grader.testing
@@ -103,9 +145,9 @@ def _run_pytest(job: dict[str, Any]) -> int:
     args = [
         *job["test_files"],
         "-c", job["ini"], "--rootdir", job["checks_dir"], "--confcutdir", job["checks_dir"],
-        "-q", "--no-header", "--tb=no", "-W", "ignore::DeprecationWarning",
-        *(arg for plugin in UNUSED_PLUGINS for arg in ("-p", f"no:{plugin}")),
+        "-q", "--no-header", "--tb=no", "-W", "ignore::DeprecationWarning", *EXCLUDED,
     ]
+    _pytest.config.get_config = _take_prepared(_pytest.config.get_config)
     key = job["key"]
     plugin = GraderPlugin(job, lambda record: emit(key, record))
     guard.install(job["sandbox"], lambda event, reason: emit(key, {"type": "refused", "event": event,

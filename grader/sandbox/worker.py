@@ -22,7 +22,8 @@ import sys
 import time
 from typing import Any
 
-from grader.sandbox import reaper
+from grader.sandbox import reaper, rewrites
+from grader.sandbox.child import prepare_config
 from grader.sandbox.preload import preload
 from grader.sandbox.records import RecordReader
 
@@ -39,7 +40,8 @@ OUTPUT_CAP = 64 * 1024
 
 def run_job(job: dict[str, Any]) -> dict[str, Any]:
     """Fork a child for `job`, enforce its wall-clock timeout, collect what it reported."""
-    preload(job.get("preload", ()), base=())
+    preload([*job.get("preload", ()), *rewrites.prepare(job["test_files"])], base=(), index=True)
+    prepare_config()
     rec_r, rec_w = os.pipe()
     out_r, out_w = os.pipe()
     sys.stdout.flush()
@@ -189,13 +191,13 @@ def main() -> None:
     os.dup2(2, 1)  # stray prints from imports must not corrupt the protocol
     signal.signal(signal.SIGTERM, _terminate)
     reaper.adopt_orphans()
-    preload(sys.argv[1:])
+    preload(sys.argv[1:], index=True)
     channel.write(json.dumps({"ready": True}) + "\n")
     jobs = Jobs(sys.stdin.fileno())
     idle: list[str] | None = None  # from the first job on (a cold `grade` sends its one job at once)
     while True:
         if idle and not jobs.waiting():
-            preload([idle.pop(0)], base=())
+            preload([idle.pop(0)], base=(), index=True)
             continue
         line = jobs.next()
         if line is None:
