@@ -16,16 +16,17 @@ import re
 import stat
 import threading
 import tokenize
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import libcst as cst
 from libcst.metadata import (
+    CodeRange,
     ImportAssignment,
     MetadataWrapper,
     PositionProvider,
-    QualifiedNameProvider,
     ScopeProvider,
 )
 
@@ -55,19 +56,40 @@ class SyntaxProblem:
         return self.text.rstrip("\n") + "\n" + " " * (self.column - 1) + "^"
 
 
+@dataclass(frozen=True, eq=False)
+class Analysis:
+    """What the blocks read of one parsed module: positions, scopes, each node's parent and children.
+    It depends on the text alone, so a file unchanged between two grades reuses it (`load_sources`)."""
+
+    module: cst.Module
+    positions: Mapping[cst.CSTNode, CodeRange]
+    scopes: Mapping[cst.CSTNode, object]
+    parents: dict[cst.CSTNode, cst.CSTNode]
+    children: dict[cst.CSTNode, list[cst.CSTNode]]
+    qualified: dict[cst.CSTNode, set] = field(default_factory=dict)
+    """Each node's qualified names, once asked for."""
+
+    @classmethod
+    def of(cls, module: cst.Module) -> Analysis:
+        meta = MetadataWrapper(module, unsafe_skip_copy=True).resolve_many([PositionProvider, ScopeProvider])
+        tree = _Tree()
+        module.visit(tree)
+        return cls(module, meta[PositionProvider], meta[ScopeProvider], tree.parents, tree.children)
+
+
 class Source:
     """One parsed learner file. Build it with :meth:`parse` or :meth:`from_text`."""
 
-    def __init__(self, name: str, text: str, module: cst.Module, siblings: dict[str, Source] | None = None):
+    def __init__(self, name: str, text: str, module: cst.Module, siblings: dict[str, Source] | None = None,
+                 analysis: Analysis | None = None):
         self.name = name
         self.text = text
         self.module = module
-        self._wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-        self._meta = self._wrapper.resolve_many([PositionProvider, ScopeProvider, QualifiedNameProvider])
-        tree = _Tree()
-        module.visit(tree)
-        self._parents = tree.parents
-        _remember(tree.children)
+        self._analysis = analysis or Analysis.of(module)
+        self._positions = self._analysis.positions
+        self._scope_of = self._analysis.scopes
+        self._parents = self._analysis.parents
+        _remember(self._analysis.children)
         self.siblings = siblings if siblings is not None else {}
         self.siblings[name] = self
         self._functions: dict[str, cst.FunctionDef] | None = None
@@ -83,10 +105,10 @@ class Source:
 
     # -- metadata ---------------------------------------------------------------------
     def line(self, node: cst.CSTNode) -> int:
-        return self._meta[PositionProvider][node].start.line
+        return self._positions[node].start.line
 
     def column(self, node: cst.CSTNode) -> int:
-        return self._meta[PositionProvider][node].start.column + 1
+        return self._positions[node].start.column + 1
 
     def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
         return self._parents.get(node)
@@ -98,12 +120,12 @@ class Source:
             current = self.parent(current)
 
     def scope(self, node: cst.CSTNode):
-        return self._meta[ScopeProvider].get(node)
+        return self._scope_of.get(node)
 
     def scopes(self) -> list:
         """Every scope of the file (module, functions, classes, comprehensions), each once."""
         if not hasattr(self, "_scopes"):
-            self._scopes = list({id(s): s for s in self._meta[ScopeProvider].values() if s is not None}.values())
+            self._scopes = list({id(s): s for s in self._scope_of.values() if s is not None}.values())
         return self._scopes
 
     def global_names(self) -> set[str]:
@@ -112,13 +134,17 @@ class Source:
 
     def qualified_names(self, node: cst.CSTNode) -> set[str]:
         """What a name or attribute refers to, through imports: `{'sqlmodel.Session'}`."""
-        value = self._meta[QualifiedNameProvider].get(node)
-        if value is None:
-            return set()
-        if callable(value):  # libcst resolves qualified names lazily
-            value = value()
-        names = {q.name for q in value}
+        names = {q.name for q in self._qualified(node)}
         return self._in_effect(node, names) if len(names) > 1 else names
+
+    def _qualified(self, node: cst.CSTNode) -> set:
+        """libcst's `QualifiedNameProvider` for one node (what it computes for every node, lazily,
+        from the node's scope), asked only for the nodes the checks ask about."""
+        known = self._analysis.qualified.get(node)
+        if known is None:
+            scope = self._scope_of.get(node)
+            known = self._analysis.qualified[node] = scope.get_qualified_names_for(node) if scope else set()
+        return known
 
     def _in_effect(self, node: cst.CSTNode, names: set[str]) -> set[str]:
         """Of a name imported twice (`from sqlmodel import Session`, then `from sqlalchemy.orm import
@@ -262,6 +288,34 @@ def _read_regular(path: Path) -> tuple[bytes, int] | None:
         os.close(fd)
 
 
+class _Analysed:
+    """The analyses of the last files read, by name and text (most recent last). `course watch` grades
+    after every save, and a save changes one file: the others are not parsed again. Batch grading
+    meets the same untouched file in many submissions."""
+
+    SIZE = 32
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: OrderedDict[tuple[str, str], Analysis] = OrderedDict()
+
+    def get(self, name: str, text: str) -> Analysis | None:
+        with self._lock:
+            found = self._items.get((name, text))
+            if found is not None:
+                self._items.move_to_end((name, text))
+            return found
+
+    def put(self, name: str, text: str, analysis: Analysis) -> None:
+        with self._lock:
+            self._items[(name, text)] = analysis
+            while len(self._items) > self.SIZE:
+                self._items.popitem(last=False)
+
+
+_ANALYSED = _Analysed()
+
+
 def load_sources(files: dict[str, Path]) -> tuple[dict[str, Source], dict[str, SyntaxProblem]]:
     """Parse every file; return the good ones and a problem for each that is missing or broken."""
     sources: dict[str, Source] = {}
@@ -292,12 +346,18 @@ def load_sources(files: dict[str, Path]) -> tuple[dict[str, Source], dict[str, S
         if not text.strip():
             problems[name] = SyntaxProblem(name, f"{name} is empty: did you save it?", 1)
             continue
+        known = _ANALYSED.get(name, text)
+        if known is not None:  # read and analysed before, unchanged since: it had no problem then either
+            sources[name] = Source(name, text, known.module, siblings=sources, analysis=known)
+            continue
         problem = nesting_problem(text, name) or syntax_problem(text, name)
         if problem:
             problems[name] = problem
             continue
         try:
-            sources[name] = Source(name, text, cst.parse_module(text), siblings=sources)
+            module = cst.parse_module(text)
+            sources[name] = Source(name, text, module, siblings=sources)
+            _ANALYSED.put(name, text, sources[name]._analysis)
         except cst.ParserSyntaxError as exc:  # valid for CPython, not for libcst: rare
             problems[name] = SyntaxProblem(name, f"cannot be analysed: {exc.message}", exc.raw_line, exc.raw_column + 1)
         except (RecursionError, MemoryError):  # MAX_NESTING is meant to prevent it
@@ -346,6 +406,7 @@ def _remember(children: dict[cst.CSTNode, list[cst.CSTNode]]) -> None:
     recent = getattr(_RECENT, "trees", None)
     if recent is None:
         recent = _RECENT.trees = []
+    recent[:] = [known for known in recent if known is not children]  # a reused analysis: the latest again
     recent.append(children)
     del recent[:-_RECENT_MODULES]
 
