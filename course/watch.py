@@ -40,10 +40,11 @@ if TYPE_CHECKING:
 
 DEBOUNCE_MS = 1600
 """Longest a burst of saves is gathered for before grading."""
-STEP_MS = 40
-"""Quiet time that ends a burst: an editor's save is usually several writes in a few milliseconds.
+STEP_MS = 10
+"""Quiet time that ends a burst: an editor's save is several writes within a millisecond or two.
 watchfiles looks for changes every STEP_MS and yields once a look finds nothing new, so a save
-reaches the grader 1 to 2 steps after it happened."""
+reaches the grader 1 to 2 steps (10-20 ms) after it happened. A burst longer than that is graded
+twice at worst: the next snapshot differs, so the screen still ends on the last state."""
 READY_TIMEOUT_MS = 250
 """watchfiles reports this long a quiet spell once it is running: our sign that saves are being seen."""
 EDITOR_TEMP = re.compile(r"(^\.|~$|\.sw.$|\.swpx$|\.tmp$|\.bak$|\.orig$|^4913$|^#.*#$|^\.#)")
