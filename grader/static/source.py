@@ -17,9 +17,10 @@ import stat
 import threading
 import tokenize
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import libcst as cst
 from libcst.metadata import (
@@ -30,6 +31,8 @@ from libcst.metadata import (
     ScopeProvider,
 )
 
+
+T = TypeVar("T")
 
 MAX_FILE_BYTES = 64 * 1024
 """The largest graded file the static stage reads (it runs in the grader's own process, and parsing
@@ -68,6 +71,8 @@ class Analysis:
     children: dict[cst.CSTNode, list[cst.CSTNode]]
     qualified: dict[cst.CSTNode, set] = field(default_factory=dict)
     """Each node's qualified names, once asked for."""
+    found: dict[str, object] = field(default_factory=dict)
+    """What `Source.per_text` computed."""
 
     @classmethod
     def of(cls, module: cst.Module) -> Analysis:
@@ -93,6 +98,14 @@ class Source:
         self.siblings = siblings if siblings is not None else {}
         self.siblings[name] = self
         self._functions: dict[str, cst.FunctionDef] | None = None
+
+    def per_text(self, key: str, compute: Callable[[], T]) -> T:
+        """`compute()`, a result that depends on this file's text alone (not on its siblings), computed
+        once per text: a file unchanged since an earlier grade gets it at once."""
+        found = self._analysis.found
+        if key not in found:
+            found[key] = compute()
+        return found[key]  # type: ignore[return-value]
 
     # -- construction -------------------------------------------------------------
     @classmethod
