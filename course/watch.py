@@ -121,6 +121,9 @@ class SnapshotGrader:
 
         self.preload = tuple(preload)
         self.worker = Worker(self.preload)  # warms up while the first files are located
+        self.early = True
+        """Start the behavioural checks before the static stage (`grader.engine.grade`'s `early`): the
+        last grade's static stage let them all run, so this one most likely will too."""
 
     def grade(self, chapter: Chapter, folder: Path, *, unless: str | None = None,
               starting: Callable[[snapshot.Snapshot], None] | None = None) -> Graded | None:
@@ -137,16 +140,17 @@ class SnapshotGrader:
             return Graded(self._run(chapter, taken.submission), taken)
 
     def _run(self, chapter: Chapter, submission: Submission) -> Report:
-        from grader.engine import grade
+        from grader.engine import grade, unblocked
         from grader.sandbox.workerproc import Worker
 
         for attempt in (1, 2):
             if not self.worker.alive:
                 self.worker.close()
                 self.worker = Worker(self.preload)
-            report = grade(chapter, submission, worker=self.worker)
+            report = grade(chapter, submission, worker=self.worker, early=self.early and attempt == 1)
             if self.worker.alive or attempt == 2:
-                break  # a worker that died mid-grade is replaced and the grade run again, once
+                break  # a worker that died mid-grade is replaced and the grade run again, once (not early)
+        self.early = unblocked(chapter, report)
         return report
 
     def close(self) -> None:

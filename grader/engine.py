@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from grader import __version__
@@ -15,19 +17,32 @@ from grader.sandbox.workerproc import Runner, Worker, WorkerDied
 
 
 def grade(chapter: Chapter, submission: Submission, *, worker: Runner | None = None,
-          limits: Limits | None = None) -> Report:
+          limits: Limits | None = None, early: bool = False) -> Report:
     """Grade `submission`. Without a `worker`, a fresh one is started at once, so it imports the
-    heavy libraries while the static stage runs here."""
+    heavy libraries while the static stage runs here.
+
+    `early` (with a `worker`): when the files compile, the behavioural checks start in the worker
+    before the static stage, which runs here meanwhile. If the static stage then lets every one of
+    them run, that is the job it would have sent; if not, the early job is waited for and dropped,
+    and the job the static stage allows is run as without `early`. The report is the same either
+    way; `early` pays off when the static stage usually lets every behavioural check run (see
+    `unblocked`)."""
     started = time.perf_counter()
     ordered = chapter.ordered_checks()
     behavioural = [c for c in ordered if c.kind == "behaviour"]
     own = Worker(chapter.preload) if behavioural and worker is None else None
+    ahead: _Job | None = None
     try:
         # libcst is imported only now, while the worker process starts and imports its libraries.
         from grader.static.integrity import integrity_flags
-        from grader.static.source import load_sources
+        from grader.static.source import compiles, load_sources
         from grader.staticstage import files_verdict, run_static
 
+        if early and worker is not None and behavioural and compiles(submission.edited):
+            try:
+                ahead = _Job.start(chapter, submission, behavioural, worker, limits, background=True)
+            except Exception:  # noqa: BLE001 - it fails again, in its place, if the static stage lets it run
+                ahead = None
         sources, problems = load_sources(submission.edited)
         flags = [IntegrityFlag(**f.to_dict()) for f in integrity_flags(sources)]
         files = files_verdict(chapter, problems, sources)
@@ -37,14 +52,34 @@ def grade(chapter: Chapter, submission: Submission, *, worker: Runner | None = N
                                    files))
         runnable = _runnable(chapter, behavioural, outcome, verdicts)
         notes: list[str] = []
-        if runnable:
-            verdicts.update(_behave(chapter, submission, runnable, own or worker, limits, notes, flags))
+        if ahead is not None and [s.id for s in ahead.specs] != [s.id for s in runnable]:
+            ahead.drop()  # its child ran checks the static stage holds back: as if it had never run
+            ahead = None
+        if ahead is not None:
+            job, ahead = ahead, None
+            verdicts.update(_behave(chapter, job, notes, flags))
+        elif runnable:
+            verdicts.update(_behave(chapter, _Job.start(chapter, submission, runnable, own or worker, limits),
+                                    notes, flags))
         elif own is not None:
             own.kill()
+    except BaseException as exc:
+        if ahead is not None:  # the static stage failed: the early job is still the worker's
+            ahead.drop(wait=isinstance(exc, Exception))
+        raise
     finally:
         if own is not None:
             own.close()
     return _report(chapter, submission, verdicts, notes, time.perf_counter() - started, flags)
+
+
+def unblocked(chapter: Chapter, report: Report) -> bool:
+    """Whether the static stage of `report` let every behavioural check run (the files passed, and
+    every static check a behavioural check needs): a sign the next grade of the same work will too."""
+    status = {c.id: c.status for c in report.checks}
+    needed = {d for c in chapter.checks if c.kind == "behaviour" for d in c.depends
+              if d == FILES_CHECK or chapter.check(d).kind == "static"}
+    return status.get(FILES_CHECK) == "pass" and all(status.get(d) == "pass" for d in needed)
 
 
 def unable_to_grade(chapter: Chapter, submission: Submission, message: str, *, grader_fault: bool = False) -> Report:
@@ -80,13 +115,66 @@ def _runnable(chapter: Chapter, behavioural: list[CheckSpec], outcome: dict[str,
     return runnable
 
 
-def _behave(chapter: Chapter, submission: Submission, specs: list[CheckSpec], worker: Runner,
-            limits: Limits | None, notes: list[str], flags: list[IntegrityFlag]) -> dict[str, dict[str, Any]]:
-    box = Sandbox.create(submission)
-    try:
-        job = build_job(chapter, box, specs, limits)
+@dataclass
+class _Job:
+    """The behavioural checks `specs` sent to a worker, in a sandbox of their own; with `background`,
+    run from a thread, so this process can go on meanwhile."""
+
+    specs: list[CheckSpec]
+    box: Sandbox
+    job: dict[str, Any]
+    thread: threading.Thread | None = None
+    outcome: dict[str, Any] | None = None
+    error: BaseException | None = None
+
+    @classmethod
+    def start(cls, chapter: Chapter, submission: Submission, specs: list[CheckSpec], worker: Runner,
+              limits: Limits | None, *, background: bool = False) -> _Job:
+        box = Sandbox.create(submission)
         try:
-            result = worker.run(job)
+            job = cls(specs, box, build_job(chapter, box, specs, limits))
+            if background:
+                job.thread = threading.Thread(target=job._run, args=(worker,), name="grader-early-job", daemon=True)
+                job.thread.start()
+            else:
+                job._run(worker)
+        except BaseException:
+            box.remove()
+            raise
+        return job
+
+    def _run(self, worker: Runner) -> None:
+        try:
+            self.outcome = worker.run(self.job)
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever waits for the job
+            self.error = exc
+
+    def wait(self) -> dict[str, Any]:
+        """The worker's outcome; raises what running the job raised (WorkerDied)."""
+        if self.thread is not None:
+            self.thread.join()
+        if self.error is not None:
+            raise self.error
+        assert self.outcome is not None
+        return self.outcome
+
+    def drop(self, wait: bool = True) -> None:
+        """Wait for the job to end (the worker takes one job at a time) and forget its outcome; without
+        `wait` (an interrupt: the worker is about to be stopped), only remove its sandbox."""
+        try:
+            if wait:
+                self.wait()
+        except Exception:  # noqa: BLE001 - an outcome nobody reads
+            pass
+        finally:
+            self.box.remove()
+
+
+def _behave(chapter: Chapter, sent: _Job, notes: list[str], flags: list[IntegrityFlag]) -> dict[str, dict[str, Any]]:
+    specs, box, job = sent.specs, sent.box, sent.job
+    try:
+        try:
+            result = sent.wait()
         except WorkerDied as exc:
             if exc.during_job:
                 return _worker_killed(specs, str(exc))

@@ -1,0 +1,91 @@
+"""`grade(..., early=True)` (what `course watch` and `course serve` use): the behavioural checks start
+in the worker before the static stage, which runs meanwhile. The report is the one a grade without
+`early` gives, whether the static stage then lets every behavioural check run or holds some back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from conftest import ROOT
+from grader import engine
+from grader.engine import grade, unblocked
+from grader.manifest import load_chapter
+from grader.report import Report
+from grader.submission import locate
+from variants import files_of, mistake
+
+SOLUTION_3 = (ROOT / "solutions" / "chapter-3" / "main.py").read_text()
+CASES = {
+    "chapter-3 solution": ("chapter-3", {"main.py": SOLUTION_3}),
+    "chapter-3, a behavioural check fails": ("chapter-3", files_of(mistake("chapter-3", "delete-without-commit"))),
+    "chapter-3, an undefined name": ("chapter-3", {"main.py": SOLUTION_3.replace("session.commit()", "sesion.commit()", 1)}),
+    "chapter-3, a syntax error": ("chapter-3", {"main.py": SOLUTION_3.replace("def ", "def def ", 1)}),
+    "chapter-4, a static check a behavioural one needs fails": ("chapter-4", files_of(mistake("chapter-4", "named-get-db"))),
+}
+
+
+def comparable(report: Report) -> dict[str, Any]:
+    """The report without its timings."""
+    data = report.model_dump(mode="json")
+    data.pop("duration")
+    for check in data["checks"]:
+        check.pop("duration")
+    return data
+
+
+@pytest.fixture
+def graded_both(worker, tmp_path, monkeypatch):
+    """Grade files with and without `early` on the same warm worker; record each job started."""
+    started: list[tuple[bool, list[str]]] = []
+    start = engine._Job.start.__func__
+
+    def spy(cls, chapter, submission, specs, worker, limits, *, background=False):
+        started.append((background, [s.id for s in specs]))
+        return start(cls, chapter, submission, specs, worker, limits, background=background)
+
+    monkeypatch.setattr(engine._Job, "start", classmethod(spy))
+
+    def run(chapter_id: str, files: dict[str, str]) -> tuple[Report, Report, list[tuple[bool, list[str]]]]:
+        chapter = load_chapter(chapter_id)
+        for name, text in files.items():
+            (tmp_path / name).write_text(text)
+        submission = locate(chapter, tmp_path)
+        plain = grade(chapter, submission, worker=worker)
+        started.clear()
+        early = grade(chapter, submission, worker=worker, early=True)
+        return plain, early, list(started)
+
+    return run
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_an_early_start_gives_the_same_report(graded_both, case):
+    chapter_id, files = CASES[case]
+    plain, early, _jobs = graded_both(chapter_id, files)
+    assert comparable(early) == comparable(plain)
+
+
+def test_the_checks_start_before_the_static_stage_when_the_files_compile(graded_both):
+    plain, _early, jobs = graded_both("chapter-3", {"main.py": SOLUTION_3})
+    behavioural = [c.id for c in load_chapter("chapter-3").ordered_checks() if c.kind == "behaviour"]
+    assert jobs == [(True, behavioural)]  # one job, in the background: the one the static stage then allowed
+    assert plain.status == "pass" and unblocked(load_chapter("chapter-3"), plain)
+
+    _plain, _early, jobs = graded_both("chapter-3", CASES["chapter-3, a syntax error"][1])
+    assert jobs == []  # nothing to start: the files do not compile, and no behavioural check runs
+
+
+def test_an_early_job_the_static_stage_holds_back_is_dropped_and_the_allowed_one_run(graded_both, worker):
+    chapter = load_chapter("chapter-4")
+    plain, _early, jobs = graded_both("chapter-4", CASES["chapter-4, a static check a behavioural one needs fails"][1])
+    ran = [c.id for c in plain.checks if c.kind == "behaviour" and c.status != "skip"]
+    assert ran == ["modules-import", "app-persists"]
+    assert [background for background, _ in jobs] == [True, False] and jobs[1][1] == ran
+    assert not unblocked(chapter, plain)
+
+    _plain, _early, jobs = graded_both("chapter-3", CASES["chapter-3, an undefined name"][1])
+    assert len(jobs) == 1  # started early, dropped: the undefined name holds every behavioural check back
+    chapter = load_chapter("chapter-3")
+    assert grade(chapter, locate(chapter, ROOT / "solutions" / "chapter-3"), worker=worker).status == "pass"
