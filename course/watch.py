@@ -35,6 +35,7 @@ from grader.manifest import Chapter, ContentError, chapter_ids, load_chapter
 from grader.outline import ChapterOutline
 
 if TYPE_CHECKING:
+    from grader.behave import Sandbox
     from grader.report import Report
     from grader.submission import Submission
 
@@ -124,6 +125,8 @@ class SnapshotGrader:
         self.early = True
         """Start the behavioural checks before the static stage (`grader.engine.grade`'s `early`): the
         last grade's static stage let them all run, so this one most likely will too."""
+        self.removals = Removals()
+        """Each grade's sandbox is removed after its checklist is drawn."""
 
     def grade(self, chapter: Chapter, folder: Path, *, unless: str | None = None,
               starting: Callable[[snapshot.Snapshot], None] | None = None) -> Graded | None:
@@ -147,7 +150,8 @@ class SnapshotGrader:
             if not self.worker.alive:
                 self.worker.close()
                 self.worker = Worker(self.preload)
-            report = grade(chapter, submission, worker=self.worker, early=self.early and attempt == 1)
+            report = grade(chapter, submission, worker=self.worker, early=self.early and attempt == 1,
+                           remove=self.removals.put)
             if self.worker.alive or attempt == 2:
                 break  # a worker that died mid-grade is replaced and the grade run again, once (not early)
         self.early = unblocked(chapter, report)
@@ -155,6 +159,28 @@ class SnapshotGrader:
 
     def close(self) -> None:
         self.worker.close()
+        self.removals.close()
+
+
+class Removals:
+    """A thread removing the sandboxes it is given, one after the other, so a grade's result is shown
+    first; `close` waits until every one is gone."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[Sandbox | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="course-watch-removals", daemon=True)
+        self._thread.start()
+
+    def put(self, box: Sandbox) -> None:
+        self._queue.put(box)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        while (box := self._queue.get()) is not None:
+            box.remove()
 
 
 class Keys:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +18,8 @@ from grader.sandbox.workerproc import Runner, Worker, WorkerDied
 
 
 def grade(chapter: Chapter, submission: Submission, *, worker: Runner | None = None,
-          limits: Limits | None = None, early: bool = False) -> Report:
+          limits: Limits | None = None, early: bool = False,
+          remove: Callable[[Sandbox], None] = Sandbox.remove) -> Report:
     """Grade `submission`. Without a `worker`, a fresh one is started at once, so it imports the
     heavy libraries while the static stage runs here.
 
@@ -26,7 +28,10 @@ def grade(chapter: Chapter, submission: Submission, *, worker: Runner | None = N
     them run, that is the job it would have sent; if not, the early job is waited for and dropped,
     and the job the static stage allows is run as without `early`. The report is the same either
     way; `early` pays off when the static stage usually lets every behavioural check run (see
-    `unblocked`)."""
+    `unblocked`).
+
+    `remove` removes a job's sandbox once its outcome is read (`course watch` has it done after the
+    checklist is on screen)."""
     started = time.perf_counter()
     ordered = chapter.ordered_checks()
     behavioural = [c for c in ordered if c.kind == "behaviour"]
@@ -40,7 +45,7 @@ def grade(chapter: Chapter, submission: Submission, *, worker: Runner | None = N
 
         if early and worker is not None and behavioural and compiles(submission.edited):
             try:
-                ahead = _Job.start(chapter, submission, behavioural, worker, limits, background=True)
+                ahead = _Job.start(chapter, submission, behavioural, worker, limits, remove, background=True)
             except Exception:  # noqa: BLE001 - it fails again, in its place, if the static stage lets it run
                 ahead = None
         sources, problems = load_sources(submission.edited)
@@ -59,8 +64,8 @@ def grade(chapter: Chapter, submission: Submission, *, worker: Runner | None = N
             job, ahead = ahead, None
             verdicts.update(_behave(chapter, job, notes, flags))
         elif runnable:
-            verdicts.update(_behave(chapter, _Job.start(chapter, submission, runnable, own or worker, limits),
-                                    notes, flags))
+            verdicts.update(_behave(chapter, _Job.start(chapter, submission, runnable, own or worker, limits,
+                                                        remove), notes, flags))
         elif own is not None:
             own.kill()
     except BaseException as exc:
@@ -123,16 +128,18 @@ class _Job:
     specs: list[CheckSpec]
     box: Sandbox
     job: dict[str, Any]
+    remove: Callable[[Sandbox], None]
     thread: threading.Thread | None = None
     outcome: dict[str, Any] | None = None
     error: BaseException | None = None
 
     @classmethod
     def start(cls, chapter: Chapter, submission: Submission, specs: list[CheckSpec], worker: Runner,
-              limits: Limits | None, *, background: bool = False) -> _Job:
+              limits: Limits | None, remove: Callable[[Sandbox], None] = Sandbox.remove, *,
+              background: bool = False) -> _Job:
         box = Sandbox.create(submission)
         try:
-            job = cls(specs, box, build_job(chapter, box, specs, limits))
+            job = cls(specs, box, build_job(chapter, box, specs, limits), remove)
             if background:
                 job.thread = threading.Thread(target=job._run, args=(worker,), name="grader-early-job", daemon=True)
                 job.thread.start()
@@ -167,7 +174,7 @@ class _Job:
         except Exception:  # noqa: BLE001 - an outcome nobody reads
             pass
         finally:
-            self.box.remove()
+            self.remove(self.box)
 
 
 def _behave(chapter: Chapter, sent: _Job, notes: list[str], flags: list[IntegrityFlag]) -> dict[str, dict[str, Any]]:
@@ -192,7 +199,7 @@ def _behave(chapter: Chapter, sent: _Job, notes: list[str], flags: list[Integrit
             notes.append(f"your code printed {result['output_bytes']:,} bytes; only the start was kept")
         return interpret(specs, result, chapter.timeout, str(box.work))
     finally:
-        box.remove()
+        sent.remove(box)
 
 
 def _add_flags(flags: list[IntegrityFlag], outcome: dict[str, Any]) -> None:

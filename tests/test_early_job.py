@@ -41,9 +41,9 @@ def graded_both(worker, tmp_path, monkeypatch):
     started: list[tuple[bool, list[str]]] = []
     start = engine._Job.start.__func__
 
-    def spy(cls, chapter, submission, specs, worker, limits, *, background=False):
+    def spy(cls, chapter, submission, specs, worker, limits, remove=engine.Sandbox.remove, *, background=False):
         started.append((background, [s.id for s in specs]))
-        return start(cls, chapter, submission, specs, worker, limits, background=background)
+        return start(cls, chapter, submission, specs, worker, limits, remove, background=background)
 
     monkeypatch.setattr(engine._Job, "start", classmethod(spy))
 
@@ -89,3 +89,27 @@ def test_an_early_job_the_static_stage_holds_back_is_dropped_and_the_allowed_one
     assert len(jobs) == 1  # started early, dropped: the undefined name holds every behavioural check back
     chapter = load_chapter("chapter-3")
     assert grade(chapter, locate(chapter, ROOT / "solutions" / "chapter-3"), worker=worker).status == "pass"
+
+
+def test_the_watch_grades_early_and_removes_every_sandbox_by_the_time_it_closes(tmp_path, monkeypatch):
+    import tempfile
+
+    from course.watch import SnapshotGrader
+
+    private = tmp_path / "tmp"
+    private.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private))
+    chapter = load_chapter("chapter-3")
+    folder = tmp_path / "chapter-3"
+    folder.mkdir()
+    (folder / "main.py").write_text(SOLUTION_3)
+    grader = SnapshotGrader(chapter.preload)
+    try:
+        first = grader.grade(chapter, folder)
+        assert first is not None and first.report.status == "pass" and grader.early
+        (folder / "main.py").write_text(CASES["chapter-3, an undefined name"][1]["main.py"])
+        second = grader.grade(chapter, folder)
+        assert second is not None and second.report.checks[0].status == "fail" and not grader.early
+    finally:
+        grader.close()
+    assert list(private.iterdir()) == []
