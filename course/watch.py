@@ -122,9 +122,12 @@ class SnapshotGrader:
 
         self.preload = tuple(preload)
         self.worker = Worker(self.preload)  # warms up while the first files are located
-        self.early = True
+        self.early = False
         """Start the behavioural checks before the static stage (`grader.engine.grade`'s `early`): the
-        last grade's static stage let them all run, so this one most likely will too."""
+        last two grades' static stage let them all run, so this one most likely will too. (When it
+        does not, the early job costs the worker's time: a learner flipping between a save the static
+        stage holds back and one it does not would pay it at every other save.)"""
+        self._unblocked = False
         self.removals = Removals()
         """Each grade's sandbox is removed after its checklist is drawn."""
 
@@ -143,22 +146,26 @@ class SnapshotGrader:
             return Graded(self._run(chapter, taken.submission), taken)
 
     def _run(self, chapter: Chapter, submission: Submission) -> Report:
-        from grader.engine import grade, unblocked
+        from grader.engine import grade, settle, unblocked
         from grader.sandbox.workerproc import Worker
 
         for attempt in (1, 2):
             if not self.worker.alive:
                 self.worker.close()
+                settle(self.worker, wait=False)
                 self.worker = Worker(self.preload)
             report = grade(chapter, submission, worker=self.worker, early=self.early and attempt == 1,
                            remove=self.removals.put)
             if self.worker.alive or attempt == 2:
                 break  # a worker that died mid-grade is replaced and the grade run again, once (not early)
-        self.early = unblocked(chapter, report)
+        self.early, self._unblocked = self._unblocked and unblocked(chapter, report), unblocked(chapter, report)
         return report
 
     def close(self) -> None:
+        from grader.engine import settle
+
         self.worker.close()
+        settle(self.worker, wait=False)  # a job left running for an early grade ended with the worker
         self.removals.close()
 
 

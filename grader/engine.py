@@ -25,8 +25,9 @@ def grade(chapter: Chapter, submission: Submission, *, worker: Runner | None = N
 
     `early` (with a `worker`): when the files compile, the behavioural checks start in the worker
     before the static stage, which runs here meanwhile. If the static stage then lets every one of
-    them run, that is the job it would have sent; if not, the early job is waited for and dropped,
-    and the job the static stage allows is run as without `early`. The report is the same either
+    them run, that is the job it would have sent; if not, the early job is dropped (waited for
+    first when the static stage allows some checks, which are then run as without `early`; else
+    by the next job sent to the worker, see `settle`). The report is the same either
     way; `early` pays off when the static stage usually lets every behavioural check run (see
     `unblocked`).
 
@@ -58,7 +59,12 @@ def grade(chapter: Chapter, submission: Submission, *, worker: Runner | None = N
         runnable = _runnable(chapter, behavioural, outcome, verdicts)
         notes: list[str] = []
         if ahead is not None and [s.id for s in ahead.specs] != [s.id for s in runnable]:
-            ahead.drop()  # its child ran checks the static stage holds back: as if it had never run
+            # Its child runs checks the static stage holds back: as if it had never run. The worker is
+            # needed again at once, or (nothing to run) by the next job sent to it (see `settle`).
+            if runnable:
+                ahead.drop()
+            else:
+                _UNFINISHED[id(worker)] = ahead
             ahead = None
         if ahead is not None:
             job, ahead = ahead, None
@@ -76,6 +82,19 @@ def grade(chapter: Chapter, submission: Submission, *, worker: Runner | None = N
         if own is not None:
             own.close()
     return _report(chapter, submission, verdicts, notes, time.perf_counter() - started, flags)
+
+
+_UNFINISHED: dict[int, _Job] = {}
+"""An early job whose outcome no grade needs, by the worker still running it."""
+
+
+def settle(worker: Runner, wait: bool = True) -> None:
+    """Wait for the job a grade with `early` left running on `worker` (if any), and remove its sandbox.
+    Every job sent to `worker` does this first. Whoever closes or replaces the worker calls it too,
+    once the worker is stopped, without `wait` (the job ended with it)."""
+    left = _UNFINISHED.pop(id(worker), None)
+    if left is not None:
+        left.drop(wait)
 
 
 def unblocked(chapter: Chapter, report: Report) -> bool:
@@ -137,6 +156,7 @@ class _Job:
     def start(cls, chapter: Chapter, submission: Submission, specs: list[CheckSpec], worker: Runner,
               limits: Limits | None, remove: Callable[[Sandbox], None] = Sandbox.remove, *,
               background: bool = False) -> _Job:
+        settle(worker)
         box = Sandbox.create(submission)
         try:
             job = cls(specs, box, build_job(chapter, box, specs, limits), remove)
