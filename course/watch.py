@@ -122,12 +122,13 @@ class SnapshotGrader:
 
         self.preload = tuple(preload)
         self.worker = Worker(self.preload)  # warms up while the first files are located
-        self.early = False
-        """Start the behavioural checks before the static stage (`grader.engine.grade`'s `early`): the
-        last two grades' static stage let them all run, so this one most likely will too. (When it
-        does not, the early job costs the worker's time: a learner flipping between a save the static
-        stage holds back and one it does not would pay it at every other save.)"""
-        self._unblocked = False
+        self.early: list[str] = []
+        """The behavioural checks to start before the static stage (`grader.engine.grade`'s `early`):
+        those the static stage of the last two grades let run, when it let the same ones run both
+        times, so this one most likely will too. (When it does not, the early job costs the worker's
+        time: a learner flipping between two saves the static stage treats differently would pay
+        it at every other save.)"""
+        self._planned: list[str] = []
         self.removals = Removals()
         """Each grade's sandbox is removed after its checklist is drawn."""
 
@@ -146,7 +147,7 @@ class SnapshotGrader:
             return Graded(self._run(chapter, taken.submission), taken)
 
     def _run(self, chapter: Chapter, submission: Submission) -> Report:
-        from grader.engine import grade, settle, unblocked
+        from grader.engine import grade, planned, settle
         from grader.sandbox.workerproc import Worker
 
         for attempt in (1, 2):
@@ -154,11 +155,12 @@ class SnapshotGrader:
                 self.worker.close()
                 settle(self.worker, wait=False)
                 self.worker = Worker(self.preload)
-            report = grade(chapter, submission, worker=self.worker, early=self.early and attempt == 1,
+            report = grade(chapter, submission, worker=self.worker, early=self.early if attempt == 1 else (),
                            remove=self.removals.put)
             if self.worker.alive or attempt == 2:
                 break  # a worker that died mid-grade is replaced and the grade run again, once (not early)
-        self.early, self._unblocked = self._unblocked and unblocked(chapter, report), unblocked(chapter, report)
+        now = planned(chapter, report)
+        self.early, self._planned = (now if now == self._planned else []), now
         return report
 
     def close(self) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,18 +18,17 @@ from grader.sandbox.workerproc import Runner, Worker, WorkerDied
 
 
 def grade(chapter: Chapter, submission: Submission, *, worker: Runner | None = None,
-          limits: Limits | None = None, early: bool = False,
+          limits: Limits | None = None, early: Collection[str] = (),
           remove: Callable[[Sandbox], None] = Sandbox.remove) -> Report:
     """Grade `submission`. Without a `worker`, a fresh one is started at once, so it imports the
     heavy libraries while the static stage runs here.
 
-    `early` (with a `worker`): when the files compile, the behavioural checks start in the worker
-    before the static stage, which runs here meanwhile. If the static stage then lets every one of
-    them run, that is the job it would have sent; if not, the early job is dropped (waited for
-    first when the static stage allows some checks, which are then run as without `early`; else
-    by the next job sent to the worker, see `settle`). The report is the same either
-    way; `early` pays off when the static stage usually lets every behavioural check run (see
-    `unblocked`).
+    `early` (with a `worker`): the behavioural checks expected to run. When the files compile, they
+    start in the worker before the static stage, which runs here meanwhile. If the static stage then
+    lets exactly them run, that is the job it would have sent; if not, the early job is dropped
+    (waited for first when the static stage allows other checks, which are then run as without
+    `early`; else by the next job sent to the worker, see `settle`). The report is the same either
+    way; `early` pays off when it is what the static stage allows (see `planned`).
 
     `remove` removes a job's sandbox once its outcome is read (`course watch` has it done after the
     checklist is on screen)."""
@@ -44,9 +43,10 @@ def grade(chapter: Chapter, submission: Submission, *, worker: Runner | None = N
         from grader.static.source import compiles, load_sources
         from grader.staticstage import files_verdict, run_static
 
-        if early and worker is not None and behavioural and compiles(submission.edited):
+        expected = [c for c in behavioural if c.id in early]
+        if expected and worker is not None and compiles(submission.edited):
             try:
-                ahead = _Job.start(chapter, submission, behavioural, worker, limits, remove, background=True)
+                ahead = _Job.start(chapter, submission, expected, worker, limits, remove, background=True)
             except Exception:  # noqa: BLE001 - it fails again, in its place, if the static stage lets it run
                 ahead = None
         sources, problems = load_sources(submission.edited)
@@ -97,13 +97,13 @@ def settle(worker: Runner, wait: bool = True) -> None:
         left.drop(wait)
 
 
-def unblocked(chapter: Chapter, report: Report) -> bool:
-    """Whether the static stage of `report` let every behavioural check run (the files passed, and
-    every static check a behavioural check needs): a sign the next grade of the same work will too."""
-    status = {c.id: c.status for c in report.checks}
-    needed = {d for c in chapter.checks if c.kind == "behaviour" for d in c.depends
-              if d == FILES_CHECK or chapter.check(d).kind == "static"}
-    return status.get(FILES_CHECK) == "pass" and all(status.get(d) == "pass" for d in needed)
+def planned(chapter: Chapter, report: Report) -> list[str]:
+    """The behavioural checks the static stage of `report` let run (its files and static checks
+    decide it): what the next grade of much the same work will most likely run too."""
+    outcome = {c.id: c.status for c in report.checks if c.kind in ("files", "static")}
+    verdicts = {FILES_CHECK: {"status": outcome.get(FILES_CHECK, "error")}}
+    return [c.id for c in _runnable(chapter, [c for c in chapter.ordered_checks() if c.kind == "behaviour"], outcome,
+                                    verdicts)]
 
 
 def unable_to_grade(chapter: Chapter, submission: Submission, message: str, *, grader_fault: bool = False) -> Report:

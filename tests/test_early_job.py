@@ -1,6 +1,6 @@
-"""`grade(..., early=True)` (what `course watch` and `course serve` use): the behavioural checks start
-in the worker before the static stage, which runs meanwhile. The report is the one a grade without
-`early` gives, whether the static stage then lets every behavioural check run or holds some back."""
+"""`grade(..., early=[...])` (what `course watch` and `course serve` use): the behavioural checks
+expected to run start in the worker before the static stage, which runs meanwhile. The report is
+the one a grade without `early` gives, whether the static stage then lets exactly them run or not."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from conftest import ROOT
 from grader import engine
-from grader.engine import grade, unblocked
+from grader.engine import grade, planned
 from grader.manifest import load_chapter
 from grader.report import Report
 from grader.submission import locate
@@ -37,7 +37,8 @@ def comparable(report: Report) -> dict[str, Any]:
 
 @pytest.fixture
 def graded_both(worker, tmp_path, monkeypatch):
-    """Grade files with and without `early` on the same warm worker; record each job started."""
+    """Grade files without `early`, then expecting every behavioural check (or `expect`), on the same
+    warm worker; record each job started."""
     started: list[tuple[bool, list[str]]] = []
     start = engine._Job.start.__func__
 
@@ -47,14 +48,16 @@ def graded_both(worker, tmp_path, monkeypatch):
 
     monkeypatch.setattr(engine._Job, "start", classmethod(spy))
 
-    def run(chapter_id: str, files: dict[str, str]) -> tuple[Report, Report, list[tuple[bool, list[str]]]]:
+    def run(chapter_id: str, files: dict[str, str], expect: list[str] | None = None,
+            ) -> tuple[Report, Report, list[tuple[bool, list[str]]]]:
         chapter = load_chapter(chapter_id)
         for name, text in files.items():
             (tmp_path / name).write_text(text)
         submission = locate(chapter, tmp_path)
         plain = grade(chapter, submission, worker=worker)
         started.clear()
-        early = grade(chapter, submission, worker=worker, early=True)
+        every = [c.id for c in chapter.ordered_checks() if c.kind == "behaviour"]
+        early = grade(chapter, submission, worker=worker, early=every if expect is None else expect)
         return plain, early, list(started)
 
     yield run
@@ -72,7 +75,7 @@ def test_the_checks_start_before_the_static_stage_when_the_files_compile(graded_
     plain, _early, jobs = graded_both("chapter-3", {"main.py": SOLUTION_3})
     behavioural = [c.id for c in load_chapter("chapter-3").ordered_checks() if c.kind == "behaviour"]
     assert jobs == [(True, behavioural)]  # one job, in the background: the one the static stage then allowed
-    assert plain.status == "pass" and unblocked(load_chapter("chapter-3"), plain)
+    assert plain.status == "pass" and planned(load_chapter("chapter-3"), plain) == behavioural
 
     _plain, _early, jobs = graded_both("chapter-3", CASES["chapter-3, a syntax error"][1])
     assert jobs == []  # nothing to start: the files do not compile, and no behavioural check runs
@@ -84,7 +87,11 @@ def test_an_early_job_the_static_stage_holds_back_is_dropped_and_the_allowed_one
     ran = [c.id for c in plain.checks if c.kind == "behaviour" and c.status != "skip"]
     assert ran == ["modules-import", "app-persists"]
     assert [background for background, _ in jobs] == [True, False] and jobs[1][1] == ran
-    assert not unblocked(chapter, plain)
+    assert planned(chapter, plain) == ran
+
+    plain, early, jobs = graded_both("chapter-4", CASES["chapter-4, a static check a behavioural one needs fails"][1],
+                                     expect=ran)
+    assert jobs == [(True, ran)] and comparable(early) == comparable(plain)  # expected right: one early job
 
     _plain, _early, jobs = graded_both("chapter-3", CASES["chapter-3, an undefined name"][1])
     assert len(jobs) == 1  # started early, dropped: the undefined name holds every behavioural check back
@@ -108,13 +115,15 @@ def test_the_watch_grades_early_and_removes_every_sandbox_by_the_time_it_closes(
     (folder / "main.py").write_text(SOLUTION_3)
     grader = SnapshotGrader(chapter.preload)
     try:
+        behavioural = [c.id for c in chapter.ordered_checks() if c.kind == "behaviour"]
         first = grader.grade(chapter, folder)
-        assert first is not None and first.report.status == "pass" and not grader.early
+        assert first is not None and first.report.status == "pass" and grader.early == []
         (folder / "main.py").write_text(SOLUTION_3 + "# saved again\n")
-        assert grader.grade(chapter, folder) is not None and grader.early  # twice in a row: early from now on
+        assert grader.grade(chapter, folder) is not None
+        assert grader.early == behavioural  # the same checks ran twice in a row: expected from now on
         (folder / "main.py").write_text(CASES["chapter-3, an undefined name"][1]["main.py"])
         third = grader.grade(chapter, folder)
-        assert third is not None and third.report.checks[0].status == "fail" and not grader.early
+        assert third is not None and third.report.checks[0].status == "fail" and grader.early == []
     finally:
         grader.close()
     assert list(private.iterdir()) == []
