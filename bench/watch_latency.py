@@ -2,9 +2,11 @@
 
 Runs `course watch CHAPTER` in a pseudo-terminal on a temporary workspace, saves the chapter's
 file N times (alternating a passing and a failing version), and times each save until the
-checklist's summary line has been printed. Then, the slip-and-fix case: a failing save and,
-0.3 s later (while it is being graded), the passing one; the screen must end on the pass.
-`bench/run.py` uses `latencies` too.
+checklist's summary line has been printed. Every save is new text (a comment numbers it), as a
+learner's are: the grader reuses what it found in a file it has seen unchanged, which a
+benchmark saving the same two texts in turn would measure instead. Then, the slip-and-fix case:
+a failing save and, 0.3 s later (while it is being graded), the passing one; the screen must end
+on the pass. `bench/run.py` uses `latencies` too.
 
     python bench/watch_latency.py [--chapter chapter-2] [--saves 20] [--pairs 6]
 """
@@ -68,6 +70,11 @@ def mistake_edit(chapter: str) -> Edit:
     raise SystemExit(f"{chapter}: no known mistake changes one of its files alone")
 
 
+def numbered(text: str, n: int) -> str:
+    """`text` as save number `n`: the same code, new text."""
+    return text.rstrip("\n") + f"\n# save {n}\n"
+
+
 def read_until(fd: int, pattern: re.Pattern[str], timeout: float = 60) -> re.Match[str]:
     buffer = ""
     deadline = time.monotonic() + timeout
@@ -123,7 +130,7 @@ def latencies(saves: int, course: list[str] = COURSE, chapter: str = "chapter-2"
             totals, grades = [], []
             for n in range(saves):
                 t0 = time.perf_counter()
-                session.file.write_text(versions.good if n % 2 == 0 else versions.bad)
+                session.file.write_text(numbered(versions.good if n % 2 == 0 else versions.bad, n + 1))
                 found = read_until(session.leader, SUMMARY)
                 totals.append(time.perf_counter() - t0)
                 grades.append(float(found.group(2)))
@@ -144,11 +151,11 @@ def slip_and_fix(pairs: int, course: list[str] = COURSE, chapter: str = "chapter
         try:
             read_until(session.leader, re.compile(r"q quit"))
             drain(session.leader)
-            for _ in range(pairs):
-                session.file.write_text(versions.bad)
+            for n in range(pairs):
+                session.file.write_text(numbered(versions.bad, 2 * n + 1))
                 time.sleep(gap)
                 drain_now = time.perf_counter()
-                session.file.write_text(versions.good)
+                session.file.write_text(numbered(versions.good, 2 * n + 2))
                 try:
                     read_until(session.leader, PASSED, timeout)
                     results.append(time.perf_counter() - drain_now)

@@ -35,15 +35,17 @@ from grader.manifest import Chapter, ContentError, chapter_ids, load_chapter
 from grader.outline import ChapterOutline
 
 if TYPE_CHECKING:
+    from grader.behave import Sandbox
     from grader.report import Report
     from grader.submission import Submission
 
 DEBOUNCE_MS = 1600
 """Longest a burst of saves is gathered for before grading."""
-STEP_MS = 40
-"""Quiet time that ends a burst: an editor's save is usually several writes in a few milliseconds.
+STEP_MS = 10
+"""Quiet time that ends a burst: an editor's save is several writes within a millisecond or two.
 watchfiles looks for changes every STEP_MS and yields once a look finds nothing new, so a save
-reaches the grader 1 to 2 steps after it happened."""
+reaches the grader 1 to 2 steps (10-20 ms) after it happened. A burst longer than that is graded
+twice at worst: the next snapshot differs, so the screen still ends on the last state."""
 READY_TIMEOUT_MS = 250
 """watchfiles reports this long a quiet spell once it is running: our sign that saves are being seen."""
 EDITOR_TEMP = re.compile(r"(^\.|~$|\.sw.$|\.swpx$|\.tmp$|\.bak$|\.orig$|^4913$|^#.*#$|^\.#)")
@@ -120,6 +122,15 @@ class SnapshotGrader:
 
         self.preload = tuple(preload)
         self.worker = Worker(self.preload)  # warms up while the first files are located
+        self.early: list[str] = []
+        """The behavioural checks to start before the static stage (`grader.engine.grade`'s `early`):
+        those the static stage of the last two grades let run, when it let the same ones run both
+        times, so this one most likely will too. (When it does not, the early job costs the worker's
+        time: a learner flipping between two saves the static stage treats differently would pay
+        it at every other save.)"""
+        self._planned: list[str] = []
+        self.removals = Removals()
+        """Each grade's sandbox is removed after its checklist is drawn."""
 
     def grade(self, chapter: Chapter, folder: Path, *, unless: str | None = None,
               starting: Callable[[snapshot.Snapshot], None] | None = None) -> Graded | None:
@@ -136,20 +147,49 @@ class SnapshotGrader:
             return Graded(self._run(chapter, taken.submission), taken)
 
     def _run(self, chapter: Chapter, submission: Submission) -> Report:
-        from grader.engine import grade
+        from grader.engine import grade, planned, settle
         from grader.sandbox.workerproc import Worker
 
         for attempt in (1, 2):
             if not self.worker.alive:
                 self.worker.close()
+                settle(self.worker, wait=False)
                 self.worker = Worker(self.preload)
-            report = grade(chapter, submission, worker=self.worker)
+            report = grade(chapter, submission, worker=self.worker, early=self.early if attempt == 1 else (),
+                           remove=self.removals.put)
             if self.worker.alive or attempt == 2:
-                break  # a worker that died mid-grade is replaced and the grade run again, once
+                break  # a worker that died mid-grade is replaced and the grade run again, once (not early)
+        now = planned(chapter, report)
+        self.early, self._planned = (now if now == self._planned else []), now
         return report
 
     def close(self) -> None:
+        from grader.engine import settle
+
         self.worker.close()
+        settle(self.worker, wait=False)  # a job left running for an early grade ended with the worker
+        self.removals.close()
+
+
+class Removals:
+    """A thread removing the sandboxes it is given, one after the other, so a grade's result is shown
+    first; `close` waits until every one is gone."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[Sandbox | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="course-watch-removals", daemon=True)
+        self._thread.start()
+
+    def put(self, box: Sandbox) -> None:
+        self._queue.put(box)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        while (box := self._queue.get()) is not None:
+            box.remove()
 
 
 class Keys:

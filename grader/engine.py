@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from typing import Any
 
 from grader import __version__
@@ -15,19 +18,37 @@ from grader.sandbox.workerproc import Runner, Worker, WorkerDied
 
 
 def grade(chapter: Chapter, submission: Submission, *, worker: Runner | None = None,
-          limits: Limits | None = None) -> Report:
+          limits: Limits | None = None, early: Collection[str] = (),
+          remove: Callable[[Sandbox], None] = Sandbox.remove) -> Report:
     """Grade `submission`. Without a `worker`, a fresh one is started at once, so it imports the
-    heavy libraries while the static stage runs here."""
+    heavy libraries while the static stage runs here.
+
+    `early` (with a `worker`): the behavioural checks expected to run. When the files compile, they
+    start in the worker before the static stage, which runs here meanwhile. If the static stage then
+    lets exactly them run, that is the job it would have sent; if not, the early job is dropped
+    (waited for first when the static stage allows other checks, which are then run as without
+    `early`; else by the next job sent to the worker, see `settle`). The report is the same either
+    way; `early` pays off when it is what the static stage allows (see `planned`).
+
+    `remove` removes a job's sandbox once its outcome is read (`course watch` has it done after the
+    checklist is on screen)."""
     started = time.perf_counter()
     ordered = chapter.ordered_checks()
     behavioural = [c for c in ordered if c.kind == "behaviour"]
     own = Worker(chapter.preload) if behavioural and worker is None else None
+    ahead: _Job | None = None
     try:
         # libcst is imported only now, while the worker process starts and imports its libraries.
         from grader.static.integrity import integrity_flags
-        from grader.static.source import load_sources
+        from grader.static.source import compiles, load_sources
         from grader.staticstage import files_verdict, run_static
 
+        expected = [c for c in behavioural if c.id in early]
+        if expected and worker is not None and compiles(submission.edited):
+            try:
+                ahead = _Job.start(chapter, submission, expected, worker, limits, remove, background=True)
+            except Exception:  # noqa: BLE001 - it fails again, in its place, if the static stage lets it run
+                ahead = None
         sources, problems = load_sources(submission.edited)
         flags = [IntegrityFlag(**f.to_dict()) for f in integrity_flags(sources)]
         files = files_verdict(chapter, problems, sources)
@@ -37,14 +58,52 @@ def grade(chapter: Chapter, submission: Submission, *, worker: Runner | None = N
                                    files))
         runnable = _runnable(chapter, behavioural, outcome, verdicts)
         notes: list[str] = []
-        if runnable:
-            verdicts.update(_behave(chapter, submission, runnable, own or worker, limits, notes, flags))
+        if ahead is not None and [s.id for s in ahead.specs] != [s.id for s in runnable]:
+            # Its child runs checks the static stage holds back: as if it had never run. The worker is
+            # needed again at once, or (nothing to run) by the next job sent to it (see `settle`).
+            if runnable:
+                ahead.drop()
+            else:
+                _UNFINISHED[id(worker)] = ahead
+            ahead = None
+        if ahead is not None:
+            job, ahead = ahead, None
+            verdicts.update(_behave(chapter, job, notes, flags))
+        elif runnable:
+            verdicts.update(_behave(chapter, _Job.start(chapter, submission, runnable, own or worker, limits,
+                                                        remove), notes, flags))
         elif own is not None:
             own.kill()
+    except BaseException as exc:
+        if ahead is not None:  # the static stage failed: the early job is still the worker's
+            ahead.drop(wait=isinstance(exc, Exception))
+        raise
     finally:
         if own is not None:
             own.close()
     return _report(chapter, submission, verdicts, notes, time.perf_counter() - started, flags)
+
+
+_UNFINISHED: dict[int, _Job] = {}
+"""An early job whose outcome no grade needs, by the worker still running it."""
+
+
+def settle(worker: Runner, wait: bool = True) -> None:
+    """Wait for the job a grade with `early` left running on `worker` (if any), and remove its sandbox.
+    Every job sent to `worker` does this first. Whoever closes or replaces the worker calls it too,
+    once the worker is stopped, without `wait` (the job ended with it)."""
+    left = _UNFINISHED.pop(id(worker), None)
+    if left is not None:
+        left.drop(wait)
+
+
+def planned(chapter: Chapter, report: Report) -> list[str]:
+    """The behavioural checks the static stage of `report` let run (its files and static checks
+    decide it): what the next grade of much the same work will most likely run too."""
+    outcome = {c.id: c.status for c in report.checks if c.kind in ("files", "static")}
+    verdicts = {FILES_CHECK: {"status": outcome.get(FILES_CHECK, "error")}}
+    return [c.id for c in _runnable(chapter, [c for c in chapter.ordered_checks() if c.kind == "behaviour"], outcome,
+                                    verdicts)]
 
 
 def unable_to_grade(chapter: Chapter, submission: Submission, message: str, *, grader_fault: bool = False) -> Report:
@@ -80,13 +139,69 @@ def _runnable(chapter: Chapter, behavioural: list[CheckSpec], outcome: dict[str,
     return runnable
 
 
-def _behave(chapter: Chapter, submission: Submission, specs: list[CheckSpec], worker: Runner,
-            limits: Limits | None, notes: list[str], flags: list[IntegrityFlag]) -> dict[str, dict[str, Any]]:
-    box = Sandbox.create(submission)
-    try:
-        job = build_job(chapter, box, specs, limits)
+@dataclass
+class _Job:
+    """The behavioural checks `specs` sent to a worker, in a sandbox of their own; with `background`,
+    run from a thread, so this process can go on meanwhile."""
+
+    specs: list[CheckSpec]
+    box: Sandbox
+    job: dict[str, Any]
+    remove: Callable[[Sandbox], None]
+    thread: threading.Thread | None = None
+    outcome: dict[str, Any] | None = None
+    error: BaseException | None = None
+
+    @classmethod
+    def start(cls, chapter: Chapter, submission: Submission, specs: list[CheckSpec], worker: Runner,
+              limits: Limits | None, remove: Callable[[Sandbox], None] = Sandbox.remove, *,
+              background: bool = False) -> _Job:
+        settle(worker)
+        box = Sandbox.create(submission)
         try:
-            result = worker.run(job)
+            job = cls(specs, box, build_job(chapter, box, specs, limits), remove)
+            if background:
+                job.thread = threading.Thread(target=job._run, args=(worker,), name="grader-early-job", daemon=True)
+                job.thread.start()
+            else:
+                job._run(worker)
+        except BaseException:
+            box.remove()
+            raise
+        return job
+
+    def _run(self, worker: Runner) -> None:
+        try:
+            self.outcome = worker.run(self.job)
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever waits for the job
+            self.error = exc
+
+    def wait(self) -> dict[str, Any]:
+        """The worker's outcome; raises what running the job raised (WorkerDied)."""
+        if self.thread is not None:
+            self.thread.join()
+        if self.error is not None:
+            raise self.error
+        assert self.outcome is not None
+        return self.outcome
+
+    def drop(self, wait: bool = True) -> None:
+        """Wait for the job to end (the worker takes one job at a time) and forget its outcome; without
+        `wait` (an interrupt: the worker is about to be stopped), only remove its sandbox."""
+        try:
+            if wait:
+                self.wait()
+        except Exception:  # noqa: BLE001 - an outcome nobody reads
+            pass
+        finally:
+            self.remove(self.box)
+
+
+def _behave(chapter: Chapter, sent: _Job, notes: list[str], flags: list[IntegrityFlag]) -> dict[str, dict[str, Any]]:
+    specs, box, job = sent.specs, sent.box, sent.job
+    try:
+        try:
+            result = sent.wait()
         except WorkerDied as exc:
             if exc.during_job:
                 return _worker_killed(specs, str(exc))
@@ -104,7 +219,7 @@ def _behave(chapter: Chapter, submission: Submission, specs: list[CheckSpec], wo
             notes.append(f"your code printed {result['output_bytes']:,} bytes; only the start was kept")
         return interpret(specs, result, chapter.timeout, str(box.work))
     finally:
-        box.remove()
+        sent.remove(box)
 
 
 def _add_flags(flags: list[IntegrityFlag], outcome: dict[str, Any]) -> None:

@@ -59,7 +59,7 @@ def run_static(chapter: Chapter, specs: list[CheckSpec], sources: dict[str, Sour
     if not path.is_file():
         raise ContentError("the manifest declares static checks but checks/static.py is missing", path)
     try:
-        impls = load_static_checks(path, f"_course_static_{chapter.id.replace('-', '_')}")
+        impls = _static_checks(path, f"_course_static_{chapter.id.replace('-', '_')}")
     except Exception as exc:  # noqa: BLE001 - any failure here is the content's
         raise ContentError(f"checks/static.py cannot be loaded: {type(exc).__name__}: {exc}", path) from None
     results: dict[str, dict[str, Any]] = {}
@@ -80,6 +80,22 @@ def run_static(chapter: Chapter, specs: list[CheckSpec], sources: dict[str, Sour
             results[spec.id] = _run_one(impls[spec.id], sources[name], name)
         outcome[spec.id] = results[spec.id]["status"]
     return results
+
+
+_LOADED: dict[tuple[Path, str], tuple[bytes, dict[str, Any]]] = {}
+"""Each checks module loaded, with the text it was loaded from."""
+
+
+def _static_checks(path: Path, module_name: str) -> dict[str, Any]:
+    """The `@check` functions of `path`, loaded once for as long as its text stays the same (a watch
+    grades many times; an author editing the checks meanwhile gets the new ones)."""
+    text = path.read_bytes()
+    known = _LOADED.get((path, module_name))
+    if known is not None and known[0] == text:
+        return known[1]
+    impls = load_static_checks(path, module_name)
+    _LOADED[(path, module_name)] = (text, impls)
+    return impls
 
 
 def skipped(chapter: Chapter, dep: str, files: dict[str, Any] | None = None) -> dict[str, Any]:

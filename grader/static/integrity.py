@@ -55,7 +55,7 @@ def integrity_flags(sources: dict[str, Source]) -> list[Flag]:
     """Every flag of every graded file, each (file, line, what) once, in file and line order."""
     found: dict[tuple[str, int, str], Flag] = {}
     for name, src in sources.items():
-        for line, what in _flags(src):
+        for line, what in src.per_text("integrity", lambda src=src: list(_flags(src))):
             found.setdefault((name, line, what), Flag(name, line, what))
     return sorted(found.values(), key=lambda f: (f.file, f.line))
 

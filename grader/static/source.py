@@ -16,19 +16,23 @@ import re
 import stat
 import threading
 import tokenize
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import libcst as cst
 from libcst.metadata import (
+    CodeRange,
     ImportAssignment,
     MetadataWrapper,
     PositionProvider,
-    QualifiedNameProvider,
     ScopeProvider,
 )
 
+
+T = TypeVar("T")
 
 MAX_FILE_BYTES = 64 * 1024
 """The largest graded file the static stage reads (it runs in the grader's own process, and parsing
@@ -55,22 +59,53 @@ class SyntaxProblem:
         return self.text.rstrip("\n") + "\n" + " " * (self.column - 1) + "^"
 
 
+@dataclass(frozen=True, eq=False)
+class Analysis:
+    """What the blocks read of one parsed module: positions, scopes, each node's parent and children.
+    It depends on the text alone, so a file unchanged between two grades reuses it (`load_sources`)."""
+
+    module: cst.Module
+    positions: Mapping[cst.CSTNode, CodeRange]
+    scopes: Mapping[cst.CSTNode, object]
+    parents: dict[cst.CSTNode, cst.CSTNode]
+    children: dict[cst.CSTNode, list[cst.CSTNode]]
+    qualified: dict[cst.CSTNode, set] = field(default_factory=dict)
+    """Each node's qualified names, once asked for."""
+    found: dict[str, object] = field(default_factory=dict)
+    """What `Source.per_text` computed."""
+
+    @classmethod
+    def of(cls, module: cst.Module) -> Analysis:
+        meta = MetadataWrapper(module, unsafe_skip_copy=True).resolve_many([PositionProvider, ScopeProvider])
+        tree = _Tree()
+        module.visit(tree)
+        return cls(module, meta[PositionProvider], meta[ScopeProvider], tree.parents, tree.children)
+
+
 class Source:
     """One parsed learner file. Build it with :meth:`parse` or :meth:`from_text`."""
 
-    def __init__(self, name: str, text: str, module: cst.Module, siblings: dict[str, Source] | None = None):
+    def __init__(self, name: str, text: str, module: cst.Module, siblings: dict[str, Source] | None = None,
+                 analysis: Analysis | None = None):
         self.name = name
         self.text = text
         self.module = module
-        self._wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-        self._meta = self._wrapper.resolve_many([PositionProvider, ScopeProvider, QualifiedNameProvider])
-        tree = _Tree()
-        module.visit(tree)
-        self._parents = tree.parents
-        _remember(tree.children)
+        self._analysis = analysis or Analysis.of(module)
+        self._positions = self._analysis.positions
+        self._scope_of = self._analysis.scopes
+        self._parents = self._analysis.parents
+        _remember(self._analysis.children)
         self.siblings = siblings if siblings is not None else {}
         self.siblings[name] = self
         self._functions: dict[str, cst.FunctionDef] | None = None
+
+    def per_text(self, key: str, compute: Callable[[], T]) -> T:
+        """`compute()`, a result that depends on this file's text alone (not on its siblings), computed
+        once per text: a file unchanged since an earlier grade gets it at once."""
+        found = self._analysis.found
+        if key not in found:
+            found[key] = compute()
+        return found[key]  # type: ignore[return-value]
 
     # -- construction -------------------------------------------------------------
     @classmethod
@@ -83,10 +118,10 @@ class Source:
 
     # -- metadata ---------------------------------------------------------------------
     def line(self, node: cst.CSTNode) -> int:
-        return self._meta[PositionProvider][node].start.line
+        return self._positions[node].start.line
 
     def column(self, node: cst.CSTNode) -> int:
-        return self._meta[PositionProvider][node].start.column + 1
+        return self._positions[node].start.column + 1
 
     def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
         return self._parents.get(node)
@@ -98,12 +133,12 @@ class Source:
             current = self.parent(current)
 
     def scope(self, node: cst.CSTNode):
-        return self._meta[ScopeProvider].get(node)
+        return self._scope_of.get(node)
 
     def scopes(self) -> list:
         """Every scope of the file (module, functions, classes, comprehensions), each once."""
         if not hasattr(self, "_scopes"):
-            self._scopes = list({id(s): s for s in self._meta[ScopeProvider].values() if s is not None}.values())
+            self._scopes = list({id(s): s for s in self._scope_of.values() if s is not None}.values())
         return self._scopes
 
     def global_names(self) -> set[str]:
@@ -112,13 +147,17 @@ class Source:
 
     def qualified_names(self, node: cst.CSTNode) -> set[str]:
         """What a name or attribute refers to, through imports: `{'sqlmodel.Session'}`."""
-        value = self._meta[QualifiedNameProvider].get(node)
-        if value is None:
-            return set()
-        if callable(value):  # libcst resolves qualified names lazily
-            value = value()
-        names = {q.name for q in value}
+        names = {q.name for q in self._qualified(node)}
         return self._in_effect(node, names) if len(names) > 1 else names
+
+    def _qualified(self, node: cst.CSTNode) -> set:
+        """libcst's `QualifiedNameProvider` for one node (what it computes for every node, lazily,
+        from the node's scope), asked only for the nodes the checks ask about."""
+        known = self._analysis.qualified.get(node)
+        if known is None:
+            scope = self._scope_of.get(node)
+            known = self._analysis.qualified[node] = scope.get_qualified_names_for(node) if scope else set()
+        return known
 
     def _in_effect(self, node: cst.CSTNode, names: set[str]) -> set[str]:
         """Of a name imported twice (`from sqlmodel import Session`, then `from sqlalchemy.orm import
@@ -262,47 +301,94 @@ def _read_regular(path: Path) -> tuple[bytes, int] | None:
         os.close(fd)
 
 
+class _Analysed:
+    """The analyses of the last files read, by name and text (most recent last). `course watch` grades
+    after every save, and a save changes one file: the others are not parsed again. Batch grading
+    meets the same untouched file in many submissions."""
+
+    SIZE = 32
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: OrderedDict[tuple[str, str], Analysis] = OrderedDict()
+
+    def get(self, name: str, text: str) -> Analysis | None:
+        with self._lock:
+            found = self._items.get((name, text))
+            if found is not None:
+                self._items.move_to_end((name, text))
+            return found
+
+    def put(self, name: str, text: str, analysis: Analysis) -> None:
+        with self._lock:
+            self._items[(name, text)] = analysis
+            while len(self._items) > self.SIZE:
+                self._items.popitem(last=False)
+
+
+_ANALYSED = _Analysed()
+
+
 def load_sources(files: dict[str, Path]) -> tuple[dict[str, Source], dict[str, SyntaxProblem]]:
     """Parse every file; return the good ones and a problem for each that is missing or broken."""
     sources: dict[str, Source] = {}
     problems: dict[str, SyntaxProblem] = {}
     for name, path in files.items():
-        try:
-            read = _read_regular(path)
-        except FileNotFoundError:
-            problems[name] = SyntaxProblem(name, f"{name} is missing")
+        text = read_text(name, path)
+        if isinstance(text, SyntaxProblem):
+            problems[name] = text
             continue
-        except OSError as exc:
-            problems[name] = SyntaxProblem(name, f"{name} cannot be read: {exc.strerror}")
-            continue
-        if read is None:
-            problems[name] = SyntaxProblem(name, "not a regular file (a FIFO, a device or a folder?)")
-            continue
-        raw, size = read
-        if size > MAX_FILE_BYTES:
-            problems[name] = SyntaxProblem(name, f"{size / 1024:,.0f} KB, more than the {MAX_FILE_BYTES // 1024} KB "
-                                           "the grader reads (a chapter's file is a few KB): is it the right file?")
-            continue
-        try:
-            text = raw.decode("utf-8-sig")  # a BOM (some Windows editors write one) is no part of the code
-        except UnicodeDecodeError as exc:
-            line = raw[: exc.start].count(b"\n") + 1
-            problems[name] = SyntaxProblem(name, f"{name} is not UTF-8 text (byte {exc.start})", line)
-            continue
-        if not text.strip():
-            problems[name] = SyntaxProblem(name, f"{name} is empty: did you save it?", 1)
+        known = _ANALYSED.get(name, text)
+        if known is not None:  # read and analysed before, unchanged since: it had no problem then either
+            sources[name] = Source(name, text, known.module, siblings=sources, analysis=known)
             continue
         problem = nesting_problem(text, name) or syntax_problem(text, name)
         if problem:
             problems[name] = problem
             continue
         try:
-            sources[name] = Source(name, text, cst.parse_module(text), siblings=sources)
+            module = cst.parse_module(text)
+            sources[name] = Source(name, text, module, siblings=sources)
+            _ANALYSED.put(name, text, sources[name]._analysis)
         except cst.ParserSyntaxError as exc:  # valid for CPython, not for libcst: rare
             problems[name] = SyntaxProblem(name, f"cannot be analysed: {exc.message}", exc.raw_line, exc.raw_column + 1)
         except (RecursionError, MemoryError):  # MAX_NESTING is meant to prevent it
             problems[name] = SyntaxProblem(name, "cannot be analysed: it is nested too deeply")
     return sources, problems
+
+
+def compiles(files: dict[str, Path]) -> bool:
+    """Whether every file can be read and Python compiles it: what `load_sources` checks before it
+    parses with libcst, in a fraction of its time (the names it reads are not checked)."""
+    for name, path in files.items():
+        text = read_text(name, path)
+        if isinstance(text, SyntaxProblem) or (_ANALYSED.get(name, text) is None and syntax_problem(text, name)):
+            return False
+    return True
+
+
+def read_text(name: str, path: Path) -> str | SyntaxProblem:
+    """The text of a graded file, or why it cannot be read as one."""
+    try:
+        read = _read_regular(path)
+    except FileNotFoundError:
+        return SyntaxProblem(name, f"{name} is missing")
+    except OSError as exc:
+        return SyntaxProblem(name, f"{name} cannot be read: {exc.strerror}")
+    if read is None:
+        return SyntaxProblem(name, "not a regular file (a FIFO, a device or a folder?)")
+    raw, size = read
+    if size > MAX_FILE_BYTES:
+        return SyntaxProblem(name, f"{size / 1024:,.0f} KB, more than the {MAX_FILE_BYTES // 1024} KB "
+                             "the grader reads (a chapter's file is a few KB): is it the right file?")
+    try:
+        text = raw.decode("utf-8-sig")  # a BOM (some Windows editors write one) is no part of the code
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        return SyntaxProblem(name, f"{name} is not UTF-8 text (byte {exc.start})", line)
+    if not text.strip():
+        return SyntaxProblem(name, f"{name} is empty: did you save it?", 1)
+    return text
 
 
 _SCOPES = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
@@ -346,6 +432,7 @@ def _remember(children: dict[cst.CSTNode, list[cst.CSTNode]]) -> None:
     recent = getattr(_RECENT, "trees", None)
     if recent is None:
         recent = _RECENT.trees = []
+    recent[:] = [known for known in recent if known is not children]  # a reused analysis: the latest again
     recent.append(children)
     del recent[:-_RECENT_MODULES]
 
