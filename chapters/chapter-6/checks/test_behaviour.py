@@ -228,7 +228,7 @@ def test_concurrent_sessions(database, observed):
         await session.execute(text("select 1"))
         try:
             await asyncio.wait_for(everyone.wait(), HOLD)
-        except TimeoutError:
+        except asyncio.TimeoutError:  # the builtin TimeoutError only from Python 3.11
             pass  # the others did not come in meanwhile: something holds them back
         inside.remove(session)
         return {"open": not closed(observed, session)}
