@@ -97,3 +97,22 @@ def test_other_arguments_get_a_configuration_of_their_own(monkeypatch):
     config = child._take_prepared(get_config)(["test_x.py", "-p", "no:doctest"], None, prog=child.PROG)
     assert config is not prepared
     assert config.pluginmanager.is_blocked("doctest") and not config.pluginmanager.is_blocked("cacheprovider")
+
+
+def test_a_pytest_whose_get_config_names_no_program_starts_each_childs_own(monkeypatch):
+    """pytest 8.0 (the floor) calls `get_config(args, plugins)`: nothing is prepared, and the child's
+    `get_config` hands pytest's own call on exactly as it was made."""
+    import _pytest.config
+
+    calls = []
+
+    def older_get_config(args=None, plugins=None):
+        calls.append((args, plugins))
+        return "its own configuration"
+
+    monkeypatch.setattr(_pytest.config, "get_config", older_get_config)
+    monkeypatch.setattr(child, "_prepared", None)
+    child.prepare_config()
+    assert child._prepared is None and calls == []
+    assert child._take_prepared(older_get_config)(["test_x.py", *child.EXCLUDED], None) == "its own configuration"
+    assert calls == [(["test_x.py", *child.EXCLUDED], None)]

@@ -108,9 +108,12 @@ def prepare_config() -> None:
     global _prepared
     if _prepared is None:
         import gc
+        import inspect
 
         from _pytest.config import get_config
 
+        if "prog" not in inspect.signature(get_config).parameters:
+            return  # an older pytest (8.0 has no `prog`): each child starts its own, as pytest.main does
         _prepared = get_config(list(EXCLUDED), None, prog=PROG)
         gc.freeze()  # as the preloaded libraries: children's collections skip it
 
@@ -122,12 +125,12 @@ def _take_prepared(original: Any) -> Any:
 
     from _pytest.config import Config
 
-    def get_config(args: Any = None, plugins: Any = None, *, prog: str | None = None) -> Any:
+    def get_config(args: Any = None, plugins: Any = None, **named: Any) -> Any:
         global _prepared
         config, _prepared = _prepared, None
         flags = [a for i, a in enumerate(args or ()) if a == "-p" or (i and args[i - 1] == "-p")]
-        if config is None or prog != PROG or tuple(flags) != EXCLUDED:
-            return original(args, plugins, prog=prog)
+        if config is None or named.get("prog") != PROG or tuple(flags) != EXCLUDED:
+            return original(args, plugins, **named)  # as pytest called it (an older one passes no `prog`)
         config.invocation_params = Config.InvocationParams(args=args, plugins=plugins, dir=Path.cwd())
         return config
 
