@@ -18,9 +18,10 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium():
-    """A headless Chromium for the whole session."""
+    """A headless Chromium for the browser tests, closed after them: while Playwright's sync API is open it
+    marks an event loop running on this thread, and any later test's `asyncio.run` would refuse to start."""
     if not CHROMIUM.exists():
         pytest.skip(f"no Chromium at {CHROMIUM}: install Debian's `chromium` package (`.ci/run` does) "
                     "to run the browser tests")
