@@ -31,6 +31,11 @@ class Snapshot:
     submission: Submission
     """The copy, ready to grade (a support file that is missing comes from the starter, as in `grade`)."""
 
+    def label(self, save: int | None) -> str:
+        """How a screen names this grade: "at 10:02:03" for the first one, "save 3 (10:02:03)" after it."""
+        at = time.strftime("%H:%M:%S", time.localtime(self.taken))
+        return f"at {at}" if save is None else f"save {save} ({at})"
+
 
 def names(chapter: Chapter) -> list[str]:
     """The files that make up the learner's copy of the chapter: the graded ones, then the starter's others."""

@@ -17,7 +17,6 @@ import select
 import signal
 import sys
 import threading
-import time
 from pathlib import Path
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -412,8 +411,7 @@ class Watch:
         def starting(taken: snapshot.Snapshot) -> None:
             nonlocal which
             self.saves += 0 if first else 1
-            at = time.strftime("%H:%M:%S", time.localtime(taken.taken))
-            which = f"at {at}" if first else f"save {self.saves} ({at})"
+            which = taken.label(None if first else self.saves)
             if self.in_place and self.view is not None:
                 self._draw(status=f"Grading {which}…")
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -141,8 +140,7 @@ class LiveChapter:
         def starting(taken: snapshot.Snapshot) -> None:
             nonlocal which
             self._saves += 0 if first else 1
-            at = time.strftime("%H:%M:%S", time.localtime(taken.taken))
-            which = f"at {at}" if first else f"save {self._saves} ({at})"
+            which = taken.label(None if first else self._saves)
             self.grading = which
             self._changed()
 
