@@ -22,8 +22,10 @@ import inspect
 import json
 import os
 import re
+import selectors
 import shutil
 import sys
+import tempfile
 import traceback
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -45,6 +47,14 @@ RESULT_CAP = 1 << 20
 """The most a run's process may send back (its results are a few KB)."""
 RECORDS_FD = 3
 """The grader child's record pipe (`grader.sandbox.child`): a run's process gets /dev/null in its place."""
+AT_ONCE = 2
+"""The most runs `run_many` makes side by side (on two cores or more): a learner's machine grades one job
+at a time, and a batch grades two or more (each job's runs then share the cores with the other's)."""
+RUN_FLAGS = tuple(arg for plugin in ("cacheprovider", "stepwise", "faulthandler", "terminal", "pastebin", "setuponly",
+                                     "setupplan") for arg in ("-p", f"no:{plugin}"))
+"""pytest's plugins a run does without: a cache, re-runs, crash dumps, the terminal report (the collector
+keeps what the checks need), options nobody passes. A warm worker prepares pytest's configuration for
+these flags once, before any fork (`grader.sandbox.child.prepare_config`)."""
 
 
 class MutantError(ContentError):
@@ -200,6 +210,9 @@ class TestRun:
     """What `run_tests(after=...)` returned in the run's process, after the tests (plain data)."""
     exited: int | None = None
     """The exit status, when the tests ended their own process (`os._exit`) before pytest finished."""
+    strayed: str = ""
+    """A path outside its own folders that the run tried to write to, when runs were made side by side
+    (`run_many`): refused there, so the run is made again alone."""
 
     @property
     def failures(self) -> list[TestResult]:
@@ -387,8 +400,104 @@ def run_tests(folder: Path, paths: Iterable[str], *, isolate: bool = True,
     `after`, if given, is called in the run's process once the tests are done; what it returns (JSON
     data: what the tests left behind, what a plugin saw) comes back as `TestRun.observed`.
     """
-    folder = Path(folder).resolve()
-    paths = list(paths)
+    run = Run(Path(folder), list(paths), list(plugins), after, until_caught)
+    pid, fd = _start(run, isolate)
+    return _ended(pid, _read_capped(fd))
+
+
+@dataclass
+class Run:
+    """One run of the learner's tests for :func:`run_many`: its folder and `run_tests`'s options; `result`
+    once it has run."""
+
+    folder: Path
+    paths: list[str]
+    plugins: list[object] = field(default_factory=list)
+    after: Callable[[], Any] | None = None
+    until_caught: bool = False
+    result: TestRun | None = None
+
+
+def run_many(plans: list[Callable[[], Run]], at_once: int | None = None) -> list[Run | Exception]:
+    """Make a run from each plan (which fills a new folder and says how to watch the run: an exception
+    it raises takes the run's place in the list), then make up to `at_once` of them side by side.
+
+    Runs side by side must not see each other: each gets a temp folder of its own (as every run does),
+    and may write only there and in its own folder (`grader.sandbox.guard.keep_to`). A run that tries
+    to write elsewhere (a fixed file in the shared temp folder, say) is refused, and then every run
+    is made again from its plan, one after another, as `run_tests` makes them: the verdict never
+    depends on which ran beside which. By default two at once, where this process may use two cores.
+    """
+    if at_once is None:
+        at_once = min(AT_ONCE, len(_cores()))
+    runs = _planned(plans)
+    ready = [r for r in runs if isinstance(r, Run)]
+    if at_once > 1 and len(ready) > 1:
+        _side_by_side(ready, at_once)
+        if not any(r.result is not None and r.result.strayed for r in ready):
+            return runs
+        runs = _planned(plans)
+        ready = [r for r in runs if isinstance(r, Run)]
+    for run in ready:
+        pid, fd = _start(run)
+        run.result = _ended(pid, _read_capped(fd))
+    return runs
+
+
+def _planned(plans: list[Callable[[], Run]]) -> list[Run | Exception]:
+    runs: list[Run | Exception] = []
+    for plan in plans:
+        try:
+            runs.append(plan())
+        except Exception as exc:  # noqa: BLE001 - the caller reports it where that run's result belongs
+            runs.append(exc)
+    return runs
+
+
+def _side_by_side(runs: list[Run], at_once: int) -> None:
+    """Make `runs`, up to `at_once` at a time, each keeping to its own folders; read their pipes as they write."""
+    waiting = list(runs)
+    cores = _cores()
+    live: dict[int, tuple[Run, int, bytearray, int | None]] = {}
+    with selectors.DefaultSelector() as selector:
+        while waiting or live:
+            while waiting and len(live) < at_once:
+                core = next((c for c in cores if c not in {v[3] for v in live.values()}), None)
+                try:
+                    pid, fd = _start(waiting[0], own=True, core=core)
+                except OSError:
+                    if not live:
+                        raise
+                    at_once = len(live)  # no room for another process now: go on with fewer
+                    break
+                live[fd] = (waiting.pop(0), pid, bytearray(), core)
+                selector.register(fd, selectors.EVENT_READ)
+            for key, _ in selector.select():
+                run, pid, data, _ = live[key.fd]
+                chunk = os.read(key.fd, 1 << 16)
+                if chunk:
+                    data += chunk[:RESULT_CAP + 1 - len(data)]  # one byte past the cap marks a run that sent too much
+                    continue
+                selector.unregister(key.fd)
+                os.close(key.fd)
+                del live[key.fd]
+                run.result = _ended(pid, bytes(data) if len(data) <= RESULT_CAP else b"")
+
+
+def _cores() -> list[int]:
+    """The cores runs may use: the job's (`grader.sandbox.limits.pin`), the one it runs on first."""
+    from grader.sandbox import limits
+
+    here = limits.usable_cores()
+    return sorted(limits.CORES or here, key=lambda core: core not in here)
+
+
+def _start(run: Run, isolate: bool = True, own: bool = False, core: int | None = None) -> tuple[int, int]:
+    """Fork the run's process; (its pid, the read end of its result pipe). With `own`, the run keeps to
+    its own folders (see `run_many`)."""
+    folder = run.folder.resolve()
+    temp = folder.with_name(folder.name + ".tmp")
+    temp.mkdir(exist_ok=True)
     read_end, write_end = os.pipe()
     try:
         pid = _fork()
@@ -398,9 +507,18 @@ def run_tests(folder: Path, paths: Iterable[str], *, isolate: bool = True,
         raise
     if pid == 0:  # the run's process: never returns
         os.close(read_end)
-        _run_and_exit(folder, paths, isolate, plugins, after, write_end, until_caught)
+        if core is not None and hasattr(os, "sched_setaffinity"):
+            try:
+                os.sched_setaffinity(0, {core})
+            except OSError:
+                pass  # it runs where the job does
+        _run_and_exit(folder, run.paths, isolate, run.plugins, run.after, write_end, run.until_caught,
+                      temp, own)
     os.close(write_end)
-    data = _read_capped(read_end)
+    return pid, read_end
+
+
+def _ended(pid: int, data: bytes) -> TestRun:
     _, status = os.waitpid(pid, 0)
     return _decoded(data, status)
 
@@ -413,20 +531,37 @@ def _fork() -> int:
 
 
 def _run_and_exit(folder: Path, paths: list[str], isolate: bool, plugins: Iterable[object],
-                  after: Callable[[], Any] | None, result_fd: int, until_caught: bool = False) -> None:
-    """In the run's process: run the tests, send the result as one JSON document, exit."""
+                  after: Callable[[], Any] | None, result_fd: int, until_caught: bool = False,
+                  temp: Path | None = None, own: bool = False) -> None:
+    """In the run's process: run the tests, send the result as one JSON document, exit. `temp` is the
+    run's own temp folder; with `own` it may write nowhere else but `folder`."""
     payload = b""
+    strayed: list[str] = []
     try:
         # It stays in the child's process group, which the worker kills as a whole at the time limit.
         if result_fd != RECORDS_FD:
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, RECORDS_FD)  # the chapter's records are out of the tests' reach
             os.close(devnull)
+        if temp is not None:
+            os.environ["TMPDIR"] = str(temp)
+            tempfile.tempdir = None
+        if own:
+            from grader.sandbox import guard
+
+            def stray(path: str) -> None:
+                if not strayed:  # said at once: the run may yet end its own process
+                    _write_all(result_fd, b"\n" + json.dumps({"strayed": path}).encode() + b"\n")
+                strayed.append(path)
+
+            guard.keep_to([folder, *([temp] if temp is not None else [])], stray)
         run = _run_here(folder, paths, isolate, result_fd, plugins, until_caught)
         run.observed = after() if after is not None else None
+        run.strayed = strayed[0] if strayed else ""
         payload = b"\n" + json.dumps(asdict(run)).encode() + b"\n"
     except BaseException as exc:  # noqa: BLE001 - whatever happens, the run's process only exits
-        payload = b"\n" + json.dumps(asdict(TestRun(crashed=f"the test run failed: {type(exc).__name__}: {exc}"))).encode()
+        payload = b"\n" + json.dumps(asdict(TestRun(crashed=f"the test run failed: {type(exc).__name__}: {exc}",
+                                                     strayed=strayed[0] if strayed else ""))).encode()
     finally:
         try:
             _write_all(result_fd, payload)
@@ -456,6 +591,7 @@ def _decoded(data: bytes, status: int) -> TestRun:
     """The run the process sent back (its last line); one that sent none ended the process itself,
     in the test that started last."""
     running: dict[str, Any] = {}
+    strayed = ""
     for line in data.split(b"\n"):
         try:
             value = json.loads(line)
@@ -466,10 +602,14 @@ def _decoded(data: bytes, status: int) -> TestRun:
         if "running" in value:
             running = value
             continue
+        if "strayed" in value and "tests" not in value:
+            strayed = strayed or str(value["strayed"])
+            continue
         try:
             return TestRun(tests=[TestResult(**t) for t in value["tests"]],
                            collect_errors=[TestResult(**t) for t in value["collect_errors"]],
-                           crashed=str(value["crashed"]), observed=value.get("observed"))
+                           crashed=str(value["crashed"]), observed=value.get("observed"),
+                           strayed=strayed or str(value.get("strayed") or ""))
         except (KeyError, TypeError):
             continue
     if os.WIFSIGNALED(status):
@@ -477,7 +617,7 @@ def _decoded(data: bytes, status: int) -> TestRun:
     else:
         exited = os.waitstatus_to_exitcode(status)
         how = f"exit status {exited}: os._exit?"
-    run = TestRun(crashed=f"the tests' process ended ({how}) before pytest finished", exited=exited)
+    run = TestRun(crashed=f"the tests' process ended ({how}) before pytest finished", exited=exited, strayed=strayed)
     if isinstance(running.get("running"), str):
         file, line = running.get("file"), running.get("line")
         run.tests.append(TestResult(str(running["running"]), "failed", f"ended the tests' process ({how})",
@@ -492,8 +632,7 @@ def _run_here(folder: Path, paths: list[str], isolate: bool, progress_fd: int | 
     collector = _Collector(folder, paths, progress_fd)
     args = [
         *paths, "-c", os.devnull, "--rootdir", str(folder), "--confcutdir", str(folder), "--import-mode=importlib",
-        "-p", "no:cacheprovider", "-p", "no:stepwise", "-p", "no:faulthandler", "-p", "no:terminal",
-        "-W", "ignore::DeprecationWarning", *(["-x"] if until_caught else []),
+        *RUN_FLAGS, "-W", "ignore::DeprecationWarning", *(["-x"] if until_caught else []),
     ]
     real_exit = os._exit
     os._exit = collector.exiting(real_exit)  # this process is the run's own: nothing else sees the change

@@ -199,6 +199,38 @@ def test_policy_on_paths(tmp_path):
     assert policy.check("import", ("json", None, None, None, None)) is None
 
 
+def test_policy_on_other_processes_files(tmp_path):
+    """/proc/<pid> of another process leads to its open pipes and its memory: refused, reading included."""
+    policy = Policy(str(tmp_path))
+    for path in (f"/proc/{os.getppid()}/fd/0", f"/proc/{os.getppid()}/status", "/proc/1/environ"):
+        assert "a file of another process" in policy.check("open", (path, "r", os.O_RDONLY)), path
+    (tmp_path / "link").symlink_to(f"/proc/{os.getppid()}/fd")
+    assert "a file of another process" in policy.check("open", (str(tmp_path / "link" / "0"), "r", os.O_RDONLY))
+    (tmp_path / "pipe").symlink_to(f"/proc/{os.getppid()}/fd/0")
+    assert "a file of another process" in policy.check("open", (str(tmp_path / "pipe"), "r", os.O_RDONLY))
+    for path in ("/proc/self/status", f"/proc/{os.getpid()}/status", "/proc/thread-self/stat", "/proc/cpuinfo"):
+        assert policy.check("open", (path, "r", os.O_RDONLY)) is None, path
+
+
+def test_policy_keeping_to_a_runs_own_folders(tmp_path):
+    """Runs side by side (chapter 5) write only to their own folders; a write elsewhere in the sandbox is
+    refused and told, so that the runs are made again one after another."""
+    own, other = tmp_path / "run0", tmp_path / "shared"
+    own.mkdir()
+    other.mkdir()
+    policy = Policy(str(tmp_path))
+    strayed: list[str] = []
+    policy.own, policy.strayed = (str(own),), strayed.append
+    write = os.O_WRONLY | os.O_CREAT
+    assert policy.check("open", (str(own / "a.db"), "w", write)) is None
+    assert policy.check("open", (str(other / "count.txt"), "r", os.O_RDONLY)) is None  # reading is allowed
+    assert "own run's folders" in policy.check("open", (str(other / "count.txt"), "w", write))
+    assert "own run's folders" in policy.check("sqlite3.connect", (str(other / "x.db"),))
+    assert policy.check("sqlite3.connect", (":memory:",)) is None
+    assert "outside its own folder" in policy.check("open", ("/etc/x", "w", write))  # outside the sandbox: as ever
+    assert strayed == [str(other / "count.txt"), str(other / "x.db")]
+
+
 def test_sqlite_names():
     assert sqlite_path(":memory:") is None and sqlite_path("") is None
     assert sqlite_path("file:shared?mode=memory&cache=shared") is None

@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from grader.mutation import MutantError, apply, assemble, fresh_imports, load_mutants, run_tests
+from grader.mutation import MutantError, Run, apply, assemble, fresh_imports, load_mutants, run_many, run_tests
 from grader.variants import read_variant
 
 APP = """\
@@ -362,3 +362,123 @@ def test_a_description_does_not_repeat_the_place_the_report_points_at(tmp_path):
                     ["tests/test_app.py"])
     lines = run.describe(shown=("tests/test_app.py", 2)).splitlines()
     assert lines[0].startswith("test_a: AssertionError") and lines[1].startswith("test_b (tests/test_app.py:6): ")
+
+
+# -- runs side by side -----------------------------------------------------------------------------
+
+SHARED = """\
+import os
+import tempfile
+from pathlib import Path
+
+from app import double
+
+SHARED = Path(os.environ["SHARED"]) / "count.txt"
+
+
+def test_double_and_count():
+    before = int(SHARED.read_text()) if SHARED.exists() else 0
+    SHARED.write_text(str(before + 1))  # a fixed file outside the run's folders, which every run shares
+    assert double(2) == 4
+"""
+
+OWN_TEMP = """\
+import tempfile
+from pathlib import Path
+
+from app import double
+
+
+def test_double(tmp_path):
+    assert double(2) == 4
+    Path(tempfile.gettempdir(), "mine.txt").write_text("one run's")  # the same name in every run
+    assert Path(tmp_path).is_relative_to(tempfile.gettempdir())
+
+
+def test_temp_is_own():
+    assert Path(tempfile.gettempdir(), "mine.txt").read_text() == "one run's"
+"""
+
+
+def plans(tmp_path, tests, mutated=(1,), count=4):
+    """`count` plans of runs of `tests`, against the mutant where the index is in `mutated`."""
+    def plan(index):
+        def make():
+            folder = make_app(tmp_path / f"run{index}-{len(list(tmp_path.glob(f'run{index}-*')))}", tests)
+            if index in mutated:
+                apply(mutant(tmp_path), folder)
+            return Run(folder, ["tests/test_app.py"])
+        return make
+    return [plan(i) for i in range(count)]
+
+
+def make_app(folder, tests):
+    folder.mkdir(parents=True)
+    return make(folder / "app", tests=tests)
+
+
+def in_guarded_child(sandbox, call):
+    """`call()`'s result (pickled), as made in a forked process with the grader's audit hook installed on `sandbox`."""
+    import pickle
+
+    from grader.sandbox import guard
+
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(read_end)
+            guard.install(str(sandbox), lambda event, reason: None)
+            data = pickle.dumps(call())
+        except BaseException as exc:  # noqa: BLE001 - sent back to the test
+            data = pickle.dumps(RuntimeError(f"{type(exc).__name__}: {exc}"))
+        finally:
+            with os.fdopen(write_end, "wb") as out:
+                out.write(data)
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as source:
+        data = source.read()
+    os.waitpid(pid, 0)
+    result = pickle.loads(data)
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+def outcomes(runs):
+    return [[(t.name, t.outcome) for t in run.result.tests] for run in runs]
+
+
+def test_runs_side_by_side_give_what_runs_one_after_another_give(tmp_path):
+    side = in_guarded_child(tmp_path, lambda: run_many(plans(tmp_path / "side", TESTS), at_once=2))
+    alone = in_guarded_child(tmp_path, lambda: run_many(plans(tmp_path / "alone", TESTS), at_once=1))
+    assert outcomes(side) == outcomes(alone)
+    assert [r.result.caught for r in side] == [False, True, False, False]
+    assert not any(r.result.strayed for r in side)
+
+
+def test_runs_side_by_side_each_have_a_temp_folder_of_their_own(tmp_path):
+    side = in_guarded_child(tmp_path, lambda: run_many(plans(tmp_path, OWN_TEMP, mutated=()), at_once=2))
+    assert all(r.result.all_passed and not r.result.strayed for r in side), [r.result for r in side]
+
+
+def test_a_run_that_writes_outside_its_folders_makes_every_run_again_alone(tmp_path, monkeypatch):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    monkeypatch.setenv("SHARED", str(shared))
+    runs = in_guarded_child(tmp_path, lambda: run_many(plans(tmp_path / "runs", SHARED), at_once=2))
+    # Side by side each write to the shared file was refused; made again one after another, the runs
+    # count 1, 2, 3, 4 in the file, as they always did.
+    assert (shared / "count.txt").read_text() == "4"
+    assert [r.result.caught for r in runs] == [False, True, False, False]
+    assert not any(r.result.strayed for r in runs)
+    assert all(r.folder.parent.name.endswith("-1") for r in runs)  # each made again from its plan, in a new folder
+
+
+def test_a_plan_that_fails_has_its_error_in_its_place(tmp_path):
+    def broken():
+        raise MutantError("the patch does not apply", tmp_path)
+
+    runs = run_many([*plans(tmp_path, TESTS, mutated=(), count=1), broken], at_once=2)
+    assert runs[0].result.all_passed and isinstance(runs[1], MutantError)

@@ -155,3 +155,33 @@ def test_the_parent_side_of_grading_runs_one_thread_at_a_time_and_overlaps_the_j
     assert most == 1
     first_job = events.index("job starts")
     assert "static" in events[first_job:events.index("job ends")]
+
+
+def test_each_workers_jobs_get_a_core_of_their_own(monkeypatch):
+    """With two workers or more, a job names the one core its child keeps to (`limits.pin`), a different
+    one per worker while there are cores enough; a single worker leaves its child the choice."""
+    import grader.sandbox.pool as pool_module
+
+    class Recorder:
+        alive = True
+
+        def __init__(self):
+            self.jobs = []
+
+        def run(self, job):
+            self.jobs.append(job)
+            return {}
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(pool_module, "runner", lambda sandbox, preload: Recorder())
+    monkeypatch.setattr(pool_module.limits, "usable_cores", lambda: [2, 5])
+    with WorkerPool(3) as pool:
+        for _ in range(3):
+            pool.run({"key": "k"})  # each slot once: the free slots are taken in turn
+        cores = [job["cores"] for worker in pool._slots for job in worker.jobs]
+    assert sorted(map(tuple, cores)) == [(2,), (2,), (5,)]
+    with WorkerPool(1) as pool:
+        pool.run({"key": "k"})
+        assert "cores" not in pool._slots[0].jobs[0]

@@ -74,9 +74,9 @@ def test_the_grader_modules_a_test_module_imports_are_named_for_the_worker(check
 def test_a_child_takes_the_prepared_configuration_once_for_its_job(monkeypatch, tmp_path):
     from _pytest.config import get_config
 
-    monkeypatch.setattr(child, "_prepared", None)
+    monkeypatch.setattr(child, "_prepared", {})
     child.prepare_config()
-    prepared = child._prepared
+    prepared = child._prepared[child.EXCLUDED]
     take = child._take_prepared(get_config)
     monkeypatch.chdir(tmp_path)
     args = ["test_x.py", "-q", *child.EXCLUDED]
@@ -88,14 +88,32 @@ def test_a_child_takes_the_prepared_configuration_once_for_its_job(monkeypatch, 
     assert again is not prepared and again.invocation_params.args == tuple(args)
 
 
+def test_the_runs_of_the_learners_tests_take_a_configuration_prepared_for_them(monkeypatch, tmp_path):
+    """With grader.mutation loaded (chapter 5), the worker also prepares the configuration of each run of
+    the learner's tests: the job leaves it to the runs it forks, and each run takes its own copy."""
+    from _pytest.config import get_config
+
+    from grader import mutation
+
+    monkeypatch.setattr(child, "_prepared", {})
+    child.prepare_config()
+    prepared = child._prepared[mutation.RUN_FLAGS]
+    take = child._take_prepared(get_config)
+    monkeypatch.chdir(tmp_path)
+    job = take(["test_x.py", *child.EXCLUDED], None, prog=child.PROG)
+    run = take(["tests/test_heroes.py", "-x", *mutation.RUN_FLAGS], None, prog=child.PROG)
+    assert job is not prepared and run is prepared
+    assert all(run.pluginmanager.is_blocked(p) for p in ("terminal", "cacheprovider", "stepwise"))
+
+
 def test_other_arguments_get_a_configuration_of_their_own(monkeypatch):
     from _pytest.config import get_config
 
-    monkeypatch.setattr(child, "_prepared", None)
+    monkeypatch.setattr(child, "_prepared", {})
     child.prepare_config()
-    prepared = child._prepared
+    prepared = child._prepared[child.EXCLUDED]
     config = child._take_prepared(get_config)(["test_x.py", "-p", "no:doctest"], None, prog=child.PROG)
-    assert config is not prepared
+    assert config is not prepared and child._prepared[child.EXCLUDED] is prepared
     assert config.pluginmanager.is_blocked("doctest") and not config.pluginmanager.is_blocked("cacheprovider")
 
 
@@ -111,8 +129,8 @@ def test_a_pytest_whose_get_config_names_no_program_starts_each_childs_own(monke
         return "its own configuration"
 
     monkeypatch.setattr(_pytest.config, "get_config", older_get_config)
-    monkeypatch.setattr(child, "_prepared", None)
+    monkeypatch.setattr(child, "_prepared", {})
     child.prepare_config()
-    assert child._prepared is None and calls == []
+    assert child._prepared == {} and calls == []
     assert child._take_prepared(older_get_config)(["test_x.py", *child.EXCLUDED], None) == "its own configuration"
     assert calls == [(["test_x.py", *child.EXCLUDED], None)]

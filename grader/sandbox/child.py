@@ -69,6 +69,7 @@ def _isolate(job: dict[str, Any], rec_fd: int, out_fd: int | None) -> None:
     os.environ.update(job["env"])
     tempfile.tempdir = None  # the worker may have cached its own temp folder
     limits.apply(job["limits"])
+    limits.pin(job.get("cores"))
     # On a timeout the worker sends SIGUSR1: dump every thread's stack to the record pipe first.
     faulthandler.register(signal.SIGUSR1, file=RECORDS_FD, all_threads=True)
     sys.path.insert(0, job["workdir"])
@@ -96,40 +97,48 @@ def emit(key: str, record: dict[str, Any]) -> None:
 EXCLUDED = tuple(arg for plugin in UNUSED_PLUGINS for arg in ("-p", f"no:{plugin}"))
 PROG = "pytest.main()"
 """The program name `pytest.main` gives its configuration."""
-_prepared: Any = None
-"""pytest's configuration as `get_config` starts it (plugin manager, built-in plugins registered,
-their options declared), made once by the warm worker (`prepare_config`); each child takes its own
-copy with the fork and completes it for its job, as `pytest.main` would have done from scratch."""
+_prepared: dict[tuple[str, ...], Any] = {}
+"""pytest's configurations as `get_config` starts them (plugin manager, built-in plugins registered,
+their options declared), by the `-p` flags they were made for, made once by the warm worker
+(`prepare_config`); each child takes its own copy with the fork and completes it for its job, as
+`pytest.main` would have done from scratch. A chapter 5 job leaves the one for its test runs
+(`grader.mutation.RUN_FLAGS`) to each run's process, forked from it."""
 
 
 def prepare_config() -> None:
-    """Start pytest's configuration in the worker, before any fork (see `_prepared`). Nothing in it
-    depends on the job: only the excluded plugins, the same for every job, decide what it holds."""
-    global _prepared
-    if _prepared is None:
+    """Start pytest's configurations in the worker, before any fork (see `_prepared`): the job's, and
+    when the chapter's checks run the learner's tests (`grader.mutation` is loaded), one for those
+    runs. Nothing in them depends on the job: only the `-p` flags, the same for every job, decide
+    what they hold."""
+    import inspect
+
+    from _pytest.config import get_config
+
+    if "prog" not in inspect.signature(get_config).parameters:
+        return  # an older pytest (8.0 has no `prog`): each child starts its own, as pytest.main does
+    mutation = sys.modules.get("grader.mutation")
+    wanted = [EXCLUDED, *([mutation.RUN_FLAGS] if mutation is not None else [])]
+    missing = [flags for flags in wanted if flags not in _prepared]
+    if missing:
         import gc
-        import inspect
 
-        from _pytest.config import get_config
-
-        if "prog" not in inspect.signature(get_config).parameters:
-            return  # an older pytest (8.0 has no `prog`): each child starts its own, as pytest.main does
-        _prepared = get_config(list(EXCLUDED), None, prog=PROG)
+        for flags in missing:
+            _prepared[flags] = get_config(list(flags), None, prog=PROG)
         gc.freeze()  # as the preloaded libraries: children's collections skip it
 
 
 def _take_prepared(original: Any) -> Any:
-    """`get_config` for this child's one `pytest.main`: the worker's prepared configuration, given the
-    job's arguments, plugins and folder; pytest's own `get_config` for anything else."""
+    """`get_config` for this child's pytest runs: the worker's prepared configuration for the run's
+    `-p` flags, once (given the run's arguments, plugins and folder); pytest's own `get_config` for
+    anything else."""
     from pathlib import Path
 
     from _pytest.config import Config
 
     def get_config(args: Any = None, plugins: Any = None, **named: Any) -> Any:
-        global _prepared
-        config, _prepared = _prepared, None
-        flags = [a for i, a in enumerate(args or ()) if a == "-p" or (i and args[i - 1] == "-p")]
-        if config is None or named.get("prog") != PROG or tuple(flags) != EXCLUDED:
+        flags = tuple(a for i, a in enumerate(args or ()) if a == "-p" or (i and args[i - 1] == "-p"))
+        config = _prepared.pop(flags, None) if named.get("prog") == PROG else None
+        if config is None:
             return original(args, plugins, **named)  # as pytest called it (an older one passes no `prog`)
         config.invocation_params = Config.InvocationParams(args=args, plugins=plugins, dir=Path.cwd())
         return config

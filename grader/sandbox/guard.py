@@ -8,7 +8,10 @@ learner's code made the call, and reported to the parent as a `refused` record:
   for the fork of chapter 5's harness (`HARNESS_FORK`);
 - signals to any process but this one (the worker that forked it, `os.getppid()`, included);
 - writing, creating, renaming, deleting or changing files outside the sandbox folder
-  (the submission's temp copy, HOME and TMPDIR), FIFOs and SQLite databases (`ATTACH` too) included;
+  (the submission's temp copy, HOME and TMPDIR), FIFOs and SQLite databases (`ATTACH` too) included,
+  and, for chapter 5's runs side by side, outside the run's own folders (`keep_to`);
+- opening another process's files under /proc, reading included: its open pipes (the worker's,
+  a sibling run's result) and its memory;
 - network access, raising resource limits, `ctypes` and terminal `ioctl`s.
 
 Some functions do all that without an audit event of their own (`mkfifo`, `mknod`, the pidfd
@@ -31,9 +34,10 @@ not depend on it, and `--sandbox bwrap` adds a real boundary.
 from __future__ import annotations
 
 import os
+import re
 import stat
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -52,8 +56,10 @@ class Policy:
 
     def __init__(self, sandbox: str):
         self.sandbox = os.path.realpath(sandbox)
-        self.pid = os.getpid()
         self.pgid = os.getpgrp()
+        self.own: tuple[str, ...] | None = None
+        """Where writes may go when narrower than the sandbox (`keep_to`)."""
+        self.strayed: Callable[[str], None] | None = None
         self.handlers: dict[str, Callable[[tuple[Any, ...]], str | None]] = {
             "open": self._open,
             "os.kill": self._kill,
@@ -75,7 +81,7 @@ class Policy:
             "sqlite3.enable_load_extension": lambda a: "load SQLite extensions" if a[1] else None,
             "os.mkfifo": lambda a: self._writes(a[0], a[2], "create a FIFO at"),
             "os.mknod": self._mknod,
-            "os.pidfd_open": lambda a: None if a[0] == self.pid else f"signal another process (pidfd_open({a[0]}))",
+            "os.pidfd_open": lambda a: None if a[0] == os.getpid() else f"signal another process (pidfd_open({a[0]}))",
             "signal.pidfd_send_signal": lambda a: "signal another process (pidfd_send_signal)",
             "import": lambda a: f"import {a[0]} afresh (the grader guards it)" if a[0] in GUARDED_MODULES else None,
         }
@@ -100,21 +106,25 @@ class Policy:
     # -- paths ----------------------------------------------------------------------------
     def inside(self, path: Any, dir_fd: int | None = None) -> bool:
         """Is `path` (relative to `dir_fd` or the current folder, links followed) in the sandbox?"""
+        return self.outside(path, dir_fd) is None
+
+    def outside(self, path: Any, dir_fd: int | None = None) -> str | None:
+        """Where a write to `path` would go that it may not (None: it may): outside the sandbox, or
+        outside the folders this process keeps to (`keep_to`, who is told)."""
         if isinstance(path, int):
-            return True  # an already open file descriptor: the open was checked
-        try:
-            text = os.fsdecode(os.fspath(path))
-        except TypeError:
-            return False
-        if isinstance(dir_fd, int) and dir_fd >= 0 and not os.path.isabs(text):
-            text = os.path.join(os.readlink(f"/proc/self/fd/{dir_fd}"), text)
-        real = os.path.realpath(text)
-        return real == self.sandbox or real.startswith(self.sandbox + os.sep) or real in ALLOWED_DEVICES
+            return None  # an already open file descriptor: the open was checked
+        real = _real(path, dir_fd)
+        if real is None or not _under(real, (self.sandbox,)):
+            return "outside its own folder"
+        if self.own is not None and not _under(real, self.own):
+            if self.strayed is not None:
+                self.strayed(real)
+            return "outside its own run's folders (runs made side by side keep to theirs)"
+        return None
 
     def _writes(self, path: Any, dir_fd: int | None, verb: str) -> str | None:
-        if self.inside(path, dir_fd):
-            return None
-        return f"{verb} {os.fsdecode(os.fspath(path))!s}, outside its own folder"
+        where = self.outside(path, dir_fd)
+        return None if where is None else f"{verb} {os.fsdecode(os.fspath(path))!s}, {where}"
 
     def _mknod(self, args: tuple[Any, ...]) -> str | None:
         path, mode, _device, dir_fd = args
@@ -129,6 +139,9 @@ class Policy:
         path, _mode, flags = args
         if isinstance(path, int) or path is None:
             return None
+        other = _other_process(path)
+        if other is not None:
+            return f"open {os.fsdecode(os.fspath(path))}, a file of another process ({other})"
         if flags & WRITE_FLAGS:
             return self._writes(path, None, "write to")
         if (flags & os.O_DIRECTORY or os.path.isdir(path)) and not self.inside(path):
@@ -139,14 +152,13 @@ class Policy:
     def _sqlite(self, args: tuple[Any, ...]) -> str | None:
         database = os.fsdecode(os.fspath(args[0]))
         path = sqlite_path(database)
-        if path is None or self.inside(path):
-            return None
-        return f"open the database {database} outside its own folder"
+        where = None if path is None else self.outside(path)
+        return None if where is None else f"open the database {database} {where}"
 
     # -- signals --------------------------------------------------------------------------
     def _kill(self, args: tuple[Any, ...]) -> str | None:
         pid = args[0]
-        if pid in (0, self.pid, -self.pgid):
+        if pid in (0, os.getpid(), -self.pgid):
             return None
         return f"send a signal to another process (os.kill({pid}, ...))"
 
@@ -167,12 +179,60 @@ class Policy:
                        "with a string literal)")
                 return sqlite3.SQLITE_DENY
             path = sqlite_path(arg1)
-            if path is not None and not self.inside(path):
-                report("sqlite3.attach", f"attach the database {arg1} outside its own folder")
+            where = None if path is None else self.outside(path)
+            if where is not None:
+                report("sqlite3.attach", f"attach the database {arg1} {where}")
                 return sqlite3.SQLITE_DENY
             return sqlite3.SQLITE_OK
 
         return authorize
+
+
+def _real(path: Any, dir_fd: int | None = None) -> str | None:
+    """`path` (relative to `dir_fd` or the current folder) with its links followed; None if it is no path."""
+    try:
+        text = os.fsdecode(os.fspath(path))
+    except TypeError:
+        return None
+    if isinstance(dir_fd, int) and dir_fd >= 0 and not os.path.isabs(text):
+        text = os.path.join(os.readlink(f"/proc/self/fd/{dir_fd}"), text)
+    return os.path.realpath(text)
+
+
+def _under(real: str, folders: tuple[str, ...]) -> bool:
+    return real in ALLOWED_DEVICES or any(real == f or real.startswith(f + os.sep) for f in folders)
+
+
+PROCESS_FILES = re.compile(r"/proc/(\d+)(?:/|$)")
+
+
+def _other_process(path: Any) -> int | None:
+    """The process whose /proc files `path` leads to, when it is not this one (its open pipes, its
+    memory): None for any other path."""
+    for place in _resolving(path):
+        found = PROCESS_FILES.match(place)
+        if found is not None:
+            pid = int(found.group(1))
+            if pid != os.getpid() and not os.path.exists(f"/proc/self/task/{pid}"):
+                return pid
+    return None
+
+
+def _resolving(path: Any) -> Iterator[str]:
+    """The places the kernel passes through to open `path`: the path, its folder's real path with its
+    name, and each link on the way (not past /proc's links to open files: those name no path)."""
+    try:
+        text = os.path.abspath(os.fsdecode(os.fspath(path)))
+    except TypeError:
+        return
+    for _ in range(40):  # the kernel's own limit on links followed
+        folder, name = os.path.split(text)
+        real = os.path.join(os.path.realpath(folder), name)
+        yield text
+        yield real
+        if not os.path.islink(real):
+            return
+        text = os.path.normpath(os.path.join(os.path.dirname(real), os.readlink(real)))
 
 
 def sqlite_path(database: str) -> str | None:
@@ -259,7 +319,8 @@ def install(sandbox: str, report: Callable[[str, str], None], *, learner: str | 
             flag: Callable[[str, str, int], None] | None = None) -> None:
     """Install the hook for the rest of this process's life; `report(event, reason)` hears refusals,
     `flag(what, file, line)` each reach into the harness by code under the `learner` folder."""
-    policy = Policy(sandbox)
+    global _policy
+    policy = _policy = Policy(sandbox)
     flagger = Flagger(learner, flag) if learner and flag else None
 
     def hook(event: str, args: tuple[Any, ...]) -> None:
@@ -274,6 +335,22 @@ def install(sandbox: str, report: Callable[[str, str], None], *, learner: str | 
 
     _close_side_doors(policy.sqlite_authorizer(report))
     sys.addaudithook(hook)
+
+
+_policy: Policy | None = None
+"""The installed hook's policy (`keep_to` narrows it)."""
+
+
+def keep_to(folders: Iterable[str | os.PathLike[str]], strayed: Callable[[str], None]) -> bool:
+    """From now on, let this process write only inside `folders` (each inside the sandbox): chapter 5's
+    runs of the learner's tests, made side by side, keep to their own (`grader.mutation.run_many`). A
+    write elsewhere in the sandbox is refused and `strayed(path)` hears of it. False when no hook is
+    installed here (nothing to narrow)."""
+    if _policy is None:
+        return False
+    _policy.own = tuple(os.path.realpath(folder) for folder in folders)
+    _policy.strayed = strayed
+    return True
 
 
 HARNESS_FORK = (os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "mutation.py"), "_fork")

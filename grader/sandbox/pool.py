@@ -21,6 +21,7 @@ from grader.engine import grade
 from grader.manifest import Chapter
 from grader.report import Report
 from grader.submission import Submission
+from grader.sandbox import limits
 from grader.sandbox.workerproc import Runner, Sandboxing, runner
 
 T = TypeVar("T")
@@ -46,6 +47,7 @@ class WorkerPool:
         for slot in range(self.size):
             self._free.put(slot)
         self._retired: list[Runner] = []
+        self._cores = limits.usable_cores()
         self._executor = ThreadPoolExecutor(max_workers=FEEDERS * self.size, thread_name_prefix="grader")
 
     def worker(self) -> Runner:
@@ -64,6 +66,8 @@ class WorkerPool:
         """Run `job` on the first worker free (waiting for one); WorkerDied if that worker fails."""
         slot = self._free.get()
         self._held.slot = slot
+        if self.size > 1:  # each worker's jobs on a core of their own (see `grader.sandbox.limits.pin`)
+            job = {**job, "cores": [self._cores[slot % len(self._cores)]]}
         try:
             return self._live(slot).run(job)
         finally:

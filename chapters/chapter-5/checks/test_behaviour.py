@@ -18,7 +18,7 @@ import pytest
 from observe import Observer, Request, Site
 
 from grader.content import starter_dir
-from grader.mutation import TestRun, assemble, load_mutants, run_tests
+from grader.mutation import Run, TestRun, assemble, load_mutants, run_many
 from grader.testing import check, fail
 
 CHAPTER = Path(__file__).resolve().parent.parent
@@ -48,22 +48,45 @@ def app_dir():
     return starter_dir(CHAPTER.name, CHAPTER.parent.parent)
 
 
-def watched_run(tmp_path_factory, app_dir, mutant=None) -> Watched:
-    folder = assemble(tmp_path_factory.mktemp(mutant.name if mutant else "reference"), app_dir, Path.cwd(),
-                      [TESTS], mutant)
-    seen = Observer(folder, [TESTS])
-    try:
+def plan(tmp_path_factory, app_dir, mutant=None):
+    """How to make one run of the learner's tests: against the reference app, or against `mutant`."""
+    def make() -> Run:
+        folder = assemble(tmp_path_factory.mktemp(mutant.name if mutant else "reference"), app_dir, Path.cwd(),
+                          [TESTS], mutant)
+        seen = Observer(folder, [TESTS])
         # Against a mutant, the first failing test settles the check: the run stops there.
-        run = run_tests(folder, [TESTS], plugins=[seen], after=seen.snapshot, until_caught=mutant is not None)
-        seen.restore(run.observed or {})
+        return Run(folder, [TESTS], [seen], seen.snapshot, until_caught=mutant is not None)
+    return make
+
+
+def watched(run: Run) -> Watched:
+    seen = run.plugins[0]
+    try:
+        seen.restore(run.result.observed or {})
     finally:
         seen.close()
-    return Watched(run, seen, rows_in(folder / "database.db"))
+    return Watched(run.result, seen, rows_in(run.folder / "database.db"))
 
 
 @pytest.fixture(scope="module")
-def reference(app_dir, tmp_path_factory):
-    return watched_run(tmp_path_factory, app_dir)
+def runs(app_dir, tmp_path_factory) -> dict:
+    """Every run, made side by side where the machine has the cores: the reference app's, then each
+    mutant's (by name); a mutant that cannot be built has its error in its place."""
+    names = ["reference", *MUTANTS]
+    made = run_many([plan(tmp_path_factory, app_dir, MUTANTS.get(name)) for name in names])
+    return {name: watched(run) if isinstance(run, Run) else run for name, run in zip(names, made)}
+
+
+def result(runs, name) -> Watched:
+    found = runs[name]
+    if isinstance(found, Exception):
+        raise found
+    return found
+
+
+@pytest.fixture(scope="module")
+def reference(runs):
+    return result(runs, "reference")
 
 
 def rows_in(path):
@@ -416,10 +439,10 @@ def pinpoint(reference: Observer, mutant: Observer, near: tuple[tuple[str, str],
     return "", None, "mutant-survived"
 
 
-def catches(mutant_id, reference, app_dir, tmp_path_factory):
+def catches(mutant_id, reference, runs):
     """The learner's tests must fail against the mutant `mutant_id` (checks/mutants/MUTANT_ID.diff)."""
     mutant = MUTANTS[mutant_id]
-    watched = watched_run(tmp_path_factory, app_dir, mutant)
+    watched = result(runs, mutant_id)
     if watched.run.caught:
         return
     specific, site, diagnosis = pinpoint(reference.seen, watched.seen, NEAR[mutant_id])
@@ -434,25 +457,25 @@ def catches(mutant_id, reference, app_dir, tmp_path_factory):
 
 
 @check("catches-patch-not-saved")
-def test_catches_patch_not_saved(reference, app_dir, tmp_path_factory):
-    catches("patch-not-saved", reference, app_dir, tmp_path_factory)
+def test_catches_patch_not_saved(reference, runs):
+    catches("patch-not-saved", reference, runs)
 
 
 @check("catches-missing-200")
-def test_catches_missing_200(reference, app_dir, tmp_path_factory):
-    catches("missing-200", reference, app_dir, tmp_path_factory)
+def test_catches_missing_200(reference, runs):
+    catches("missing-200", reference, runs)
 
 
 @check("catches-patch-overwrites")
-def test_catches_patch_overwrites(reference, app_dir, tmp_path_factory):
-    catches("patch-overwrites", reference, app_dir, tmp_path_factory)
+def test_catches_patch_overwrites(reference, runs):
+    catches("patch-overwrites", reference, runs)
 
 
 @check("catches-no-limit-bound")
-def test_catches_no_limit_bound(reference, app_dir, tmp_path_factory):
-    catches("no-limit-bound", reference, app_dir, tmp_path_factory)
+def test_catches_no_limit_bound(reference, runs):
+    catches("no-limit-bound", reference, runs)
 
 
 @check("catches-delete-nothing")
-def test_catches_delete_nothing(reference, app_dir, tmp_path_factory):
-    catches("delete-nothing", reference, app_dir, tmp_path_factory)
+def test_catches_delete_nothing(reference, runs):
+    catches("delete-nothing", reference, runs)
