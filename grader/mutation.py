@@ -429,7 +429,7 @@ def run_many(plans: list[Callable[[], Run]], at_once: int | None = None) -> list
     depends on which ran beside which. By default two at once, where this process may use two cores.
     """
     if at_once is None:
-        at_once = min(AT_ONCE, len(_cores()))
+        at_once = side_by_side()
     runs = _planned(plans)
     ready = [r for r in runs if isinstance(r, Run)]
     if at_once > 1 and len(ready) > 1:
@@ -442,6 +442,11 @@ def run_many(plans: list[Callable[[], Run]], at_once: int | None = None) -> list
         pid, fd = _start(run)
         run.result = _ended(pid, _read_capped(fd))
     return runs
+
+
+def side_by_side() -> int:
+    """How many runs `run_many` makes at once by default: two, where the job may use two cores or more."""
+    return min(AT_ONCE, len(_cores()))
 
 
 def _planned(plans: list[Callable[[], Run]]) -> list[Run | Exception]:

@@ -118,6 +118,20 @@ def test_a_hanging_test_is_stopped_at_the_time_limit(grade_files):
     assert report.status == "fail"
 
 
+def test_tests_that_share_a_file_outside_their_folder_are_graded_one_run_after_another(grade_files):
+    """Runs go two at a time, each writing only to its own folders: tests that log to a fixed file in the
+    home folder would collide there, so they are refused side by side and every run is made again one
+    after another. The verdict is the one a run at a time gives: the tests pass, and catch every mutant."""
+    text = (ROOT / "solutions" / "chapter-5" / TESTS).read_text()
+    text = text.replace("import pytest\n", "from pathlib import Path\n\nimport pytest\n", 1)
+    text = text.replace("    with TestClient(app) as client:\n",
+                        '    log = Path.home() / "heroes-tests.log"\n'
+                        '    log.write_text((log.read_text() if log.exists() else "") + "a test\\n")\n'
+                        "    with TestClient(app) as client:\n")
+    report = grade_files("chapter-5", {TESTS: text})
+    assert report.status == "pass", [(c.id, c.status, c.message) for c in report.checks if c.status != "pass"]
+
+
 def test_the_learners_own_app_files_are_not_what_is_tested(grade_files):
     """A learner who 'fixes' the app to make wrong tests pass still tests the reference app."""
     text = (ROOT / "solutions" / "chapter-5" / TESTS).read_text()

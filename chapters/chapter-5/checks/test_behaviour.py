@@ -18,7 +18,7 @@ import pytest
 from observe import Observer, Request, Site
 
 from grader.content import starter_dir
-from grader.mutation import Run, TestRun, assemble, load_mutants, run_many
+from grader.mutation import Run, TestRun, assemble, load_mutants, run_many, side_by_side
 from grader.testing import check, fail
 
 CHAPTER = Path(__file__).resolve().parent.parent
@@ -68,25 +68,39 @@ def watched(run: Run) -> Watched:
     return Watched(run.result, seen, rows_in(run.folder / "database.db"))
 
 
+class Runs:
+    """The runs of the learner's tests, made as the checks ask for them, two at a time where the machine has
+    the cores (`run_many`): the reference run with the first mutant's beside it, then the other mutants'
+    together once a mutant check asks for one. When the tests fail against the reference app the mutant
+    checks are skipped, and their runs are never made. A mutant that cannot be built has its error in
+    its place."""
+
+    def __init__(self, plans: dict):
+        self.plans = plans
+        self.made: dict = {}
+        self.at_once = side_by_side()
+
+    def __getitem__(self, name: str) -> Watched:
+        if name not in self.made:
+            waiting = [n for n in self.plans if n not in self.made]
+            batch = waiting[:self.at_once] if name == "reference" else [n for n in waiting if n != "reference"]
+            made = run_many([self.plans[n] for n in batch], self.at_once)
+            self.made.update((n, watched(run) if isinstance(run, Run) else run) for n, run in zip(batch, made))
+        found = self.made[name]
+        if isinstance(found, Exception):
+            raise found
+        return found
+
+
 @pytest.fixture(scope="module")
-def runs(app_dir, tmp_path_factory) -> dict:
-    """Every run, made side by side where the machine has the cores: the reference app's, then each
-    mutant's (by name); a mutant that cannot be built has its error in its place."""
+def runs(app_dir, tmp_path_factory) -> Runs:
     names = ["reference", *MUTANTS]
-    made = run_many([plan(tmp_path_factory, app_dir, MUTANTS.get(name)) for name in names])
-    return {name: watched(run) if isinstance(run, Run) else run for name, run in zip(names, made)}
-
-
-def result(runs, name) -> Watched:
-    found = runs[name]
-    if isinstance(found, Exception):
-        raise found
-    return found
+    return Runs({name: plan(tmp_path_factory, app_dir, MUTANTS.get(name)) for name in names})
 
 
 @pytest.fixture(scope="module")
 def reference(runs):
-    return result(runs, "reference")
+    return runs["reference"]
 
 
 def rows_in(path):
@@ -442,7 +456,7 @@ def pinpoint(reference: Observer, mutant: Observer, near: tuple[tuple[str, str],
 def catches(mutant_id, reference, runs):
     """The learner's tests must fail against the mutant `mutant_id` (checks/mutants/MUTANT_ID.diff)."""
     mutant = MUTANTS[mutant_id]
-    watched = result(runs, mutant_id)
+    watched = runs[mutant_id]
     if watched.run.caught:
         return
     specific, site, diagnosis = pinpoint(reference.seen, watched.seen, NEAR[mutant_id])
