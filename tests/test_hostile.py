@@ -224,6 +224,7 @@ def test_policy_keeping_to_a_runs_own_folders(tmp_path):
     write = os.O_WRONLY | os.O_CREAT
     assert policy.check("open", (str(own / "a.db"), "w", write)) is None
     assert policy.check("open", (str(other / "count.txt"), "r", os.O_RDONLY)) is None  # reading is allowed
+    assert policy.check("open", (str(other), None, os.O_RDONLY | os.O_DIRECTORY)) is None  # its folders too
     assert "own run's folders" in policy.check("open", (str(other / "count.txt"), "w", write))
     assert "own run's folders" in policy.check("sqlite3.connect", (str(other / "x.db"),))
     assert policy.check("sqlite3.connect", (":memory:",)) is None

@@ -106,13 +106,16 @@ class Policy:
     # -- paths ----------------------------------------------------------------------------
     def inside(self, path: Any, dir_fd: int | None = None) -> bool:
         """Is `path` (relative to `dir_fd` or the current folder, links followed) in the sandbox?"""
-        return self.outside(path, dir_fd) is None
+        if isinstance(path, int):
+            return True  # an already open file descriptor: the open was checked
+        real = _real(path, dir_fd)
+        return real is not None and _under(real, (self.sandbox,))
 
     def outside(self, path: Any, dir_fd: int | None = None) -> str | None:
         """Where a write to `path` would go that it may not (None: it may): outside the sandbox, or
         outside the folders this process keeps to (`keep_to`, who is told)."""
         if isinstance(path, int):
-            return None  # an already open file descriptor: the open was checked
+            return None  # as above
         real = _real(path, dir_fd)
         if real is None or not _under(real, (self.sandbox,)):
             return "outside its own folder"
