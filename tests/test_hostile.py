@@ -175,6 +175,28 @@ def test_policy_on_signals():
     assert "another process group" in policy.check("os.killpg", (1, signal.SIGKILL))
 
 
+def test_policy_in_a_forked_process_is_about_that_process():
+    """Chapter 5's runs are forked from the job after the hook is installed: in a run, "this process" is
+    the run, and the job that forked it is another process."""
+    policy = Policy("/tmp")
+    job = os.getpid()
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            answers = [policy.check("os.kill", (job, signal.SIGKILL)) is not None,
+                       policy.check("os.kill", (os.getpid(), signal.SIGTERM)) is None,
+                       policy.check("os.pidfd_open", (job, 0)) is not None]
+            os.write(write_end, repr(answers).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end) as source:
+        answers = source.read()
+    os.waitpid(pid, 0)
+    assert answers == "[True, True, True]"
+
+
 def test_policy_on_paths(tmp_path):
     box = tmp_path / "box"
     (box / "work").mkdir(parents=True)
