@@ -12,7 +12,8 @@ tests happens in a process of its own, forked from this one once the heavy libra
 module, the chapter's checks), since whatever they change dies with their run; what comes back is
 plain data. Each run gets a fresh folder, its own working directory and fresh imports of the app's
 modules (see :func:`fresh_imports`). A run against a mutant may stop at its first failing test
-(`until_caught`): that failure is all its check needs.
+(`until_caught`): that failure is all its check needs. :func:`run_many` makes runs two at a time,
+each with a temp folder of its own and writing only to its own folders, or else one after another.
 """
 
 from __future__ import annotations
