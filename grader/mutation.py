@@ -402,8 +402,9 @@ def run_tests(folder: Path, paths: Iterable[str], *, isolate: bool = True,
     data: what the tests left behind, what a plugin saw) comes back as `TestRun.observed`.
     """
     run = Run(Path(folder), list(paths), list(plugins), after, until_caught)
-    pid, fd = _start(run, isolate)
-    return _ended(pid, _read_capped(fd))
+    _make([run], 1, isolate=isolate)
+    assert run.result is not None
+    return run.result
 
 
 @dataclass
@@ -434,14 +435,12 @@ def run_many(plans: list[Callable[[], Run]], at_once: int | None = None) -> list
     runs = _planned(plans)
     ready = [r for r in runs if isinstance(r, Run)]
     if at_once > 1 and len(ready) > 1:
-        _side_by_side(ready, at_once)
+        _make(ready, at_once, own=True)
         if not any(r.result is not None and r.result.strayed for r in ready):
             return runs
         runs = _planned(plans)
         ready = [r for r in runs if isinstance(r, Run)]
-    for run in ready:
-        pid, fd = _start(run)
-        run.result = _ended(pid, _read_capped(fd))
+    _make(ready, 1)
     return runs
 
 
@@ -460,8 +459,9 @@ def _planned(plans: list[Callable[[], Run]]) -> list[Run | Exception]:
     return runs
 
 
-def _side_by_side(runs: list[Run], at_once: int) -> None:
-    """Make `runs`, up to `at_once` at a time, each keeping to its own folders; read their pipes as they write."""
+def _make(runs: list[Run], at_once: int, own: bool = False, isolate: bool = True) -> None:
+    """Make `runs`, up to `at_once` at a time, each on a core of its own (with `own`, each keeping to its
+    own folders); read their pipes as they write, each up to `RESULT_CAP`."""
     waiting = list(runs)
     cores = _cores()
     live: dict[int, tuple[Run, int, bytearray, int | None]] = {}
@@ -470,7 +470,7 @@ def _side_by_side(runs: list[Run], at_once: int) -> None:
             while waiting and len(live) < at_once:
                 core = next((c for c in cores if c not in {v[3] for v in live.values()}), None)
                 try:
-                    pid, fd = _start(waiting[0], own=True, core=core)
+                    pid, fd = _start(waiting[0], isolate, own, core)
                 except OSError:
                     if not live:
                         raise
@@ -556,18 +556,16 @@ def _run_and_exit(folder: Path, paths: list[str], isolate: bool, plugins: Iterab
             from grader.sandbox import guard
 
             def stray(path: str) -> None:
-                if not strayed:  # said at once: the run may yet end its own process
+                if not strayed:  # said at once, on a line of its own: the run may yet end its own process
                     _write_all(result_fd, b"\n" + json.dumps({"strayed": path}).encode() + b"\n")
                 strayed.append(path)
 
             guard.keep_to([folder, *([temp] if temp is not None else [])], stray)
         run = _run_here(folder, paths, isolate, result_fd, plugins, until_caught)
         run.observed = after() if after is not None else None
-        run.strayed = strayed[0] if strayed else ""
         payload = b"\n" + json.dumps(asdict(run)).encode() + b"\n"
     except BaseException as exc:  # noqa: BLE001 - whatever happens, the run's process only exits
-        payload = b"\n" + json.dumps(asdict(TestRun(crashed=f"the test run failed: {type(exc).__name__}: {exc}",
-                                                     strayed=strayed[0] if strayed else ""))).encode()
+        payload = b"\n" + json.dumps(asdict(TestRun(crashed=f"the test run failed: {type(exc).__name__}: {exc}"))).encode()
     finally:
         try:
             _write_all(result_fd, payload)
@@ -578,19 +576,6 @@ def _run_and_exit(folder: Path, paths: list[str], isolate: bool, plugins: Iterab
 def _write_all(fd: int, data: bytes) -> None:
     while data:
         data = data[os.write(fd, data):]
-
-
-def _read_capped(fd: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        while chunk := os.read(fd, 1 << 16):
-            if size < RESULT_CAP:
-                chunks.append(chunk)
-            size += len(chunk)
-    finally:
-        os.close(fd)
-    return b"".join(chunks) if size <= RESULT_CAP else b""
 
 
 def _decoded(data: bytes, status: int) -> TestRun:
@@ -614,8 +599,7 @@ def _decoded(data: bytes, status: int) -> TestRun:
         try:
             return TestRun(tests=[TestResult(**t) for t in value["tests"]],
                            collect_errors=[TestResult(**t) for t in value["collect_errors"]],
-                           crashed=str(value["crashed"]), observed=value.get("observed"),
-                           strayed=strayed or str(value.get("strayed") or ""))
+                           crashed=str(value["crashed"]), observed=value.get("observed"), strayed=strayed)
         except (KeyError, TypeError):
             continue
     if os.WIFSIGNALED(status):

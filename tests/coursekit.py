@@ -106,3 +106,31 @@ def _quote(text: str) -> str:
 def children(pid: int) -> list[int]:
     out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
     return [int(p) for p in out.split()]
+
+
+def in_fork(call: Callable[[], object]) -> object:
+    """What `call()` returns (pickled back), made in a forked copy of this process: for what must not
+    outlast the test here (an audit hook, a CPU affinity). An exception there is raised here."""
+    import pickle
+
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(read_end)
+            try:
+                data = pickle.dumps(call())
+            except BaseException as exc:  # noqa: BLE001 - sent back to the test
+                data = pickle.dumps(RuntimeError(f"{type(exc).__name__}: {exc}"))
+            with os.fdopen(write_end, "wb") as out:
+                out.write(data)
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as source:
+        data = source.read()
+    os.waitpid(pid, 0)
+    result = pickle.loads(data)
+    if isinstance(result, RuntimeError):
+        raise result
+    return result

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
+from coursekit import in_fork
 from variants import source
 from grader.sandbox.bwrap import BwrapRunner, unavailable
 from grader.engine import grade
@@ -180,21 +181,10 @@ def test_policy_in_a_forked_process_is_about_that_process():
     the run, and the job that forked it is another process."""
     policy = Policy("/tmp")
     job = os.getpid()
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            answers = [policy.check("os.kill", (job, signal.SIGKILL)) is not None,
-                       policy.check("os.kill", (os.getpid(), signal.SIGTERM)) is None,
-                       policy.check("os.pidfd_open", (job, 0)) is not None]
-            os.write(write_end, repr(answers).encode())
-        finally:
-            os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end) as source:
-        answers = source.read()
-    os.waitpid(pid, 0)
-    assert answers == "[True, True, True]"
+    answers = in_fork(lambda: [policy.check("os.kill", (job, signal.SIGKILL)) is not None,
+                               policy.check("os.kill", (os.getpid(), signal.SIGTERM)) is None,
+                               policy.check("os.pidfd_open", (job, 0)) is not None])
+    assert answers == [True, True, True]
 
 
 def test_policy_on_paths(tmp_path):

@@ -2,32 +2,23 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 import pytest
 
+from coursekit import in_fork
 from grader.sandbox import limits
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity on this system")
 
 
 def pinned(cores):
-    """(the affinity, limits.CORES) of a forked process after `limits.pin(cores)`."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            limits.pin(cores)
-            data = json.dumps([sorted(os.sched_getaffinity(0)), list(limits.CORES)])
-        finally:
-            os.write(write_end, data.encode())
-            os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end) as source:
-        data = json.loads(source.read())
-    os.waitpid(pid, 0)
-    return data
+    """[the affinity, limits.CORES] of a forked process after `limits.pin(cores)`."""
+    def pin():
+        limits.pin(cores)
+        return [sorted(os.sched_getaffinity(0)), list(limits.CORES)]
+
+    return in_fork(pin)
 
 
 def test_a_child_keeps_to_one_core_of_those_it_may_use():

@@ -10,6 +10,7 @@ import textwrap
 import pytest
 
 from grader.mutation import MutantError, Run, apply, assemble, fresh_imports, load_mutants, run_many, run_tests
+from coursekit import in_fork
 from grader.variants import read_variant
 
 APP = """\
@@ -418,32 +419,14 @@ def make_app(folder, tests):
 
 
 def in_guarded_child(sandbox, call):
-    """`call()`'s result (pickled), as made in a forked process with the grader's audit hook installed on `sandbox`."""
-    import pickle
-
+    """`call()`'s result, as made in a forked process with the grader's audit hook installed on `sandbox`."""
     from grader.sandbox import guard
 
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.close(read_end)
-            guard.install(str(sandbox), lambda event, reason: None)
-            data = pickle.dumps(call())
-        except BaseException as exc:  # noqa: BLE001 - sent back to the test
-            data = pickle.dumps(RuntimeError(f"{type(exc).__name__}: {exc}"))
-        finally:
-            with os.fdopen(write_end, "wb") as out:
-                out.write(data)
-            os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as source:
-        data = source.read()
-    os.waitpid(pid, 0)
-    result = pickle.loads(data)
-    if isinstance(result, Exception):
-        raise result
-    return result
+    def guarded():
+        guard.install(str(sandbox), lambda event, reason: None)
+        return call()
+
+    return in_fork(guarded)
 
 
 def outcomes(runs):
