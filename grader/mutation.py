@@ -39,6 +39,7 @@ from typing import Any, Literal
 import pytest
 
 from grader.content import ContentError
+from grader.sandbox import rewrites
 from grader.variants import Variant, read_variants
 
 
@@ -463,6 +464,7 @@ def _make(runs: list[Run], at_once: int, own: bool = False, isolate: bool = True
     """Make `runs`, up to `at_once` at a time, each on a core of its own (with `own`, each keeping to its
     own folders); read their pipes as they write, each up to `RESULT_CAP`."""
     waiting = list(runs)
+    rewrites.share(run.folder / path for run in runs for path in run.paths)
     cores = _cores()
     live: dict[int, tuple[Run, int, bytearray, int | None]] = {}
     with selectors.DefaultSelector() as selector:

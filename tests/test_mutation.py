@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -465,3 +466,58 @@ def test_a_plan_that_fails_has_its_error_in_its_place(tmp_path):
 
     runs = run_many([*plans(tmp_path, TESTS, mutated=(), count=1), broken], at_once=2)
     assert runs[0].result.all_passed and isinstance(runs[1], MutantError)
+
+
+def test_the_runs_rewrite_the_learners_test_files_once_each_under_its_own_name(tmp_path):
+    """The job's process rewrites the test files before it forks the runs (`rewrites.share`): no run
+    rewrites them again, and each run's code carries its own file's name, so a failure is placed there."""
+    from grader.sandbox import rewrites
+
+    def call():
+        rewrites._SHARED.clear()  # (this test process may have shared these files already: the fork's copy is new)
+        rewritten = []
+        pytests_own = rewrites._PYTEST_REWRITE
+
+        def recording(fn, config):
+            rewritten.append(str(fn))
+            return pytests_own(fn, config)
+
+        rewrites._PYTEST_REWRITE = recording
+
+        def planned(make):
+            def plan():
+                run = make()
+                run.after = lambda: {"rewritten": list(rewritten)}
+                return run
+            return plan
+
+        runs = run_many([planned(p) for p in plans(tmp_path / "runs", TESTS)], at_once=2)
+        return [(r.folder, r.result) for r in runs], rewritten
+
+    runs, rewritten = in_guarded_child(tmp_path, call)
+    assert [Path(name).relative_to(runs[0][0]) for name in rewritten] == [Path("tests/test_app.py")]
+    for _, result in runs:
+        assert result.observed["rewritten"] == rewritten  # nothing more in the run's own process
+    caught = runs[1][1].failures[0]
+    assert (caught.name, caught.file, caught.line) == ("test_double", "tests/test_app.py", 5)
+    assert [result.caught for _, result in runs] == [False, True, False, False]
+
+
+def test_a_shared_rewrite_is_the_code_pytest_compiles_for_that_file(tmp_path):
+    from grader.sandbox import rewrites
+
+    for name in ("first", "second"):
+        make(tmp_path / name)
+    rewrites.share([tmp_path / "first" / "tests" / "test_app.py"])
+    second = tmp_path / "second" / "tests" / "test_app.py"
+    assert same_code(rewrites._rewrite_test(second, None)[1], rewrites._PYTEST_REWRITE(second, None)[1])
+
+
+def same_code(a, b) -> bool:
+    """Two code objects alike in everything compiled into them, nested code included."""
+    names = ("co_code", "co_names", "co_varnames", "co_freevars", "co_cellvars", "co_filename", "co_name",
+             "co_qualname", "co_firstlineno", "co_linetable", "co_exceptiontable", "co_flags", "co_argcount")
+    if any(getattr(a, n) != getattr(b, n) for n in names) or len(a.co_consts) != len(b.co_consts):
+        return False
+    return all(same_code(x, y) if hasattr(x, "co_code") else (type(x), x) == (type(y), y)
+               for x, y in zip(a.co_consts, b.co_consts))

@@ -13,12 +13,18 @@ models) would likewise be imported by every child: `prepare` names them so the w
 them once. Only `grader.*`: the course's code, which a worker imports anyway; modules beside the
 checks (chapter 5's `observe`) are left to the child, since another chapter may have one of the
 same name.
+
+Chapter 5's checks run the learner's tests six times, each run in a process of its own and a folder of
+its own, from the same test files. `share` rewrites those files once, in the job's process before it
+forks the runs; a run then takes that code for any file of the same source, under its own file name.
 """
 
 from __future__ import annotations
 
 import ast
 import importlib.util
+import warnings
+from collections.abc import Iterable
 from pathlib import Path
 from types import CodeType
 from typing import Any
@@ -30,6 +36,8 @@ _DONE: dict[str, tuple[bytes, CodeType]] = {}
 """Test file (as pytest names it) -> (its source's hash, its rewritten code)."""
 _IMPORTS: dict[str, list[str]] = {}
 """Test file -> the grader modules it imports (as of `_DONE`'s hash)."""
+_SHARED: dict[bytes, CodeType] = {}
+"""A source's hash -> its rewritten code, compiled under the name of the first file that had it (`share`)."""
 
 
 def prepare(files: list[str]) -> list[str]:
@@ -59,13 +67,42 @@ def grader_imports(tree: ast.Module) -> list[str]:
     return found
 
 
-def _rewrite_test(fn: Path, config: Any) -> tuple[bytes, CodeType]:
-    """pytest's `_rewrite_test`, answered from `_DONE` when the file is unchanged."""
-    done = _DONE.get(str(fn))
-    if done is not None and not (config is not None and config.getini("enable_assertion_pass_hook")):
+def share(files: Iterable[Path]) -> None:
+    """Rewrite each of `files` whose source is not rewritten yet, here, before forking the processes that
+    import them: each takes the code for a file of the same source, under that file's own name."""
+    for fn in files:
         try:
-            if importlib.util.source_hash(fn.read_bytes()) == done[0]:
-                return done
+            if importlib.util.source_hash(fn.read_bytes()) in _SHARED:
+                continue
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # pytest's warnings on the file are the run's to give
+                source_hash, code = _PYTEST_REWRITE(fn, None)
+        except Exception:  # noqa: BLE001 - unreadable or broken: the run's pytest reports it
+            continue
+        if isinstance(source_hash, bytes):  # (pytest 8.0 returns the file's stat: nothing to share by)
+            _SHARED[source_hash] = code
+    rewrite._rewrite_test = _rewrite_test
+
+
+def _rewrite_test(fn: Path, config: Any) -> tuple[bytes, CodeType]:
+    """pytest's `_rewrite_test`, answered from `_DONE` when the file is unchanged, or from `_SHARED` when
+    a file of the same source was rewritten."""
+    if not (config is not None and config.getini("enable_assertion_pass_hook")):
+        done = _DONE.get(str(fn))
+        try:
+            source_hash = importlib.util.source_hash(fn.read_bytes())
         except OSError:
-            pass
+            source_hash = None
+        if done is not None and source_hash == done[0]:
+            return done
+        if source_hash in _SHARED:
+            return source_hash, _named(_SHARED[source_hash], str(fn))
     return _PYTEST_REWRITE(fn, config)
+
+
+def _named(code: CodeType, filename: str) -> CodeType:
+    """`code` as if compiled from `filename`: the file name is all that differs between two files of one source."""
+    if code.co_filename == filename:
+        return code
+    consts = tuple(_named(c, filename) if isinstance(c, CodeType) else c for c in code.co_consts)
+    return code.replace(co_filename=filename, co_consts=consts)
