@@ -178,6 +178,7 @@ def test_without_javascript_the_pages_work_but_for_live_updates(chromium, served
             page.wait_for_timeout(100)
             page.reload()
         page.click("#hints button")  # a plain form post, then back to the failure
+        page.wait_for_load_state()  # (the click waits for the new page to start, not for it to be read)
         assert page.url.endswith("/chapters/chapter-2#first-failure")
         assert page.locator("#hints li").count() == 2
         assert page.locator("article.lesson .code button.copy").count() == 0  # copy buttons need the script
