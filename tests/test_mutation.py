@@ -474,7 +474,7 @@ def test_the_runs_rewrite_the_learners_test_files_once_each_under_its_own_name(t
     from grader.sandbox import rewrites
 
     def call():
-        rewrites._SHARED.clear()  # (this test process may have shared these files already: the fork's copy is new)
+        rewrites._REWRITTEN.clear()  # (this test process may have shared these files already: the fork's copy is new)
         rewritten = []
         pytests_own = rewrites._PYTEST_REWRITE
 

@@ -21,7 +21,7 @@ CHECK = "def test_sum():\n    total = 1 + 1\n    assert total == {expected}\n"
 @pytest.fixture
 def check_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setattr(rewrite, "_rewrite_test", rewrite._rewrite_test)  # put pytest's back afterwards
-    monkeypatch.setattr(rewrites, "_DONE", {})
+    monkeypatch.setattr(rewrites, "_REWRITTEN", {})
     path = tmp_path / "test_sum.py"
     path.write_text(CHECK.format(expected=3))
     return path

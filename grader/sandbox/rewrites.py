@@ -32,12 +32,10 @@ from typing import Any
 from _pytest.assertion import rewrite
 
 _PYTEST_REWRITE = rewrite._rewrite_test
-_DONE: dict[str, tuple[bytes, CodeType]] = {}
-"""Test file (as pytest names it) -> (its source's hash, its rewritten code)."""
-_IMPORTS: dict[str, list[str]] = {}
-"""Test file -> the grader modules it imports (as of `_DONE`'s hash)."""
-_SHARED: dict[bytes, CodeType] = {}
-"""A source's hash -> its rewritten code, compiled under the name of the first file that had it (`share`)."""
+_REWRITTEN: dict[bytes, tuple[bytes, CodeType]] = {}
+"""A source's hash -> (that hash, the rewritten code), compiled under the name of the first file that had it."""
+_IMPORTS: dict[str, tuple[bytes, list[str]]] = {}
+"""Test file (as pytest names it) -> (its source's hash, the grader modules it imports)."""
 
 
 def prepare(files: list[str]) -> list[str]:
@@ -47,14 +45,13 @@ def prepare(files: list[str]) -> list[str]:
         try:
             source = Path(name).read_bytes()
             source_hash = importlib.util.source_hash(source)
-            if name not in _DONE or _DONE[name][0] != source_hash:
-                _DONE[name] = _PYTEST_REWRITE(Path(name), None)
-                _IMPORTS[name] = grader_imports(ast.parse(source))
+            if _IMPORTS.get(name, (None,))[0] != source_hash:
+                _rewrite(Path(name), source_hash)
+                _IMPORTS[name] = (source_hash, grader_imports(ast.parse(source)))
         except Exception:  # noqa: BLE001 - unreadable or broken: the child's pytest reports it, as before
-            _DONE.pop(name, None)
             _IMPORTS.pop(name, None)
     rewrite._rewrite_test = _rewrite_test
-    return sorted({module for name in files for module in _IMPORTS.get(name, ())})
+    return sorted({module for name in files for module in _IMPORTS.get(name, (b"", []))[1]})
 
 
 def grader_imports(tree: ast.Module) -> list[str]:
@@ -72,37 +69,37 @@ def share(files: Iterable[Path]) -> None:
     import them: each takes the code for a file of the same source, under that file's own name."""
     for fn in files:
         try:
-            if importlib.util.source_hash(fn.read_bytes()) in _SHARED:
-                continue
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # pytest's warnings on the file are the run's to give
-                source_hash, code = _PYTEST_REWRITE(fn, None)
+            _rewrite(fn, importlib.util.source_hash(fn.read_bytes()))
         except Exception:  # noqa: BLE001 - unreadable or broken: the run's pytest reports it
             continue
-        if isinstance(source_hash, bytes):  # (pytest 8.0 returns the file's stat: nothing to share by)
-            _SHARED[source_hash] = code
     rewrite._rewrite_test = _rewrite_test
 
 
+def _rewrite(fn: Path, source_hash: bytes) -> None:
+    """Keep pytest's rewrite of `fn`, unless a file of the same source is kept already."""
+    if source_hash in _REWRITTEN:
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pytest's warnings on the file are the importing pytest's to give
+        done = _PYTEST_REWRITE(fn, None)
+    if isinstance(done[0], bytes):  # (pytest 8.0 returns the file's stat: nothing to know a source by)
+        _REWRITTEN[done[0]] = done
+
+
 def _rewrite_test(fn: Path, config: Any) -> tuple[bytes, CodeType]:
-    """pytest's `_rewrite_test`, answered from `_DONE` when the file is unchanged, or from `_SHARED` when
-    a file of the same source was rewritten."""
+    """pytest's `_rewrite_test`, answered from `_REWRITTEN` when a file of the same source was rewritten
+    (this file, or another one: then the code is given this file's name)."""
     if not (config is not None and config.getini("enable_assertion_pass_hook")):
-        done = _DONE.get(str(fn))
         try:
-            source_hash = importlib.util.source_hash(fn.read_bytes())
+            done = _REWRITTEN.get(importlib.util.source_hash(fn.read_bytes()))
         except OSError:
-            source_hash = None
-        if done is not None and source_hash == done[0]:
-            return done
-        if source_hash in _SHARED:
-            return source_hash, _named(_SHARED[source_hash], str(fn))
+            done = None
+        if done is not None:
+            return done if done[1].co_filename == str(fn) else (done[0], _named(done[1], str(fn)))
     return _PYTEST_REWRITE(fn, config)
 
 
 def _named(code: CodeType, filename: str) -> CodeType:
     """`code` as if compiled from `filename`: the file name is all that differs between two files of one source."""
-    if code.co_filename == filename:
-        return code
     consts = tuple(_named(c, filename) if isinstance(c, CodeType) else c for c in code.co_consts)
     return code.replace(co_filename=filename, co_consts=consts)
